@@ -1,0 +1,147 @@
+"""The BG/NBD and Gamma-Gamma formulas, vectorised, in log space where they can overflow.
+
+References: Fader, Hardie & Lee (2005), "Counting your customers the easy way",
+Marketing Science 24(2); Fader & Hardie, "The Gamma-Gamma model of monetary
+value" (2013 note); Fader, Hardie & Lee, "Computing P(alive) using the BG/NBD
+model" (note 021).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
+
+
+# --------------------------------------------------------------------------- BG/NBD
+def bgnbd_log_likelihood(params, x, t_x, T):
+    """Per-customer log-likelihood of (x, t_x, T) under BG/NBD parameters (r, alpha, a, b)."""
+    r, alpha, a, b = params
+    x = np.asarray(x, dtype=float)
+    repeat = x > 0
+    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
+    a3 = -(r + x) * np.log(alpha + T)
+    a4 = np.log(a) - np.log(b + np.maximum(x, 1) - 1) - (r + x) * np.log(alpha + t_x)
+    a4 = np.where(repeat, a4, -np.inf)
+    return a1 + a2 + np.logaddexp(a3, a4)
+
+
+def bgnbd_gradient(params, x, t_x, T, weights):
+    """Gradient of sum(weights * log-likelihood) with respect to (r, alpha, a, b)."""
+    r, alpha, a, b = params
+    x = np.asarray(x, dtype=float)
+    repeat = x > 0
+    a3 = -(r + x) * np.log(alpha + T)
+    a4 = np.log(a) - np.log(b + np.maximum(x, 1) - 1) - (r + x) * np.log(alpha + t_x)
+    # share of the second term in the likelihood (0 for non-repeaters)
+    w4 = np.where(repeat, expit(a4 - a3), 0.0)
+    w3 = 1.0 - w4
+    dr = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * np.log(alpha + T) - w4 * np.log(alpha + t_x)
+    dalpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + t_x)
+    common = digamma(a + b) - digamma(a + b + x)
+    da = common + w4 / a
+    db = common + digamma(b + x) - digamma(b) - w4 / (b + np.maximum(x, 1) - 1)
+    return np.array([weights @ dr, weights @ dalpha, weights @ da, weights @ db])
+
+
+def bgnbd_log_odds_dead(params, x, t_x, T):
+    """log of a/(b+x-1) * ((alpha+T)/(alpha+t_x))^(r+x): the odds that a repeat buyer has dropped out."""
+    r, alpha, a, b = params
+    x = np.asarray(x, dtype=float)
+    return np.log(a) - np.log(b + np.maximum(x, 1) - 1) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+
+
+def bgnbd_probability_alive(params, x, t_x, T):
+    """P(alive | x, t_x, T); 1 for customers without repeat purchases."""
+    x = np.asarray(x, dtype=float)
+    return np.where(x > 0, expit(-bgnbd_log_odds_dead(params, x, t_x, T)), 1.0)
+
+
+def _log_hyp2f1(a, b, c, z):
+    """log 2F1(a, b; c; z) for 0 <= z < 1, falling back to Euler's transformation where 2F1 overflows."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        direct = np.log(hyp2f1(a, b, c, z))
+        euler = np.log(hyp2f1(c - a, c - b, c, z)) + (c - a - b) * np.log1p(-z)
+    return np.where(np.isfinite(direct), direct, euler)
+
+
+def bgnbd_expected_if_alive(params, x, T, t):
+    """Expected purchases in (T, T+t] of a customer who is alive at T, given x repeat purchases.
+
+    Depends on (x, T) only, not on recency: recency enters through P(alive).
+    Equation (10) of Fader, Hardie & Lee (2005) is P(alive) times this.
+    """
+    r, alpha, a, b = params
+    x = np.asarray(x, dtype=float)
+    t = np.asarray(t, dtype=float)
+    c = a + b + x - 1
+    z = t / (alpha + T + t)
+    log_term = _log_hyp2f1(r + x, b + x, c, z) + (r + x) * (np.log(alpha + T) - np.log(alpha + T + t))
+    return c / (a - 1) * -np.expm1(log_term)
+
+
+def bgnbd_conditional_expected(params, x, t_x, T, t):
+    """E[X(T, T+t] | x, t_x, T]: expected purchases in the next t time units."""
+    return bgnbd_probability_alive(params, x, t_x, T) * bgnbd_expected_if_alive(params, x, T, t)
+
+
+def bgnbd_unconditional_expected(params, t):
+    """E[X(t)]: expected purchases in a new customer's first t time units after the first purchase."""
+    r, alpha, a, b = params
+    t = np.asarray(t, dtype=float)
+    z = t / (alpha + t)
+    log_term = _log_hyp2f1(r, b, a + b - 1, z) + r * (np.log(alpha) - np.log(alpha + t))
+    return (a + b - 1) / (a - 1) * -np.expm1(log_term)
+
+
+def bgnbd_probability_of_n_purchases(params, t, n):
+    """P(X(t) = n) for a new customer: equation (8) of Fader, Hardie & Lee (2005)."""
+    r, alpha, a, b = params
+    n = np.atleast_1d(np.asarray(n, dtype=float))
+    t = float(t)
+    log_first = (
+        betaln(a, b + n) - betaln(a, b)
+        + gammaln(r + n) - gammaln(r) - gammaln(n + 1)
+        + r * np.log(alpha / (alpha + t)) + n * np.log(t / (alpha + t))
+    )
+    first = np.exp(log_first)
+    # second term: delta(n>0) * B(a+1, b+n-1)/B(a,b) * [1 - (alpha/(alpha+t))^r * sum_{j<n} ...]
+    out = first.copy()
+    for i, ni in enumerate(n):
+        if ni <= 0:
+            continue
+        j = np.arange(int(ni))
+        log_terms = gammaln(r + j) - gammaln(r) - gammaln(j + 1) + j * np.log(t / (alpha + t))
+        partial = np.exp(r * np.log(alpha / (alpha + t)) + log_terms).sum()
+        second = np.exp(betaln(a + 1, b + ni - 1) - betaln(a, b)) * (1.0 - partial)
+        out[i] += second
+    return out
+
+
+# --------------------------------------------------------------------------- Gamma-Gamma
+def gamma_gamma_log_likelihood(params, x, m):
+    """Per-customer log-likelihood of the mean repeat spend m over x > 0 transactions."""
+    p, q, v = params
+    px = p * x
+    return (
+        gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
+        + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(x * m + v)
+    )
+
+
+def gamma_gamma_gradient(params, x, m, weights):
+    p, q, v = params
+    px = p * x
+    log_xm_v = np.log(x * m + v)
+    dp = x * (digamma(px + q) - digamma(px) + np.log(m) + np.log(x) - log_xm_v)
+    dq = digamma(px + q) - digamma(q) + np.log(v) - log_xm_v
+    dv = q / v - (px + q) / (x * m + v)
+    return np.array([weights @ dp, weights @ dq, weights @ dv])
+
+
+def gamma_gamma_expected_spend(params, x, m):
+    """E[M | x, m]: a weighted mean of the population mean p v / (q - 1) and the customer's own mean m."""
+    p, q, v = params
+    x = np.asarray(x, dtype=float)
+    m = np.where(x > 0, np.asarray(m, dtype=float), 0.0)
+    return (p * (v + x * m)) / (p * x + q - 1)

@@ -1,0 +1,103 @@
+"""The one place where inputs are checked.
+
+Every public function funnels its arguments through these helpers so that the
+same mistake gets the same message wherever it is made.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import DataError
+
+#: Length of one time unit in days. A month is a twelfth of a Julian year,
+#: never a hidden 30 days.
+TIME_UNIT_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12.0}
+
+RFM_COLUMNS = ("frequency", "recency", "T")
+
+
+def check_time_unit(time_unit) -> str:
+    if time_unit not in TIME_UNIT_DAYS:
+        raise DataError(
+            f"'time_unit' must be one of {', '.join(repr(u) for u in TIME_UNIT_DAYS)}; got {time_unit!r}"
+        )
+    return time_unit
+
+
+def check_columns(frame: pd.DataFrame, columns, *, what: str = "transactions") -> None:
+    """Raise a DataError naming every column of ``columns`` that ``frame`` lacks."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{what} must be a pandas DataFrame; got {type(frame).__name__}")
+    missing = [c for c in columns if c is not None and c not in frame.columns]
+    if missing:
+        available = ", ".join(repr(str(c)) for c in frame.columns[:20])
+        raise DataError(
+            f"{what} has no column {', '.join(repr(str(c)) for c in missing)}; "
+            f"available columns: {available or 'none'}"
+        )
+
+
+def check_nonnegative_number(value, name: str, *, allow_zero: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise DataError(f"'{name}' must be a finite number; got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise DataError(f"'{name}' must be {bound}; got {value!r}")
+    return float(value)
+
+
+def check_horizon(horizon) -> int:
+    """A horizon is a whole number of time units (the CLV sum runs over them)."""
+    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Real) or not np.isfinite(horizon):
+        raise DataError(f"'horizon' must be a positive whole number of time units; got {horizon!r}")
+    if horizon <= 0 or float(horizon) != int(horizon):
+        raise DataError(f"'horizon' must be a positive whole number of time units; got {horizon!r}")
+    return int(horizon)
+
+
+def to_timestamp(value, name: str) -> pd.Timestamp:
+    """Parse a user-given date (string, date, datetime, Timestamp) to a naive day."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"'{name}' is not a date: {value!r}") from exc
+    if stamp is pd.NaT:
+        raise DataError(f"'{name}' is not a date: {value!r}")
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.normalize()
+
+
+def check_rfm(rfm: pd.DataFrame, *, need_monetary: bool = False, what: str = "rfm") -> pd.DataFrame:
+    """Check an RFM table and return float columns ``frequency, recency, T`` (+ ``monetary_value``)."""
+    columns = list(RFM_COLUMNS) + (["monetary_value"] if need_monetary else [])
+    check_columns(rfm, columns, what=what)
+    out = {}
+    for column in columns:
+        values = pd.to_numeric(rfm[column], errors="coerce")
+        bad = values.isna() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
+        if bad.any():
+            raise DataError(
+                f"{what} column '{column}' has {int(bad.sum())} missing or non-numeric values "
+                f"(first at customer {rfm.index[bad.to_numpy()][0]!r})"
+            )
+        out[column] = values.to_numpy(dtype=float)
+    frequency, recency, T = out["frequency"], out["recency"], out["T"]
+    problems = []
+    if (frequency < 0).any() or (np.floor(frequency) != frequency).any():
+        problems.append("'frequency' must hold whole numbers >= 0")
+    if (recency < 0).any():
+        problems.append("'recency' must be >= 0")
+    if (recency > T * (1 + 1e-9) + 1e-12).any():
+        problems.append(f"'recency' exceeds 'T' for {int((recency > T * (1 + 1e-9) + 1e-12).sum())} customers")
+    if ((frequency == 0) & (recency != 0)).any():
+        problems.append("customers with 'frequency' 0 must have 'recency' 0")
+    if (T <= 0).any() and ((T <= 0) & (frequency > 0)).any():
+        problems.append("'T' must be > 0 for customers with repeat purchases")
+    if problems:
+        raise DataError(f"{what} is not a valid RFM summary: " + "; ".join(problems))
+    return pd.DataFrame(out, index=rfm.index)

@@ -1,0 +1,258 @@
+"""The ``clv-predict`` command: a thin shell over the library.
+
+It parses arguments, calls the library, prints results, and maps the library's
+exceptions to one line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from .exceptions import ClvError, ClvWarning
+
+EXIT_USAGE = 2
+EXIT_ERROR = 1
+
+
+def _add_columns(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("input columns")
+    group.add_argument("--customer-col", default="customer_id", help="customer id column (default: customer_id)")
+    group.add_argument("--date-col", default="date", help="purchase date column (default: date)")
+    group.add_argument("--amount-col", default="amount", help="purchase value column (default: amount)")
+
+
+def _read_transactions(path: str, args) -> pd.DataFrame:
+    """Read a whole transaction file (CSV or Parquet) for fitting."""
+    from .scoring import _batches
+
+    frames = list(_batches(Path(path), (args.customer_col, args.date_col, args.amount_col), 1_000_000))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def _fit_model(transactions, args, *, observation_end):
+    from . import CLVModel, rfm_summary
+
+    rfm = rfm_summary(
+        transactions,
+        customer_id_col=args.customer_col,
+        datetime_col=args.date_col,
+        monetary_value_col=args.amount_col,
+        observation_period_end=observation_end,
+        time_unit=args.time_unit,
+    )
+    return rfm, CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer).fit(rfm)
+
+
+def _print_summary(model, out) -> None:
+    print(
+        f"Fitted on {model.n_customers_:,} customers ({model.n_repeat_customers_:,} repeat), "
+        f"time unit {model.time_unit_!r}, observation end {model.observation_period_end_}",
+        file=out,
+    )
+    table = model.summary()
+    print(table.to_string(float_format=lambda v: f"{v:.4f}"), file=out)
+    print(
+        f"BG/NBD log-likelihood {model.purchase_model_.log_likelihood_:.2f}; "
+        f"Gamma-Gamma log-likelihood {model.spend_model_.log_likelihood_:.2f}",
+        file=out,
+    )
+
+
+def cmd_fit(args, out) -> int:
+    transactions = _read_transactions(args.input, args)
+    observation_end = args.observation_end
+    if observation_end is not None:
+        # transactions after the end are outside the period the user asked for: leave them out quietly
+        from ._validation import to_timestamp
+        from .rfm import _to_days, _day
+
+        end = _day(to_timestamp(observation_end, "--observation-end"))
+        transactions = transactions[_to_days(transactions[args.date_col], args.date_col) <= end]
+        if transactions.empty:
+            from .exceptions import DataError
+
+            raise DataError(f"--observation-end {observation_end} is before the first transaction in {args.input}")
+    _, model = _fit_model(transactions, args, observation_end=observation_end)
+    model.save(args.output)
+    _print_summary(model, out)
+    print(f"Model saved to {args.output}", file=out)
+    return 0
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.enabled = stream.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if total:
+            filled = int(30 * done / total)
+            self.stream.write(f"\rscoring [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} chunks")
+        else:
+            self.stream.write(f"\rscoring: {done} chunks")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+
+
+def cmd_score(args, out) -> int:
+    from . import load_model, score_file
+
+    model = load_model(args.model)
+    bar = _ProgressBar(sys.stderr)
+    result = score_file(
+        model,
+        args.input,
+        args.output,
+        horizon=args.horizon,
+        discount_rate=args.discount_rate,
+        margin=args.margin,
+        input_kind=args.input_kind,
+        customer_id_col=args.customer_col,
+        datetime_col=args.date_col,
+        monetary_value_col=args.amount_col,
+        observation_end=args.observation_end,
+        chunk_rows=args.chunk_rows,
+        progress=bar,
+    )
+    bar.finish()
+    as_of = f" as of {result['observation_end']}" if result["observation_end"] else ""
+    print(f"Scored {result['customers']:,} customers{as_of} in {result['chunks']} chunk(s); wrote {result['output']}", file=out)
+    return 0
+
+
+def cmd_demo(args, out) -> int:
+    from . import rfm_train_test_split
+    from .datasets import load_cdnow
+
+    output_dir = Path(args.output_dir)
+    model_path = Path(args.model_path)
+    for folder in (output_dir, model_path.parent):
+        folder.mkdir(parents=True, exist_ok=True)
+    log = load_cdnow(sample=not args.full)
+    print(
+        f"CDNOW {'master' if args.full else 'sample'}: {log['customer_id'].nunique():,} customers, "
+        f"{len(log):,} transaction rows, {log['date'].min():%Y-%m-%d} to {log['date'].max():%Y-%m-%d}",
+        file=out,
+    )
+    split = rfm_train_test_split(
+        log,
+        customer_id_col="customer_id",
+        datetime_col="date",
+        monetary_value_col="amount",
+        train_period_end=args.train_end,
+        time_unit="W",
+    )
+    from . import CLVModel
+
+    model = CLVModel().fit(split)
+    _print_summary(model, out)
+    model.save(model_path)
+    print(f"Model saved to {model_path}", file=out)
+
+    horizon = int(split["test_T"].iloc[0])
+    forecast = model.predict(split, horizon=horizon, discount_rate=args.discount_rate, margin=args.margin)
+    table = split.join(forecast)
+    forecast_path = output_dir / "cdnow_forecast.csv"
+    table.to_csv(forecast_path)
+    predicted, actual = forecast["expected_purchases"].sum(), split["test_frequency"].sum()
+    print(
+        f"Holdout {split.attrs['observation_period_end']} to {split.attrs['test_period_end']} ({horizon} weeks): "
+        f"predicted {predicted:,.0f} repeat transactions, actual {actual:,} "
+        f"({(predicted - actual) / actual:+.1%})",
+        file=out,
+    )
+    top = table.sort_values("clv", ascending=False).head(5)
+    print(f"Top customers by {horizon}-week CLV (margin {args.margin}, discount {args.discount_rate}/week):", file=out)
+    print(
+        top[["frequency", "recency", "T", "monetary_value", "expected_purchases", "p_alive", "expected_spend", "clv"]]
+        .to_string(float_format=lambda v: f"{v:.2f}"),
+        file=out,
+    )
+    print(f"Per-customer forecasts written to {forecast_path}", file=out)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clv-predict",
+        description="Customer lifetime value from transaction logs (BG/NBD + Gamma-Gamma).",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"clv-predict {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    fit = commands.add_parser("fit", help="fit BG/NBD + Gamma-Gamma on a transaction file and save the model",
+                              description="Fit BG/NBD + Gamma-Gamma on a transaction file (CSV or Parquet) and save the model.")
+    fit.add_argument("--input", required=True, help="transactions, .csv/.csv.gz/.parquet")
+    _add_columns(fit)
+    fit.add_argument("--time-unit", default="W", choices=["D", "W", "M"], help="time unit of the model (default: W)")
+    fit.add_argument("--observation-end", help="end of the training period, YYYY-MM-DD (default: last date in the file)")
+    fit.add_argument("--penalizer", type=float, default=0.0, help="L2 penalizer of both fits (default: 0)")
+    fit.add_argument("--output", required=True, help="model file to write (.joblib)")
+    fit.set_defaults(handler=cmd_fit)
+
+    score = commands.add_parser("score", help="score a transaction or RFM file with a saved model",
+                                description="Score every customer of a file with a saved model; writes CSV or Parquet.")
+    score.add_argument("--model", required=True, help="model file written by 'fit' or 'demo'")
+    score.add_argument("--input", required=True, help="transactions or RFM table, .csv/.csv.gz/.parquet or a Parquet folder")
+    _add_columns(score)
+    score.add_argument("--input-kind", choices=["transactions", "rfm"], default="transactions",
+                       help="'transactions' (default) or a ready 'rfm' table in the model's time unit")
+    score.add_argument("--observation-end", help="date the RFM summary is built as of (default: last date in the input)")
+    score.add_argument("--horizon", type=int, default=52, help="forecast horizon in the model's time unit (default: 52)")
+    score.add_argument("--discount-rate", type=float, default=0.0, help="discount rate per time unit (default: 0)")
+    score.add_argument("--margin", type=float, default=1.0, help="profit margin applied to spend (default: 1)")
+    score.add_argument("--chunk-rows", type=int, default=None, help="input rows per chunk (default: 2,000,000)")
+    score.add_argument("--output", required=True, help="scores to write, .csv or .parquet")
+    score.set_defaults(handler=cmd_score)
+
+    demo = commands.add_parser("demo", help="run the whole path on the embedded CDNOW data",
+                               description="Fit on CDNOW to 1997-09-30 (weekly), save the model, forecast the holdout.")
+    demo.add_argument("--output-dir", default="clv_output", help="folder for forecasts (default: clv_output)")
+    demo.add_argument("--model-path", default="models/cdnow.joblib", help="where to save the model (default: models/cdnow.joblib)")
+    demo.add_argument("--train-end", default="1997-09-30", help="end of the training period (default: 1997-09-30)")
+    demo.add_argument("--margin", type=float, default=1.0, help="profit margin applied to spend (default: 1)")
+    demo.add_argument("--discount-rate", type=float, default=0.0, help="weekly discount rate (default: 0)")
+    demo.add_argument("--full", action="store_true", help="use the 23,570-customer master file instead of the sample")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ClvWarning)
+            code = args.handler(args, sys.stdout)
+        for warning in caught:
+            if issubclass(warning.category, ClvWarning):
+                print(f"clv-predict: warning: {warning.message}", file=sys.stderr)
+        return code
+    except (ClvError, ValueError) as exc:
+        print(f"clv-predict: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        print(f"clv-predict: error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("clv-predict: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Customer lifetime value: BG/NBD purchases x Gamma-Gamma spend, discounted per time unit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import _math
+from ._validation import check_horizon, check_nonnegative_number, check_rfm
+from .exceptions import DataError, NotFittedError
+from .models import BetaGeoModel, GammaGammaModel
+
+PREDICTION_COLUMNS = ("expected_purchases", "p_alive", "expected_spend", "clv")
+
+# Cells of the (customer pattern x period) grid evaluated at once when discounting;
+# bounds the memory of predict() whatever the number of customers and the horizon.
+_GRID_CELLS = 4_000_000
+
+
+def discounted_expected_if_alive(params, x, T, horizon: int, discount_rate: float) -> np.ndarray:
+    """Sum over k = 1..horizon of (E(k) - E(k-1)) / (1 + d)^k for customers alive at T.
+
+    E(k) is the expected number of purchases in the next k time units of a
+    customer who is alive; it depends on (x, T) only, so it is computed once
+    per distinct (x, T) pair and shared by every customer with that pair.
+    """
+    x = np.asarray(x, dtype=float)
+    T = np.asarray(T, dtype=float)
+    pairs = pd.DataFrame({"x": x, "T": T})
+    codes, unique = pd.MultiIndex.from_frame(pairs).factorize()
+    ux = unique.get_level_values(0).to_numpy(dtype=float)
+    uT = unique.get_level_values(1).to_numpy(dtype=float)
+    if discount_rate == 0:
+        values = _math.bgnbd_expected_if_alive(params, ux, uT, float(horizon))
+        return values[codes]
+    periods = np.arange(0, horizon + 1, dtype=float)
+    factors = (1.0 + discount_rate) ** -periods[1:]
+    values = np.empty(ux.size)
+    rows_per_block = max(1, _GRID_CELLS // (horizon + 1))
+    for start in range(0, ux.size, rows_per_block):
+        block = slice(start, start + rows_per_block)
+        cumulative = _math.bgnbd_expected_if_alive(
+            params, ux[block, None], uT[block, None], periods[None, :]
+        )
+        values[block] = np.diff(cumulative, axis=1) @ factors
+    return values[codes]
+
+
+class CLVModel:
+    """BG/NBD and Gamma-Gamma fitted together on one RFM summary, predicting CLV.
+
+    Parameters
+    ----------
+    penalizer_coef : float, default 0
+        L2 penalty of the BG/NBD fit.
+    spend_penalizer_coef : float, default 0
+        L2 penalty of the Gamma-Gamma fit.
+    engine : {"lifetimes", "native"}
+        Optimiser used for both fits (see :class:`BetaGeoModel`).
+
+    Examples
+    --------
+    >>> from clv_predict import rfm_summary
+    >>> from clv_predict.datasets import load_cdnow
+    >>> log = load_cdnow()
+    >>> rfm = rfm_summary(log[log["date"] <= "1997-09-30"], customer_id_col="customer_id",
+    ...                   datetime_col="date", monetary_value_col="amount",
+    ...                   observation_period_end="1997-09-30", time_unit="W")
+    >>> model = CLVModel().fit(rfm)
+    >>> forecast = model.predict(rfm, horizon=52, discount_rate=0.002, margin=0.3)
+    >>> list(forecast.columns)
+    ['expected_purchases', 'p_alive', 'expected_spend', 'clv']
+    >>> round(float(forecast.loc[1, "expected_purchases"]), 3)
+    1.526
+    """
+
+    _kind = "CLVModel"
+
+    def __init__(self, penalizer_coef: float = 0.0, spend_penalizer_coef: float = 0.0, engine: str = "lifetimes"):
+        self.penalizer_coef = penalizer_coef
+        self.spend_penalizer_coef = spend_penalizer_coef
+        self.engine = engine
+
+    def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None) -> "CLVModel":
+        """Fit BG/NBD on every customer and Gamma-Gamma on the repeat customers of ``rfm``."""
+        check_rfm(rfm, need_monetary=True)
+        self.purchase_model_ = BetaGeoModel(self.penalizer_coef, engine=self.engine).fit(rfm, time_unit=time_unit)
+        self.spend_model_ = GammaGammaModel(self.spend_penalizer_coef, engine=self.engine).fit(rfm, time_unit=time_unit)
+        self.time_unit_ = self.purchase_model_.time_unit_
+        self.observation_period_end_ = self.purchase_model_.observation_period_end_
+        self.n_customers_ = self.purchase_model_.n_customers_
+        self.n_repeat_customers_ = self.purchase_model_.n_repeat_customers_
+        self.training_period_ = self.purchase_model_.training_period_
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "purchase_model_"):
+            raise NotFittedError("this CLVModel is not fitted yet: call fit(rfm) first")
+
+    @property
+    def params_(self) -> pd.Series:
+        """All six parameters: r, alpha, a, b (BG/NBD) then p, q, v (Gamma-Gamma)."""
+        self._check_fitted()
+        return pd.concat([self.purchase_model_.params_, self.spend_model_.params_])
+
+    def summary(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Both models' parameter tables, one row per parameter, with a ``model`` column."""
+        self._check_fitted()
+        tables = [
+            self.purchase_model_.summary(alpha).assign(model="BG/NBD"),
+            self.spend_model_.summary(alpha).assign(model="Gamma-Gamma"),
+        ]
+        table = pd.concat(tables)[["model", "estimate", "standard_error", "lower", "upper"]]
+        table.attrs["alpha"] = alpha
+        return table
+
+    def predict(self, rfm: pd.DataFrame, *, horizon, discount_rate: float = 0.0, margin: float = 1.0) -> pd.DataFrame:
+        """Forecast each customer's next ``horizon`` time units.
+
+        Parameters
+        ----------
+        rfm : DataFrame
+            RFM summary with ``monetary_value``, in the model's time unit.
+        horizon : int
+            Whole number of time units (the unit the model was fitted in).
+        discount_rate : float, default 0
+            Discount rate per time unit (weekly if fitted in weeks, ...).
+        margin : float, default 1
+            Profit margin applied to spend.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by ``customer_id``: ``expected_purchases`` in the horizon,
+            ``p_alive`` now, ``expected_spend`` per purchase and
+            ``clv = margin * expected_spend * sum_k (E[X(k)] - E[X(k-1)]) / (1 + discount_rate)^k``.
+        """
+        self._check_fitted()
+        horizon = check_horizon(horizon)
+        discount_rate = check_nonnegative_number(discount_rate, "discount_rate")
+        margin = check_nonnegative_number(margin, "margin")
+        bgnbd = self.purchase_model_
+        checked, x, t_x, T = bgnbd._rfm_arrays(rfm)
+        if "monetary_value" not in rfm.columns:
+            raise DataError("rfm has no column 'monetary_value', which CLV needs; build it with monetary_value_col")
+        params = bgnbd.params_.to_numpy()
+        p_alive = _math.bgnbd_probability_alive(params, x, t_x, T)
+        if_alive = discounted_expected_if_alive(params, x, T, horizon, 0.0)
+        expected_purchases = p_alive * if_alive
+        if discount_rate > 0:
+            discounted = p_alive * discounted_expected_if_alive(params, x, T, horizon, discount_rate)
+        else:
+            discounted = expected_purchases
+        spend = self.spend_model_.expected_spend(rfm).to_numpy()
+        frame = pd.DataFrame(
+            {
+                "expected_purchases": expected_purchases,
+                "p_alive": p_alive,
+                "expected_spend": spend,
+                "clv": margin * spend * discounted,
+            },
+            index=checked.index,
+        )
+        frame.index.name = "customer_id"
+        frame.attrs.update({"time_unit": self.time_unit_, "horizon": horizon, "discount_rate": discount_rate, "margin": margin})
+        return frame
+
+    def expected_purchases(self, rfm: pd.DataFrame, t: float) -> pd.Series:
+        """Shortcut to the purchase model's :meth:`BetaGeoModel.expected_purchases`."""
+        self._check_fitted()
+        return self.purchase_model_.expected_purchases(rfm, t)
+
+    def probability_alive(self, rfm: pd.DataFrame) -> pd.Series:
+        self._check_fitted()
+        return self.purchase_model_.probability_alive(rfm)
+
+    def expected_spend(self, rfm: pd.DataFrame) -> pd.Series:
+        self._check_fitted()
+        return self.spend_model_.expected_spend(rfm)
+
+    def save(self, path) -> None:
+        """Write the fitted model to ``path`` (one joblib file, atomically); see :func:`clv_predict.load_model`."""
+        from .persistence import save_model
+
+        save_model(self, path)
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "purchase_model_"):
+            return f"CLVModel(penalizer_coef={self.penalizer_coef!r}, spend_penalizer_coef={self.spend_penalizer_coef!r})"
+        params = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        return f"<CLVModel: {params}; time unit {self.time_unit_!r}; {self.n_customers_:,} customers>"
+
+    def _repr_html_(self) -> str:
+        if not hasattr(self, "purchase_model_"):
+            return "<p>CLVModel (not fitted)</p>"
+        caption = (
+            f"CLVModel: {self.n_customers_:,} customers ({self.n_repeat_customers_:,} repeat), "
+            f"time unit {self.time_unit_!r}, observation end {self.observation_period_end_}"
+        )
+        return self.summary().to_html(float_format=lambda v: f"{v:.4f}").replace(
+            "<thead>", f"<caption>{caption}</caption><thead>", 1
+        )

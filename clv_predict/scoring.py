@@ -1,0 +1,328 @@
+"""Batch scoring: a saved model applied to a file of transactions or RFM rows.
+
+Large files are processed in chunks of whole customers so that memory is bound
+by the chunk size, not the file: a first pass streams the input, checks it and
+spreads its rows over bucket files by a hash of the customer id (so every row
+of one customer lands in one bucket); a second pass summarises and scores one
+bucket at a time. Output goes to a temporary file that is renamed when it is
+complete, so a crash never leaves a file that looks finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from . import rfm as _rfm
+from ._validation import check_columns, check_rfm, to_timestamp
+from .exceptions import DataError, DataWarning
+
+#: Columns of every scoring output, in this order. ``customer_id`` is text.
+SCORE_COLUMNS = (
+    "customer_id",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "expected_purchases",
+    "p_alive",
+    "expected_spend",
+    "clv",
+)
+
+DEFAULT_CHUNK_ROWS = 2_000_000
+
+
+def _check_model(model):
+    from .clv import CLVModel
+
+    if not isinstance(model, CLVModel):
+        raise DataError(
+            f"scoring needs a CLVModel (purchases and spend); got {type(model).__name__}"
+        )
+    model._check_fitted()
+
+
+def score(model, rfm: pd.DataFrame, *, horizon, discount_rate: float = 0.0, margin: float = 1.0) -> pd.DataFrame:
+    """Score an RFM table with a fitted :class:`CLVModel`; returns the fixed scoring schema.
+
+    The result has one row per customer and the columns of :data:`SCORE_COLUMNS`
+    (``customer_id`` as text), ready to be written to a file.
+    """
+    _check_model(model)
+    checked = check_rfm(rfm, need_monetary=True)
+    checked.attrs = dict(rfm.attrs)
+    forecast = model.predict(checked, horizon=horizon, discount_rate=discount_rate, margin=margin)
+    out = pd.concat([checked, forecast], axis=1)
+    out.insert(0, "customer_id", checked.index.astype(str))
+    out = out.reset_index(drop=True)[list(SCORE_COLUMNS)]
+    return out.astype({c: "float64" for c in SCORE_COLUMNS[1:]})
+
+
+def _format_of(path: Path) -> str:
+    name = path.name.lower()
+    if path.is_dir() or name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
+        return "csv"
+    raise DataError(f"cannot tell the format of {str(path)!r}: use a .csv, .csv.gz or .parquet file (or a folder of Parquet parts)")
+
+
+def _batches(path: Path, columns, rows: int, string_columns=()):
+    """Stream ``path`` as pandas DataFrames of at most ``rows`` rows, with the given columns."""
+    if not path.exists():
+        raise DataError(f"input file {str(path)!r} does not exist")
+    kind = _format_of(path)
+    if kind == "csv":
+        if path.stat().st_size == 0:
+            raise DataError(f"input file {str(path)!r} is empty")
+        try:
+            reader = pd.read_csv(path, chunksize=rows, dtype={c: str for c in string_columns}, skipinitialspace=True)
+            first = True
+            for chunk in reader:
+                if first:
+                    check_columns(chunk, columns, what=f"input file {str(path)!r}")
+                    first = False
+                yield chunk[list(columns)]
+            if first:
+                raise DataError(f"input file {str(path)!r} has no rows")
+        except pd.errors.EmptyDataError:
+            raise DataError(f"input file {str(path)!r} is empty") from None
+        except pd.errors.ParserError as exc:
+            raise DataError(f"input file {str(path)!r} is not valid CSV: {str(exc).strip()}") from None
+        except UnicodeDecodeError:
+            raise DataError(f"input file {str(path)!r} is not UTF-8 text") from None
+        return
+    try:
+        dataset = ds.dataset(str(path), format="parquet")
+        names = dataset.schema.names
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"input file {str(path)!r} is not a readable Parquet file: {exc}") from None
+    check_columns(pd.DataFrame(columns=names), columns, what=f"input file {str(path)!r}")
+    empty = True
+    try:
+        for batch in dataset.to_batches(columns=list(columns), batch_size=rows):
+            if batch.num_rows == 0:
+                continue
+            empty = False
+            frame = batch.to_pandas()
+            for column in string_columns:
+                frame[column] = frame[column].astype(str).where(frame[column].notna())
+            yield frame
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"input file {str(path)!r} is not a readable Parquet file: {exc}") from None
+    if empty:
+        raise DataError(f"input file {str(path)!r} has no rows")
+
+
+@contextlib.contextmanager
+def _atomic_output(path: Path):
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise DataError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=folder)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+class _Writer:
+    """Appends scored chunks to one CSV or Parquet file with the fixed schema."""
+
+    schema = pa.schema([("customer_id", pa.string())] + [(c, pa.float64()) for c in SCORE_COLUMNS[1:]])
+
+    def __init__(self, path: Path, kind: str):
+        self.path, self.kind, self._parquet, self.rows = path, kind, None, 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.kind == "parquet":
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(str(self.path), self.schema)
+            self._parquet.write_table(pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False))
+        else:
+            frame.to_csv(self.path, mode="a", header=self.rows == 0, index=False)
+        self.rows += len(frame)
+
+    def close(self) -> None:
+        if self.kind == "parquet":
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(str(self.path), self.schema)
+            self._parquet.close()
+        elif self.rows == 0:
+            pd.DataFrame(columns=list(SCORE_COLUMNS)).to_csv(self.path, index=False)
+
+
+def score_file(
+    model,
+    input_path,
+    output_path,
+    *,
+    horizon,
+    discount_rate: float = 0.0,
+    margin: float = 1.0,
+    input_kind: str = "transactions",
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "date",
+    monetary_value_col: str = "amount",
+    observation_end=None,
+    chunk_rows: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Score every customer of a file with a fitted :class:`CLVModel` and write the result.
+
+    Parameters
+    ----------
+    model : CLVModel
+        A fitted model, usually from :func:`clv_predict.load_model`.
+    input_path : path
+        CSV (``.csv``, ``.csv.gz``) or Parquet file, or a folder of Parquet parts.
+    output_path : path
+        ``.csv`` or ``.parquet``; columns :data:`SCORE_COLUMNS`.
+    horizon, discount_rate, margin
+        As in :meth:`CLVModel.predict`, in the model's time unit.
+    input_kind : {"transactions", "rfm"}
+        A transaction log (summarised here, as of ``observation_end``, default
+        the last date in the file) or a ready RFM table with ``frequency``,
+        ``recency``, ``T``, ``monetary_value`` in the model's time unit.
+    chunk_rows : int, optional
+        Input rows per chunk (default 2,000,000). Customers are never split
+        across chunks; the output equals one-shot output row for row once
+        both are ordered by ``customer_id``.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each chunk is scored.
+
+    Returns
+    -------
+    dict
+        ``customers`` scored, ``chunks``, ``observation_end`` used and ``output`` path.
+    """
+    _check_model(model)
+    input_path, output_path = Path(input_path), Path(output_path)
+    out_kind = _format_of(output_path)
+    if input_kind not in ("transactions", "rfm"):
+        raise DataError(f"'input_kind' must be 'transactions' or 'rfm'; got {input_kind!r}")
+    chunk_rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else int(chunk_rows)
+    if chunk_rows <= 0:
+        raise DataError(f"'chunk_rows' must be a positive number of rows; got {chunk_rows!r}")
+    # validate these before reading anything
+    from ._validation import check_horizon, check_nonnegative_number
+
+    check_horizon(horizon)
+    check_nonnegative_number(discount_rate, "discount_rate")
+    check_nonnegative_number(margin, "margin")
+    settings = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin}
+
+    with _atomic_output(output_path) as partial:
+        writer = _Writer(partial, out_kind)
+        if input_kind == "rfm":
+            columns = ("customer_id", "frequency", "recency", "T", "monetary_value")
+            chunks = 0
+            for batch in _batches(input_path, columns, chunk_rows, string_columns=("customer_id",)):
+                table = batch.set_index("customer_id")
+                table.attrs["time_unit"] = model.time_unit_
+                writer.write(score(model, table, **settings))
+                chunks += 1
+                if progress:
+                    progress(chunks, 0)
+            end = None
+        else:
+            chunks, end = _score_transactions(
+                model, input_path, writer, settings, customer_id_col, datetime_col, monetary_value_col,
+                observation_end, chunk_rows, progress,
+            )
+        writer.close()
+    return {"customers": writer.rows, "chunks": chunks, "observation_end": end, "output": str(output_path)}
+
+
+def _score_transactions(model, path, writer, settings, id_col, date_col, amount_col, observation_end, chunk_rows, progress):
+    columns = (id_col, date_col, amount_col)
+    with tempfile.TemporaryDirectory(prefix="clv_predict_buckets_") as folder:
+        buckets: list[pq.ParquetWriter | None] = []
+        n_buckets = None
+        first_day, last_day, total_rows = None, None, 0
+        schema = pa.schema([("id", pa.string()), ("day", pa.int64()), ("amount", pa.float64())])
+        for batch in _batches(path, columns, chunk_rows, string_columns=(id_col,)):
+            log = _rfm._read_log(batch, id_col, date_col, amount_col)
+            ids = log.ids.to_numpy()[log.codes]
+            total_rows += len(batch)
+            first_day = min(first_day, int(log.days.min())) if first_day is not None else int(log.days.min())
+            last_day = max(last_day, int(log.days.max())) if last_day is not None else int(log.days.max())
+            frame = pd.DataFrame({"id": ids.astype(str), "day": log.days, "amount": log.amounts})
+            if n_buckets is None:
+                n_buckets = _bucket_count(path, len(batch), chunk_rows)
+                buckets = [None] * n_buckets
+            slot = pd.util.hash_array(frame["id"].to_numpy(dtype=object)) % np.uint64(n_buckets)
+            for b in np.unique(slot):
+                part = pa.Table.from_pandas(frame[slot == b], schema=schema, preserve_index=False)
+                if buckets[b] is None:
+                    buckets[b] = pq.ParquetWriter(os.path.join(folder, f"{b}.parquet"), schema)
+                buckets[b].write_table(part)
+        for bucket in buckets:
+            if bucket is not None:
+                bucket.close()
+
+        if observation_end is None:
+            end_day = last_day
+        else:
+            end_day = _rfm._day(to_timestamp(observation_end, "observation_end"))
+            if end_day < first_day:
+                raise DataError(
+                    f"'observation_end' {_rfm._iso(end_day)} is before the first transaction ({_rfm._iso(first_day)})"
+                )
+        dropped = 0
+        done = 0
+        used = [b for b in range(len(buckets)) if buckets[b] is not None]
+        for b in used:
+            table = pq.read_table(os.path.join(folder, f"{b}.parquet")).to_pandas()
+            late = table["day"].to_numpy() > end_day
+            dropped += int(late.sum())
+            table = table[~late]
+            done += 1
+            if len(table):
+                rfm = _rfm._rfm_from_arrays(
+                    table["id"].to_numpy(dtype=object), table["day"].to_numpy(), table["amount"].to_numpy(), end_day, model.time_unit_
+                )
+                writer.write(score(model, rfm, **settings))
+            if progress:
+                progress(done, len(used))
+        if dropped:
+            warnings.warn(
+                f"{dropped} transactions dated after observation_end {_rfm._iso(end_day)} were left out",
+                DataWarning,
+                stacklevel=3,
+            )
+    return len(used), _rfm._iso(end_day)
+
+
+def _bucket_count(path: Path, first_batch_rows: int, chunk_rows: int) -> int:
+    """Enough buckets that each holds about ``chunk_rows`` rows, from the file's size."""
+    if path.is_dir() or _format_of(path) == "parquet":
+        try:
+            rows = ds.dataset(str(path), format="parquet").count_rows()
+        except (pa.ArrowInvalid, OSError):
+            rows = first_batch_rows
+    else:
+        # a CSV's row count is unknown before reading it all: estimate from its size
+        size = path.stat().st_size
+        sample = min(size, 1 << 20)
+        with open(path, "rb") as stream:
+            head = stream.read(sample)
+        lines = max(head.count(b"\n"), 1)
+        rows = int(size / sample * lines) if not path.name.endswith(".gz") else int(size * 8 / sample * lines)
+    return max(1, math.ceil(rows / chunk_rows))

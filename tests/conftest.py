@@ -1,0 +1,44 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from clv_predict import rfm_train_test_split
+from clv_predict.datasets import load_cdnow
+
+DATA = Path(__file__).parent / "data"
+
+TRAIN_END = "1997-09-30"
+TEST_END = "1998-06-30"
+
+
+@pytest.fixture(scope="session")
+def cdnow_log() -> pd.DataFrame:
+    return load_cdnow(sample=True)
+
+
+@pytest.fixture(scope="session")
+def cdnow_split(cdnow_log) -> pd.DataFrame:
+    """The published calibration/holdout split: weekly, training to 1997-09-30, test to 1998-06-30."""
+    return rfm_train_test_split(
+        cdnow_log,
+        customer_id_col="customer_id",
+        datetime_col="date",
+        monetary_value_col="amount",
+        train_period_end=TRAIN_END,
+        test_period_end=TEST_END,
+        time_unit="W",
+    )
+
+
+@pytest.fixture(scope="session")
+def published_summary() -> pd.DataFrame:
+    """BTYD's cdnowSummary table (customer-by-sufficient-statistic), indexed by the sample id."""
+    return pd.read_csv(DATA / "cdnow_sample_cbs_btyd.csv", index_col="customer_id")
+
+
+@pytest.fixture(scope="session")
+def cdnow_model(cdnow_split):
+    from clv_predict import CLVModel
+
+    return CLVModel().fit(cdnow_split)
