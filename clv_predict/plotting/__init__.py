@@ -1,0 +1,11 @@
+"""Plots. Every function takes ``ax=None``, draws only on that Axes and returns it; none calls ``plt.show()``.
+
+Plotting is a leaf of the package: nothing else in clv_predict imports it.
+"""
+
+from .diagnostics import *  # noqa: F401,F403
+from .diagnostics import __all__ as _diagnostics_all
+from .value import *  # noqa: F401,F403
+from .value import __all__ as _value_all
+
+__all__ = list(_diagnostics_all) + list(_value_all)

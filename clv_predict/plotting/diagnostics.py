@@ -1,0 +1,3 @@
+"""Model diagnostics plots (issue 3)."""
+
+__all__: list[str] = []
