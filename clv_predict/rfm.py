@@ -96,7 +96,12 @@ def _to_days(column: pd.Series, name: str) -> np.ndarray:
     elif pd.api.types.is_datetime64_any_dtype(column.dtype):
         stamps = column
     else:
-        stamps = pd.to_datetime(column, errors="coerce")
+        # ISO 8601 first (dates and datetimes may be mixed); otherwise the format pandas infers from the first value
+        stamps = pd.to_datetime(column, errors="coerce", format="ISO8601")
+        if (stamps.isna() & column.notna()).any():
+            inferred = pd.to_datetime(column, errors="coerce")
+            if inferred.notna().sum() > stamps.notna().sum():
+                stamps = inferred
         if isinstance(stamps.dtype, pd.DatetimeTZDtype):
             stamps = stamps.dt.tz_localize(None)
         unparsed = stamps.isna() & column.notna()
