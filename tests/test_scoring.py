@@ -1,0 +1,81 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from clv_predict import DataError, score, score_file
+from clv_predict.scoring import SCORE_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def cdnow_files(tmp_path_factory, cdnow_log):
+    folder = tmp_path_factory.mktemp("cdnow")
+    shuffled = cdnow_log.sample(frac=1.0, random_state=11)  # customers' rows spread over the file
+    csv, parquet = folder / "log.csv", folder / "log.parquet"
+    shuffled.to_csv(csv, index=False)
+    shuffled.to_parquet(parquet, index=False)
+    return csv, parquet
+
+
+def _read(path):
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"customer_id": str})
+    return frame.sort_values("customer_id").reset_index(drop=True)
+
+
+def test_chunked_scoring_equals_one_shot(cdnow_model, cdnow_files, tmp_path):
+    csv, parquet = cdnow_files
+    settings = dict(horizon=52, discount_rate=0.002, margin=0.3, observation_end="1997-09-30")
+    with pytest.warns(Warning, match="transactions dated after observation_end 1997-09-30"):
+        one = score_file(cdnow_model, parquet, tmp_path / "one.parquet", **settings)
+    progress = []
+    with pytest.warns(Warning):
+        many = score_file(cdnow_model, csv, tmp_path / "many.csv", chunk_rows=700, progress=lambda d, t: progress.append((d, t)), **settings)
+    assert one["chunks"] == 1 and many["chunks"] > 5
+    assert progress[-1] == (many["chunks"], many["chunks"])
+    a, b = _read(tmp_path / "one.parquet"), _read(tmp_path / "many.csv")
+    assert list(a.columns) == list(SCORE_COLUMNS)
+    pd.testing.assert_frame_equal(a, b, rtol=1e-12)
+    assert len(a) == 2357 and one["customers"] == many["customers"] == 2357
+
+
+def test_file_scores_equal_the_library_forecast(cdnow_model, cdnow_split, cdnow_files, tmp_path):
+    _, parquet = cdnow_files
+    with pytest.warns(Warning):
+        score_file(cdnow_model, parquet, tmp_path / "s.parquet", horizon=39, observation_end="1997-09-30")
+    scored = _read(tmp_path / "s.parquet").set_index("customer_id")
+    expected = cdnow_model.predict(cdnow_split, horizon=39)
+    expected.index = expected.index.astype(str)
+    pd.testing.assert_frame_equal(scored[list(expected.columns)], expected.loc[scored.index], check_names=False)
+
+
+def test_rfm_table_input(cdnow_model, cdnow_split, tmp_path):
+    rfm_path = tmp_path / "rfm.csv"
+    cdnow_split[["frequency", "recency", "T", "monetary_value"]].to_csv(rfm_path)
+    result = score_file(cdnow_model, rfm_path, tmp_path / "out.parquet", horizon=39, input_kind="rfm", chunk_rows=500)
+    assert result["customers"] == 2357 and result["chunks"] == 5
+    scored = _read(tmp_path / "out.parquet")
+    direct = score(cdnow_model, cdnow_split, horizon=39)
+    pd.testing.assert_frame_equal(scored, direct.sort_values("customer_id").reset_index(drop=True))
+    assert scored.dtypes.drop("customer_id").eq("float64").all()
+
+
+def test_bad_input_leaves_no_output_file(cdnow_model, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,date,amount\n1,2024-01-01,3\n2,yesterday,4\n")
+    out = tmp_path / "out.csv"
+    with pytest.raises(DataError, match="'date' has 1 values that are not dates"):
+        score_file(cdnow_model, bad, out, horizon=4)
+    assert list(tmp_path.iterdir()) == [bad]
+    with pytest.raises(DataError, match="no column 'amt'"):
+        score_file(cdnow_model, bad, out, horizon=4, monetary_value_col="amt")
+    with pytest.raises(DataError, match="does not exist"):
+        score_file(cdnow_model, tmp_path / "missing.csv", out, horizon=4)
+    with pytest.raises(DataError, match="cannot tell the format"):
+        score_file(cdnow_model, bad, tmp_path / "out.xlsx", horizon=4)
+    assert not out.exists()
+
+
+def test_scoring_needs_a_clv_model(cdnow_split, tmp_path):
+    from clv_predict import BetaGeoModel
+
+    with pytest.raises(DataError, match="scoring needs a CLVModel"):
+        score(BetaGeoModel().fit(cdnow_split), cdnow_split, horizon=4)
