@@ -1,0 +1,87 @@
+import pandas as pd
+import pytest
+
+from clv_predict.cli import main
+
+
+@pytest.fixture(scope="module")
+def log_csv(tmp_path_factory, cdnow_log):
+    path = tmp_path_factory.mktemp("cli") / "cdnow.csv"
+    cdnow_log.rename(columns={"customer_id": "cust", "date": "day", "amount": "value"}).to_csv(path, index=False)
+    return path
+
+
+COLUMNS = ["--customer-col", "cust", "--date-col", "day", "--amount-col", "value"]
+
+
+def test_fit_then_score(log_csv, tmp_path, capsys):
+    model = tmp_path / "m.joblib"
+    code = main(["fit", "--input", str(log_csv), *COLUMNS, "--time-unit", "W", "--observation-end", "1997-09-30", "--output", str(model)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Fitted on 2,357 customers (946 repeat), time unit 'W', observation end 1997-09-30" in out
+    assert "r               BG/NBD    0.2426" in out
+    assert "BG/NBD log-likelihood -9582.43" in out
+    scores = tmp_path / "scores.csv"
+    code = main(["score", "--model", str(model), "--input", str(log_csv), *COLUMNS, "--observation-end", "1997-09-30",
+                 "--horizon", "39", "--discount-rate", "0.002", "--output", str(scores)])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "Scored 2,357 customers as of 1997-09-30" in captured.out
+    assert "transactions dated after observation_end" in captured.err  # the dropped holdout rows are reported
+    frame = pd.read_csv(scores)
+    assert len(frame) == 2357 and frame["clv"].gt(0).all()
+
+
+def test_demo_writes_model_and_forecasts(tmp_path, capsys):
+    code = main(["demo", "--output-dir", str(tmp_path / "out"), "--model-path", str(tmp_path / "models" / "cdnow.joblib")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "predicted 1,653 repeat transactions, actual 1,882 (-12.1%)" in out
+    assert (tmp_path / "models" / "cdnow.joblib").exists()
+    forecast = pd.read_csv(tmp_path / "out" / "cdnow_forecast.csv")
+    assert len(forecast) == 2357 and {"clv", "p_alive", "test_frequency"} <= set(forecast.columns)
+
+
+@pytest.mark.parametrize("command", [[], ["fit"], ["score"], ["demo"]])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: clv-predict" in capsys.readouterr().out
+
+
+BAD_FILES = {
+    "missing column": ("cust,day\n1,2024-01-01\n", "no column 'value'"),
+    "unparseable date": ("cust,day,value\n1,2024-01-01,3\n1,31/02/2024x,4\n", "'day' has 1 values that are not dates"),
+    "empty file": ("", "is empty"),
+    "header only": ("cust,day,value\n", "empty"),
+    "missing ids": ("cust,day,value\n1,2024-01-01,3\n,2024-01-02,4\n", "1 rows without a customer id"),
+    "negative amounts": ("cust,day,value\n1,2024-01-01,3\n1,2024-01-02,-4\n", "1 negative amounts from 1 customers"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_input_gives_one_line_and_no_output(case, tmp_path, capsys):
+    content, message = BAD_FILES[case]
+    source = tmp_path / "in.csv"
+    source.write_text(content)
+    output = tmp_path / "m.joblib"
+    code = main(["fit", "--input", str(source), *COLUMNS, "--output", str(output)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("clv-predict: error: ") and message in err
+    assert not output.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+def test_observation_end_before_the_data_and_a_file_that_is_not_a_model(log_csv, tmp_path, capsys):
+    output = tmp_path / "m.joblib"
+    assert main(["fit", "--input", str(log_csv), *COLUMNS, "--observation-end", "1990-01-01", "--output", str(output)]) == 1
+    assert "before the first transaction" in capsys.readouterr().err
+    assert not output.exists()
+    scores = tmp_path / "s.csv"
+    assert main(["score", "--model", str(log_csv), "--input", str(log_csv), *COLUMNS, "--output", str(scores)]) == 1
+    err = capsys.readouterr().err
+    assert "is not a clv_predict model file" in err and err.count("\n") == 1
+    assert not scores.exists()
