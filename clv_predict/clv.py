@@ -71,7 +71,7 @@ class CLVModel:
     >>> list(forecast.columns)
     ['expected_purchases', 'p_alive', 'expected_spend', 'clv']
     >>> round(float(forecast.loc[1, "expected_purchases"]), 3)
-    1.526
+    1.559
     """
 
     _kind = "CLVModel"
