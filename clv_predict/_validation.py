@@ -28,6 +28,13 @@ def check_time_unit(time_unit) -> str:
     return time_unit
 
 
+def check_choice(value, name: str, choices) -> str:
+    """``value`` if it is one of ``choices``; otherwise a DataError naming the parameter and its options."""
+    if not isinstance(value, str) or value not in choices:
+        raise DataError(f"'{name}' must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
+    return value
+
+
 def check_columns(frame: pd.DataFrame, columns, *, what: str = "transactions") -> None:
     """Raise a DataError naming every column of ``columns`` that ``frame`` lacks."""
     if not isinstance(frame, pd.DataFrame):
