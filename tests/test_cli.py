@@ -85,3 +85,22 @@ def test_observation_end_before_the_data_and_a_file_that_is_not_a_model(log_csv,
     err = capsys.readouterr().err
     assert "is not a clv_predict model file" in err and err.count("\n") == 1
     assert not scores.exists()
+
+
+def test_progress_bar_draws_only_on_a_terminal():
+    import io
+
+    from clv_predict.cli import _ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        bar = _ProgressBar(stream)
+        bar(1, 4)
+        bar(4, 4)
+        bar.finish()
+    assert "[#######" in terminal.getvalue() and "4/4 chunks" in terminal.getvalue()
+    assert pipe.getvalue() == ""
