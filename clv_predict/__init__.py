@@ -5,6 +5,7 @@ transactions -> :func:`rfm_summary` -> :class:`BetaGeoModel` / :class:`GammaGamm
 """
 
 from .clv import CLVModel
+from .evaluation import evaluate
 from .exceptions import (
     ClvError,
     ClvWarning,
@@ -36,6 +37,7 @@ __all__ = [
     "ModelWarning",
     "NotFittedError",
     "VersionWarning",
+    "evaluate",
     "load_model",
     "rfm_summary",
     "rfm_train_test_split",

@@ -24,14 +24,44 @@ def _add_columns(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--customer-col", default="customer_id", help="customer id column (default: customer_id)")
     group.add_argument("--date-col", default="date", help="purchase date column (default: date)")
     group.add_argument("--amount-col", default="amount", help="purchase value column (default: amount)")
+    group.add_argument("--quantity-col", help="line items: quantity column; the amount is quantity x unit price")
+    group.add_argument("--unit-price-col", help="line items: unit price column (with --quantity-col)")
+    group.add_argument("--invoice-col", help="invoice/order id column: the lines of one invoice are one transaction")
+    group.add_argument("--negative-amounts", choices=["refuse", "net", "drop"], default="refuse",
+                       help="returns and cancellations: refuse (default), net against the same day's purchases, or drop")
+    group.add_argument("--missing-ids", choices=["refuse", "drop"], default="refuse",
+                       help="rows without a customer id: refuse (default) or drop")
+    order = group.add_mutually_exclusive_group()
+    order.add_argument("--dayfirst", dest="dayfirst", action="store_const", const=True, default=None,
+                       help="dates such as 03/04/2024 are day-first (3 April)")
+    order.add_argument("--monthfirst", dest="dayfirst", action="store_const", const=False,
+                       help="dates such as 03/04/2024 are month-first (March 4)")
+    group.add_argument("--sep", help="CSV field separator (default: read off the header line)")
+    group.add_argument("--decimal", choices=[".", ","], default=".", help="CSV decimal mark (default: .)")
+
+
+def _amount_col(args):
+    return None if args.quantity_col else args.amount_col
+
+
+def _input_policy(args) -> dict:
+    """The input-policy keywords of rfm_summary / score_file, from the command line."""
+    return {
+        "negative_amounts": args.negative_amounts,
+        "quantity_col": args.quantity_col,
+        "unit_price_col": args.unit_price_col,
+        "transaction_col": args.invoice_col,
+        "missing_ids": args.missing_ids,
+        "dayfirst": args.dayfirst,
+    }
 
 
 def _read_transactions(path: str, args) -> pd.DataFrame:
     """Read a whole transaction file (CSV or Parquet) for fitting."""
-    from .scoring import _batches
+    from .io import read_transactions
 
-    frames = list(_batches(Path(path), (args.customer_col, args.date_col, args.amount_col), 1_000_000))
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    columns = [args.customer_col, args.date_col, _amount_col(args), args.quantity_col, args.unit_price_col, args.invoice_col]
+    return read_transactions(path, [c for c in columns if c], sep=args.sep, decimal=args.decimal)
 
 
 def _fit_model(transactions, args, *, observation_end):
@@ -41,9 +71,10 @@ def _fit_model(transactions, args, *, observation_end):
         transactions,
         customer_id_col=args.customer_col,
         datetime_col=args.date_col,
-        monetary_value_col=args.amount_col,
+        monetary_value_col=_amount_col(args),
         observation_period_end=observation_end,
         time_unit=args.time_unit,
+        **_input_policy(args),
     )
     return rfm, CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer).fit(rfm)
 
@@ -72,7 +103,7 @@ def cmd_fit(args, out) -> int:
         from .rfm import _to_days, _day
 
         end = _day(to_timestamp(observation_end, "--observation-end"))
-        transactions = transactions[_to_days(transactions[args.date_col], args.date_col) <= end]
+        transactions = transactions[_to_days(transactions[args.date_col], args.date_col, dayfirst=args.dayfirst) <= end]
         if transactions.empty:
             from .exceptions import DataError
 
@@ -125,6 +156,9 @@ def cmd_score(args, out) -> int:
         observation_end=args.observation_end,
         chunk_rows=args.chunk_rows,
         progress=bar,
+        sep=args.sep,
+        decimal=args.decimal,
+        **_input_policy(args),
     )
     bar.finish()
     as_of = f" as of {result['observation_end']}" if result["observation_end"] else ""
@@ -181,6 +215,31 @@ def cmd_demo(args, out) -> int:
         file=out,
     )
     print(f"Per-customer forecasts written to {forecast_path}", file=out)
+    from .report import write_diagnostics
+
+    written = write_diagnostics(output_dir, model, log, source=f"CDNOW {'master' if args.full else 'sample'} (lifetimes)")
+    print(f"Diagnostic plots written to {output_dir / 'plots'}; report written to {written['report']}", file=out)
+    return 0
+
+
+def cmd_report(args, out) -> int:
+    from . import load_model
+    from .report import write_report
+
+    model = load_model(args.model)
+    transactions = _read_transactions(args.input, args)
+    path = write_report(
+        args.output,
+        model,
+        transactions,
+        customer_id_col=args.customer_col,
+        datetime_col=args.date_col,
+        monetary_value_col=args.amount_col,
+        train_period_end=args.train_end,
+        test_period_end=args.test_end,
+        source=Path(args.input).name,
+    )
+    print(f"Report written to {path}", file=out)
     return 0
 
 
@@ -229,6 +288,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--discount-rate", type=float, default=0.0, help="weekly discount rate (default: 0)")
     demo.add_argument("--full", action="store_true", help="use the 23,570-customer master file instead of the sample")
     demo.set_defaults(handler=cmd_demo)
+
+    report = commands.add_parser("report", help="write an HTML report judging a saved model on a holdout period",
+                                 description="Write one self-contained HTML file: parameters, holdout evaluation "
+                                             "against simple baselines, and every diagnostic plot.")
+    report.add_argument("--model", required=True, help="model file written by 'fit' or 'demo'")
+    report.add_argument("--input", required=True, help="transactions covering training and holdout, .csv/.csv.gz/.parquet")
+    _add_columns(report)
+    report.add_argument("--train-end", help="end of the training period, YYYY-MM-DD (default: the model's observation end)")
+    report.add_argument("--test-end", help="end of the holdout period, YYYY-MM-DD (default: last date in the file)")
+    report.add_argument("--output", default="report.html", help="HTML file to write (default: report.html)")
+    report.set_defaults(handler=cmd_report)
     return parser
 
 

@@ -1,0 +1,372 @@
+"""How well a fitted model forecast a holdout period, next to the simple baselines users compare against.
+
+The input is a calibration/holdout split from :func:`clv_predict.rfm_train_test_split`: the
+model was fitted on the training columns (``frequency``, ``recency``, ``T``, ``monetary_value``)
+and is judged on what each customer then did in the test period (``test_frequency``,
+``test_monetary_value`` over ``test_T`` time units).
+
+Three forecasts are compared, customer by customer:
+
+``model``
+    BG/NBD expected purchases in the holdout, times Gamma-Gamma expected spend.
+``historical_rate``
+    The customer's repeat-purchase rate so far, ``frequency / T``, carried forward over the
+    holdout, times his own average order value (``monetary_value``; the population's for
+    customers without repeat purchases).
+``classic_formula``
+    CLV = average order value x purchase frequency x expected lifespan, the formula of
+    marketing textbooks, per customer: the same rate and order value as ``historical_rate``,
+    and a lifespan ``L = mean(T) / churn`` where ``churn = 1 - repeat rate`` (the share of
+    customers who never bought again). With a constant churn hazard ``1 / L`` a customer is
+    expected to stay active ``L (1 - exp(-H / L))`` of an ``H``-unit holdout.
+
+Each method's "predicted CLV" for ranking is its predicted holdout revenue (margin 1, no
+discounting), compared with the revenue each customer really brought in the holdout.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ._validation import check_columns, check_rfm
+from .clv import CLVModel
+from .exceptions import DataError
+from .models import BetaGeoModel
+
+METHODS = {
+    "model": "BG/NBD + Gamma-Gamma",
+    "historical_rate": "historical purchase rate carried forward",
+    "classic_formula": "classic formula: order value x frequency x lifespan",
+}
+
+#: Training frequencies 0 .. FREQUENCY_BINS - 1 get a row each; the rest share the last row ("7+").
+FREQUENCY_BINS = 7
+
+
+def _purchase_model(model) -> BetaGeoModel:
+    if isinstance(model, CLVModel):
+        model._check_fitted()
+        return model.purchase_model_
+    if isinstance(model, BetaGeoModel):
+        model._check_fitted()
+        return model
+    raise DataError(f"'model' must be a fitted CLVModel or BetaGeoModel; got {type(model).__name__}")
+
+
+def _holdout_length(split: pd.DataFrame) -> float:
+    check_columns(split, ["test_frequency", "test_T"], what="split")
+    lengths = pd.to_numeric(split["test_T"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if len(lengths) == 0:
+        raise DataError("split has no customers to evaluate")
+    if not np.all(np.isfinite(lengths)) or np.any(lengths <= 0):
+        raise DataError("split column 'test_T' must hold the positive length of the holdout period")
+    if np.ptp(lengths) > 1e-9 * lengths.max():
+        raise DataError("split column 'test_T' must be the same for every customer (one holdout period)")
+    return float(lengths[0])
+
+
+def _actual_counts(split: pd.DataFrame) -> np.ndarray:
+    counts = pd.to_numeric(split["test_frequency"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+        raise DataError("split column 'test_frequency' must hold counts >= 0")
+    return counts
+
+
+def frequency_bin_labels(frequency, bins: int = FREQUENCY_BINS) -> pd.Categorical:
+    """Label training frequencies ``0 .. bins - 1`` by themselves and the rest ``'{bins}+'``.
+
+    >>> list(frequency_bin_labels([0, 3, 7, 12]))
+    ['0', '3', '7+', '7+']
+    """
+    frequency = np.asarray(frequency, dtype=float)
+    labels = [str(n) for n in range(bins)] + [f"{bins}+"]
+    codes = np.minimum(frequency, bins).astype(int)
+    return pd.Categorical.from_codes(codes, categories=labels, ordered=True)
+
+
+def capture_curve(score, value) -> tuple[np.ndarray, np.ndarray]:
+    """Share of total ``value`` held by the top share of customers ranked by ``score``.
+
+    Customers with equal scores are one block, spread evenly along the curve (the expected
+    curve over every order of the tied customers), so ties neither help nor hurt.
+
+    Returns
+    -------
+    (share_of_customers, share_of_value) : arrays starting at (0, 0) and ending at (1, 1).
+
+    Examples
+    --------
+    >>> x, y = capture_curve([3, 2, 1, 0], [6, 3, 1, 0])
+    >>> x.tolist(), y.tolist()
+    ([0.0, 0.25, 0.5, 0.75, 1.0], [0.0, 0.6, 0.9, 1.0, 1.0])
+    """
+    score = np.asarray(score, dtype=float)
+    value = np.asarray(value, dtype=float)
+    if score.shape != value.shape or score.ndim != 1 or score.size == 0:
+        raise DataError("capture_curve needs two one-dimensional arrays of the same, non-zero length")
+    if not (np.all(np.isfinite(score)) and np.all(np.isfinite(value))):
+        raise DataError("capture_curve needs finite scores and values (no NaN or infinity)")
+    total = value.sum()
+    if total <= 0:
+        raise DataError("the values to capture sum to 0 or less: there is nothing to rank customers by")
+    frame = pd.DataFrame({"score": score, "value": value})
+    blocks = frame.groupby("score", sort=True)["value"].agg(["size", "sum"]).iloc[::-1]
+    x = np.concatenate([[0.0], np.cumsum(blocks["size"].to_numpy()) / score.size])
+    y = np.concatenate([[0.0], np.cumsum(blocks["sum"].to_numpy()) / total])
+    return x, y
+
+
+def _area(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2))
+
+
+def gini_coefficient(values) -> float:
+    """Gini coefficient of non-negative values: 0 when all are equal, towards 1 when one holds everything.
+
+    >>> gini_coefficient([1, 1, 1, 1])
+    0.0
+    >>> gini_coefficient([0, 0, 0, 4])
+    0.75
+    """
+    values = np.asarray(values, dtype=float)
+    if values.size and np.any(values < 0):
+        raise DataError("the Gini coefficient is defined for values >= 0")
+    x, y = capture_curve(values, values)
+    return 2 * _area(x, y) - 1
+
+
+def ranking_quality(score, value) -> dict:
+    """How well ``score`` ranks customers by realised ``value``.
+
+    Returns ``gini`` (normalised: 1 for the ranking by ``value`` itself, 0 for a random one,
+    negative when worse than random) and ``top_decile_capture`` (the share of total value
+    held by the 10% of customers with the highest scores).
+
+    >>> ranking_quality([3, 2, 1, 0], [6, 3, 1, 0])["gini"]
+    1.0
+    """
+    x, y = capture_curve(score, value)
+    best_x, best_y = capture_curve(value, value)
+    best = 2 * _area(best_x, best_y) - 1
+    gini = (2 * _area(x, y) - 1) / best if best > 0 else float("nan")
+    return {"gini": float(gini), "top_decile_capture": float(np.interp(0.1, x, y))}
+
+
+def _metrics(actual: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
+    if actual.size == 0:
+        return float("nan"), float("nan")
+    error = predicted - actual
+    return float(np.mean(np.abs(error))), float(np.sqrt(np.mean(error**2)))
+
+
+def _percent(predicted: float, actual: float) -> float:
+    return 100.0 * (predicted - actual) / actual if actual else float("nan")
+
+
+@dataclass
+class HoldoutEvaluation:
+    """What :func:`evaluate` found. Every table is a DataFrame; ``_repr_html_`` shows them in a notebook.
+
+    Attributes
+    ----------
+    aggregate : DataFrame
+        Indexed by (``method``, ``quantity``) with quantity ``purchases`` (repeat transactions)
+        and ``revenue``: ``actual``, ``predicted``, ``error`` (predicted - actual) and
+        ``percent_error`` (in percent of actual).
+    per_customer : DataFrame
+        Indexed by ``method``: MAE and RMSE of holdout purchases and revenue over all customers,
+        and of the mean spend per transaction over the customers who bought in the holdout.
+    by_frequency : DataFrame
+        Indexed by training frequency (``'0'`` .. ``'6'``, ``'7+'``): number of customers and
+        their mean holdout purchases, actual and predicted by each method.
+    ranking : DataFrame
+        Indexed by ``method``: normalised ``gini`` and ``top_decile_capture`` of each method's
+        predicted holdout revenue against the realised one (the row ``perfect`` ranks by the
+        realised revenue itself).
+    predictions : DataFrame
+        Per customer (indexed by ``customer_id``): actual and predicted purchases and revenue.
+    settings : dict
+        Period ends, time unit, holdout length and the figures behind the baselines.
+    """
+
+    aggregate: pd.DataFrame
+    per_customer: pd.DataFrame
+    by_frequency: pd.DataFrame
+    ranking: pd.DataFrame
+    predictions: pd.DataFrame
+    settings: dict = field(default_factory=dict)
+
+    def tables(self) -> dict:
+        """The result tables by name, in reading order."""
+        return {
+            "Aggregate holdout forecast": self.aggregate,
+            "Per-customer errors": self.per_customer,
+            "Mean holdout purchases by training frequency": self.by_frequency,
+            "Ranking of customers by predicted value": self.ranking,
+        }
+
+    def headline(self) -> str:
+        """One sentence: the model's holdout purchase forecast against the actual."""
+        row = self.aggregate.loc[("model", "purchases")]
+        s = self.settings
+        return (
+            f"Holdout {s['train_period_end']} to {s['test_period_end']} ({s['holdout_length']:g} "
+            f"{s['time_unit_name']}): {row['actual']:,.0f} repeat transactions, the model predicted "
+            f"{row['predicted']:,.0f} ({row['percent_error']:+.1f}%)."
+        )
+
+    def __repr__(self) -> str:
+        parts = [self.headline()]
+        for title, table in self.tables().items():
+            parts.append(f"\n{title}\n{table.to_string(float_format=_number)}")
+        return "\n".join(parts)
+
+    def _repr_html_(self) -> str:
+        parts = [f"<p>{html.escape(self.headline())}</p>"]
+        for title, table in self.tables().items():
+            parts.append(f"<h4>{html.escape(title)}</h4>")
+            parts.append(table_html(table))
+        return "\n".join(parts)
+
+
+def _number(value: float) -> str:
+    """Four significant digits, but whole numbers with thousands separators from 1,000 on."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def table_html(table: pd.DataFrame) -> str:
+    """A DataFrame as an HTML table, numbers to four significant digits, every text escaped."""
+    return table.to_html(float_format=_number, escape=True, na_rep="n/a", border=0, classes="clv-table")
+
+
+def evaluate(model, split: pd.DataFrame) -> HoldoutEvaluation:
+    """Judge a fitted model on the holdout period of a calibration/holdout split.
+
+    Parameters
+    ----------
+    model : CLVModel or BetaGeoModel
+        Fitted on the training columns of ``split`` (or loaded with :func:`clv_predict.load_model`).
+        With a BetaGeoModel only purchases are evaluated; the revenue figures are NaN.
+    split : DataFrame
+        From :func:`clv_predict.rfm_train_test_split`, in the model's time unit. Revenue is
+        evaluated when it has ``monetary_value`` and ``test_monetary_value``.
+
+    Returns
+    -------
+    HoldoutEvaluation
+
+    Examples
+    --------
+    >>> from clv_predict import CLVModel, rfm_train_test_split
+    >>> from clv_predict.datasets import load_cdnow
+    >>> split = rfm_train_test_split(load_cdnow(), customer_id_col="customer_id", datetime_col="date",
+    ...                              monetary_value_col="amount", train_period_end="1997-09-30",
+    ...                              test_period_end="1998-06-30", time_unit="W")
+    >>> result = evaluate(CLVModel().fit(split), split)
+    >>> result.aggregate.loc[("model", "purchases"), ["actual", "predicted"]].round().tolist()
+    [1882.0, 1653.0]
+    """
+    bgnbd = _purchase_model(model)
+    horizon = _holdout_length(split)
+    actual_purchases = _actual_counts(split)
+    # expected_purchases checks the RFM columns and refuses a split in another time unit
+    model_purchases = bgnbd.expected_purchases(split, horizon).to_numpy()
+    rfm = check_rfm(split)
+    frequency, T = rfm["frequency"].to_numpy(), rfm["T"].to_numpy()
+
+    has_money = isinstance(model, CLVModel) and {"monetary_value", "test_monetary_value"} <= set(split.columns)
+    if has_money:
+        money = check_rfm(split, need_monetary=True)["monetary_value"].to_numpy()
+        test_spend = pd.to_numeric(split["test_monetary_value"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        if not np.all(np.isfinite(test_spend)) or np.any(test_spend < 0):
+            raise DataError("split column 'test_monetary_value' must hold amounts >= 0")
+        model_spend = model.spend_model_.expected_spend(split).to_numpy()
+        actual_revenue = actual_purchases * test_spend
+        repeat = frequency > 0
+        population_order_value = float((money * frequency).sum() / frequency.sum()) if repeat.any() else float("nan")
+        order_value = np.where(repeat, money, population_order_value)
+    else:
+        test_spend = model_spend = actual_revenue = order_value = np.full(len(split), np.nan)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(T > 0, frequency / np.where(T > 0, T, 1.0), 0.0)
+    repeat_rate = float(np.mean(frequency > 0))
+    churn = 1.0 - repeat_rate
+    lifespan = float(np.mean(T) / churn) if churn > 0 else float("inf")
+    active_time = lifespan * -np.expm1(-horizon / lifespan) if np.isfinite(lifespan) else horizon
+
+    purchases = {
+        "model": model_purchases,
+        "historical_rate": rate * horizon,
+        "classic_formula": rate * active_time,
+    }
+    spend = {"model": model_spend, "historical_rate": order_value, "classic_formula": order_value}
+    revenue = {method: purchases[method] * spend[method] for method in METHODS}
+
+    index = pd.Index(split.index, name="customer_id")
+    columns = {"actual_purchases": actual_purchases}
+    columns.update({f"{m}_purchases": purchases[m] for m in METHODS})
+    columns["actual_revenue"] = actual_revenue
+    columns.update({f"{m}_revenue": revenue[m] for m in METHODS})
+    predictions = pd.DataFrame(columns, index=index)
+
+    aggregate_rows = []
+    for method in METHODS:
+        for quantity, actual, predicted in (
+            ("purchases", actual_purchases, purchases[method]),
+            ("revenue", actual_revenue, revenue[method]),
+        ):
+            a, p = float(np.sum(actual)), float(np.sum(predicted))
+            aggregate_rows.append((method, quantity, a, p, p - a, _percent(p, a)))
+    aggregate = pd.DataFrame(
+        aggregate_rows, columns=["method", "quantity", "actual", "predicted", "error", "percent_error"]
+    ).set_index(["method", "quantity"])
+
+    buyers = actual_purchases > 0
+    error_rows = {}
+    for method in METHODS:
+        p_mae, p_rmse = _metrics(actual_purchases, purchases[method])
+        r_mae, r_rmse = _metrics(actual_revenue, revenue[method])
+        s_mae, s_rmse = _metrics(test_spend[buyers], spend[method][buyers])
+        error_rows[method] = {
+            "purchases_mae": p_mae, "purchases_rmse": p_rmse,
+            "revenue_mae": r_mae, "revenue_rmse": r_rmse,
+            "spend_mae": s_mae, "spend_rmse": s_rmse,
+        }
+    per_customer = pd.DataFrame.from_dict(error_rows, orient="index")
+    per_customer.index.name = "method"
+
+    bins = frequency_bin_labels(frequency)
+    grouped = pd.DataFrame(
+        {"customers": 1, "actual": actual_purchases, **{m: purchases[m] for m in METHODS}}
+    ).groupby(bins, observed=False)
+    by_frequency = grouped.mean().assign(customers=grouped.size())
+    by_frequency.index = pd.Index(by_frequency.index.astype(str), name="training_frequency")
+
+    ranking_rows = {}
+    if has_money and actual_revenue.sum() > 0:
+        for method in METHODS:
+            ranking_rows[method] = ranking_quality(revenue[method], actual_revenue)
+        ranking_rows["perfect"] = ranking_quality(actual_revenue, actual_revenue)
+    ranking = pd.DataFrame.from_dict(ranking_rows, orient="index", columns=["gini", "top_decile_capture"])
+    ranking.index.name = "method"
+
+    unit_names = {"D": "days", "W": "weeks", "M": "months"}
+    settings = {
+        "train_period_end": split.attrs.get("observation_period_end"),
+        "test_period_end": split.attrs.get("test_period_end"),
+        "time_unit": bgnbd.time_unit_,
+        "time_unit_name": unit_names.get(bgnbd.time_unit_, "time units"),
+        "holdout_length": horizon,
+        "n_customers": int(len(split)),
+        "repeat_rate": repeat_rate,
+        "classic_lifespan": lifespan,
+        "classic_active_time": float(active_time),
+        "population_order_value": population_order_value if has_money else float("nan"),
+        "methods": dict(METHODS),
+    }
+    return HoldoutEvaluation(aggregate, per_customer, by_frequency, ranking, predictions, settings)

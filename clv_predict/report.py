@@ -1,0 +1,376 @@
+"""One self-contained HTML report on a fitted model: parameters, holdout evaluation, every diagnostic plot.
+
+The file needs nothing else to be read: the plots are embedded as base64 PNG images and the
+style sheet is inline. Every text that comes from data (customer ids, column names, file
+names, table cells) is escaped with :func:`html.escape`.
+
+Other parts of the package (or a user) add their own sections through the ``sections``
+argument of :func:`build_report` / :func:`write_report`: a sequence of ``(title, html)``
+pairs appended after the built-in sections. The title is escaped here; the html is inserted
+as given, so it must be escaped by whoever builds it (:func:`table_html` does that for a
+DataFrame, and :func:`figure_html` embeds a matplotlib Figure).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ._validation import check_columns, to_timestamp
+from .clv import CLVModel
+from .evaluation import evaluate, table_html
+from .exceptions import DataError, ModelWarning
+from .models import BetaGeoModel
+from .rfm import rfm_train_test_split
+
+__all__ = ["build_report", "write_report", "write_diagnostics", "render_plots", "figure_html", "table_html"]
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1100px;
+       color: #222; line-height: 1.45; padding: 0 1em; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }
+table.clv-table { border-collapse: collapse; margin: .5em 0 1.2em; font-size: .9em; }
+table.clv-table th, table.clv-table td { padding: .25em .7em; border-bottom: 1px solid #e3e3e3; text-align: right; }
+table.clv-table thead th { background: #f3f5f8; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: .9em; color: #555; }
+.meta { color: #555; font-size: .9em; }
+.headline { font-size: 1.1em; background: #f3f5f8; padding: .6em 1em; border-left: 4px solid #1f4e79; }
+"""
+
+
+@dataclass
+class Plot:
+    """One rendered diagnostic plot."""
+
+    slug: str  # file-name friendly name, e.g. "tracking_cumulative"
+    title: str
+    caption: str
+    png: bytes
+
+
+def _figure():
+    from matplotlib.figure import Figure
+
+    # a bare Figure, not pyplot: rendering a report leaves no global matplotlib state behind
+    return Figure(figsize=(8, 4.8), layout="constrained")
+
+
+def _png(figure, dpi: int) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def figure_html(figure_or_png, *, alt: str = "", caption: str = "", dpi: int = 100) -> str:
+    """A matplotlib Figure (or PNG bytes) as an ``<figure>`` with an embedded base64 image.
+
+    ``alt`` and ``caption`` are plain text and are escaped here.
+    """
+    png = figure_or_png if isinstance(figure_or_png, bytes) else _png(figure_or_png, dpi)
+    data = base64.b64encode(png).decode("ascii")
+    caption_html = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}">{caption_html}</figure>'
+
+
+def _pick_customer(split: pd.DataFrame, clv: pd.Series | None):
+    """A customer worth showing: the highest predicted value (or most repeat purchases) in training."""
+    if clv is not None and clv.notna().any():
+        return clv.idxmax()
+    return split["frequency"].idxmax()
+
+
+def render_plots(
+    model,
+    transactions: pd.DataFrame,
+    split: pd.DataFrame,
+    *,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "date",
+    customer_id=None,
+    dpi: int = 100,
+) -> list[Plot]:
+    """Draw every diagnostic plot of :mod:`clv_predict.plotting.diagnostics` and return them as PNG.
+
+    ``split`` is the calibration/holdout split of ``transactions`` the model is judged on;
+    ``customer_id`` picks whose P(alive) history is drawn (default: the highest predicted CLV).
+    """
+    from .plotting import diagnostics as d
+
+    is_clv = isinstance(model, CLVModel)
+    horizon = max(1, int(round(float(split["test_T"].iloc[0]))))
+    clv = model.predict(split, horizon=horizon)["clv"] if is_clv else None
+    if customer_id is None:
+        customer_id = _pick_customer(split, clv)
+    unit = {"D": "days", "W": "weeks", "M": "months"}.get(model.time_unit_, "time units")
+    columns = {"customer_id_col": customer_id_col, "datetime_col": datetime_col}
+    test_end = split.attrs.get("test_period_end")
+    specs = [
+        ("frequency_distribution", "Repeat-purchase frequency",
+         "Customers by number of repeat purchases in the training period, and the number the model expects "
+         "(exact BG/NBD probabilities at each customer's age).",
+         lambda ax: d.plot_frequency_distribution(model, split, ax=ax)),
+        ("calibration_holdout", "Calibration vs holdout",
+         "Mean holdout purchases of customers grouped by training repeat purchases, actual and predicted.",
+         lambda ax: d.plot_calibration_holdout(model, split, ax=ax)),
+        ("tracking_cumulative", "Tracking: cumulative repeat transactions",
+         "Cumulative repeat transactions of the training cohort, actual and expected, over calendar time.",
+         lambda ax: d.plot_tracking(model, transactions, test_period_end=test_end, ax=ax, **columns)),
+        ("tracking_weekly", "Tracking: repeat transactions per week",
+         "Repeat transactions of the training cohort in each 7-day period, actual and expected.",
+         lambda ax: d.plot_tracking(model, transactions, test_period_end=test_end, cumulative=False, ax=ax, **columns)),
+        ("expected_purchases_matrix", "Expected purchases by frequency and recency",
+         "Expected purchases in the next time unit of a customer as old as the oldest in training.",
+         lambda ax: d.plot_expected_purchases_matrix(model, split, ax=ax)),
+        ("probability_alive_matrix", "P(alive) by frequency and recency",
+         "Probability that a customer as old as the oldest in training is still active.",
+         lambda ax: d.plot_probability_alive_matrix(model, split, ax=ax)),
+        ("probability_alive_history", f"P(alive) history of customer {customer_id}",
+         f"P(alive) of customer {customer_id} on each day, from the purchases logged up to that day.",
+         lambda ax: d.plot_probability_alive_history(model, transactions, customer_id, ax=ax, **columns)),
+    ]
+    if is_clv:
+        specs += [
+            ("spend_distribution", "Gamma-Gamma fit",
+             "Mean spend per repeat transaction of the repeat customers, and the density the Gamma-Gamma model implies.",
+             lambda ax: d.plot_spend_distribution(model, split, ax=ax)),
+            ("value_concentration", "Value concentration",
+             f"Share of the total predicted {horizon}-{unit[:-1]} CLV held by the top customers.",
+             lambda ax: d.plot_value_concentration(clv, ax=ax)),
+        ]
+    specs += [
+        ("purchase_rate_distribution", "Heterogeneity in purchase rate",
+         "Fitted Gamma distribution of the purchase rate of active customers.",
+         lambda ax: d.plot_purchase_rate_distribution(model, ax=ax)),
+        ("dropout_distribution", "Heterogeneity in dropout probability",
+         "Fitted Beta distribution of the probability of dropping out after a purchase.",
+         lambda ax: d.plot_dropout_distribution(model, ax=ax)),
+    ]
+    plots = []
+    for slug, title, caption, draw in specs:
+        figure = _figure()
+        draw(figure.add_subplot())
+        plots.append(Plot(slug, title, caption, _png(figure, dpi)))
+    return plots
+
+
+def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_value_col, train_period_end,
+             test_period_end, customer_id, dpi):
+    if not isinstance(model, (CLVModel, BetaGeoModel)):
+        raise DataError(f"'model' must be a fitted CLVModel or BetaGeoModel; got {type(model).__name__}")
+    model._check_fitted()
+    if model.time_unit_ is None:
+        raise DataError("the model does not record its time unit, so the holdout cannot be summarised in it")
+    if not isinstance(model, CLVModel):
+        monetary_value_col = None
+    check_columns(transactions, [customer_id_col, datetime_col, monetary_value_col])
+    trained_to = model.observation_period_end_
+    if train_period_end is None:
+        if trained_to is None:
+            raise DataError("the model does not know where its training period ended: give train_period_end")
+        train_period_end = trained_to
+    elif trained_to is not None and to_timestamp(train_period_end, "train_period_end") != pd.Timestamp(trained_to):
+        warnings.warn(
+            f"train_period_end {to_timestamp(train_period_end, 'train_period_end'):%Y-%m-%d} differs from the end "
+            f"of the model's training period ({trained_to}): the holdout evaluation compares unlike periods",
+            ModelWarning,
+            stacklevel=3,
+        )
+    train_end = to_timestamp(train_period_end, "train_period_end")
+    last = pd.to_datetime(transactions[datetime_col], errors="coerce").max()
+    if test_period_end is None and pd.notna(last) and last.tz_localize(None).normalize() <= train_end:
+        raise DataError(
+            f"the transactions end on {last:%Y-%m-%d}, on or before the end of training {train_end:%Y-%m-%d}: "
+            "the report needs transactions after it to judge the model on (a holdout period)"
+        )
+    split = rfm_train_test_split(
+        transactions,
+        customer_id_col=customer_id_col,
+        datetime_col=datetime_col,
+        monetary_value_col=monetary_value_col,
+        train_period_end=train_end,
+        test_period_end=test_period_end,
+        time_unit=model.time_unit_,
+    )
+    result = evaluate(model, split)
+    plots = render_plots(model, transactions, split, customer_id_col=customer_id_col, datetime_col=datetime_col,
+                         customer_id=customer_id, dpi=dpi)
+    return split, result, plots
+
+
+def _document(model, split, result, plots, *, title, source, sections) -> str:
+    from . import __version__
+
+    esc = html.escape
+    s = result.settings
+    meta = [
+        f"Model: {type(model).__name__}, time unit {s['time_unit_name']}",
+        f"training period to {s['train_period_end']}, holdout to {s['test_period_end']} "
+        f"({s['holdout_length']:g} {s['time_unit_name']})",
+        f"{s['n_customers']:,} customers",
+        f"clv_predict {__version__}",
+    ]
+    if source:
+        meta.insert(0, f"Data: {source}")
+    body = [
+        f"<h1>{esc(title)}</h1>",
+        f"<p class='meta'>{esc('; '.join(meta))}</p>",
+        f"<p class='headline'>{esc(result.headline())}</p>",
+        "<h2>Parameters</h2>",
+        "<p>Estimates with standard errors and 95% normal confidence bounds.</p>",
+        table_html(model.summary()),
+        "<h2>Holdout evaluation</h2>",
+        "<p>Forecasts for the holdout period made from the training period only, against what customers did. "
+        "Methods: " + "; ".join(f"<b>{esc(k)}</b>: {esc(v)}" for k, v in s["methods"].items()) + ". "
+        f"The classic formula uses a lifespan of {s['classic_lifespan']:.1f} {esc(s['time_unit_name'])} "
+        f"(repeat rate {s['repeat_rate']:.1%}). Percent errors are (predicted - actual) / actual.</p>",
+    ]
+    for table_title, table in result.tables().items():
+        body.append(f"<h3>{esc(table_title)}</h3>")
+        body.append(table_html(table) if len(table) else "<p>Not available (no revenue in the data).</p>")
+    body.append("<h2>Diagnostic plots</h2>")
+    for plot in plots:
+        body.append(f"<h3 id='{esc(plot.slug)}'>{esc(plot.title)}</h3>")
+        body.append(figure_html(plot.png, alt=plot.title, caption=plot.caption))
+    for section_title, section_html in sections:
+        body.append(f"<h2>{esc(str(section_title))}</h2>")
+        body.append(str(section_html))
+    return (
+        "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
+        f"<title>{esc(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def build_report(
+    model,
+    transactions: pd.DataFrame,
+    *,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "date",
+    monetary_value_col: str | None = "amount",
+    train_period_end=None,
+    test_period_end=None,
+    customer_id=None,
+    title: str = "Customer lifetime value model: diagnostics",
+    source: str | None = None,
+    sections=(),
+    dpi: int = 100,
+) -> str:
+    """The report as one HTML string.
+
+    Parameters
+    ----------
+    model : CLVModel or BetaGeoModel
+        Fitted on the transactions up to ``train_period_end`` (e.g. loaded with
+        :func:`clv_predict.load_model`).
+    transactions : DataFrame
+        The transaction log covering the training period and the holdout after it.
+    customer_id_col, datetime_col, monetary_value_col : str
+        Its columns (``monetary_value_col`` is ignored for a BetaGeoModel).
+    train_period_end : date-like, optional
+        End of training (default: the model's observation end). A different date gives a
+        :class:`~clv_predict.exceptions.ModelWarning`.
+    test_period_end : date-like, optional
+        End of the holdout (default: the last date in the log).
+    customer_id : optional
+        Whose P(alive) history to draw (default: the customer with the highest predicted CLV).
+    title : str
+        Heading of the report.
+    source : str, optional
+        Where the data came from (a file name), shown under the heading.
+    sections : sequence of (title, html) pairs
+        Extra sections appended at the end. Titles are escaped; the html is inserted as it is,
+        so escape any data in it (:func:`table_html`, :func:`figure_html` do).
+
+    Returns
+    -------
+    str
+        A complete HTML document with no external assets.
+    """
+    split, result, plots = _prepare(
+        model, transactions, customer_id_col=customer_id_col, datetime_col=datetime_col,
+        monetary_value_col=monetary_value_col, train_period_end=train_period_end,
+        test_period_end=test_period_end, customer_id=customer_id, dpi=dpi,
+    )
+    return _document(model, split, result, plots, title=title, source=source, sections=sections)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise DataError(f"the folder of the output file {str(path)!r} does not exist")
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        # mkstemp creates the file readable by its owner only; give it the permissions of a normal new file
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(handle, 0o666 & ~mask)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_report(path, model, transactions: pd.DataFrame, **options) -> Path:
+    """Write :func:`build_report` to ``path`` (atomically: a failure leaves no partial file).
+
+    ``options`` are those of :func:`build_report`; ``sections`` adds extra ``(title, html)``
+    sections. Returns the path written.
+    """
+    path = Path(path)
+    if not (path.parent if str(path.parent) else Path(".")).is_dir():
+        raise DataError(f"the folder of the output file {str(path)!r} does not exist")
+    document = build_report(model, transactions, **options)
+    _write_atomic(path, document.encode("utf-8"))
+    return path
+
+
+def write_diagnostics(output_dir, model, transactions: pd.DataFrame, *, report_name: str = "report.html",
+                      **options) -> dict:
+    """Write every diagnostic plot as ``plots/<name>.png`` and the report as ``report_name`` into ``output_dir``.
+
+    ``options`` are those of :func:`build_report`. The plots are drawn once and used for both.
+    Returns ``{"report": path, "plots": [paths]}``.
+    """
+    output_dir = Path(output_dir)
+    section_options = {k: options.pop(k) for k in ("title", "source", "sections") if k in options}
+    split, result, plots = _prepare(
+        model, transactions,
+        customer_id_col=options.pop("customer_id_col", "customer_id"),
+        datetime_col=options.pop("datetime_col", "date"),
+        monetary_value_col=options.pop("monetary_value_col", "amount"),
+        train_period_end=options.pop("train_period_end", None),
+        test_period_end=options.pop("test_period_end", None),
+        customer_id=options.pop("customer_id", None),
+        dpi=options.pop("dpi", 100),
+    )
+    if options:
+        raise TypeError(f"write_diagnostics() got unexpected options: {', '.join(sorted(options))}")
+    document = _document(
+        model, split, result, plots,
+        title=section_options.get("title", "Customer lifetime value model: diagnostics"),
+        source=section_options.get("source"),
+        sections=section_options.get("sections", ()),
+    )
+    plot_dir = output_dir / "plots"
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for plot in plots:
+        target = plot_dir / f"{plot.slug}.png"
+        _write_atomic(target, plot.png)
+        written.append(target)
+    report_path = output_dir / report_name
+    _write_atomic(report_path, document.encode("utf-8"))
+    return {"report": report_path, "plots": written}
