@@ -207,7 +207,7 @@ def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, p
                 raise DataError(
                     f"column '{amount_name}' has {n_negative} {what} "
                     f"from {n_customers} customers (returns or cancellations?); "
-                    "pass negative_amounts='net' to net them against the same customer's purchases that day, "
+                    "pass negative_amounts='net' (--negative-amounts net) to net them against the same customer's purchases that day, "
                     "or negative_amounts='drop' to leave them out"
                 )
             report[f"negative_{unit}"] = n_negative
@@ -423,8 +423,8 @@ def _summary_frame(customers: _Customers, ids: pd.Index, end_day: int, time_unit
         {
             "time_unit": time_unit,
             "observation_period_end": _iso(end_day),
-            "first_purchase": _iso(int(customers.first_day.min())),
-            "last_purchase": _iso(int(customers.last_day.max())),
+            "first_purchase": _iso(int(customers.first_day.min())) if customers.codes.size else None,
+            "last_purchase": _iso(int(customers.last_day.max())) if customers.codes.size else None,
         }
     )
     return frame

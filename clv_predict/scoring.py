@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from . import io as _io
 from . import rfm as _rfm
 from ._validation import check_columns, check_rfm, to_timestamp
 from .exceptions import DataError, DataWarning
@@ -71,59 +72,12 @@ def score(model, rfm: pd.DataFrame, *, horizon, discount_rate: float = 0.0, marg
 
 
 def _format_of(path: Path) -> str:
-    name = path.name.lower()
-    if path.is_dir() or name.endswith((".parquet", ".pq")):
-        return "parquet"
-    if name.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
-        return "csv"
-    raise DataError(f"cannot tell the format of {str(path)!r}: use a .csv, .csv.gz or .parquet file (or a folder of Parquet parts)")
+    return _io.file_format(path)
 
 
-def _batches(path: Path, columns, rows: int, string_columns=()):
-    """Stream ``path`` as pandas DataFrames of at most ``rows`` rows, with the given columns."""
-    if not path.exists():
-        raise DataError(f"input file {str(path)!r} does not exist")
-    kind = _format_of(path)
-    if kind == "csv":
-        if path.stat().st_size == 0:
-            raise DataError(f"input file {str(path)!r} is empty")
-        try:
-            reader = pd.read_csv(path, chunksize=rows, dtype={c: str for c in string_columns}, skipinitialspace=True)
-            first = True
-            for chunk in reader:
-                if first:
-                    check_columns(chunk, columns, what=f"input file {str(path)!r}")
-                    first = False
-                yield chunk[list(columns)]
-            if first:
-                raise DataError(f"input file {str(path)!r} has no rows")
-        except pd.errors.EmptyDataError:
-            raise DataError(f"input file {str(path)!r} is empty") from None
-        except pd.errors.ParserError as exc:
-            raise DataError(f"input file {str(path)!r} is not valid CSV: {str(exc).strip()}") from None
-        except UnicodeDecodeError:
-            raise DataError(f"input file {str(path)!r} is not UTF-8 text") from None
-        return
-    try:
-        dataset = ds.dataset(str(path), format="parquet")
-        names = dataset.schema.names
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"input file {str(path)!r} is not a readable Parquet file: {exc}") from None
-    check_columns(pd.DataFrame(columns=names), columns, what=f"input file {str(path)!r}")
-    empty = True
-    try:
-        for batch in dataset.to_batches(columns=list(columns), batch_size=rows):
-            if batch.num_rows == 0:
-                continue
-            empty = False
-            frame = batch.to_pandas()
-            for column in string_columns:
-                frame[column] = frame[column].astype(str).where(frame[column].notna())
-            yield frame
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"input file {str(path)!r} is not a readable Parquet file: {exc}") from None
-    if empty:
-        raise DataError(f"input file {str(path)!r} has no rows")
+def _batches(path: Path, columns, rows: int, string_columns=(), **read_options):
+    """Stream ``path`` as pandas DataFrames of at most ``rows`` rows, with the given columns (see :mod:`clv_predict.io`)."""
+    yield from _io.iter_transactions(path, columns, chunk_rows=rows, string_columns=string_columns, **read_options)
 
 
 @contextlib.contextmanager
@@ -183,6 +137,14 @@ def score_file(
     observation_end=None,
     chunk_rows: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    negative_amounts: str = "refuse",
+    quantity_col: str | None = None,
+    unit_price_col: str | None = None,
+    transaction_col: str | None = None,
+    missing_ids: str = "refuse",
+    dayfirst: bool | None = None,
+    sep: str | None = None,
+    decimal: str = ".",
 ) -> dict:
     """Score every customer of a file with a fitted :class:`CLVModel` and write the result.
 
@@ -206,6 +168,13 @@ def score_file(
         both are ordered by ``customer_id``.
     progress : callable, optional
         Called as ``progress(done, total)`` after each chunk is scored.
+    negative_amounts, quantity_col, unit_price_col, transaction_col, missing_ids, dayfirst
+        Input policies of a transaction file, as in :func:`clv_predict.rfm_summary`
+        (with ``quantity_col`` and ``unit_price_col`` the ``monetary_value_col`` is
+        not read). An invoice whose lines straddle two chunks is two transactions
+        for ``negative_amounts='drop'``; netting is exact across chunks.
+    sep, decimal
+        CSV separator (default: read off the header) and decimal mark; see :mod:`clv_predict.io`.
 
     Returns
     -------
@@ -233,7 +202,7 @@ def score_file(
         if input_kind == "rfm":
             columns = ("customer_id", "frequency", "recency", "T", "monetary_value")
             chunks = 0
-            for batch in _batches(input_path, columns, chunk_rows, string_columns=("customer_id",)):
+            for batch in _batches(input_path, columns, chunk_rows, string_columns=("customer_id",), sep=sep, decimal=decimal):
                 table = batch.set_index("customer_id")
                 table.attrs["time_unit"] = model.time_unit_
                 writer.write(score(model, table, **settings))
@@ -242,23 +211,36 @@ def score_file(
                     progress(chunks, 0)
             end = None
         else:
+            if quantity_col is not None:
+                monetary_value_col = None
+            policy = _rfm._policy(
+                monetary_value_col, negative_amounts=negative_amounts, quantity_col=quantity_col,
+                unit_price_col=unit_price_col, transaction_col=transaction_col, missing_ids=missing_ids,
+                dayfirst=dayfirst,
+            )
             chunks, end = _score_transactions(
                 model, input_path, writer, settings, customer_id_col, datetime_col, monetary_value_col,
-                observation_end, chunk_rows, progress,
+                observation_end, chunk_rows, progress, policy, {"sep": sep, "decimal": decimal},
             )
         writer.close()
     return {"customers": writer.rows, "chunks": chunks, "observation_end": end, "output": str(output_path)}
 
 
-def _score_transactions(model, path, writer, settings, id_col, date_col, amount_col, observation_end, chunk_rows, progress):
-    columns = (id_col, date_col, amount_col)
+def _score_transactions(model, path, writer, settings, id_col, date_col, amount_col, observation_end, chunk_rows, progress,
+                        policy=None, read_options=None):
+    policy = policy or _rfm._Policy()
+    columns = (id_col, date_col, amount_col, policy.quantity_col, policy.unit_price_col, policy.transaction_col)
     with tempfile.TemporaryDirectory(prefix="clv_predict_buckets_") as folder:
         buckets: list[pq.ParquetWriter | None] = []
         n_buckets = None
         first_day, last_day, total_rows = None, None, 0
+        policy_counts = {}
         schema = pa.schema([("id", pa.string()), ("day", pa.int64()), ("amount", pa.float64())])
-        for batch in _batches(path, columns, chunk_rows, string_columns=(id_col,)):
-            log = _rfm._read_log(batch, id_col, date_col, amount_col)
+        for batch in _batches(path, columns, chunk_rows, string_columns=(id_col,), **(read_options or {})):
+            log = _rfm._read_log(batch, id_col, date_col, amount_col, policy)
+            for key, value in log.report.items():
+                if isinstance(value, int) and key != "rows":
+                    policy_counts[key] = policy_counts.get(key, 0) + value
             ids = log.ids.to_numpy()[log.codes]
             total_rows += len(batch)
             first_day = min(first_day, int(log.days.min())) if first_day is not None else int(log.days.min())
@@ -298,9 +280,19 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
                 rfm = _rfm._rfm_from_arrays(
                     table["id"].to_numpy(dtype=object), table["day"].to_numpy(), table["amount"].to_numpy(), end_day, model.time_unit_
                 )
-                writer.write(score(model, rfm, **settings))
+                if len(rfm):
+                    writer.write(score(model, rfm, **settings))
             if progress:
                 progress(done, len(used))
+        changed = [
+            f"{policy_counts[key]} {what}" for key, what in (
+                ("missing_id_rows_dropped", "rows without a customer id were dropped"),
+                ("negative_rows", f"rows with a negative amount were handled by negative_amounts={policy.negative_amounts!r}"),
+                ("negative_transactions", f"transactions with a negative total were handled by negative_amounts={policy.negative_amounts!r}"),
+            ) if policy_counts.get(key)
+        ]
+        if changed:
+            warnings.warn("; ".join(changed), DataWarning, stacklevel=3)
         if dropped:
             warnings.warn(
                 f"{dropped} transactions dated after observation_end {_rfm._iso(end_day)} were left out",

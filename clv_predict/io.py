@@ -1,0 +1,257 @@
+"""Reading transaction files: CSV (with the variants users meet) and Parquet.
+
+CSV files come with a byte-order mark, spaces around header names, semicolons
+or tabs between fields, quoted numbers and decimal commas. This module reads
+them as they are and never guesses silently:
+
+* a byte-order mark is skipped and header names are stripped of spaces;
+* the separator, unless given, is read off the header line: the one of
+  ``,`` ``;`` tab ``|`` that occurs there; a header that holds more than one
+  of them is refused with a request to name it;
+* the columns asked for must all be found, else the error names the columns
+  that are there and the separator used, so a wrong separator shows at once;
+* quoted numbers are numbers; a decimal comma must be asked for
+  (``decimal=","``), otherwise such values stop the summary with an error
+  that suggests it. Day-first dates are the summary's business
+  (:func:`clv_predict.rfm_summary`'s ``dayfirst``).
+
+Every problem comes out as a :class:`~clv_predict.exceptions.DataError`
+naming the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io as _io
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from ._validation import check_columns
+from .exceptions import DataError
+
+#: Separators recognised in a header line when none is given.
+SEPARATORS = (",", ";", "\t", "|")
+
+_SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+# What pandas, gzip and pyarrow raise on a malformed file; each becomes a DataError naming it.
+_CSV_ERRORS = (
+    pd.errors.ParserError,
+    pd.errors.EmptyDataError,
+    UnicodeDecodeError,
+    csv.Error,
+    EOFError,
+    zlib.error,
+    gzip.BadGzipFile,
+    ValueError,
+    OverflowError,
+    MemoryError,
+)
+
+
+def file_format(path) -> str:
+    """``"csv"`` or ``"parquet"`` from the file name (a folder is a Parquet data set)."""
+    path = Path(path)
+    name = path.name.lower()
+    if path.is_dir() or name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".csv", ".csv.gz", ".txt", ".tsv", ".txt.gz", ".tsv.gz")):
+        return "csv"
+    raise DataError(
+        f"cannot tell the format of {str(path)!r}: use a .csv, .csv.gz or .parquet file (or a folder of Parquet parts)"
+    )
+
+
+def _header_line(path: Path) -> str:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as stream:
+            head = stream.read(1 << 16)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"input file {str(path)!r} cannot be read: {exc}") from None
+    if not head.strip():
+        raise DataError(f"input file {str(path)!r} is empty")
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut by the 64 KiB read
+            raise DataError(f"input file {str(path)!r} is not UTF-8 text") from None
+        text = head[: exc.start].decode("utf-8-sig")
+    return text.lstrip("\r\n").splitlines()[0] if text.strip() else ""
+
+
+def sniff_separator(path, sep=None) -> str:
+    """The field separator of a CSV file: ``sep`` if given, else the one its header line uses.
+
+    Raises a DataError when the header holds several candidate separators.
+    """
+    if sep is not None:
+        if not isinstance(sep, str) or len(sep) != 1 or sep in "\r\n\"":
+            raise DataError(f"'sep' must be one character such as ',' or ';'; got {sep!r}")
+        return sep
+    header = _header_line(Path(path))
+    unquoted = "".join(header.split('"')[0::2])  # text outside quotes
+    found = [s for s in SEPARATORS if s in unquoted]
+    if len(found) > 1:
+        names = " and ".join(f"{_SEPARATOR_NAMES[s]} ({s!r})" for s in found)
+        raise DataError(
+            f"the header of {str(path)!r} holds {names}; say which separates the fields with sep= (--sep)"
+        )
+    return found[0] if found else ","
+
+
+def _check_read_options(decimal) -> None:
+    if not isinstance(decimal, str) or decimal not in (".", ","):
+        raise DataError(f"'decimal' must be '.' or ','; got {decimal!r}")
+
+
+def _text(column: pd.Series) -> pd.Series:
+    """Ids as text, whole floats without the '.0' a numeric column with gaps gets."""
+    if pd.api.types.is_float_dtype(column.dtype):
+        values = column.to_numpy(dtype=float, na_value=np.nan)
+        whole = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) < 2**53)
+        if whole[~np.isnan(values)].all():
+            out = pd.Series(
+                np.where(np.isnan(values), None, values.astype(str)), index=column.index, dtype=object
+            )
+            out[~np.isnan(values)] = values[~np.isnan(values)].astype(np.int64).astype(str)
+            return out.where(column.notna())
+    return column.astype(str).where(column.notna())
+
+
+def iter_transactions(path, columns, *, chunk_rows: int = 1_000_000, string_columns=(), sep=None, decimal: str = "."):
+    """Stream a CSV or Parquet file as DataFrames of at most ``chunk_rows`` rows holding ``columns``.
+
+    Parameters
+    ----------
+    path : path
+        ``.csv``, ``.csv.gz``, ``.parquet`` or a folder of Parquet parts.
+    columns : sequence of str
+        Columns to read (all must exist; ``None`` entries are skipped).
+    string_columns : sequence of str
+        Columns read as text (customer ids, so that '00123' stays '00123').
+    sep : str, optional
+        CSV field separator; by default read off the header line.
+    decimal : {".", ","}
+        CSV decimal mark.
+    """
+    path = Path(path)
+    columns = [c for c in columns if c is not None]
+    if not path.exists():
+        raise DataError(f"input file {str(path)!r} does not exist")
+    _check_read_options(decimal)
+    if file_format(path) == "csv":
+        yield from _csv_batches(path, columns, chunk_rows, string_columns, sep, decimal)
+    else:
+        yield from _parquet_batches(path, columns, chunk_rows, string_columns)
+
+
+def _csv_batches(path: Path, columns, rows: int, string_columns, sep, decimal):
+    if path.is_dir():
+        raise DataError(f"input file {str(path)!r} is a folder, not a CSV file")
+    if path.stat().st_size == 0:
+        raise DataError(f"input file {str(path)!r} is empty")
+    sep = sniff_separator(path, sep)
+    where = f"input file {str(path)!r} (read with {_SEPARATOR_NAMES.get(sep, repr(sep))} separator)"
+    try:
+        # the header may carry spaces: text columns are named as the header spells them
+        header = pd.read_csv(path, sep=sep, nrows=0, encoding="utf-8-sig", skipinitialspace=True)
+        raw_names = {str(name).strip(): name for name in header.columns}
+        dtype = {raw_names[c]: str for c in string_columns if c in raw_names}
+        reader = pd.read_csv(
+            path, sep=sep, decimal=decimal, chunksize=rows, dtype=dtype or None, encoding="utf-8-sig",
+            skipinitialspace=True, low_memory=False,
+        )
+        first = True
+        for chunk in reader:
+            chunk.columns = [str(name).strip() for name in chunk.columns]
+            if first:
+                check_columns(chunk, columns, what=where)
+                first = False
+            yield chunk[list(columns)]
+        if first:
+            raise DataError(f"input file {str(path)!r} has no rows")
+    except DataError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise DataError(f"input file {str(path)!r} is empty") from None
+    except UnicodeDecodeError:
+        raise DataError(f"input file {str(path)!r} is not UTF-8 text") from None
+    except _CSV_ERRORS as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        raise DataError(f"{where} is not valid CSV: {message}") from None
+    except OSError as exc:
+        raise DataError(f"input file {str(path)!r} cannot be read: {exc}") from None
+
+
+def _parquet_batches(path: Path, columns, rows: int, string_columns):
+    try:
+        dataset = ds.dataset(str(path), format="parquet")
+        names = dataset.schema.names
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataError(f"input file {str(path)!r} is not a readable Parquet file: {exc}") from None
+    check_columns(pd.DataFrame(columns=names), columns, what=f"input file {str(path)!r}")
+    empty = True
+    try:
+        for batch in dataset.to_batches(columns=list(columns), batch_size=rows):
+            if batch.num_rows == 0:
+                continue
+            empty = False
+            frame = batch.to_pandas()
+            for column in string_columns:
+                if column in frame.columns:
+                    frame[column] = _text(frame[column])
+            yield frame
+    except (pa.ArrowException, OSError, ValueError, TypeError, OverflowError) as exc:
+        raise DataError(f"input file {str(path)!r} is not a readable Parquet file: {exc}") from None
+    if empty:
+        raise DataError(f"input file {str(path)!r} has no rows")
+
+
+def read_transactions(path, columns=None, *, sep=None, decimal: str = ".", string_columns=()) -> pd.DataFrame:
+    """Read a whole CSV or Parquet transaction file into one DataFrame.
+
+    Parameters
+    ----------
+    path : path
+        ``.csv``, ``.csv.gz``, ``.parquet`` or a folder of Parquet parts.
+    columns : sequence of str, optional
+        Columns to keep (all must exist); default all of them.
+    sep, decimal, string_columns
+        As in :func:`iter_transactions`.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "log.csv")
+    >>> with open(path, "w", encoding="utf-8-sig") as f:
+    ...     _ = f.write(' customer_id ; date ; amount \\n7;03/02/2024;"12,50"\\n')
+    >>> read_transactions(path, decimal=",")
+       customer_id        date  amount
+    0            7  03/02/2024    12.5
+    """
+    if columns is None:
+        path = Path(path)
+        if path.exists() and file_format(path) == "csv" and not path.is_dir():
+            sep = sniff_separator(path, sep)
+            try:
+                header = pd.read_csv(path, sep=sep, nrows=0, encoding="utf-8-sig", skipinitialspace=True)
+            except _CSV_ERRORS + (OSError,) as exc:
+                raise DataError(f"input file {str(path)!r} is not valid CSV: {exc}") from None
+            columns = [str(name).strip() for name in header.columns]
+        elif path.exists() and file_format(path) == "parquet":
+            try:
+                columns = ds.dataset(str(path), format="parquet").schema.names
+            except (pa.ArrowException, OSError, ValueError) as exc:
+                raise DataError(f"input file {str(path)!r} is not a readable Parquet file: {exc}") from None
+        else:
+            columns = []
+    frames = list(iter_transactions(path, columns, string_columns=string_columns, sep=sep, decimal=decimal))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
