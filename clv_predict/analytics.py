@@ -568,13 +568,15 @@ def interpurchase_times(
     repeat[tx.starts] = False
     position = np.arange(tx.codes.size) - np.repeat(tx.starts, tx.counts) + 1
     previous = np.concatenate([[0], tx.days[:-1]])
-    return pd.DataFrame(
+    gaps = pd.DataFrame(
         {
             "customer_id": tx.ids.take(tx.codes[repeat]),
             "transaction": position[repeat].astype(np.int64),
             "time_since_previous": (tx.days[repeat] - previous[repeat]) / TIME_UNIT_DAYS[tx.time_unit],
         }
     )
+    gaps.attrs.update({"time_unit": tx.time_unit, "observation_period_end": _rfm._iso(tx.end_day)})
+    return gaps
 
 
 # ---------------------------------------------------------------------------- cohorts
