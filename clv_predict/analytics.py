@@ -15,6 +15,11 @@ the same column names as :func:`clv_predict.rfm_summary`:
   :func:`segment_summary`) and to price their acquisition
   (:func:`acquisition_budget`).
 
+Every function that reads the log takes the column keywords of
+:func:`clv_predict.rfm_summary` and also its input options (``negative_amounts``,
+``quantity_col`` with ``unit_price_col``, ``transaction_col``, ``duplicates``,
+``missing_ids``, ``dayfirst``), which mean the same here.
+
 Conventions shared by every function here, and by :mod:`clv_predict.rfm`:
 all purchases of one customer on one calendar day are one transaction (their
 amounts summed); purchases after ``observation_period_end`` are left out with a
@@ -118,9 +123,25 @@ def _load(
     time_unit,
     *,
     stacklevel: int,
+    options: dict,
+    need_amounts: str | None = None,
 ) -> _Transactions:
+    """Validate and read the log as :func:`clv_predict.rfm_summary` does, with the same input options.
+
+    ``need_amounts`` names the function that needs purchase values, if one does.
+    """
     time_unit = check_time_unit(time_unit)
-    log = _rfm._read_log(transactions, customer_id_col, datetime_col, monetary_value_col)
+    unknown = sorted(set(options) - _INPUT_OPTIONS)
+    if unknown:
+        raise TypeError(
+            f"unexpected keyword argument {unknown[0]!r}; the input options are {', '.join(sorted(_INPUT_OPTIONS))}"
+        )
+    policy = _rfm._policy(monetary_value_col, **options)
+    if need_amounts and monetary_value_col is None and policy.quantity_col is None:
+        raise DataError(
+            f"{need_amounts} needs purchase values: pass monetary_value_col (or quantity_col and unit_price_col)"
+        )
+    log = _rfm._read_log(transactions, customer_id_col, datetime_col, monetary_value_col, policy)
     end_day = _rfm._resolve_end(log, observation_period_end, "observation_period_end")
     codes, days, amounts = log.codes, log.days, log.amounts
     after = days > end_day
@@ -133,7 +154,9 @@ def _load(
         )
         keep = ~after
         codes, days, amounts = codes[keep], days[keep], None if amounts is None else amounts[keep]
-    codes, days, amounts = _rfm._merge_days(codes, days, amounts)
+    codes, days, amounts = _rfm._merge_days(codes, days, amounts, log.report)
+    if codes.size == 0:
+        raise DataError("transactions has no purchase left to analyse (every day was a net return)")
     present, codes = np.unique(codes, return_inverse=True)
     new = np.empty(codes.size, dtype=bool)
     new[:1] = True
@@ -143,6 +166,12 @@ def _load(
     ids = log.ids.take(present)
     ids.name = "customer_id"
     return _Transactions(ids, codes.astype(np.int64), days, amounts, starts, counts, end_day, time_unit)
+
+
+#: The keyword options of :func:`clv_predict.rfm_summary` about reading the log, accepted here too.
+_INPUT_OPTIONS = frozenset(
+    {"negative_amounts", "quantity_col", "unit_price_col", "transaction_col", "duplicates", "missing_ids", "dayfirst"}
+)
 
 
 def _check_period(period) -> str:
@@ -205,11 +234,6 @@ def _periods(tx: _Transactions, period: str) -> _Periods:
     )
 
 
-def _need_amounts(monetary_value_col, what: str) -> None:
-    if monetary_value_col is None:
-        raise DataError(f"{what} needs purchase values: pass monetary_value_col")
-
-
 def _check_fraction(value, name: str, *, closed: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
         raise DataError(f"'{name}' must be a number between 0 and 1; got {value!r}")
@@ -228,6 +252,7 @@ def retention_by_period(
     monetary_value_col: str | None = None,
     observation_period_end=None,
     period: str = "Q",
+    **input_options,
 ) -> pd.DataFrame:
     """Period-to-period retention: of the customers who bought in a period, the share who bought in the next.
 
@@ -262,7 +287,8 @@ def retention_by_period(
     0.5
     """
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, "D", stacklevel=2)
+    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, "D",
+               stacklevel=2, options=input_options)
     return _retention_table(tx, _periods(tx, period), period)
 
 
@@ -327,6 +353,7 @@ def historical_clv(
     period: str = "Q",
     margin: float = 1.0,
     discount_rate: float = 0.0,
+    **input_options,
 ) -> pd.DataFrame:
     """Each customer's history and the two textbook CLV formulas built on it.
 
@@ -400,7 +427,8 @@ def historical_clv(
     check_nonnegative_number(margin, "margin")
     discount_rate = check_nonnegative_number(discount_rate, "discount_rate")
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, time_unit, stacklevel=2)
+    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, time_unit,
+               stacklevel=2, options=input_options, need_amounts="historical_clv")
     return _historical(tx, period, float(margin), discount_rate)
 
 
@@ -464,6 +492,7 @@ def historical_clv_summary(
     period: str = "Q",
     margin: float = 1.0,
     discount_rate: float = 0.0,
+    **input_options,
 ) -> pd.DataFrame:
     """The aggregate historical figures of a log and its classic CLV, one metric per row.
 
@@ -497,7 +526,8 @@ def historical_clv_summary(
     check_nonnegative_number(margin, "margin")
     discount_rate = check_nonnegative_number(discount_rate, "discount_rate")
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, time_unit, stacklevel=2)
+    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, time_unit,
+               stacklevel=2, options=input_options, need_amounts="historical_clv_summary")
     history = _historical(tx, period, float(margin), discount_rate)
     return _summarise_history(history, tx)
 
@@ -546,6 +576,7 @@ def interpurchase_times(
     datetime_col: str,
     observation_period_end=None,
     time_unit: str = "D",
+    **input_options,
 ) -> pd.DataFrame:
     """Time between consecutive transactions of each customer (the distribution, not just its mean).
 
@@ -563,7 +594,8 @@ def interpurchase_times(
     0            1            2                  1.0
     1            1            3                  3.0
     """
-    tx = _load(transactions, customer_id_col, datetime_col, None, observation_period_end, time_unit, stacklevel=2)
+    tx = _load(transactions, customer_id_col, datetime_col, None, observation_period_end, time_unit,
+               stacklevel=2, options=input_options)
     repeat = np.ones(tx.codes.size, dtype=bool)
     repeat[tx.starts] = False
     position = np.arange(tx.codes.size) - np.repeat(tx.starts, tx.counts) + 1
@@ -588,6 +620,7 @@ def acquisition_cohorts(
     monetary_value_col: str | None = None,
     observation_period_end=None,
     period: str = "M",
+    **input_options,
 ) -> pd.DataFrame:
     """Customers grouped by the calendar period of their first purchase.
 
@@ -612,7 +645,8 @@ def acquisition_cohorts(
     2024-03          1                 0                 1                   4.0
     """
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, "D", stacklevel=2)
+    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, "D",
+               stacklevel=2, options=input_options)
     periods = _periods(tx, period)
     cohorts, slot = np.unique(periods.cohort, return_inverse=True)
     table = pd.DataFrame(
@@ -657,6 +691,7 @@ def retention_matrix(
     observation_period_end=None,
     period: str = "M",
     normalize: bool = True,
+    **input_options,
 ) -> pd.DataFrame:
     """Share of each acquisition cohort that bought in each period since acquisition.
 
@@ -688,7 +723,8 @@ def retention_matrix(
     2024-02  1.0  0.0  NaN
     """
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, None, observation_period_end, "D", stacklevel=2)
+    tx = _load(transactions, customer_id_col, datetime_col, None, observation_period_end, "D",
+               stacklevel=2, options=input_options)
     periods = _periods(tx, period)
     cohorts, sizes, grid, observed = _cohort_grid(tx, periods, None)
     if normalize:
@@ -709,6 +745,7 @@ def cumulative_value(
     observation_period_end=None,
     period: str = "M",
     margin: float = 1.0,
+    **input_options,
 ) -> pd.DataFrame:
     """Cumulative value per acquired customer, by cohort and periods since acquisition.
 
@@ -728,10 +765,10 @@ def cumulative_value(
     2024-01  8.0  8.0  18.0
     2024-02  4.0  4.0   NaN
     """
-    _need_amounts(monetary_value_col, "cumulative_value")
     margin = check_nonnegative_number(margin, "margin")
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, "D", stacklevel=2)
+    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, "D",
+               stacklevel=2, options=input_options, need_amounts="cumulative_value")
     periods = _periods(tx, period)
     cohorts, sizes, grid, observed = _cohort_grid(tx, periods, periods.pair_revenue)
     values = margin * np.cumsum(grid, axis=1) / sizes[:, None]
@@ -825,6 +862,7 @@ def customer_segments(
     tiers=DEFAULT_TIERS,
     at_risk_value_quantile: float = 0.8,
     at_risk_p_alive: float = 0.5,
+    **input_options,
 ) -> pd.DataFrame:
     """One row per customer: past value, the model's forecast, value tier, RFM segment and at-risk flag.
 
@@ -869,6 +907,7 @@ def customer_segments(
     table, _ = _customer_table(
         transactions, model, customer_id_col, datetime_col, monetary_value_col, horizon, discount_rate, margin,
         observation_period_end, time_unit, period, tiers, at_risk_value_quantile, at_risk_p_alive, stacklevel=3,
+        input_options=input_options,
     )
     return table
 
@@ -876,6 +915,7 @@ def customer_segments(
 def _customer_table(
     transactions, model, customer_id_col, datetime_col, monetary_value_col, horizon, discount_rate, margin,
     observation_period_end, time_unit, period, tiers, at_risk_value_quantile, at_risk_p_alive, *, stacklevel,
+    input_options,
 ):
     model = _check_model(model)
     time_unit = _model_time_unit(model, time_unit)
@@ -887,7 +927,8 @@ def _customer_table(
     value_quantile = _check_fraction(at_risk_value_quantile, "at_risk_value_quantile", closed=True)
     p_alive_threshold = _check_fraction(at_risk_p_alive, "at_risk_p_alive", closed=True)
     tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, time_unit,
-               stacklevel=stacklevel)
+               stacklevel=stacklevel, options=input_options,
+               need_amounts="customer_segments (and cohort_clv, acquisition_budget)")
 
     rfm = tx.rfm()
     forecast = model.predict(rfm, horizon=horizon, discount_rate=discount_rate, margin=margin)
@@ -997,6 +1038,7 @@ def compare_clv(
     observation_period_end=None,
     time_unit: str | None = None,
     period: str = "Q",
+    **input_options,
 ) -> pd.DataFrame:
     """Historical and predictive CLV side by side, for the same customers.
 
@@ -1018,7 +1060,7 @@ def compare_clv(
     discount_rate = check_nonnegative_number(discount_rate, "discount_rate")
     period = _check_period(period)
     tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, time_unit,
-               stacklevel=2)
+               stacklevel=2, options=input_options, need_amounts="compare_clv")
     history = _historical(tx, period, margin, discount_rate)
     forecast = model.predict(tx.rfm(), horizon=horizon, discount_rate=discount_rate, margin=margin)
     table = pd.DataFrame(
@@ -1050,6 +1092,7 @@ def cohort_clv(
     observation_period_end=None,
     time_unit: str | None = None,
     period: str = "M",
+    **input_options,
 ) -> pd.DataFrame:
     """Realised and predicted value of each acquisition cohort.
 
@@ -1066,6 +1109,7 @@ def cohort_clv(
     table, _ = _customer_table(
         transactions, model, customer_id_col, datetime_col, monetary_value_col, horizon, discount_rate, margin,
         observation_period_end, time_unit, period, DEFAULT_TIERS, 0.8, 0.5, stacklevel=3,
+        input_options=input_options,
     )
     summary = segment_summary(table, by="cohort")
     out = pd.DataFrame(
@@ -1099,6 +1143,7 @@ def acquisition_budget(
     time_unit: str | None = None,
     period: str = "Q",
     tiers=DEFAULT_TIERS,
+    **input_options,
 ) -> pd.DataFrame:
     """The most one can pay to acquire a customer while keeping CLV / acquisition cost at ``target_ratio``.
 
@@ -1132,6 +1177,7 @@ def acquisition_budget(
     table, _ = _customer_table(
         transactions, model, customer_id_col, datetime_col, monetary_value_col, horizon, discount_rate, margin,
         observation_period_end, time_unit, period, tiers, 0.8, 0.5, stacklevel=3,
+        input_options=input_options,
     )
     blocks = []
     everyone = table.assign(overall="all customers")

@@ -398,3 +398,20 @@ def test_cdnow_master_segments_and_budget(master):
         warnings.simplefilter("error")
         by_cohort = cohort_clv(log, model, **cols, horizon=52, margin=0.3)
     assert by_cohort["customers"].tolist() == [7846, 8476, 7248]
+
+
+def test_input_options_of_rfm_summary_are_accepted():
+    # a return of 12 on 2024-02-19 nets C's purchases of that day (12 + 0) to nothing: not a purchase day
+    returns = pd.concat([HAND, pd.DataFrame([("C", "2024-02-19", -12.0)], columns=HAND.columns)], ignore_index=True)
+    with pytest.raises(DataError, match="negative amounts"):
+        historical_clv(returns, **COLS, observation_period_end=END, period="M")
+    history = historical_clv(returns, **COLS, observation_period_end=END, period="M", negative_amounts="net")
+    assert history.loc["C", "n_transactions"] == 2
+    assert history.loc["C", "total_revenue"] == 18.0
+    # line items: the amount is quantity x unit price
+    lines = HAND.assign(quantity=1, price=HAND["amount"]).drop(columns="amount")
+    by_lines = acquisition_cohorts(lines, customer_id_col="customer", datetime_col="day", quantity_col="quantity",
+                                   unit_price_col="price", observation_period_end=END)
+    assert by_lines["revenue"].tolist() == [100.0, 30.0, 30.0]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'negative_amount'"):
+        acquisition_cohorts(HAND, **COLS, negative_amount="net")
