@@ -243,6 +243,109 @@ def cmd_report(args, out) -> int:
     return 0
 
 
+def _write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write an analytics table to CSV or Parquet (by suffix), its index as columns, through a temporary file."""
+    from .scoring import _atomic_output
+
+    kind = _table_format(path)
+    table = frame.reset_index()
+    table.columns = [str(c) for c in table.columns]
+    for column in table.columns:
+        if isinstance(table[column].dtype, (pd.PeriodDtype, pd.CategoricalDtype)):
+            table[column] = table[column].astype(str)
+    with _atomic_output(path) as partial:
+        if kind == "parquet":
+            table.to_parquet(partial, index=False)
+        else:
+            table.to_csv(partial, index=False, compression="gzip" if path.name.lower().endswith(".gz") else None)
+
+
+def _table_format(path: Path) -> str:
+    from .exceptions import DataError
+
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    raise DataError(f"cannot tell the format of --output {str(path)!r}: use a .csv, .csv.gz or .parquet file name")
+
+
+def _log_keywords(args) -> dict:
+    return {
+        "customer_id_col": args.customer_col,
+        "datetime_col": args.date_col,
+        "monetary_value_col": _amount_col(args),
+        "observation_period_end": args.observation_end,
+        **_input_policy(args),
+    }
+
+
+def cmd_cohorts(args, out) -> int:
+    from . import analytics
+
+    output = Path(args.output)
+    _table_format(output)
+    transactions = _read_transactions(args.input, args)
+    keywords = _log_keywords(args)
+    if args.table == "retention":
+        keywords.pop("monetary_value_col")
+        table = analytics.retention_matrix(transactions, period=args.period, **keywords)
+    elif args.table == "cumulative":
+        table = analytics.cumulative_value(transactions, period=args.period, margin=args.margin, **keywords)
+    else:
+        table = analytics.acquisition_cohorts(transactions, period=args.period, **keywords)
+        if args.model:
+            from . import load_model
+
+            model = load_model(args.model)
+            value = analytics.cohort_clv(transactions, model, period=args.period, horizon=args.horizon,
+                                         discount_rate=args.discount_rate, margin=args.margin, **keywords)
+            table = table.join(value.drop(columns="customers"))
+    _write_table(table, output)
+    print(f"{len(table):,} acquisition cohorts ({args.period}); {args.table} table written to {output}", file=out)
+    return 0
+
+
+def cmd_segments(args, out) -> int:
+    from . import analytics, load_model
+
+    output = Path(args.output)
+    _table_format(output)
+    model = load_model(args.model)
+    transactions = _read_transactions(args.input, args)
+    settings = {"horizon": args.horizon, "discount_rate": args.discount_rate, "margin": args.margin,
+                "period": args.period, **_log_keywords(args)}
+    if args.table == "budget":
+        table = analytics.acquisition_budget(transactions, model, target_ratio=args.target_ratio, **settings)
+        overall = table.loc[("overall", "all customers"), "max_acquisition_cost"]
+        message = (f"Affordable acquisition cost at CLV/CAC {args.target_ratio:g}: {overall:,.2f} per customer "
+                   f"overall; {len(table) - 1} groups by cohort, value tier and RFM segment")
+    else:
+        segments = analytics.customer_segments(
+            transactions, model, at_risk_value_quantile=args.at_risk_quantile, at_risk_p_alive=args.at_risk_p_alive,
+            **settings,
+        )
+        tiers = analytics.segment_summary(segments)
+        top = tiers.iloc[0]
+        message = (f"{len(segments):,} customers; the {tiers.index[0]} tier ({top['share_of_customers']:.0%} of "
+                   f"customers) holds {top['share_of_predicted_value']:.0%} of predicted value; "
+                   f"{int(segments['at_risk'].sum()):,} customers at risk")
+        table = segments if args.table == "customers" else analytics.segment_summary(segments, by=args.by)
+    _write_table(table, output)
+    print(f"{message}. {args.table.capitalize()} table written to {output}", file=out)
+    return 0
+
+
+def _add_value_settings(parser: argparse.ArgumentParser, *, period: str) -> None:
+    parser.add_argument("--observation-end", help="analyse the log as of this date, YYYY-MM-DD (default: last date)")
+    parser.add_argument("--period", choices=["M", "Q", "Y"], default=period,
+                        help=f"calendar period of the acquisition cohorts: month, quarter, year (default: {period})")
+    parser.add_argument("--horizon", type=int, default=52, help="forecast horizon in the model's time unit (default: 52)")
+    parser.add_argument("--discount-rate", type=float, default=0.0, help="discount rate per time unit (default: 0)")
+    parser.add_argument("--margin", type=float, default=1.0, help="profit margin applied to revenue (default: 1)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clv-predict",
@@ -299,6 +402,41 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--test-end", help="end of the holdout period, YYYY-MM-DD (default: last date in the file)")
     report.add_argument("--output", default="report.html", help="HTML file to write (default: report.html)")
     report.set_defaults(handler=cmd_report)
+
+    cohorts = commands.add_parser("cohorts", help="acquisition cohorts: sizes and value, retention matrix, cumulative value",
+                                  description="Group customers by the period of their first purchase and write one "
+                                              "table (CSV or Parquet, by the output's suffix).")
+    cohorts.add_argument("--input", required=True, help="transactions, .csv/.csv.gz/.parquet")
+    _add_columns(cohorts)
+    cohorts.add_argument("--table", choices=["summary", "retention", "cumulative"], default="summary",
+                         help="summary: size, revenue (and predicted value with --model) per cohort; retention: share "
+                              "of each cohort buying in each period since acquisition; cumulative: value per customer "
+                              "by cohort age (default: summary)")
+    cohorts.add_argument("--model", help="model file: adds predicted CLV per cohort to the summary")
+    _add_value_settings(cohorts, period="M")
+    cohorts.add_argument("--output", required=True, help="table to write, .csv, .csv.gz or .parquet")
+    cohorts.set_defaults(handler=cmd_cohorts)
+
+    segments = commands.add_parser("segments", help="value tiers, RFM segments, at-risk customers, acquisition budgets",
+                                   description="Score customers with a saved model and write a per-customer segment "
+                                               "table, a segment summary or acquisition budgets (CSV or Parquet).")
+    segments.add_argument("--model", required=True, help="model file written by 'fit' or 'demo'")
+    segments.add_argument("--input", required=True, help="transactions, .csv/.csv.gz/.parquet")
+    _add_columns(segments)
+    segments.add_argument("--table", choices=["customers", "summary", "budget"], default="customers",
+                          help="customers: one row per customer; summary: one row per segment (see --by); budget: "
+                               "maximum acquisition cost overall, per cohort and per segment (default: customers)")
+    segments.add_argument("--by", choices=["clv_tier", "rfm_segment", "cohort", "at_risk"], default="clv_tier",
+                          help="grouping of the summary table (default: clv_tier)")
+    segments.add_argument("--target-ratio", type=float, default=3.0,
+                          help="required CLV-to-acquisition-cost ratio of the budget table (default: 3)")
+    segments.add_argument("--at-risk-quantile", type=float, default=0.8,
+                          help="'high past value' is revenue at or above this quantile (default: 0.8)")
+    segments.add_argument("--at-risk-p-alive", type=float, default=0.5,
+                          help="'low P(alive)' is below this (default: 0.5)")
+    _add_value_settings(segments, period="Q")
+    segments.add_argument("--output", required=True, help="table to write, .csv, .csv.gz or .parquet")
+    segments.set_defaults(handler=cmd_segments)
     return parser
 
 
