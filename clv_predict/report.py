@@ -184,6 +184,8 @@ def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_val
             ModelWarning,
             stacklevel=3,
         )
+    if customer_id is not None and not (transactions[customer_id_col] == customer_id).any():
+        raise DataError(f"customer {customer_id!r} is not in column '{customer_id_col}' of the transactions")
     train_end = to_timestamp(train_period_end, "train_period_end")
     last = pd.to_datetime(transactions[datetime_col], errors="coerce").max()
     if test_period_end is None and pd.notna(last) and last.tz_localize(None).normalize() <= train_end:
@@ -203,6 +205,7 @@ def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_val
     result = evaluate(model, split)
     plots = render_plots(model, transactions, split, customer_id_col=customer_id_col, datetime_col=datetime_col,
                          customer_id=customer_id, dpi=dpi)
+    split.attrs["columns"] = [c for c in (customer_id_col, datetime_col, monetary_value_col) if c is not None]
     return split, result, plots
 
 
@@ -218,6 +221,9 @@ def _document(model, split, result, plots, *, title, source, sections) -> str:
         f"{s['n_customers']:,} customers",
         f"clv_predict {__version__}",
     ]
+    columns = split.attrs.get("columns")
+    if columns:
+        meta.insert(0, "columns " + ", ".join(map(str, columns)))
     if source:
         meta.insert(0, f"Data: {source}")
     body = [

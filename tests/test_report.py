@@ -1,0 +1,175 @@
+"""The HTML report: self-contained, escaped, written atomically, rendered by a real browser."""
+
+import base64
+import re
+import shutil
+import subprocess
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from clv_predict import CLVModel, DataError, ModelWarning, rfm_summary  # noqa: E402
+from clv_predict.cli import main  # noqa: E402
+from clv_predict.report import build_report, write_report  # noqa: E402
+
+TRAIN_END, TEST_END = "1997-09-30", "1998-06-30"
+N_PLOTS = 11
+IMG = re.compile(r'<img src="([^"]*)"')
+EVIL_ID = '<script>alert("id")</script>'
+
+
+def image_sources(document: str) -> list[str]:
+    return IMG.findall(document)
+
+
+@pytest.fixture(scope="module")
+def evil_log(cdnow_log):
+    """CDNOW with hostile customer ids and column names: every one must come out escaped."""
+    ids = cdnow_log["customer_id"].map(lambda i: EVIL_ID if i == 1 else f"c&{i}")
+    return pd.DataFrame({"<cust>": ids, 'day"s': cdnow_log["date"], "<b>amount</b>": cdnow_log["amount"]})
+
+
+@pytest.fixture(scope="module")
+def evil_model(evil_log):
+    training = evil_log[evil_log['day"s'] <= TRAIN_END]
+    rfm = rfm_summary(training, customer_id_col="<cust>", datetime_col='day"s', monetary_value_col="<b>amount</b>",
+                      observation_period_end=TRAIN_END, time_unit="W")
+    return CLVModel().fit(rfm)
+
+
+@pytest.fixture(scope="module")
+def evil_report(evil_model, evil_log):
+    return build_report(
+        evil_model, evil_log, customer_id_col="<cust>", datetime_col='day"s', monetary_value_col="<b>amount</b>",
+        test_period_end=TEST_END, customer_id=EVIL_ID, source="<img src=x onerror=alert(1)>.csv",
+        sections=[("<Customer value> & more", "<p id='extra'>added by another module</p>")],
+    )
+
+
+def test_report_has_parameters_evaluation_and_every_plot(evil_report):
+    assert evil_report.startswith("<!DOCTYPE html>")
+    assert "1,882 repeat transactions, the model predicted 1,653 (-12.1%)" in evil_report
+    for heading in ("Parameters", "Holdout evaluation", "Aggregate holdout forecast", "Per-customer errors",
+                    "Mean holdout purchases by training frequency", "Ranking of customers by predicted value",
+                    "Diagnostic plots", "Tracking: cumulative repeat transactions", "Gamma-Gamma fit"):
+        assert heading in evil_report
+    assert ">0.2426<" in evil_report  # r, with its standard error in the parameter table
+    assert evil_report.count("<table") == 5
+
+
+def test_report_is_self_contained(evil_report):
+    sources = image_sources(evil_report)
+    assert len(sources) == N_PLOTS
+    for source in sources:
+        assert source.startswith("data:image/png;base64,")
+        assert base64.b64decode(source.split(",", 1)[1]).startswith(b"\x89PNG\r\n\x1a\n")
+    assert not re.search(r"(src|href)=[\"']?(https?:|//)", evil_report)
+    assert "<link" not in evil_report and "<script" not in evil_report.lower()
+
+
+def test_every_data_text_is_escaped(evil_report):
+    assert "<script" not in evil_report and "onerror=alert" not in evil_report.replace("onerror=alert(1)&gt;", "")
+    assert "P(alive) history of customer &lt;script&gt;alert(&quot;id&quot;)&lt;/script&gt;" in evil_report
+    assert "Data: &lt;img src=x onerror=alert(1)&gt;.csv" in evil_report
+    assert "&lt;cust&gt;, day&quot;s, &lt;b&gt;amount&lt;/b&gt;" in evil_report
+    assert "<b>amount</b>" not in evil_report
+    # an extra section: its title escaped, its html (built and escaped by its author) inserted as given
+    assert "<h2>&lt;Customer value&gt; &amp; more</h2>\n<p id='extra'>added by another module</p>" in evil_report
+
+
+def test_write_report_is_atomic(tmp_path, evil_model, evil_log):
+    target = tmp_path / "report.html"
+    with pytest.raises(DataError, match="no column 'customer_id'"):
+        write_report(target, evil_model, evil_log, test_period_end=TEST_END)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(DataError, match="does not exist"):
+        write_report(tmp_path / "missing" / "report.html", evil_model, evil_log)
+
+
+def test_report_needs_a_holdout(evil_model, evil_log):
+    training = evil_log[evil_log['day"s'] <= TRAIN_END]
+    with pytest.raises(DataError, match="needs transactions after it"):
+        build_report(evil_model, training, customer_id_col="<cust>", datetime_col='day"s',
+                     monetary_value_col="<b>amount</b>")
+
+
+def test_a_different_training_end_is_flagged_and_a_missing_customer_refused(cdnow_model, cdnow_log):
+    with pytest.warns(ModelWarning, match="differs from the end of the model's training period"):
+        # the customer is checked before anything is drawn, so this fails fast
+        with pytest.raises(DataError, match="customer 999999 is not in column 'customer_id'"):
+            build_report(cdnow_model, cdnow_log, train_period_end="1997-06-30", customer_id=999999)
+
+
+def test_report_command(tmp_path, cdnow_model, cdnow_log, capsys):
+    model_path, data_path, output = tmp_path / "m.joblib", tmp_path / "cdnow.csv", tmp_path / "report.html"
+    cdnow_model.save(model_path)
+    cdnow_log.to_csv(data_path, index=False)
+    code = main(["report", "--model", str(model_path), "--input", str(data_path), "--train-end", TRAIN_END,
+                 "--test-end", TEST_END, "--output", str(output)])
+    assert code == 0
+    assert f"Report written to {output}" in capsys.readouterr().out
+    document = output.read_text(encoding="utf-8")
+    assert "Data: cdnow.csv" in document and len(image_sources(document)) == N_PLOTS
+
+    code = main(["report", "--model", str(model_path), "--input", str(data_path), "--test-end", "1997-06-30",
+                 "--output", str(tmp_path / "bad.html")])
+    assert code == 1
+    assert "clv-predict: error: 'test_period_end' 1997-06-30 must be after" in capsys.readouterr().err
+    assert not (tmp_path / "bad.html").exists()
+
+
+@pytest.fixture(scope="module")
+def demo_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo")
+    code = main(["demo", "--output-dir", str(folder / "out"), "--model-path", str(folder / "cdnow.joblib")])
+    assert code == 0
+    return folder / "out"
+
+
+def test_demo_writes_plots_and_report(demo_folder):
+    plots = sorted(p.name for p in (demo_folder / "plots").iterdir())
+    assert len(plots) == N_PLOTS and "tracking_cumulative.png" in plots
+    assert all((demo_folder / "plots" / p).read_bytes().startswith(b"\x89PNG") for p in plots)
+    document = (demo_folder / "report.html").read_text(encoding="utf-8")
+    assert "1,882 repeat transactions, the model predicted 1,653 (-12.1%)" in document
+
+
+def find_chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+# Records, once the page has loaded, how many images decoded (complete and with a width).
+PROBE = """<script>
+window.addEventListener('load', function () {
+  var images = Array.prototype.slice.call(document.images);
+  var loaded = images.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.body.setAttribute('data-images', loaded + '/' + images.length);
+});
+</script>"""
+
+
+def test_report_renders_in_a_headless_browser(demo_folder, tmp_path):
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium binary found (Debian: apt-get install chromium); the browser check is skipped")
+    page = tmp_path / "probe.html"
+    document = (demo_folder / "report.html").read_text(encoding="utf-8")
+    page.write_text(document.replace("</body>", PROBE + "\n</body>"), encoding="utf-8")
+    profile = tmp_path / "profile"
+    command = [
+        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={profile}", "--virtual-time-budget=10000", "--dump-dom", page.as_uri(),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    found = re.search(r'data-images="(\d+)/(\d+)"', result.stdout)
+    assert found, f"the page did not finish loading in Chromium: {result.stderr[-2000:]}"
+    assert found.groups() == (str(N_PLOTS), str(N_PLOTS))
