@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io as _io
+import warnings
 import zlib
 from pathlib import Path
 
@@ -166,17 +167,19 @@ def _csv_batches(path: Path, columns, rows: int, string_columns, sep, decimal):
         dtype = {raw_names[c]: str for c in string_columns if c in raw_names}
         reader = pd.read_csv(
             path, sep=sep, decimal=decimal, chunksize=rows, dtype=dtype or None, encoding="utf-8-sig",
-            skipinitialspace=True, low_memory=False,
+            skipinitialspace=True, low_memory=False, index_col=False,
         )
-        first = True
-        for chunk in reader:
+        rows_read = 0
+        for chunk in _chunks(reader, where):
             chunk.columns = [str(name).strip() for name in chunk.columns]
-            if first:
+            if rows_read == 0:
                 check_columns(chunk, columns, what=where)
-                first = False
+            if len(chunk) == 0:
+                continue
+            rows_read += len(chunk)
             yield chunk[list(columns)]
-        if first:
-            raise DataError(f"input file {str(path)!r} has no rows")
+        if rows_read == 0:
+            raise DataError(f"input file {str(path)!r} is empty: it has a header but no rows")
     except DataError:
         raise
     except pd.errors.EmptyDataError:
@@ -188,6 +191,21 @@ def _csv_batches(path: Path, columns, rows: int, string_columns, sep, decimal):
         raise DataError(f"{where} is not valid CSV: {message}") from None
     except OSError as exc:
         raise DataError(f"input file {str(path)!r} cannot be read: {exc}") from None
+
+
+def _chunks(reader, where: str):
+    """The reader's chunks; a row with more fields than the header is an error, not a silent shift."""
+    iterator = iter(reader)
+    while True:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            chunk = next(iterator, None)
+        for warning in caught:
+            if issubclass(warning.category, pd.errors.ParserWarning):
+                raise DataError(f"{where} is not valid CSV: some rows have more fields than the header")
+        if chunk is None:
+            return
+        yield chunk
 
 
 def _parquet_batches(path: Path, columns, rows: int, string_columns):

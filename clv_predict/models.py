@@ -107,6 +107,9 @@ class _ParametricModel:
                 scaled = self._lifetimes_fit(data, x0)
             except _lifetimes.LifetimesFitFailed as failure:
                 return _Optimum(x0, False, failure.report.splitlines()[0] if failure.report else "did not converge", None)
+            except (np.linalg.LinAlgError, FloatingPointError, OverflowError) as failure:
+                # lifetimes inverts its Hessian after optimising: a flat likelihood fails there
+                return _Optimum(x0, False, f"lifetimes: {type(failure).__name__}: {failure}", None)
             return _Optimum(np.log(scaled), True, "lifetimes: converged", None)
 
         def fun(log_params):
@@ -267,6 +270,11 @@ class BetaGeoModel(_ParametricModel):
         checked = check_rfm(rfm)
         if len(checked) == 0:
             raise DataError("rfm has no customers to fit on")
+        if not (checked["frequency"] > 0).any():
+            raise DataError(
+                f"none of the {len(checked):,} customers has a repeat purchase, so the BG/NBD model of repeat "
+                "purchasing cannot be fitted (a longer observation period helps)"
+            )
         unique, weights = _compress(
             {"frequency": checked["frequency"], "recency": checked["recency"], "T": checked["T"]}
         )
