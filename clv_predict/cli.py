@@ -217,7 +217,9 @@ def cmd_demo(args, out) -> int:
     print(f"Per-customer forecasts written to {forecast_path}", file=out)
     from .report import write_diagnostics
 
-    written = write_diagnostics(output_dir, model, log, source=f"CDNOW {'master' if args.full else 'sample'} (lifetimes)")
+    sections = _value_sections(model, log, margin=args.margin, discount_rate=args.discount_rate)
+    written = write_diagnostics(output_dir, model, log, source=f"CDNOW {'master' if args.full else 'sample'} (lifetimes)",
+                                sections=sections)
     print(f"Diagnostic plots written to {output_dir / 'plots'}; report written to {written['report']}", file=out)
     return 0
 
@@ -234,13 +236,30 @@ def cmd_report(args, out) -> int:
         transactions,
         customer_id_col=args.customer_col,
         datetime_col=args.date_col,
-        monetary_value_col=args.amount_col,
+        monetary_value_col=_amount_col(args),
         train_period_end=args.train_end,
         test_period_end=args.test_end,
         source=Path(args.input).name,
+        input_policy=_input_policy(args),
+        sections=_value_sections(
+            model, transactions, customer_id_col=args.customer_col, datetime_col=args.date_col,
+            monetary_value_col=_amount_col(args), observation_period_end=args.test_end, margin=args.margin,
+            discount_rate=args.discount_rate, **_input_policy(args),
+        ),
     )
     print(f"Report written to {path}", file=out)
     return 0
+
+
+def _value_sections(model, transactions, **options) -> list:
+    """The report's customer-value section, for a model that forecasts value (a CLVModel)."""
+    from .clv import CLVModel
+
+    if not isinstance(model, CLVModel):
+        return []
+    from .value_report import customer_value_section
+
+    return [customer_value_section(transactions, model, **options)]
 
 
 def _write_table(frame: pd.DataFrame, path: Path) -> None:
@@ -400,6 +419,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_columns(report)
     report.add_argument("--train-end", help="end of the training period, YYYY-MM-DD (default: the model's observation end)")
     report.add_argument("--test-end", help="end of the holdout period, YYYY-MM-DD (default: last date in the file)")
+    report.add_argument("--margin", type=float, default=1.0,
+                        help="profit margin of the customer value section (default: 1)")
+    report.add_argument("--discount-rate", type=float, default=0.0,
+                        help="discount rate per time unit of the customer value section (default: 0)")
     report.add_argument("--output", default="report.html", help="HTML file to write (default: report.html)")
     report.set_defaults(handler=cmd_report)
 
