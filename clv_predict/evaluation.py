@@ -214,7 +214,7 @@ class HoldoutEvaluation:
         row = self.aggregate.loc[("model", "purchases")]
         s = self.settings
         return (
-            f"Holdout {s['train_period_end']} to {s['test_period_end']} ({s['holdout_length']:g} "
+            f"Holdout {s['train_period_end']} to {s['test_period_end']} ({s['holdout_length']:.4g} "
             f"{s['time_unit_name']}): {row['actual']:,.0f} repeat transactions, the model predicted "
             f"{row['predicted']:,.0f} ({row['percent_error']:+.1f}%)."
         )
@@ -350,7 +350,10 @@ def evaluate(model, split: pd.DataFrame) -> HoldoutEvaluation:
     ranking_rows = {}
     if has_money and actual_revenue.sum() > 0:
         for method in METHODS:
-            ranking_rows[method] = ranking_quality(revenue[method], actual_revenue)
+            if np.all(np.isfinite(revenue[method])):
+                ranking_rows[method] = ranking_quality(revenue[method], actual_revenue)
+            else:  # e.g. Gamma-Gamma q <= 1 leaves the spend of non-repeat customers undefined
+                ranking_rows[method] = {"gini": float("nan"), "top_decile_capture": float("nan")}
         ranking_rows["perfect"] = ranking_quality(actual_revenue, actual_revenue)
     ranking = pd.DataFrame.from_dict(ranking_rows, orient="index", columns=["gini", "top_decile_capture"])
     ranking.index.name = "method"

@@ -22,14 +22,15 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from ._validation import check_columns, to_timestamp
+from ._validation import to_timestamp
 from .clv import CLVModel
 from .evaluation import evaluate, table_html
 from .exceptions import DataError, ModelWarning
 from .models import BetaGeoModel
-from .rfm import rfm_train_test_split
+from .rfm import _merge_days, _policy, _read_log, rfm_train_test_split
 
 __all__ = ["build_report", "write_report", "write_diagnostics", "render_plots", "figure_html", "table_html"]
 
@@ -37,12 +38,14 @@ _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1100px;
        color: #222; line-height: 1.45; padding: 0 1em; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }
+table { display: block; max-width: 100%; overflow-x: auto; }
 table.clv-table { border-collapse: collapse; margin: .5em 0 1.2em; font-size: .9em; }
 table.clv-table th, table.clv-table td { padding: .25em .7em; border-bottom: 1px solid #e3e3e3; text-align: right; }
 table.clv-table thead th { background: #f3f5f8; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: .9em; color: #555; }
 .meta { color: #555; font-size: .9em; }
+.warning { background: #fff4e5; border-left: 4px solid #d9822b; padding: .3em 1em; }
 .headline { font-size: 1.1em; background: #f3f5f8; padding: .6em 1em; border-left: 4px solid #1f4e79; }
 """
 
@@ -138,14 +141,21 @@ def render_plots(
          lambda ax: d.plot_probability_alive_history(model, transactions, customer_id, ax=ax, **columns)),
     ]
     if is_clv:
-        specs += [
+        defined = clv[np.isfinite(clv) & (clv >= 0)]
+        left_out = len(clv) - len(defined)
+        note = (f" {left_out:,} customers whose predicted CLV is undefined or negative are left out "
+                "(see the warnings about the fit above)." if left_out else "")
+        specs.append(
             ("spend_distribution", "Gamma-Gamma fit",
              "Mean spend per repeat transaction of the repeat customers, and the density the Gamma-Gamma model implies.",
              lambda ax: d.plot_spend_distribution(model, split, ax=ax)),
-            ("value_concentration", "Value concentration",
-             f"Share of the total predicted {horizon}-{unit[:-1]} CLV held by the top customers.",
-             lambda ax: d.plot_value_concentration(clv, ax=ax)),
-        ]
+        )
+        if len(defined):
+            specs.append(
+                ("value_concentration", "Value concentration",
+                 f"Share of the total predicted {horizon}-{unit[:-1]} CLV held by the top customers.{note}",
+                 lambda ax: d.plot_value_concentration(defined, ax=ax)),
+            )
     specs += [
         ("purchase_rate_distribution", "Heterogeneity in purchase rate",
          "Fitted Gamma distribution of the purchase rate of active customers.",
@@ -162,16 +172,47 @@ def render_plots(
     return plots
 
 
+def _clean_log(transactions, customer_id_col, datetime_col, monetary_value_col, input_policy) -> tuple:
+    """The log as one row per (customer, purchase day), after the input policies of :func:`rfm_summary`.
+
+    Every part of the report then reads the same purchases, whatever the raw log held (line
+    items, returns netted or dropped, rows without id dropped). Returns the frame and the name
+    of its amount column (None without amounts).
+    """
+    policy = _policy(monetary_value_col, **dict(input_policy or {}))
+    log = _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, policy)
+    codes, days, amounts = _merge_days(log.codes, log.days, log.amounts)
+    columns = {
+        customer_id_col: log.ids.take(codes).to_numpy(),
+        datetime_col: days.astype("datetime64[D]").astype("datetime64[ns]"),
+    }
+    amount_col = None
+    if amounts is not None:
+        amount_col = monetary_value_col or "amount"
+        while amount_col in columns:
+            amount_col = f"_{amount_col}"
+        columns[amount_col] = amounts
+    return pd.DataFrame(columns), amount_col
+
+
 def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_value_col, train_period_end,
-             test_period_end, customer_id, dpi):
+             test_period_end, customer_id, dpi, input_policy=None):
     if not isinstance(model, (CLVModel, BetaGeoModel)):
         raise DataError(f"'model' must be a fitted CLVModel or BetaGeoModel; got {type(model).__name__}")
     model._check_fitted()
     if model.time_unit_ is None:
         raise DataError("the model does not record its time unit, so the holdout cannot be summarised in it")
+    line_items = bool(input_policy and input_policy.get("quantity_col"))
+    shown_columns = [c for c in (customer_id_col, datetime_col, monetary_value_col) if c is not None]
+    if line_items:
+        shown_columns.append(f"{input_policy['quantity_col']} x {input_policy.get('unit_price_col')}")
     if not isinstance(model, CLVModel):
         monetary_value_col = None
-    check_columns(transactions, [customer_id_col, datetime_col, monetary_value_col])
+        if line_items:
+            input_policy = {k: v for k, v in input_policy.items() if k not in ("quantity_col", "unit_price_col")}
+    transactions, monetary_value_col = _clean_log(
+        transactions, customer_id_col, datetime_col, monetary_value_col, input_policy
+    )
     trained_to = model.observation_period_end_
     if train_period_end is None:
         if trained_to is None:
@@ -187,8 +228,8 @@ def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_val
     if customer_id is not None and not (transactions[customer_id_col] == customer_id).any():
         raise DataError(f"customer {customer_id!r} is not in column '{customer_id_col}' of the transactions")
     train_end = to_timestamp(train_period_end, "train_period_end")
-    last = pd.to_datetime(transactions[datetime_col], errors="coerce").max()
-    if test_period_end is None and pd.notna(last) and last.tz_localize(None).normalize() <= train_end:
+    last = transactions[datetime_col].max()
+    if test_period_end is None and last <= train_end:
         raise DataError(
             f"the transactions end on {last:%Y-%m-%d}, on or before the end of training {train_end:%Y-%m-%d}: "
             "the report needs transactions after it to judge the model on (a holdout period)"
@@ -205,19 +246,44 @@ def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_val
     result = evaluate(model, split)
     plots = render_plots(model, transactions, split, customer_id_col=customer_id_col, datetime_col=datetime_col,
                          customer_id=customer_id, dpi=dpi)
-    split.attrs["columns"] = [c for c in (customer_id_col, datetime_col, monetary_value_col) if c is not None]
+    split.attrs["columns"] = shown_columns
     return split, result, plots
+
+
+def fit_warnings(model) -> list[str]:
+    """Plain-text warnings about a fitted model that a reader of its forecasts must see first."""
+    parts = [(model.purchase_model_, "BG/NBD"), (model.spend_model_, "Gamma-Gamma")] if isinstance(model, CLVModel) \
+        else [(model, "BG/NBD")]
+    notes = []
+    for part, name in parts:
+        convergence = getattr(part, "convergence_", None) or {}
+        if convergence and not convergence.get("converged", True):
+            notes.append(
+                f"The {name} fit did not converge ({convergence.get('message', 'no report')}; largest gradient "
+                f"{convergence.get('gradient_norm', float('nan')):.3g}): its estimates, and everything computed "
+                "from them below, may be wrong."
+            )
+        errors = getattr(part, "standard_errors_", None)
+        if errors is not None and errors.isna().any():
+            notes.append(f"The {name} standard errors are not available (the likelihood is flat at the estimates).")
+    if isinstance(model, CLVModel) and model.spend_model_.params_["q"] <= 1:
+        notes.append(
+            f"Gamma-Gamma q = {model.spend_model_.params_['q']:.3g} <= 1: the population mean spend is infinite, "
+            "so the spend and CLV of customers without repeat purchases are undefined."
+        )
+    return notes
 
 
 def _document(model, split, result, plots, *, title, source, sections) -> str:
     from . import __version__
 
     esc = html.escape
+    notes = fit_warnings(model)
     s = result.settings
     meta = [
         f"Model: {type(model).__name__}, time unit {s['time_unit_name']}",
         f"training period to {s['train_period_end']}, holdout to {s['test_period_end']} "
-        f"({s['holdout_length']:g} {s['time_unit_name']})",
+        f"({s['holdout_length']:.4g} {s['time_unit_name']})",
         f"{s['n_customers']:,} customers",
         f"clv_predict {__version__}",
     ]
@@ -230,6 +296,8 @@ def _document(model, split, result, plots, *, title, source, sections) -> str:
         f"<h1>{esc(title)}</h1>",
         f"<p class='meta'>{esc('; '.join(meta))}</p>",
         f"<p class='headline'>{esc(result.headline())}</p>",
+        *(["<div class='warning'><b>Warnings</b><ul>"] + [f"<li>{esc(n)}</li>" for n in notes] + ["</ul></div>"]
+          if notes else []),
         "<h2>Parameters</h2>",
         "<p>Estimates with standard errors and 95% normal confidence bounds.</p>",
         table_html(model.summary()),
@@ -270,6 +338,7 @@ def build_report(
     title: str = "Customer lifetime value model: diagnostics",
     source: str | None = None,
     sections=(),
+    input_policy: dict | None = None,
     dpi: int = 100,
 ) -> str:
     """The report as one HTML string.
@@ -297,6 +366,11 @@ def build_report(
     sections : sequence of (title, html) pairs
         Extra sections appended at the end. Titles are escaped; the html is inserted as it is,
         so escape any data in it (:func:`table_html`, :func:`figure_html` do).
+    input_policy : dict, optional
+        How to read a raw log, as the keywords of :func:`clv_predict.rfm_summary` that the model
+        was fitted with: ``negative_amounts``, ``quantity_col`` and ``unit_price_col`` (line
+        items; then leave ``monetary_value_col`` None), ``transaction_col``, ``missing_ids``,
+        ``duplicates``, ``dayfirst``.
 
     Returns
     -------
@@ -306,7 +380,7 @@ def build_report(
     split, result, plots = _prepare(
         model, transactions, customer_id_col=customer_id_col, datetime_col=datetime_col,
         monetary_value_col=monetary_value_col, train_period_end=train_period_end,
-        test_period_end=test_period_end, customer_id=customer_id, dpi=dpi,
+        test_period_end=test_period_end, customer_id=customer_id, dpi=dpi, input_policy=input_policy,
     )
     return _document(model, split, result, plots, title=title, source=source, sections=sections)
 
@@ -361,6 +435,7 @@ def write_diagnostics(output_dir, model, transactions: pd.DataFrame, *, report_n
         test_period_end=options.pop("test_period_end", None),
         customer_id=options.pop("customer_id", None),
         dpi=options.pop("dpi", 100),
+        input_policy=options.pop("input_policy", None),
     )
     if options:
         raise TypeError(f"write_diagnostics() got unexpected options: {', '.join(sorted(options))}")
