@@ -17,6 +17,28 @@ PREDICTION_COLUMNS = ("expected_purchases", "p_alive", "expected_spend", "clv")
 _GRID_CELLS = 4_000_000
 
 
+def _distinct_pairs(x, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes of each customer's (x, T) pair among the distinct pairs, and those pairs.
+
+    Each column is factorised on its own (a hash pass) and the two small code
+    ranges are combined into one integer key, which is far cheaper than
+    factorising pairs of floats.
+    """
+    x_codes, x_values = pd.factorize(np.asarray(x, dtype=float))
+    T_codes, T_values = pd.factorize(np.asarray(T, dtype=float))
+    key = x_codes.astype(np.int64) * len(T_values) + T_codes
+    if len(x_values) * len(T_values) <= 4 * key.size + 1024:
+        present = np.zeros(len(x_values) * len(T_values), dtype=bool)
+        present[key] = True
+        distinct = np.flatnonzero(present)
+        codes = (np.cumsum(present, dtype=np.int64) - 1)[key]
+    else:
+        distinct, codes = np.unique(key, return_inverse=True)
+    return codes.reshape(-1), np.asarray(x_values, dtype=float)[distinct // len(T_values)], np.asarray(
+        T_values, dtype=float
+    )[distinct % len(T_values)]
+
+
 def discounted_expected_if_alive(params, x, T, horizon: int, discount_rate: float) -> np.ndarray:
     """Sum over k = 1..horizon of (E(k) - E(k-1)) / (1 + d)^k for customers alive at T.
 
@@ -24,12 +46,7 @@ def discounted_expected_if_alive(params, x, T, horizon: int, discount_rate: floa
     customer who is alive; it depends on (x, T) only, so it is computed once
     per distinct (x, T) pair and shared by every customer with that pair.
     """
-    x = np.asarray(x, dtype=float)
-    T = np.asarray(T, dtype=float)
-    pairs = pd.DataFrame({"x": x, "T": T})
-    codes, unique = pd.MultiIndex.from_frame(pairs).factorize()
-    ux = unique.get_level_values(0).to_numpy(dtype=float)
-    uT = unique.get_level_values(1).to_numpy(dtype=float)
+    codes, ux, uT = _distinct_pairs(x, T)
     if discount_rate == 0:
         values = _math.bgnbd_expected_if_alive(params, ux, uT, float(horizon))
         return values[codes]

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.stats import norm
 
-from . import _lifetimes, _math
+from . import _lifetimes, _math, _rows
 from ._validation import check_nonnegative_number, check_rfm, check_time_unit
 from .exceptions import ConvergenceWarning, DataError, DataWarning, ModelWarning, NotFittedError
 
@@ -220,10 +220,7 @@ def _time_unit_of(rfm: pd.DataFrame, time_unit) -> str | None:
 
 def _compress(columns: dict) -> tuple[dict, np.ndarray]:
     """Unique rows of the given columns and how many customers share each."""
-    frame = pd.DataFrame(columns)
-    counts = frame.groupby(list(columns), sort=True).size()
-    unique = counts.index.to_frame(index=False)
-    return {name: unique[name].to_numpy(dtype=float) for name in columns}, counts.to_numpy(dtype=float)
+    return _rows.compress({name: np.asarray(values, dtype=float) for name, values in columns.items()})
 
 
 class BetaGeoModel(_ParametricModel):
@@ -288,6 +285,8 @@ class BetaGeoModel(_ParametricModel):
             "weights": weights,
             "n": weights.sum(),
             "scale": scale,
+            # the native engine's objective: one pass per step over the distinct rows
+            "rows": _rows.BetaGeoRows(unique["frequency"], unique["recency"] * scale, unique["T"] * scale, weights),
         }
         with np.errstate(all="ignore"):
             scaled = self._optimise(data)
@@ -298,9 +297,11 @@ class BetaGeoModel(_ParametricModel):
             weights @ _math.bgnbd_log_likelihood(params, data["x"], data["t_x"], data["T"])
         )
 
+        natural_rows = _rows.BetaGeoRows(data["x"], data["t_x"], data["T"], weights)
+
         def total_gradient(natural):
             penalty = 2 * self.penalizer_coef * data["n"] * natural * np.array([1, scale**2, 1, 1])
-            return -_math.bgnbd_gradient(natural, data["x"], data["t_x"], data["T"], weights) + penalty
+            return -natural_rows.gradient(natural) + penalty
 
         with np.errstate(all="ignore"):
             self._set_covariance(total_gradient, params)
@@ -313,12 +314,10 @@ class BetaGeoModel(_ParametricModel):
         return self
 
     def _negative_objective(self, data, scaled):
-        ll = _math.bgnbd_log_likelihood(scaled, data["x"], data["scaled_t_x"], data["scaled_T"])
-        return -(data["weights"] @ ll) / data["n"] + self.penalizer_coef * np.sum(scaled**2)
+        return -data["rows"].value(scaled) / data["n"] + self.penalizer_coef * np.sum(scaled**2)
 
     def _negative_objective_gradient(self, data, scaled):
-        gradient = _math.bgnbd_gradient(scaled, data["x"], data["scaled_t_x"], data["scaled_T"], data["weights"])
-        return -gradient / data["n"] + 2 * self.penalizer_coef * scaled
+        return -data["rows"].gradient(scaled) / data["n"] + 2 * self.penalizer_coef * scaled
 
     def _lifetimes_fit(self, data, initial_log_params):
         # lifetimes rescales T to a maximum of 1 itself; give it the original units
@@ -409,7 +408,13 @@ class GammaGammaModel(_ParametricModel):
                 "cannot be fitted"
             )
         unique, weights = _compress({"x": usable["frequency"], "m": usable["monetary_value"]})
-        data = {"x": unique["x"], "m": unique["m"], "weights": weights, "n": weights.sum()}
+        data = {
+            "x": unique["x"],
+            "m": unique["m"],
+            "weights": weights,
+            "n": weights.sum(),
+            "rows": _rows.GammaGammaRows(unique["x"], unique["m"], weights),
+        }
         with np.errstate(all="ignore"):
             params = self._optimise(data)
         self.params_ = pd.Series(params, index=list(self._param_names), name="estimate")
@@ -417,7 +422,7 @@ class GammaGammaModel(_ParametricModel):
 
         def total_gradient(natural):
             penalty = 2 * self.penalizer_coef * data["n"] * natural
-            return -_math.gamma_gamma_gradient(natural, data["x"], data["m"], weights) + penalty
+            return -data["rows"].gradient(natural) + penalty
 
         with np.errstate(all="ignore"):
             self._set_covariance(total_gradient, params)
@@ -441,12 +446,10 @@ class GammaGammaModel(_ParametricModel):
             )
 
     def _negative_objective(self, data, params):
-        ll = _math.gamma_gamma_log_likelihood(params, data["x"], data["m"])
-        return -(data["weights"] @ ll) / data["n"] + self.penalizer_coef * np.sum(params**2)
+        return -data["rows"].value(params) / data["n"] + self.penalizer_coef * np.sum(params**2)
 
     def _negative_objective_gradient(self, data, params):
-        gradient = _math.gamma_gamma_gradient(params, data["x"], data["m"], data["weights"])
-        return -gradient / data["n"] + 2 * self.penalizer_coef * params
+        return -data["rows"].gradient(params) / data["n"] + 2 * self.penalizer_coef * params
 
     def _lifetimes_fit(self, data, initial_log_params):
         return _lifetimes.fit_gamma_gamma(data["x"], data["m"], data["weights"], self.penalizer_coef, initial_log_params)

@@ -176,9 +176,8 @@ def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, p
             raise DataError(f"column '{customer_id_col}' has no customer id on any row")
         raw_ids = transactions[customer_id_col]
     raw_ids = _customer_ids(raw_ids, customer_id_col, report)
-    codes, ids = pd.factorize(raw_ids, sort=True)
+    codes, ids = _factorize_sorted(raw_ids)
     ids = pd.Index(ids, name="customer_id")
-    codes = codes.astype(np.int64)
 
     days = _to_days(transactions[datetime_col], datetime_col, dayfirst=policy.dayfirst)
 
@@ -378,7 +377,64 @@ def _merge_days(codes, days, amounts, report: dict | None = None):
     return codes[starts], days[starts], merged
 
 
+def _factorize_sorted(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (int64 positions) of each value in its sorted unique values, and those values.
+
+    Integer ids, the common case at scale, skip hashing: a dense range is mapped
+    with one boolean table, a sparse one with one sort.
+    """
+    array = values.to_numpy() if isinstance(values.dtype, np.dtype) else None
+    if array is None or array.dtype.kind not in "iu" or array.size == 0:
+        codes, unique = pd.factorize(values, sort=True)
+        return codes.astype(np.int64), unique
+    low, high = int(array.min()), int(array.max())
+    if high - low <= 4 * array.size + 1024:
+        present = np.zeros(high - low + 1, dtype=bool)
+        offsets = array - array.dtype.type(low)
+        present[offsets] = True
+        position = np.cumsum(present, dtype=np.int64) - 1
+        return position[offsets], np.flatnonzero(present).astype(array.dtype) + array.dtype.type(low)
+    unique, codes = np.unique(array, return_inverse=True)
+    return codes.astype(np.int64).reshape(-1), unique
+
+
+def _customers_without_returns(codes, days, amounts) -> _Customers:
+    """Per-customer figures in a few linear passes plus one sort of a combined (customer, day) key.
+
+    For logs without negative amounts (a day's value is then the plain sum of
+    its rows), this avoids reordering the rows: amounts are summed in input
+    order, so the result does not depend on how customers are batched.
+    """
+    n_ids = int(codes.max()) + 1
+    low = int(days.min())
+    span = int(days.max()) - low + 1
+    first_day = np.full(n_ids, np.iinfo(np.int64).max, dtype=np.int64)
+    last_day = np.full(n_ids, np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(first_day, codes, days)
+    np.maximum.at(last_day, codes, days)
+    # distinct (customer, day) pairs: sort the combined key (no gather of the rows needed)
+    key = np.sort(codes * span + (days - low))
+    distinct = np.empty(key.size, dtype=bool)
+    distinct[:1] = True
+    np.not_equal(key[1:], key[:-1], out=distinct[1:])
+    n_days = np.bincount(key[distinct] // span, minlength=n_ids)
+    present = np.flatnonzero(n_days)
+    repeat_total = None
+    if amounts is not None:
+        later = days != first_day[codes]
+        repeat_total = np.bincount(codes[later], weights=amounts[later], minlength=n_ids)[present]
+    return _Customers(
+        codes=present,
+        first_day=first_day[present],
+        last_day=last_day[present],
+        n_transactions=n_days[present],
+        repeat_total=repeat_total,
+    )
+
+
 def _customers(codes, days, amounts, report: dict | None = None) -> _Customers:
+    if codes.size and (amounts is None or not (amounts < 0).any()):
+        return _customers_without_returns(codes, days, amounts)
     t_codes, t_days, t_amounts = _merge_days(codes, days, amounts, report)
     new = np.empty(t_codes.size, dtype=bool)
     new[:1] = True
@@ -553,7 +609,7 @@ def rfm_summary(
 def _finish_report(log: _Log, customers: _Customers, *, stacklevel: int = 3) -> None:
     """Count the customers the policies left without a purchase; one DataWarning saying what changed."""
     report = log.report
-    report["customers_without_purchase"] = int(np.unique(log.codes).size - customers.codes.size)
+    report["customers_without_purchase"] = int(np.count_nonzero(np.bincount(log.codes, minlength=log.ids.size)) - customers.codes.size)
     if customers.codes.size == 0:
         raise DataError(
             "no purchase is left to summarise: every customer-day was a return or was left out "
