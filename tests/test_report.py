@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from clv_predict import CLVModel, DataError, ModelWarning, rfm_summary  # noqa: E402
+from clv_predict import CLVModel, DataError, DataWarning, ModelWarning, rfm_summary  # noqa: E402
 from clv_predict.cli import main  # noqa: E402
 from clv_predict.report import build_report, write_report  # noqa: E402
 
@@ -104,17 +104,10 @@ def test_a_different_training_end_is_flagged_and_a_missing_customer_refused(cdno
             build_report(cdnow_model, cdnow_log, train_period_end="1997-06-30", customer_id=999999)
 
 
-def test_report_command(tmp_path, cdnow_model, cdnow_log, capsys):
-    model_path, data_path, output = tmp_path / "m.joblib", tmp_path / "cdnow.csv", tmp_path / "report.html"
+def test_report_command_refuses_a_holdout_before_the_training_end(tmp_path, cdnow_model, cdnow_log, capsys):
+    model_path, data_path = tmp_path / "m.joblib", tmp_path / "cdnow.csv"
     cdnow_model.save(model_path)
     cdnow_log.to_csv(data_path, index=False)
-    code = main(["report", "--model", str(model_path), "--input", str(data_path), "--train-end", TRAIN_END,
-                 "--test-end", TEST_END, "--output", str(output)])
-    assert code == 0
-    assert f"Report written to {output}" in capsys.readouterr().out
-    document = output.read_text(encoding="utf-8")
-    assert "Data: cdnow.csv" in document and len(image_sources(document)) >= N_PLOTS  # other modules add sections
-
     code = main(["report", "--model", str(model_path), "--input", str(data_path), "--test-end", "1997-06-30",
                  "--output", str(tmp_path / "bad.html")])
     assert code == 1
@@ -174,3 +167,30 @@ def test_report_renders_in_a_headless_browser(demo_folder, tmp_path):
     assert found, f"the page did not finish loading in Chromium: {result.stderr[-2000:]}"
     loaded, total = map(int, found.groups())
     assert total >= N_PLOTS and loaded == total
+
+
+def test_report_command_reads_a_raw_log_like_fit_does(tmp_path, capsys):
+    """Online Retail lines: quantity x unit price, invoices, returns netted, rows without customer dropped."""
+    from pathlib import Path
+
+    from clv_predict import rfm_train_test_split
+    from clv_predict.io import read_transactions
+
+    data = Path(__file__).parent / "data" / "online_retail_extract.csv.gz"
+    options = ["--input", str(data), "--customer-col", "CustomerID", "--date-col", "InvoiceDate",
+               "--quantity-col", "Quantity", "--unit-price-col", "UnitPrice", "--invoice-col", "InvoiceNo",
+               "--negative-amounts", "net", "--missing-ids", "drop"]
+    model_path, output = tmp_path / "retail.joblib", tmp_path / "retail.html"
+    assert main(["fit", *options, "--observation-end", "2011-06-30", "--output", str(model_path)]) == 0
+    assert main(["report", "--model", str(model_path), *options, "--output", str(output)]) == 0
+    document = output.read_text(encoding="utf-8")
+    assert f"Report written to {output}" in capsys.readouterr().out
+    assert "Data: online_retail_extract.csv.gz; columns CustomerID, InvoiceDate, Quantity x UnitPrice" in document
+    log = read_transactions(data)
+    with pytest.warns(DataWarning):
+        split = rfm_train_test_split(log, customer_id_col="CustomerID", datetime_col="InvoiceDate",
+                                     quantity_col="Quantity", unit_price_col="UnitPrice", transaction_col="InvoiceNo",
+                                     negative_amounts="net", missing_ids="drop", train_period_end="2011-06-30",
+                                     time_unit="W")
+    assert f"{split['test_frequency'].sum():,} repeat transactions, the model predicted" in document
+    assert len(image_sources(document)) >= N_PLOTS - 1  # the value concentration needs a defined CLV

@@ -95,6 +95,9 @@ def expected_frequency_counts(model, rfm: pd.DataFrame, max_frequency: int = FRE
     n = np.arange(max_frequency)
     counts = np.zeros(max_frequency + 1)
     for age, customers in ages.items():
+        if age <= 0:  # first purchase on the last day: no time for a repeat purchase yet
+            counts[0] += customers
+            continue
         probabilities = bgnbd.probability_of_n_purchases(float(age), n)
         counts[:-1] += customers * probabilities
         counts[-1] += customers * max(0.0, 1.0 - probabilities.sum())
