@@ -13,8 +13,10 @@ from clv_predict.cli import main
 from clv_predict.value_report import customer_value_section
 
 
-def test_section_has_the_tables_figures_and_headline(cdnow_log, cdnow_model):
-    title, body = customer_value_section(cdnow_log, cdnow_model, margin=0.3, target_ratio=3)
+def test_section_has_the_tables_figures_and_headline_and_escapes_data(cdnow_log, cdnow_model):
+    # customer ids that are HTML: the at-risk table must show them as text
+    log = cdnow_log.assign(customer_id="<b>" + cdnow_log["customer_id"].astype(str) + "</b>")
+    title, body = customer_value_section(log, cdnow_model, margin=0.3, target_ratio=3, dpi=50)
     assert title == "Customer value"
     for heading in ("Historical CLV", "Acquisition cohorts", "Value tiers", "RFM segments", "Customers at risk",
                     "Acquisition budget"):
@@ -25,12 +27,6 @@ def test_section_has_the_tables_figures_and_headline(cdnow_log, cdnow_model):
     cost = budget.loc[("overall", "all customers"), "max_acquisition_cost"]
     assert f"worth acquiring for up to {cost:,.2f}." in body
     assert "As of 1998-06-30; 2,357 customers; forecasts over 52 weeks, margin 0.3" in body
-
-
-def test_data_text_is_escaped(cdnow_log, cdnow_model):
-    # customer ids that are HTML: the at-risk table shows them as text
-    log = cdnow_log.assign(customer_id="<b>" + cdnow_log["customer_id"].astype(str) + "</b>")
-    _, body = customer_value_section(log, cdnow_model)
     assert "<b>" not in body
     assert re.search(r"&lt;b&gt;\d+&lt;/b&gt;", body)
 
@@ -54,5 +50,5 @@ def test_section_refuses_a_model_without_spend(cdnow_log, cdnow_model):
     short = pd.DataFrame({"customer_id": [1, 1, 2], "date": ["2024-01-03", "2024-01-20", "2024-01-09"],
                           "amount": [5.0, 6.0, 7.0]})
     # a log shorter than two complete months still gets a section, without the retention-based table
-    _, body = customer_value_section(short, cdnow_model)
+    _, body = customer_value_section(short, cdnow_model, dpi=50)
     assert "retention cannot be measured" in body
