@@ -305,6 +305,8 @@ def cmd_cohorts(args, out) -> int:
 
     output = Path(args.output)
     _table_format(output)
+    if args.table == "retention":
+        args.amount_col = None  # who bought when is enough: the file need not have amounts
     transactions = _read_transactions(args.input, args)
     keywords = _log_keywords(args)
     if args.table == "retention":
