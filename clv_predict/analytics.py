@@ -349,7 +349,7 @@ def historical_clv(
     datetime_col: str,
     monetary_value_col: str,
     observation_period_end=None,
-    time_unit: str = "W",
+    time_unit: str = "D",
     period: str = "Q",
     margin: float = 1.0,
     discount_rate: float = 0.0,
@@ -372,8 +372,8 @@ def historical_clv(
         Column names, as for :func:`clv_predict.rfm_summary`.
     observation_period_end : date-like, optional
         End of the observation period (default: last date in the log).
-    time_unit : {"D", "W", "M"}, default "W"
-        Unit of the durations and of ``discount_rate``.
+    time_unit : {"D", "W", "M"}, default "D"
+        Unit of the durations and of ``discount_rate``, as in :func:`clv_predict.rfm_summary`.
     period : {"M", "Q", "Y"}, default "Q"
         Calendar period over which retention is measured.
     margin : float, default 1
@@ -488,7 +488,7 @@ def historical_clv_summary(
     datetime_col: str,
     monetary_value_col: str,
     observation_period_end=None,
-    time_unit: str = "W",
+    time_unit: str = "D",
     period: str = "Q",
     margin: float = 1.0,
     discount_rate: float = 0.0,
@@ -858,7 +858,7 @@ def customer_segments(
     margin: float = 1.0,
     observation_period_end=None,
     time_unit: str | None = None,
-    period: str = "Q",
+    period: str = "M",
     tiers=DEFAULT_TIERS,
     at_risk_value_quantile: float = 0.8,
     at_risk_p_alive: float = 0.5,
@@ -878,7 +878,7 @@ def customer_segments(
         As in :meth:`CLVModel.predict` (in the model's time unit).
     time_unit : str, optional
         If given, must equal the model's time unit.
-    period : {"M", "Q", "Y"}, default "Q"
+    period : {"M", "Q", "Y"}, default "M"
         Calendar period of the acquisition cohort.
     tiers : sequence of (name, share), default :data:`DEFAULT_TIERS`
         Tiers of predicted CLV, most valuable first; shares of customers sum
@@ -1141,7 +1141,7 @@ def acquisition_budget(
     discount_rate: float = 0.0,
     observation_period_end=None,
     time_unit: str | None = None,
-    period: str = "Q",
+    period: str = "M",
     tiers=DEFAULT_TIERS,
     **input_options,
 ) -> pd.DataFrame:

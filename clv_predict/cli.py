@@ -459,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="'high past value' is revenue at or above this quantile (default: 0.8)")
     segments.add_argument("--at-risk-p-alive", type=float, default=0.5,
                           help="'low P(alive)' is below this (default: 0.5)")
-    _add_value_settings(segments, period="Q")
+    _add_value_settings(segments, period="M")
     segments.add_argument("--output", required=True, help="table to write, .csv, .csv.gz or .parquet")
     segments.set_defaults(handler=cmd_segments)
     return parser

@@ -236,7 +236,8 @@ def test_every_recency_frequency_pair_has_one_segment():
 
 
 def test_customer_segments_by_hand(cdnow_model):
-    segments = customer_segments(HAND, cdnow_model, **COLS, observation_period_end=END, horizon=52, margin=0.5)
+    segments = customer_segments(HAND, cdnow_model, **COLS, observation_period_end=END, horizon=52, margin=0.5,
+                                 period="Q")
     assert segments["historical_value"].tolist() == [30.0, 20.0, 15.0, 15.0]
     # weeks since last purchase: A 50 days, B 113, C 57, D 1
     np.testing.assert_allclose(segments["time_since_last_purchase"], np.array([50, 113, 57, 1]) / 7)
@@ -294,7 +295,7 @@ def test_segment_summary_by_hand():
 
 def test_acquisition_budget_by_hand(cdnow_model):
     budget = acquisition_budget(HAND, cdnow_model, **COLS, observation_period_end=END, horizon=52, margin=0.5,
-                                target_ratio=4)
+                                target_ratio=4, period="Q")
     forecast = cdnow_model.predict(rfm_summary(HAND, **COLS, observation_period_end=END, time_unit="W"), horizon=52,
                                    margin=0.5)
     clv = forecast["clv"]
