@@ -110,7 +110,11 @@ class _Transactions:
 
     def rfm(self) -> pd.DataFrame:
         """The :func:`clv_predict.rfm_summary` of these transactions, in the same customer order."""
-        customers = _rfm._customers(self.codes, self.days, self.amounts)
+        repeat_total = None if self.amounts is None else self.revenue() - self.amounts[self.starts]
+        customers = _rfm._Customers(
+            codes=np.arange(self.ids.size), first_day=self.first_day, last_day=self.last_day,
+            n_transactions=self.counts, repeat_total=repeat_total,
+        )
         return _rfm._summary_frame(customers, self.ids, self.end_day, self.time_unit)
 
 
@@ -200,7 +204,10 @@ def _period_last_day(ordinal: int, period: str) -> int:
 
 
 def _period_index(ordinals, period: str) -> pd.PeriodIndex:
-    return pd.PeriodIndex([pd.Period(ordinal=int(o), freq=period) for o in ordinals], name="cohort")
+    """Periods from their ordinals; each distinct period is built once, however many customers share it."""
+    unique, position = np.unique(np.asarray(ordinals, dtype=np.int64), return_inverse=True)
+    periods = pd.PeriodIndex([pd.Period(ordinal=int(o), freq=period) for o in unique], name="cohort")
+    return periods[position.reshape(-1)]
 
 
 @dataclass
@@ -304,10 +311,14 @@ def _retention_table(tx: _Transactions, periods: _Periods, period: str) -> pd.Da
     n_periods = last_complete - first + 1
     slot = periods.pair_period - first
     inside = slot < n_periods
-    active_grid = np.zeros((tx.ids.size, n_periods), dtype=bool)
-    active_grid[periods.pair_code[inside], slot[inside]] = True
-    active = active_grid[:, :-1].sum(axis=0)
-    retained = (active_grid[:, :-1] & active_grid[:, 1:]).sum(axis=0)
+    # pairs are sorted by customer then period: a customer retained from p to p + 1 has consecutive pairs (p, p + 1)
+    kept = (
+        (periods.pair_code[1:] == periods.pair_code[:-1])
+        & (slot[1:] == slot[:-1] + 1)
+        & inside[1:]
+    )
+    active = np.bincount(slot[inside], minlength=n_periods)[:-1]
+    retained = np.bincount(slot[:-1][kept], minlength=n_periods)[:-1]
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = retained / active
     table = pd.DataFrame(
@@ -957,7 +968,7 @@ def _customer_table(
             "r_score": r_score,
             "f_score": f_score,
             "m_score": m_score,
-            "rfm_score": [f"{r}{f}{m}" for r, f, m in zip(r_score, f_score, m_score)],
+            "rfm_score": (100 * r_score + 10 * f_score + m_score).astype(str),
             "rfm_segment": _rfm_segment_names(r_score, f_score),
             "at_risk": high_value & (forecast["p_alive"].to_numpy() < p_alive_threshold),
         },
