@@ -8,8 +8,11 @@ model" (note 021).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
-from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
+from scipy.integrate import IntegrationWarning, quad
+from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1, roots_jacobi
 
 
 # --------------------------------------------------------------------------- BG/NBD
@@ -72,12 +75,82 @@ def bgnbd_expected_if_alive(params, x, T, t):
     Equation (10) of Fader, Hardie & Lee (2005) is P(alive) times this.
     """
     r, alpha, a, b = params
-    x = np.asarray(x, dtype=float)
-    t = np.asarray(t, dtype=float)
+    x, T, t = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(T, dtype=float), np.asarray(t, dtype=float))
     c = a + b + x - 1
     z = t / (alpha + T + t)
-    log_term = _log_hyp2f1(r + x, b + x, c, z) + (r + x) * (np.log(alpha + T) - np.log(alpha + T + t))
-    return c / (a - 1) * -np.expm1(log_term)
+    with np.errstate(all="ignore"):
+        log_term = _log_hyp2f1(r + x, b + x, c, z) + (r + x) * (np.log(alpha + T) - np.log(alpha + T + t))
+        closed = np.where(t > 0, c / (a - 1) * -np.expm1(log_term), 0.0)
+        # every customer alive at T buys at most (r + x) t / (alpha + T) in expectation (the p -> 0 limit)
+        bound = (r + x) * t / (alpha + T)
+    # The closed form cancels catastrophically for a near 1 and meets poles of 2F1 for c near 0 or a
+    # negative integer (a + b < 1 gives c < 0 for x = 0); there the integral it solves is taken directly.
+    doubtful = (
+        ~np.isfinite(closed) | (closed < -1e-12 * bound) | (closed > bound * (1 + 1e-9))
+        | (abs(a - 1) < 0.05) | (c < 1.0)
+    ) & (t > 0)
+    if not doubtful.any():
+        return closed
+    out = np.array(closed, dtype=float)
+    # Gauss-Jacobi rules (one per distinct x) handle most cells at once; cells where rules of two
+    # sizes disagree go to adaptive quadrature one by one
+    settled = np.zeros(out.shape, dtype=bool)
+    for value in np.unique(x[doubtful]):
+        cells = doubtful & (x == value)
+        estimates = [_expected_if_alive_by_gauss_jacobi(r, alpha, a, b, value, T[cells], t[cells], n) for n in (48, 96)]
+        good = np.isfinite(estimates[1]) & (abs(estimates[1] - estimates[0]) <= 1e-11 * abs(estimates[1]) + 1e-300)
+        out[cells] = np.where(good, estimates[1], out[cells])
+        settled[cells] = good
+    for index in zip(*np.nonzero(doubtful & ~settled)) if out.ndim else ([()] if doubtful & ~settled else []):
+        out[index] = _expected_if_alive_by_quadrature(r, alpha, a, b, x[index], T[index], t[index])
+    return out if out.ndim else float(out)
+
+
+def _expected_if_alive_by_gauss_jacobi(r, alpha, a, b, x, T, t, n: int) -> np.ndarray:
+    """The integral of :func:`_expected_if_alive_by_quadrature` by an n-point Gauss-Jacobi rule for Beta(a, b + x)."""
+    with np.errstate(all="ignore"):
+        nodes, weights = roots_jacobi(n, b + x - 1, a - 1)
+        weights = weights / weights.sum()
+        p = (1 + nodes) / 2
+        k, s = r + x, np.asarray(t / (alpha + T), dtype=float)
+        g = -np.expm1(-k * np.log1p(p[None, :] * s.reshape(-1, 1))) / p[None, :]
+        return (g @ weights).reshape(s.shape)
+
+
+def _expected_if_alive_by_quadrature(r, alpha, a, b, x, T, t) -> float:
+    """E = integral over p ~ Beta(a, b + x) of (1 - (1 + p s)^-(r + x)) / p, s = t / (alpha + T).
+
+    That is the expected number of purchases of a customer alive at T who buys
+    at rate lambda ~ Gamma(r + x, alpha + T) and drops out with probability p
+    after each purchase, averaged over lambda in closed form and over p here.
+    The integrand is bounded by (r + x) s, so the result is finite for any
+    valid parameters, whatever the hypergeometric function does.
+    """
+    k, s, B = r + x, t / (alpha + T), b + x
+    log_beta = betaln(a, B)
+
+    def g(p):
+        return -np.expm1(-k * np.log1p(p * s)) / p
+
+    # mass below eps counts at g(0) = k s, above 1 - eps at g(1): relative error < 1e-13 either way
+    eps = 1e-13 / (1.0 + k * s)
+    head = k * s * betainc(a, B, eps)
+    tail = g(1.0) * betainc(B, a, eps)
+
+    def lower(y):  # p = exp(y), dp = p dy
+        p = np.exp(y)
+        return g(p) * np.exp(a * y + (B - 1) * np.log1p(-p) - log_beta)
+
+    def upper(w):  # 1 - p = exp(w), dp = -(1 - p) dw
+        p = -np.expm1(w)
+        return g(p) * np.exp((a - 1) * np.log(p) + B * w - log_beta)
+
+    mode = float(np.clip(a / (a + B), eps, 0.5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IntegrationWarning)
+        low, _ = quad(lower, np.log(eps), np.log(0.5), points=[np.log(mode)] if mode < 0.5 else None, limit=200)
+        high, _ = quad(upper, np.log(eps), np.log(0.5), limit=200)
+    return float(head + low + high + tail)
 
 
 def bgnbd_conditional_expected(params, x, t_x, T, t):
@@ -87,11 +160,8 @@ def bgnbd_conditional_expected(params, x, t_x, T, t):
 
 def bgnbd_unconditional_expected(params, t):
     """E[X(t)]: expected purchases in a new customer's first t time units after the first purchase."""
-    r, alpha, a, b = params
-    t = np.asarray(t, dtype=float)
-    z = t / (alpha + t)
-    log_term = _log_hyp2f1(r, b, a + b - 1, z) + r * (np.log(alpha) - np.log(alpha + t))
-    return (a + b - 1) / (a - 1) * -np.expm1(log_term)
+    # a new customer is alive at his first purchase: the expectation of one with x = 0 and T = 0
+    return bgnbd_expected_if_alive(params, 0.0, 0.0, t)
 
 
 def bgnbd_probability_of_n_purchases(params, t, n):
