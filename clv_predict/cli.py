@@ -241,6 +241,7 @@ def cmd_report(args, out) -> int:
         test_period_end=args.test_end,
         source=Path(args.input).name,
         input_policy=_input_policy(args),
+        customer_id=args.customer,
         sections=_value_sections(
             model, transactions, customer_id_col=args.customer_col, datetime_col=args.date_col,
             monetary_value_col=_amount_col(args), observation_period_end=args.test_end, margin=args.margin,
@@ -425,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="profit margin of the customer value section (default: 1)")
     report.add_argument("--discount-rate", type=float, default=0.0,
                         help="discount rate per time unit of the customer value section (default: 0)")
+    report.add_argument("--customer", help="customer whose P(alive) history is drawn (default: highest predicted CLV)")
     report.add_argument("--output", default="report.html", help="HTML file to write (default: report.html)")
     report.set_defaults(handler=cmd_report)
 

@@ -195,6 +195,18 @@ def _clean_log(transactions, customer_id_col, datetime_col, monetary_value_col, 
     return pd.DataFrame(columns), amount_col
 
 
+def _find_customer(ids: pd.Series, customer_id, column: str):
+    """The id as the log holds it; text such as '509' from a command line matches the number 509."""
+    if (ids == customer_id).any():
+        return customer_id
+    if isinstance(customer_id, str):
+        as_text = ids.astype(str)
+        matches = ids[as_text == customer_id.strip()]
+        if len(matches):
+            return matches.iloc[0]
+    raise DataError(f"customer {customer_id!r} is not in column '{column}' of the transactions")
+
+
 def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_value_col, train_period_end,
              test_period_end, customer_id, dpi, input_policy=None):
     if not isinstance(model, (CLVModel, BetaGeoModel)):
@@ -225,8 +237,8 @@ def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_val
             ModelWarning,
             stacklevel=3,
         )
-    if customer_id is not None and not (transactions[customer_id_col] == customer_id).any():
-        raise DataError(f"customer {customer_id!r} is not in column '{customer_id_col}' of the transactions")
+    if customer_id is not None:
+        customer_id = _find_customer(transactions[customer_id_col], customer_id, customer_id_col)
     train_end = to_timestamp(train_period_end, "train_period_end")
     last = transactions[datetime_col].max()
     if test_period_end is None and last <= train_end:

@@ -182,7 +182,7 @@ def test_report_command_reads_a_raw_log_like_fit_does(tmp_path, capsys):
                "--negative-amounts", "net", "--missing-ids", "drop"]
     model_path, output = tmp_path / "retail.joblib", tmp_path / "retail.html"
     assert main(["fit", *options, "--observation-end", "2011-06-30", "--output", str(model_path)]) == 0
-    assert main(["report", "--model", str(model_path), *options, "--output", str(output)]) == 0
+    assert main(["report", "--model", str(model_path), *options, "--customer", "13089", "--output", str(output)]) == 0
     document = output.read_text(encoding="utf-8")
     assert f"Report written to {output}" in capsys.readouterr().out
     assert "Data: online_retail_extract.csv.gz; columns CustomerID, InvoiceDate, Quantity x UnitPrice" in document
@@ -194,3 +194,5 @@ def test_report_command_reads_a_raw_log_like_fit_does(tmp_path, capsys):
                                      time_unit="W")
     assert f"{split['test_frequency'].sum():,} repeat transactions, the model predicted" in document
     assert len(image_sources(document)) >= N_PLOTS - 1  # the value concentration needs a defined CLV
+    assert "P(alive) history of customer 13089" in document  # text from the command line matches a numeric id
+    assert 13089 in split.index
