@@ -31,11 +31,17 @@ def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64), np.asarray(unique, dtype=float)
 
 
-def compress(columns: dict) -> tuple[dict, np.ndarray]:
+def compress(columns: dict, weights: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
     """Distinct rows of the given equal-length float columns and how many rows share each.
 
-    Rows come out in lexicographic order of the columns, as from a sorted groupby.
+    With ``weights``, the second result is the sum of the weights of the rows
+    sharing each distinct row (rows of weight 0 are left out). Rows come out in
+    lexicographic order of the columns, as from a sorted groupby.
     """
+    if weights is not None:
+        keep = np.asarray(weights, dtype=float) > 0
+        columns = {name: np.asarray(values, dtype=float)[keep] for name, values in columns.items()}
+        weights = np.asarray(weights, dtype=float)[keep]
     names = list(columns)
     codes, uniques = [], []
     for name in names:
@@ -48,7 +54,11 @@ def compress(columns: dict) -> tuple[dict, np.ndarray]:
         for c, size in zip(codes[1:], sizes[1:]):
             key *= size
             key += c
-        distinct, counts = np.unique(key, return_counts=True)
+        if weights is None:
+            distinct, counts = np.unique(key, return_counts=True)
+        else:
+            distinct, inverse = np.unique(key, return_inverse=True)
+            counts = np.bincount(inverse.reshape(-1), weights=weights, minlength=distinct.size)
         parts = []
         for size in reversed(sizes[1:]):
             distinct, part = np.divmod(distinct, size)
@@ -57,7 +67,8 @@ def compress(columns: dict) -> tuple[dict, np.ndarray]:
         parts.reverse()
         return {name: u[p] for name, u, p in zip(names, uniques, parts)}, counts.astype(float)
     frame = pd.DataFrame(dict(zip(names, codes)))  # pragma: no cover - needs astronomically many distinct values
-    grouped = frame.groupby(names, sort=True).size()
+    frame["_weight"] = 1.0 if weights is None else weights
+    grouped = frame.groupby(names, sort=True)["_weight"].sum()
     index = grouped.index.to_frame(index=False)
     return {name: u[index[name].to_numpy()] for name, u in zip(names, uniques)}, grouped.to_numpy(dtype=float)
 

@@ -218,9 +218,25 @@ def _time_unit_of(rfm: pd.DataFrame, time_unit) -> str | None:
     return declared
 
 
-def _compress(columns: dict) -> tuple[dict, np.ndarray]:
-    """Unique rows of the given columns and how many customers share each."""
-    return _rows.compress({name: np.asarray(values, dtype=float) for name, values in columns.items()})
+def _compress(columns: dict, weights: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
+    """Unique rows of the given columns and how many customers share each (the sum of their weights)."""
+    return _rows.compress({name: np.asarray(values, dtype=float) for name, values in columns.items()}, weights)
+
+
+def _row_weights(rfm: pd.DataFrame, weights, n_rows: int) -> np.ndarray | None:
+    """How many customers each row of ``rfm`` stands for: ``weights`` as a column name or an array."""
+    if weights is None:
+        return None
+    if isinstance(weights, str):
+        if weights not in rfm.columns:
+            raise DataError(f"rfm has no column {weights!r} to take the weights from")
+        weights = rfm[weights]
+    values = pd.to_numeric(pd.Series(np.asarray(weights).reshape(-1)), errors="coerce").to_numpy(dtype=float)
+    if values.size != n_rows:
+        raise DataError(f"'weights' must have one value per row of rfm ({n_rows}); got {values.size}")
+    if not np.all(np.isfinite(values)) or (values < 0).any():
+        raise DataError("'weights' must be finite numbers >= 0 (how many customers each row stands for)")
+    return values
 
 
 class BetaGeoModel(_ParametricModel):
@@ -256,15 +272,19 @@ class BetaGeoModel(_ParametricModel):
     _param_names = ("r", "alpha", "a", "b")
     _kind = "BetaGeoModel"
 
-    def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None) -> "BetaGeoModel":
+    def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None, weights=None) -> "BetaGeoModel":
         """Fit on an RFM summary (``frequency``, ``recency``, ``T``), one row per customer.
 
         Customers sharing (frequency, recency, T) are fitted as one weighted
         row, which gives the same estimates as one row per customer in a time
         that depends on the number of distinct rows, not of customers.
+        ``weights`` (a column name or an array) says how many customers each
+        row stands for, to fit on an already compressed summary (as the Dask
+        path does); the default is one per row.
         """
         self._check_settings()
         checked = check_rfm(rfm)
+        row_weights = _row_weights(rfm, weights, len(checked))
         if len(checked) == 0:
             raise DataError("rfm has no customers to fit on")
         if not (checked["frequency"] > 0).any():
@@ -273,7 +293,7 @@ class BetaGeoModel(_ParametricModel):
                 "purchasing cannot be fitted (a longer observation period helps)"
             )
         unique, weights = _compress(
-            {"frequency": checked["frequency"], "recency": checked["recency"], "T": checked["T"]}
+            {"frequency": checked["frequency"], "recency": checked["recency"], "T": checked["T"]}, row_weights
         )
         scale = 1.0 / unique["T"].max()
         data = {
@@ -305,8 +325,13 @@ class BetaGeoModel(_ParametricModel):
 
         with np.errstate(all="ignore"):
             self._set_covariance(total_gradient, params)
-        self.n_customers_ = int(len(checked))
-        self.n_repeat_customers_ = int((checked["frequency"] > 0).sum())
+        repeat_rows = checked["frequency"].to_numpy() > 0
+        if row_weights is None:
+            self.n_customers_ = int(len(checked))
+            self.n_repeat_customers_ = int(repeat_rows.sum())
+        else:
+            self.n_customers_ = int(round(row_weights.sum()))
+            self.n_repeat_customers_ = int(round(row_weights[repeat_rows].sum()))
         self.n_unique_rows_ = int(weights.size)
         self.time_unit_ = _time_unit_of(rfm, time_unit)
         self.observation_period_end_ = rfm.attrs.get("observation_period_end")
@@ -389,10 +414,16 @@ class GammaGammaModel(_ParametricModel):
     _param_names = ("p", "q", "v")
     _kind = "GammaGammaModel"
 
-    def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None) -> "GammaGammaModel":
-        """Fit on the repeat customers (``frequency > 0``) of an RFM summary with ``monetary_value``."""
+    def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None, weights=None) -> "GammaGammaModel":
+        """Fit on the repeat customers (``frequency > 0``) of an RFM summary with ``monetary_value``.
+
+        ``weights`` as in :meth:`BetaGeoModel.fit`: customers each row stands for.
+        """
         self._check_settings()
         checked = check_rfm(rfm, need_monetary=True)
+        row_weights = _row_weights(rfm, weights, len(checked))
+        if row_weights is not None:
+            checked = checked.assign(_weight=row_weights)
         repeat = checked[checked["frequency"] > 0]
         usable = repeat[repeat["monetary_value"] > 0]
         if len(usable) < len(repeat):
@@ -407,7 +438,8 @@ class GammaGammaModel(_ParametricModel):
                 "no customer has repeat purchases with positive value, so the Gamma-Gamma spend model "
                 "cannot be fitted"
             )
-        unique, weights = _compress({"x": usable["frequency"], "m": usable["monetary_value"]})
+        usable_weights = None if row_weights is None else usable["_weight"].to_numpy()
+        unique, weights = _compress({"x": usable["frequency"], "m": usable["monetary_value"]}, usable_weights)
         data = {
             "x": unique["x"],
             "m": unique["m"],
@@ -426,8 +458,12 @@ class GammaGammaModel(_ParametricModel):
 
         with np.errstate(all="ignore"):
             self._set_covariance(total_gradient, params)
-        self.n_customers_ = int(len(usable))
-        self.n_repeat_customers_ = int(len(repeat))
+        if row_weights is None:
+            self.n_customers_ = int(len(usable))
+            self.n_repeat_customers_ = int(len(repeat))
+        else:
+            self.n_customers_ = int(round(usable_weights.sum()))
+            self.n_repeat_customers_ = int(round(repeat["_weight"].sum()))
         self.n_unique_rows_ = int(weights.size)
         self.time_unit_ = _time_unit_of(rfm, time_unit)
         self.observation_period_end_ = rfm.attrs.get("observation_period_end")

@@ -1,0 +1,227 @@
+"""The same pipeline on Dask, for transaction logs that outgrow one machine.
+
+Needs the optional extra: ``pip install "clv-predict[dask]"``. Nothing else in
+the package imports this module, so the core never needs Dask.
+
+The three steps mirror the single-machine ones and give the same results:
+
+* :func:`rfm_summary`: a Dask DataFrame of transactions (customers may be
+  spread over partitions) is shuffled on the customer id so that every customer
+  is whole in one partition, then each partition is summarised by
+  :func:`clv_predict.rfm_summary` with one observation end for all;
+* :func:`fit`: each partition of the summary is compressed to its distinct
+  (frequency, recency, T) and (frequency, monetary value) rows with counts, the
+  counts are added up, and :class:`~clv_predict.CLVModel` is fitted on those
+  weighted rows on the client. The BG/NBD table is small whatever the number of
+  customers (distinct day pairs); the Gamma-Gamma one has at most one row per
+  repeat customer with a distinct mean spend;
+* :func:`predict`: the fitted model scores each partition (``map_partitions``).
+
+Examples
+--------
+On a laptop, a local cluster; on a real cluster, pass its scheduler's address
+to ``Client`` instead (``Client("tcp://scheduler:8786")``) and read the log
+from storage every worker can see (``dd.read_parquet("s3://bucket/log/")``)::
+
+    from distributed import Client, LocalCluster
+    import dask.dataframe as dd
+    from clv_predict import dask as clv_dask
+
+    client = Client(LocalCluster(n_workers=2))
+    log = dd.read_parquet("transactions/")
+    rfm = clv_dask.rfm_summary(log, customer_id_col="customer_id", datetime_col="date",
+                               monetary_value_col="amount", time_unit="W").persist()
+    model = clv_dask.fit(rfm, time_unit="W")
+    scores = clv_dask.predict(model, rfm, horizon=52, discount_rate=0.002)
+    scores.to_parquet("scores/")
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+
+from . import rfm as _rfm
+from ._validation import check_horizon, check_nonnegative_number, check_time_unit, to_timestamp
+from .clv import PREDICTION_COLUMNS, CLVModel
+from .exceptions import DataError, DataWarning
+
+
+def _end_day(transactions: dd.DataFrame, datetime_col: str, observation_period_end) -> int:
+    if observation_period_end is not None:
+        return _rfm._day(to_timestamp(observation_period_end, "observation_period_end"))
+    dates = transactions[datetime_col]
+    if not pd.api.types.is_datetime64_any_dtype(dates.dtype):
+        dates = dd.to_datetime(dates)
+    return _rfm._day(pd.Timestamp(dates.max().compute()))
+
+
+def _summarise_partition(part: pd.DataFrame, meta: pd.DataFrame, options: dict) -> pd.DataFrame:
+    if len(part) == 0:
+        return meta
+    with warnings.catch_warnings():
+        # late transactions are counted once on the client, not once per partition
+        warnings.simplefilter("ignore", DataWarning)
+        frame = _rfm.rfm_summary(part, **options)
+    frame = frame[list(meta.columns)]
+    frame.index = frame.index.astype(meta.index.dtype)
+    frame.attrs = {}
+    return frame
+
+
+def rfm_summary(
+    transactions: dd.DataFrame,
+    *,
+    customer_id_col: str,
+    datetime_col: str,
+    monetary_value_col: str | None = None,
+    observation_period_end=None,
+    time_unit: str = "D",
+    npartitions: int | None = None,
+) -> dd.DataFrame:
+    """RFM summary of a Dask DataFrame of transactions, one row per customer, as a Dask DataFrame.
+
+    Parameters are those of :func:`clv_predict.rfm_summary`; ``npartitions``
+    sets the number of partitions after the shuffle on the customer id
+    (default: as many as the input). The observation end defaults to the last
+    date in the log (one pass over it). Rows are in no global order; within a
+    partition they are sorted by customer id. Dask DataFrames carry no
+    ``attrs``, so pass the same ``time_unit`` (and observation end) to :func:`fit`.
+    """
+    time_unit = check_time_unit(time_unit)
+    if not isinstance(transactions, dd.DataFrame):
+        raise DataError(f"transactions must be a dask DataFrame; got {type(transactions).__name__}")
+    columns = [c for c in (customer_id_col, datetime_col, monetary_value_col) if c is not None]
+    missing = [c for c in columns if c not in transactions.columns]
+    if missing:
+        raise DataError(f"transactions has no column {', '.join(map(repr, missing))}; available columns: "
+                        f"{', '.join(map(repr, map(str, transactions.columns)))}")
+    end_day = _end_day(transactions, datetime_col, observation_period_end)
+    end = _rfm._iso(end_day)
+    if observation_period_end is not None:
+        dates = transactions[datetime_col]
+        if not pd.api.types.is_datetime64_any_dtype(dates.dtype):
+            dates = dd.to_datetime(dates)
+        late = int((dates > pd.Timestamp(end) + pd.Timedelta(days=1) - pd.Timedelta(1)).sum().compute())
+        if late:
+            warnings.warn(
+                f"{late} transactions dated after observation_period_end {end} were left out of the summary",
+                DataWarning,
+                stacklevel=2,
+            )
+    whole = transactions[columns].shuffle(on=customer_id_col, npartitions=npartitions or transactions.npartitions)
+    id_dtype = transactions[customer_id_col].dtype
+    meta = pd.DataFrame(
+        {"frequency": pd.Series(dtype=np.int64), "recency": pd.Series(dtype=float), "T": pd.Series(dtype=float)},
+        index=pd.Index([], dtype=id_dtype, name="customer_id"),
+    )
+    if monetary_value_col is not None:
+        meta["monetary_value"] = pd.Series(dtype=float)
+    options = {
+        "customer_id_col": customer_id_col,
+        "datetime_col": datetime_col,
+        "monetary_value_col": monetary_value_col,
+        "observation_period_end": end,
+        "time_unit": time_unit,
+    }
+    return whole.map_partitions(_summarise_partition, meta, options, meta=meta)
+
+
+def _compressed_partition(part: pd.DataFrame, kind: str) -> pd.DataFrame:
+    if kind == "bgnbd":
+        columns = ["frequency", "recency", "T"]
+    else:
+        part = part[(part["frequency"] > 0) & (part["monetary_value"] > 0)]
+        columns = ["frequency", "monetary_value"]
+    counts = part.groupby(columns, sort=False).size().rename("customers").reset_index()
+    return counts.astype({c: float for c in columns}).astype({"customers": np.int64})
+
+
+def _compressed(rfm: dd.DataFrame, kind: str) -> pd.DataFrame:
+    columns = ["frequency", "recency", "T"] if kind == "bgnbd" else ["frequency", "monetary_value"]
+    meta = pd.DataFrame({c: pd.Series(dtype=float) for c in columns}).assign(customers=pd.Series(dtype=np.int64))
+    parts = rfm.map_partitions(_compressed_partition, kind, meta=meta)
+    return parts.groupby(columns).customers.sum().compute().reset_index()
+
+
+def fit(
+    rfm: dd.DataFrame,
+    *,
+    penalizer_coef: float = 0.0,
+    spend_penalizer_coef: float = 0.0,
+    engine: str = "native",
+    time_unit: str,
+    observation_period_end=None,
+) -> CLVModel:
+    """Fit a :class:`~clv_predict.CLVModel` on a Dask RFM summary, on its compressed rows.
+
+    Equal to ``CLVModel(...).fit(rfm.compute())``; only the distinct rows and
+    their customer counts travel to the client. ``time_unit`` must be the one
+    the summary was built with; ``observation_period_end`` is recorded in the
+    model (and its saved file) when given.
+    """
+    if not isinstance(rfm, dd.DataFrame):
+        raise DataError(f"rfm must be a dask DataFrame; got {type(rfm).__name__}")
+    missing = [c for c in ("frequency", "recency", "T", "monetary_value") if c not in rfm.columns]
+    if missing:
+        raise DataError(f"rfm has no column {', '.join(map(repr, missing))}")
+    time_unit = check_time_unit(time_unit)
+    purchases = _compressed(rfm, "bgnbd")
+    spend = _compressed(rfm, "gamma_gamma")
+    attrs = {"time_unit": time_unit}
+    if observation_period_end is not None:
+        attrs["observation_period_end"] = str(to_timestamp(observation_period_end, "observation_period_end").date())
+    purchases.attrs.update(attrs)
+    spend.attrs.update(attrs)
+    model = CLVModel(penalizer_coef, spend_penalizer_coef, engine=engine)
+    model.purchase_model_ = _fit_part(model, "purchase", purchases, time_unit)
+    # the spend model reads frequency and monetary value only; recency and T complete a valid RFM table
+    model.spend_model_ = _fit_part(model, "spend", spend.assign(recency=0.0, T=1.0), time_unit)
+    model.time_unit_ = model.purchase_model_.time_unit_
+    model.observation_period_end_ = model.purchase_model_.observation_period_end_
+    model.n_customers_ = model.purchase_model_.n_customers_
+    model.n_repeat_customers_ = model.purchase_model_.n_repeat_customers_
+    model.training_period_ = model.purchase_model_.training_period_
+    return model
+
+
+def _fit_part(model: CLVModel, which: str, table: pd.DataFrame, time_unit):
+    from .models import BetaGeoModel, GammaGammaModel
+
+    if which == "purchase":
+        return BetaGeoModel(model.penalizer_coef, engine=model.engine).fit(table, time_unit=time_unit, weights="customers")
+    return GammaGammaModel(model.spend_penalizer_coef, engine=model.engine).fit(
+        table, time_unit=time_unit, weights="customers"
+    )
+
+
+def _predict_partition(part: pd.DataFrame, model: CLVModel, settings: dict, time_unit) -> pd.DataFrame:
+    part = part.copy()
+    part.attrs["time_unit"] = time_unit
+    if len(part) == 0:
+        frame = pd.DataFrame({c: pd.Series(dtype=float) for c in PREDICTION_COLUMNS}, index=part.index)
+        return frame
+    frame = model.predict(part, **settings)
+    frame.attrs = {}
+    return frame
+
+
+def predict(model: CLVModel, rfm: dd.DataFrame, *, horizon, discount_rate: float = 0.0, margin: float = 1.0) -> dd.DataFrame:
+    """Score every customer of a Dask RFM summary with a fitted model, partition by partition.
+
+    Returns a Dask DataFrame with the columns of :meth:`CLVModel.predict`,
+    indexed like ``rfm``, which must be in the model's time unit.
+    """
+    model._check_fitted()
+    settings = {
+        "horizon": check_horizon(horizon),
+        "discount_rate": check_nonnegative_number(discount_rate, "discount_rate"),
+        "margin": check_nonnegative_number(margin, "margin"),
+    }
+    time_unit = model.time_unit_  # a Dask summary carries no attrs: it is taken to be in the model's unit
+    meta = pd.DataFrame({c: pd.Series(dtype=float) for c in PREDICTION_COLUMNS},
+                        index=pd.Index([], dtype=rfm.index.dtype, name="customer_id"))
+    return rfm.map_partitions(_predict_partition, model, settings, time_unit, meta=meta)
