@@ -85,22 +85,30 @@ def check_rfm(rfm: pd.DataFrame, *, need_monetary: bool = False, what: str = "rf
     check_columns(rfm, columns, what=what)
     out = {}
     for column in columns:
-        values = pd.to_numeric(rfm[column], errors="coerce")
-        bad = values.isna() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
+        values = rfm[column]
+        if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf":
+            # plain numpy numbers (the common, large case): one pass, no copy for float64
+            array = values.to_numpy(dtype=float)
+            bad = ~np.isfinite(array)
+        else:
+            values = pd.to_numeric(values, errors="coerce")
+            bad = (values.isna() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))).to_numpy()
+            array = None
         if bad.any():
             raise DataError(
                 f"{what} column '{column}' has {int(bad.sum())} missing or non-numeric values "
-                f"(first at customer {rfm.index[bad.to_numpy()][0]!r})"
+                f"(first at customer {rfm.index[bad][0]!r})"
             )
-        out[column] = values.to_numpy(dtype=float)
+        out[column] = values.to_numpy(dtype=float) if array is None else array
     frequency, recency, T = out["frequency"], out["recency"], out["T"]
     problems = []
     if (frequency < 0).any() or (np.floor(frequency) != frequency).any():
         problems.append("'frequency' must hold whole numbers >= 0")
     if (recency < 0).any():
         problems.append("'recency' must be >= 0")
-    if (recency > T * (1 + 1e-9) + 1e-12).any():
-        problems.append(f"'recency' exceeds 'T' for {int((recency > T * (1 + 1e-9) + 1e-12).sum())} customers")
+    too_recent = recency > T * (1 + 1e-9) + 1e-12
+    if too_recent.any():
+        problems.append(f"'recency' exceeds 'T' for {int(too_recent.sum())} customers")
     if ((frequency == 0) & (recency != 0)).any():
         problems.append("customers with 'frequency' 0 must have 'recency' 0")
     if (T <= 0).any() and ((T <= 0) & (frequency > 0)).any():

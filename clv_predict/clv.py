@@ -39,14 +39,15 @@ def _distinct_pairs(x, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )[distinct % len(T_values)]
 
 
-def discounted_expected_if_alive(params, x, T, horizon: int, discount_rate: float) -> np.ndarray:
+def discounted_expected_if_alive(params, x, T, horizon: int, discount_rate: float, *, pairs=None) -> np.ndarray:
     """Sum over k = 1..horizon of (E(k) - E(k-1)) / (1 + d)^k for customers alive at T.
 
     E(k) is the expected number of purchases in the next k time units of a
     customer who is alive; it depends on (x, T) only, so it is computed once
     per distinct (x, T) pair and shared by every customer with that pair.
+    ``pairs`` is ``_distinct_pairs(x, T)`` when the caller already has it.
     """
-    codes, ux, uT = _distinct_pairs(x, T)
+    codes, ux, uT = _distinct_pairs(x, T) if pairs is None else pairs
     if discount_rate == 0:
         values = _math.bgnbd_expected_if_alive(params, ux, uT, float(horizon))
         return values[codes]
@@ -157,18 +158,21 @@ class CLVModel:
         discount_rate = check_nonnegative_number(discount_rate, "discount_rate")
         margin = check_nonnegative_number(margin, "margin")
         bgnbd = self.purchase_model_
-        checked, x, t_x, T = bgnbd._rfm_arrays(rfm)
-        if "monetary_value" not in rfm.columns:
+        if isinstance(rfm, pd.DataFrame) and "monetary_value" not in rfm.columns:
             raise DataError("rfm has no column 'monetary_value', which CLV needs; build it with monetary_value_col")
+        # one validation of the table serves both models
+        checked, x, t_x, T = bgnbd._rfm_arrays(rfm, need_monetary=True)
         params = bgnbd.params_.to_numpy()
         p_alive = _math.bgnbd_probability_alive(params, x, t_x, T)
-        if_alive = discounted_expected_if_alive(params, x, T, horizon, 0.0)
+        pairs = _distinct_pairs(x, T)
+        if_alive = discounted_expected_if_alive(params, x, T, horizon, 0.0, pairs=pairs)
         expected_purchases = p_alive * if_alive
         if discount_rate > 0:
-            discounted = p_alive * discounted_expected_if_alive(params, x, T, horizon, discount_rate)
+            discounted = p_alive * discounted_expected_if_alive(params, x, T, horizon, discount_rate, pairs=pairs)
         else:
             discounted = expected_purchases
-        spend = self.spend_model_.expected_spend(rfm).to_numpy()
+        self.spend_model_._check_fitted()
+        spend = self.spend_model_._expected_spend_values(x, checked["monetary_value"].to_numpy())
         frame = pd.DataFrame(
             {
                 "expected_purchases": expected_purchases,

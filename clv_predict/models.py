@@ -353,14 +353,14 @@ class BetaGeoModel(_ParametricModel):
         return params
 
     # ------------------------------------------------------------------ predictions
-    def _rfm_arrays(self, rfm):
+    def _rfm_arrays(self, rfm, *, need_monetary: bool = False):
         self._check_fitted()
         if isinstance(rfm, pd.DataFrame) and self.time_unit_ and rfm.attrs.get("time_unit") not in (None, self.time_unit_):
             raise DataError(
                 f"the RFM table is in time unit {rfm.attrs['time_unit']!r} but the model was fitted in "
                 f"{self.time_unit_!r}; rebuild the RFM table with time_unit={self.time_unit_!r}"
             )
-        checked = check_rfm(rfm)
+        checked = check_rfm(rfm, need_monetary=need_monetary)
         return checked, checked["frequency"].to_numpy(), checked["recency"].to_numpy(), checked["T"].to_numpy()
 
     def probability_alive(self, rfm: pd.DataFrame) -> pd.Series:
@@ -497,11 +497,15 @@ class GammaGammaModel(_ParametricModel):
         """
         self._check_fitted()
         checked = check_rfm(rfm, need_monetary=True)
-        params = self.params_.to_numpy()
-        values = _math.gamma_gamma_expected_spend(params, checked["frequency"].to_numpy(), checked["monetary_value"].to_numpy())
-        if params[1] <= 1:
-            values = np.where(checked["frequency"].to_numpy() > 0, values, np.nan)
+        values = self._expected_spend_values(checked["frequency"].to_numpy(), checked["monetary_value"].to_numpy())
         return pd.Series(values, index=checked.index, name="expected_spend")
+
+    def _expected_spend_values(self, frequency: np.ndarray, monetary_value: np.ndarray) -> np.ndarray:
+        params = self.params_.to_numpy()
+        values = _math.gamma_gamma_expected_spend(params, frequency, monetary_value)
+        if params[1] <= 1:
+            values = np.where(frequency > 0, values, np.nan)
+        return values
 
     @property
     def population_mean_spend_(self) -> float:
