@@ -1,0 +1,149 @@
+"""Files that are whole or absent: model saves and scoring output under SIGKILL and concurrent writers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clv_predict import load_model, score_file
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL and fork semantics")
+
+
+def _python(code: str, *args) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _save_loop(paths, target, rounds, ready):
+    models = [load_model(path) for path in paths]
+    ready.set()
+    for i in range(rounds):
+        models[i % 2].save(target)
+
+
+def _writer(paths, target, rounds) -> multiprocessing.Process:
+    """A forked process (the package already imported) saving two models in turn to ``target``."""
+    context = multiprocessing.get_context("fork")
+    ready = context.Event()
+    process = context.Process(target=_save_loop, args=(paths, target, rounds, ready), daemon=True)
+    process.start()
+    assert ready.wait(timeout=60)
+    return process
+
+
+@pytest.fixture(scope="module")
+def two_models(cdnow_model, tmp_path_factory):
+    """The CDNOW model and a second one with other parameters, saved once each."""
+    folder = tmp_path_factory.mktemp("models")
+    first, second = folder / "a.joblib", folder / "b.joblib"
+    cdnow_model.save(first)
+    other = load_model(first)
+    other.purchase_model_.params_ = other.purchase_model_.params_ * 1.5
+    other.save(second)
+    return first, second, {tuple(load_model(p).params_.round(12)) for p in (first, second)}
+
+
+def _assert_whole(path, known):
+    model = load_model(path)  # raises ModelFileError on a broken file
+    assert tuple(model.params_.round(12)) in known
+
+
+def test_a_writer_killed_mid_save_leaves_the_old_or_the_new_model(two_models, tmp_path):
+    first, second, known = two_models
+    target = tmp_path / "model.joblib"
+    target.write_bytes(first.read_bytes())
+    rng = np.random.default_rng(2026)
+    for _ in range(25):
+        writer = _writer((first, second), target, 10**6)
+        time.sleep(rng.uniform(0.0, 0.05))
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.join()
+        assert writer.exitcode == -signal.SIGKILL
+        _assert_whole(target, known)
+    # a killed writer may leave its temporary file behind, never under the target's name
+    leftovers = [p.name for p in tmp_path.iterdir() if p != target]
+    assert all(name.startswith(".model.joblib.") and name.endswith(".tmp") for name in leftovers)
+
+
+def test_two_processes_saving_to_one_path_leave_one_whole_file(two_models, tmp_path):
+    first, second, known = two_models
+    target = tmp_path / "shared.joblib"
+    target.write_bytes(first.read_bytes())
+    writers = [_writer(paths, target, 200) for paths in ((first, second), (second, first))]
+    reads = 0
+    while any(writer.is_alive() for writer in writers):
+        _assert_whole(target, known)  # a reader never sees a half-written file either
+        reads += 1
+    for writer in writers:
+        writer.join()
+        assert writer.exitcode == 0
+    _assert_whole(target, known)
+    assert reads > 0
+    assert [p.name for p in tmp_path.iterdir()] == ["shared.joblib"]  # no temporary file left by finished writers
+
+
+SCORE_AND_DIE = """
+    import os, signal, sys
+    from clv_predict import load_model, score_file
+    model = load_model(sys.argv[1])
+    def die_after_two(done, total):
+        if done == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+    score_file(model, sys.argv[2], sys.argv[3], horizon=26, discount_rate=0.002, chunk_rows=int(sys.argv[4]),
+               progress=die_after_two)
+"""
+
+
+@pytest.fixture(scope="module")
+def transaction_file(cdnow_log, tmp_path_factory):
+    path = tmp_path_factory.mktemp("input") / "cdnow.csv"
+    cdnow_log.assign(date=cdnow_log["date"].dt.strftime("%Y-%m-%d")).to_csv(path, index=False)
+    return path
+
+
+def test_a_crash_mid_scoring_leaves_no_file_that_looks_finished(two_models, transaction_file, tmp_path):
+    first, _, _ = two_models
+    output = tmp_path / "scores.csv"
+    crashed = _python(SCORE_AND_DIE, first, transaction_file, output, 1500)
+    crashed.wait(timeout=120)
+    assert crashed.returncode == -signal.SIGKILL
+    assert not output.exists()
+    assert all(p.name.endswith(".partial") for p in tmp_path.iterdir())
+
+    # the rerun gives exactly what one uninterrupted run gives
+    model = load_model(first)
+    score_file(model, transaction_file, output, horizon=26, discount_rate=0.002, chunk_rows=1500)
+    score_file(model, transaction_file, tmp_path / "once.csv", horizon=26, discount_rate=0.002)
+    rerun = pd.read_csv(output, dtype={"customer_id": str}).sort_values("customer_id").reset_index(drop=True)
+    once = pd.read_csv(tmp_path / "once.csv", dtype={"customer_id": str}).sort_values("customer_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(rerun, once, rtol=1e-12)
+    assert len(once) == 2357
+
+
+def test_an_interrupted_rerun_keeps_the_previous_output_intact(two_models, transaction_file, tmp_path):
+    model = load_model(two_models[0])
+    output = tmp_path / "scores.parquet"
+    score_file(model, transaction_file, output, horizon=26, chunk_rows=2000)
+    before = output.read_bytes()
+
+    def interrupt(done, total):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        score_file(model, transaction_file, output, horizon=52, chunk_rows=2000, progress=interrupt)
+    assert output.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.parquet"]  # the partial file was removed
