@@ -1,0 +1,185 @@
+"""The fast paths give the reference results: synthetic logs, RFM at scale, the native fit, weighted fits."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clv_predict import BetaGeoModel, CLVModel, DataError, GammaGammaModel, _lifetimes, _math, _rows, rfm_summary
+from clv_predict import rfm as rfm_module
+from clv_predict.synthetic import CDNOW_PARAMS, simulate_transactions
+
+END = "2021-04-14"
+
+
+@pytest.fixture(scope="module")
+def synthetic_log():
+    return simulate_transactions(20_000, seed=11)
+
+
+@pytest.fixture(scope="module")
+def synthetic_rfm(synthetic_log):
+    return rfm_summary(synthetic_log, customer_id_col="customer_id", datetime_col="date", monetary_value_col="amount",
+                       observation_period_end=END, time_unit="W")
+
+
+# ---------------------------------------------------------------------------------------------------- generator
+def test_generator_is_seeded_and_follows_the_process(synthetic_log):
+    again = simulate_transactions(20_000, seed=11)
+    pd.testing.assert_frame_equal(synthetic_log, again)
+    assert not simulate_transactions(20_000, seed=12).equals(synthetic_log)
+    assert synthetic_log["customer_id"].nunique() == 20_000
+    assert synthetic_log["date"].max() <= pd.Timestamp(END)
+    first = synthetic_log.groupby("customer_id")["date"].min()
+    assert first.min() >= pd.Timestamp("2020-01-01") and first.max() <= pd.Timestamp("2020-12-30")
+    assert (synthetic_log["amount"] >= 0.01).all()
+    assert synthetic_log["date"].is_monotonic_increasing
+    # about 2.2 transactions per customer with CDNOW's parameters (E[X(t)] averaged over the spread of T)
+    assert 2.0 < len(synthetic_log) / 20_000 < 2.4
+
+
+def test_fits_recover_the_generating_parameters(synthetic_rfm):
+    model = CLVModel(engine="native").fit(synthetic_rfm)
+    r, alpha, a, b, p, q, v = model.params_.to_numpy()
+    true = CDNOW_PARAMS
+    # Gamma-Gamma's p and v move together along a ridge; the population mean spend is what the data pin down
+    assert p * v / (q - 1) == pytest.approx(true["p"] * true["v"] / (true["q"] - 1), rel=0.03)
+    assert a / (a + b) == pytest.approx(true["a"] / (true["a"] + true["b"]), rel=0.08)
+    # daily dates merge a heavy buyer's same-day purchases, so the purchase rate comes out a few percent low
+    # at any size (see benchmarks/README.md)
+    assert r / alpha == pytest.approx(true["r"] / true["alpha"], rel=0.1)
+    assert r == pytest.approx(true["r"], rel=0.05)
+
+
+def test_generator_refuses_bad_arguments():
+    with pytest.raises(DataError, match="'n_customers' must be a positive whole number"):
+        simulate_transactions(0)
+    with pytest.raises(DataError, match="parameter 'alpha' must be a finite number > 0"):
+        simulate_transactions(10, {**CDNOW_PARAMS, "alpha": -1.0})
+    with pytest.raises(DataError, match="'params' lacks 'v'"):
+        simulate_transactions(10, {k: v for k, v in CDNOW_PARAMS.items() if k != "v"})
+
+
+# ---------------------------------------------------------------------------------------------------- RFM
+def _reference_customers(codes, days, amounts):
+    """The sort-and-merge path (the one kept for logs with returns), as the reference."""
+    t_codes, t_days, t_amounts = rfm_module._merge_days(codes, days, amounts)
+    starts = np.flatnonzero(np.r_[True, t_codes[1:] != t_codes[:-1]])
+    counts = np.diff(np.append(starts, t_codes.size))
+    return t_codes[starts], t_days[starts], t_days[starts + counts - 1], counts, np.add.reduceat(t_amounts, starts) - t_amounts[starts]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_linear_rfm_path_equals_sort_and_merge(seed):
+    rng = np.random.default_rng(seed)
+    n = 5000
+    codes = rng.integers(0, 800, n)
+    days = rng.integers(18000, 18060, n)  # many same-day repeats
+    amounts = np.round(rng.gamma(2.0, 10.0, n), 2)
+    amounts[rng.random(n) < 0.05] = 0.0  # zero-value purchases are purchases
+    fast = rfm_module._customers_without_returns(codes, days, amounts)
+    ref_codes, first, last, n_days, repeat_total = _reference_customers(codes, days, amounts)
+    np.testing.assert_array_equal(fast.codes, ref_codes)
+    np.testing.assert_array_equal(fast.first_day, first)
+    np.testing.assert_array_equal(fast.last_day, last)
+    np.testing.assert_array_equal(fast.n_transactions, n_days)
+    np.testing.assert_allclose(fast.repeat_total, repeat_total, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("ids", ["dense", "sparse", "negative", "text"])
+def test_id_codes_equal_a_sorted_factorisation(ids):
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 1000, 3000)
+    column = {
+        "dense": pd.Series(values),
+        "sparse": pd.Series(values * 10**12),
+        "negative": pd.Series(values - 500),
+        "text": pd.Series(values.astype(str)),
+    }[ids]
+    codes, unique = rfm_module._factorize_sorted(column)
+    expected_codes, expected_unique = pd.factorize(column, sort=True)
+    np.testing.assert_array_equal(codes, expected_codes)
+    np.testing.assert_array_equal(np.asarray(unique), np.asarray(expected_unique))
+
+
+def test_summary_does_not_depend_on_row_order(synthetic_log, synthetic_rfm):
+    shuffled = synthetic_log.sample(frac=1.0, random_state=5)
+    again = rfm_summary(shuffled, customer_id_col="customer_id", datetime_col="date", monetary_value_col="amount",
+                        observation_period_end=END, time_unit="W")
+    pd.testing.assert_frame_equal(again[["frequency", "recency", "T"]], synthetic_rfm[["frequency", "recency", "T"]])
+    np.testing.assert_allclose(again["monetary_value"], synthetic_rfm["monetary_value"], rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------------- fitting
+def test_compressed_objective_equals_the_reference_formulas(synthetic_rfm):
+    x, t_x, T = (synthetic_rfm[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    unique, weights = _rows.compress({"x": x, "t_x": t_x, "T": T})
+    assert weights.sum() == len(synthetic_rfm) and weights.size < len(synthetic_rfm)
+    for params in ([0.24, 4.4, 0.79, 2.4], [1.3, 0.7, 2.5, 0.6]):
+        value, gradient = _rows.BetaGeoRows(unique["x"], unique["t_x"], unique["T"], weights)(np.array(params))
+        assert value == pytest.approx(float(np.sum(_math.bgnbd_log_likelihood(params, x, t_x, T))), rel=1e-11)
+        np.testing.assert_allclose(gradient, _math.bgnbd_gradient(params, x, t_x, T, np.ones_like(x)), rtol=1e-9)
+    repeat = synthetic_rfm[synthetic_rfm["frequency"] > 0]
+    xr, m = repeat["frequency"].to_numpy(dtype=float), repeat["monetary_value"].to_numpy()
+    unique, weights = _rows.compress({"x": xr, "m": m})
+    value, gradient = _rows.GammaGammaRows(unique["x"], unique["m"], weights)(np.array([6.0, 3.7, 15.0]))
+    assert value == pytest.approx(float(np.sum(_math.gamma_gamma_log_likelihood([6.0, 3.7, 15.0], xr, m))), rel=1e-11)
+    np.testing.assert_allclose(gradient, _math.gamma_gamma_gradient([6.0, 3.7, 15.0], xr, m, np.ones_like(xr)), rtol=1e-9)
+
+
+def _lifetimes_row_per_customer(rfm):
+    bgnbd = _lifetimes.fit_bgnbd(rfm["frequency"].to_numpy(), rfm["recency"].to_numpy(), rfm["T"].to_numpy(),
+                                 np.ones(len(rfm)), 0.0)
+    repeat = rfm[(rfm["frequency"] > 0) & (rfm["monetary_value"] > 0)]
+    spend = _lifetimes.fit_gamma_gamma(repeat["frequency"].to_numpy(), repeat["monetary_value"].to_numpy(),
+                                       np.ones(len(repeat)), 0.0)
+    return np.concatenate([bgnbd, spend])
+
+
+def test_native_fit_equals_lifetimes_row_per_customer_on_cdnow(cdnow_split):
+    native = CLVModel(engine="native").fit(cdnow_split)
+    np.testing.assert_allclose(native.params_.to_numpy(), _lifetimes_row_per_customer(cdnow_split), rtol=1e-4)
+    assert native.purchase_model_.params_.round(3).to_dict() == {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+
+
+def test_native_fit_equals_lifetimes_row_per_customer_on_synthetic_data(synthetic_rfm):
+    native = CLVModel(engine="native").fit(synthetic_rfm)
+    np.testing.assert_allclose(native.params_.to_numpy(), _lifetimes_row_per_customer(synthetic_rfm), rtol=1e-4)
+    reference = CLVModel(engine="lifetimes").fit(synthetic_rfm)
+    np.testing.assert_allclose(native.params_, reference.params_, rtol=1e-6)
+    np.testing.assert_allclose(native.purchase_model_.covariance_, reference.purchase_model_.covariance_, rtol=1e-4)
+
+
+def test_weighted_fit_equals_the_fit_on_every_customer(synthetic_rfm):
+    columns = ["frequency", "recency", "T", "monetary_value"]
+    counts = synthetic_rfm[columns].value_counts().rename("customers").reset_index()
+    counts.attrs.update(synthetic_rfm.attrs)
+    for model in (BetaGeoModel(engine="native"), GammaGammaModel(engine="native"), BetaGeoModel()):
+        full = type(model)(engine=model.engine).fit(synthetic_rfm)
+        weighted = model.fit(counts, weights="customers")
+        np.testing.assert_allclose(weighted.params_, full.params_, rtol=1e-7)
+        assert weighted.n_customers_ == full.n_customers_ and weighted.n_repeat_customers_ == full.n_repeat_customers_
+        assert weighted.n_unique_rows_ == full.n_unique_rows_
+    # zero weights drop rows; an array works as well as a column name
+    doubled = BetaGeoModel(engine="native").fit(counts, weights=counts["customers"].to_numpy() * 2.0)
+    np.testing.assert_allclose(doubled.params_, full.params_, rtol=1e-6)
+    assert doubled.n_customers_ == 2 * full.n_customers_
+
+
+def test_bad_weights_are_refused(synthetic_rfm):
+    with pytest.raises(DataError, match="no column 'n'"):
+        BetaGeoModel().fit(synthetic_rfm, weights="n")
+    with pytest.raises(DataError, match="one value per row"):
+        BetaGeoModel().fit(synthetic_rfm, weights=[1, 2])
+    with pytest.raises(DataError, match="finite numbers >= 0"):
+        BetaGeoModel().fit(synthetic_rfm, weights=-np.ones(len(synthetic_rfm)))
+
+
+def test_predict_shares_values_between_customers_with_the_same_pattern(synthetic_rfm):
+    model = CLVModel(engine="native").fit(synthetic_rfm)
+    forecast = model.predict(synthetic_rfm, horizon=52, discount_rate=0.002)
+    one_by_one = pd.concat([model.predict(synthetic_rfm.iloc[[i]], horizon=52, discount_rate=0.002)
+                            for i in range(0, len(synthetic_rfm), 997)])
+    pd.testing.assert_frame_equal(forecast.loc[one_by_one.index], one_by_one, rtol=1e-12)
+    direct = _math.bgnbd_conditional_expected(model.purchase_model_.params_.to_numpy(), synthetic_rfm["frequency"],
+                                              synthetic_rfm["recency"], synthetic_rfm["T"], 52.0)
+    np.testing.assert_allclose(forecast["expected_purchases"], direct, rtol=1e-10)
