@@ -156,6 +156,7 @@ def cmd_score(args, out) -> int:
         observation_end=args.observation_end,
         chunk_rows=args.chunk_rows,
         progress=bar,
+        output_parts=args.output_parts,
         sep=args.sep,
         decimal=args.decimal,
         **_input_policy(args),
@@ -402,6 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--margin", type=float, default=1.0, help="profit margin applied to spend (default: 1)")
     score.add_argument("--chunk-rows", type=int, default=None, help="input rows per chunk (default: 2,000,000)")
     score.add_argument("--output", required=True, help="scores to write, .csv or .parquet")
+    score.add_argument("--output-parts", action="store_true",
+                       help="write --output as a folder of Parquet parts, one per chunk (the folder must be new or empty)")
     score.set_defaults(handler=cmd_score)
 
     demo = commands.add_parser("demo", help="run the whole path on the embedded CDNOW data",

@@ -96,6 +96,44 @@ def _atomic_output(path: Path):
         raise
 
 
+@contextlib.contextmanager
+def _atomic_folder(path: Path):
+    """A temporary folder next to ``path``, renamed to ``path`` once everything in it is written."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise DataError(f"cannot write {str(path)!r}: folder {str(parent)!r} does not exist")
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise DataError(f"cannot write Parquet parts to {str(path)!r}: it exists and is not an empty folder")
+    temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=parent))
+    try:
+        yield temporary
+        if path.exists():
+            path.rmdir()
+        os.replace(temporary, path)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+class _PartsWriter:
+    """Writes each scored chunk as its own Parquet file (``part-00000.parquet``, ...) in a folder."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.rows, self.parts = folder, 0, 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(frame, schema=_Writer.schema, preserve_index=False)
+        pq.write_table(table, self.folder / f"part-{self.parts:05d}.parquet")
+        self.rows += len(frame)
+        self.parts += 1
+
+    def close(self) -> None:
+        if self.parts == 0:  # an empty result is still a readable dataset with the schema
+            self.write(pd.DataFrame({c: pd.Series(dtype=str if c == "customer_id" else float) for c in SCORE_COLUMNS}))
+
+
 class _Writer:
     """Appends scored chunks to one CSV or Parquet file with the fixed schema."""
 
@@ -137,6 +175,7 @@ def score_file(
     observation_end=None,
     chunk_rows: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    output_parts: bool = False,
     negative_amounts: str = "refuse",
     quantity_col: str | None = None,
     unit_price_col: str | None = None,
@@ -155,7 +194,10 @@ def score_file(
     input_path : path
         CSV (``.csv``, ``.csv.gz``) or Parquet file, or a folder of Parquet parts.
     output_path : path
-        ``.csv`` or ``.parquet``; columns :data:`SCORE_COLUMNS`.
+        ``.csv`` or ``.parquet``; columns :data:`SCORE_COLUMNS`. With
+        ``output_parts=True``, a folder (new or empty) that receives one Parquet
+        file per chunk, ``part-00000.parquet`` onwards, readable as one dataset
+        (``pandas.read_parquet(folder)``); it appears only once complete.
     horizon, discount_rate, margin
         As in :meth:`CLVModel.predict`, in the model's time unit.
     input_kind : {"transactions", "rfm"}
@@ -183,7 +225,7 @@ def score_file(
     """
     _check_model(model)
     input_path, output_path = Path(input_path), Path(output_path)
-    out_kind = _format_of(output_path)
+    out_kind = "parts" if output_parts else _format_of(output_path)
     if input_kind not in ("transactions", "rfm"):
         raise DataError(f"'input_kind' must be 'transactions' or 'rfm'; got {input_kind!r}")
     chunk_rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else int(chunk_rows)
@@ -197,8 +239,8 @@ def score_file(
     check_nonnegative_number(margin, "margin")
     settings = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin}
 
-    with _atomic_output(output_path) as partial:
-        writer = _Writer(partial, out_kind)
+    with (_atomic_folder(output_path) if output_parts else _atomic_output(output_path)) as partial:
+        writer = _PartsWriter(partial) if output_parts else _Writer(partial, out_kind)
         if input_kind == "rfm":
             columns = ("customer_id", "frequency", "recency", "T", "monetary_value")
             chunks = 0

@@ -183,3 +183,103 @@ def test_predict_shares_values_between_customers_with_the_same_pattern(synthetic
     direct = _math.bgnbd_conditional_expected(model.purchase_model_.params_.to_numpy(), synthetic_rfm["frequency"],
                                               synthetic_rfm["recency"], synthetic_rfm["T"], 52.0)
     np.testing.assert_allclose(forecast["expected_purchases"], direct, rtol=1e-10)
+
+
+# ---------------------------------------------------------------------------------------------------- batch scoring
+@pytest.fixture(scope="module")
+def parts_folder(tmp_path_factory, synthetic_log):
+    """The synthetic log as a folder of three Parquet parts, each customer's rows spread over all of them."""
+    folder = tmp_path_factory.mktemp("log_parts")
+    shuffled = synthetic_log.sample(frac=1.0, random_state=2)
+    for i, rows in enumerate(np.array_split(np.arange(len(shuffled)), 3)):
+        shuffled.iloc[rows].to_parquet(folder / f"part-{i}.parquet", index=False)
+    return folder
+
+
+def _scores_of(path):
+    return pd.read_parquet(path).sort_values("customer_id").reset_index(drop=True)
+
+
+def test_chunked_scoring_of_a_parts_folder_into_parts_equals_one_shot(parts_folder, synthetic_log, synthetic_rfm, tmp_path):
+    from clv_predict import score, score_file
+
+    model = CLVModel(engine="native").fit(synthetic_rfm)
+    settings = dict(horizon=52, discount_rate=0.002, margin=0.3, observation_end=END)
+    one = score_file(model, parts_folder, tmp_path / "one.parquet", chunk_rows=10**7, **settings)
+    progress = []
+    chunked = score_file(model, parts_folder, tmp_path / "scores", chunk_rows=4000, output_parts=True,
+                         progress=lambda done, total: progress.append((done, total)), **settings)
+    parts = sorted((tmp_path / "scores").glob("part-*.parquet"))
+    assert one["chunks"] == 1 and chunked["chunks"] == len(parts) >= len(synthetic_log) // 4000
+    assert progress[-1] == (len(parts), len(parts))
+    # whole customers per chunk, and chunks about chunk_rows transactions: no part holds more than a few
+    # thousand customers although the file holds 20,000
+    sizes = [pq_rows(p) for p in parts]
+    assert sum(sizes) == 20_000 and max(sizes) < 4000
+    a, b = _scores_of(tmp_path / "one.parquet"), _scores_of(tmp_path / "scores")
+    pd.testing.assert_frame_equal(a, b, rtol=1e-12)
+    direct = score(model, synthetic_rfm, horizon=52, discount_rate=0.002, margin=0.3)
+    pd.testing.assert_frame_equal(a, direct.sort_values("customer_id").reset_index(drop=True), rtol=1e-12)
+
+
+def pq_rows(path):
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def test_chunked_scoring_keeps_memory_bounded_by_the_chunk(tmp_path):
+    import tracemalloc
+
+    from clv_predict import score_file
+
+    log = simulate_transactions(60_000, seed=4)
+    path = tmp_path / "log.parquet"
+    log.to_parquet(path, index=False)
+    model = CLVModel(engine="native").fit(rfm_summary(log, customer_id_col="customer_id", datetime_col="date",
+                                                       monetary_value_col="amount", time_unit="W"))
+    del log
+    peaks = {}
+    for chunk_rows in (10**7, 10_000):
+        tracemalloc.start()
+        score_file(model, path, tmp_path / f"scores_{chunk_rows}", horizon=52, chunk_rows=chunk_rows, output_parts=True)
+        peaks[chunk_rows] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peaks[10_000] < peaks[10**7] / 3
+
+
+def test_parts_output_refuses_a_non_empty_folder_and_leaves_nothing_on_failure(synthetic_rfm, parts_folder, tmp_path):
+    from clv_predict import score_file
+
+    model = CLVModel(engine="native").fit(synthetic_rfm)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "keep.txt").write_text("x")
+    with pytest.raises(DataError, match="exists and is not an empty folder"):
+        score_file(model, parts_folder, busy, horizon=52, output_parts=True)
+    bad = tmp_path / "bad_parts"
+    bad.mkdir()
+    for part in sorted(parts_folder.glob("*.parquet")):
+        frame = pd.read_parquet(part)
+        (bad / part.name).write_bytes(part.read_bytes())
+    frame = frame.astype({"date": str})
+    frame.loc[frame.index[-1], "date"] = "not a date"
+    frame.to_parquet(bad / "part-9.parquet", index=False)
+    with pytest.raises(DataError):
+        score_file(model, bad, tmp_path / "out", horizon=52, chunk_rows=5000, output_parts=True)
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+def test_command_line_writes_parquet_parts(synthetic_rfm, parts_folder, tmp_path, capsys):
+    from clv_predict.cli import main
+
+    model_path = tmp_path / "model.joblib"
+    CLVModel(engine="native").fit(synthetic_rfm).save(model_path)
+    code = main(["score", "--model", str(model_path), "--input", str(parts_folder), "--customer-col", "customer_id",
+                 "--date-col", "date", "--amount-col", "amount", "--chunk-rows", "15000", "--output-parts",
+                 "--output", str(tmp_path / "scores")])
+    assert code == 0
+    parts = sorted((tmp_path / "scores").glob("part-*.parquet"))
+    assert len(parts) >= 2 and len(pd.read_parquet(tmp_path / "scores")) == 20_000
+    assert "Scored 20,000 customers" in capsys.readouterr().out
