@@ -72,7 +72,7 @@ def test_report_is_self_contained(evil_report):
 
 
 def test_every_data_text_is_escaped(evil_report):
-    assert "<script" not in evil_report and "onerror=alert" not in evil_report.replace("onerror=alert(1)&gt;", "")
+    assert "<script" not in evil_report and "<img src=x" not in evil_report
     assert "P(alive) history of customer &lt;script&gt;alert(&quot;id&quot;)&lt;/script&gt;" in evil_report
     assert "Data: &lt;img src=x onerror=alert(1)&gt;.csv" in evil_report
     assert "&lt;cust&gt;, day&quot;s, &lt;b&gt;amount&lt;/b&gt;" in evil_report
