@@ -212,3 +212,21 @@ def test_plots_refuse_bad_input(model, cdnow_split):
         plotting.plot_frequency_distribution(model, cdnow_split.drop(columns="frequency"), ax=new_ax())
     with pytest.raises(DataError, match="give an RFM table"):
         plotting.plot_probability_alive_matrix(model, ax=new_ax())
+
+
+def test_a_daily_model_counts_the_same_transactions(cdnow_log):
+    from clv_predict import CLVModel, rfm_train_test_split
+
+    daily = rfm_train_test_split(cdnow_log, customer_id_col="customer_id", datetime_col="date",
+                                 monetary_value_col="amount", train_period_end=TRAIN_END,
+                                 test_period_end=TEST_END, time_unit="D")
+    model = CLVModel().fit(daily)
+    table = diagnostics.tracking_table(model, cdnow_log, test_period_end=TEST_END)
+    assert table["actual"].sum() == daily["frequency"].sum() + daily["test_frequency"].sum()
+    # ages in days: the expected curve is the same function of calendar time as the weekly model's, up to the fit
+    expected = model.purchase_model_.expected_purchases_new_customer(daily["T"].to_numpy()).sum()
+    assert table.loc[TRAIN_END, "expected_cumulative"] == pytest.approx(expected, rel=1e-9)
+    ax = plotting.plot_expected_purchases_matrix(model, daily, t=7, ax=new_ax())
+    assert ax.get_title().startswith("Expected purchases in the next 7 days")
+    assert ax.get_xlabel() == "Recency (days from first to last purchase)"
+    assert plotting.plot_calibration_holdout(model, daily, ax=new_ax()).get_title() == "Calibration vs holdout (273 days)"
