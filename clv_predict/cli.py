@@ -421,7 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Write one self-contained HTML file: parameters, holdout evaluation "
                                              "against simple baselines, and every diagnostic plot.")
     report.add_argument("--model", required=True, help="model file written by 'fit' or 'demo'")
-    report.add_argument("--input", required=True, help="transactions covering training and holdout, .csv/.csv.gz/.parquet")
+    report.add_argument("--input", required=True,
+                        help="transactions covering training and holdout (without a holdout: the fit alone), "
+                             ".csv/.csv.gz/.parquet")
     _add_columns(report)
     report.add_argument("--train-end", help="end of the training period, YYYY-MM-DD (default: the model's observation end)")
     report.add_argument("--test-end", help="end of the holdout period, YYYY-MM-DD (default: last date in the file)")

@@ -30,7 +30,7 @@ from .clv import CLVModel
 from .evaluation import evaluate, table_html
 from .exceptions import DataError, ModelWarning
 from .models import BetaGeoModel
-from .rfm import _merge_days, _policy, _read_log, rfm_train_test_split
+from .rfm import _merge_days, _policy, _read_log, rfm_summary, rfm_train_test_split
 
 __all__ = ["build_report", "write_report", "write_diagnostics", "render_plots", "figure_html", "table_html"]
 
@@ -113,7 +113,10 @@ def render_plots(
     from .plotting import diagnostics as d
 
     is_clv = isinstance(model, CLVModel)
-    horizon = max(1, int(round(float(split["test_T"].iloc[0]))))
+    has_holdout = "test_frequency" in split.columns
+    # the holdout's length, or a year when there is no holdout
+    horizon = (max(1, int(round(float(split["test_T"].iloc[0])))) if has_holdout
+               else {"D": 365, "W": 52, "M": 12}[model.time_unit_])
     clv = model.predict(split, horizon=horizon)["clv"] if is_clv else None
     if customer_id is None:
         customer_id = _pick_customer(split, clv)
@@ -128,6 +131,10 @@ def render_plots(
         ("calibration_holdout", "Calibration vs holdout",
          "Mean holdout purchases of customers grouped by training repeat purchases, actual and predicted.",
          lambda ax: d.plot_calibration_holdout(model, split, ax=ax)),
+    ]
+    if not has_holdout:
+        specs = specs[:1]
+    specs += [
         ("tracking_cumulative", "Tracking: cumulative repeat transactions",
          "Cumulative repeat transactions of the training cohort, actual and expected, over calendar time.",
          lambda ax: d.plot_tracking(model, transactions, test_period_end=test_end, ax=ax, **columns)),
@@ -245,21 +252,18 @@ def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_val
         customer_id = _find_customer(transactions[customer_id_col], customer_id, customer_id_col)
     train_end = to_timestamp(train_period_end, "train_period_end")
     last = transactions[datetime_col].max()
+    columns = {"customer_id_col": customer_id_col, "datetime_col": datetime_col, "monetary_value_col": monetary_value_col}
     if test_period_end is None and last <= train_end:
-        raise DataError(
-            f"the transactions end on {last:%Y-%m-%d}, on or before the end of training {train_end:%Y-%m-%d}: "
-            "the report needs transactions after it to judge the model on (a holdout period)"
+        # nothing after training to judge the forecasts on: report the fit alone
+        split = rfm_summary(transactions, observation_period_end=train_end, time_unit=model.time_unit_, **columns)
+        split.attrs["no_holdout"] = f"{last:%Y-%m-%d}"
+        result = None
+    else:
+        split = rfm_train_test_split(
+            transactions, train_period_end=train_end, test_period_end=test_period_end, time_unit=model.time_unit_,
+            **columns,
         )
-    split = rfm_train_test_split(
-        transactions,
-        customer_id_col=customer_id_col,
-        datetime_col=datetime_col,
-        monetary_value_col=monetary_value_col,
-        train_period_end=train_end,
-        test_period_end=test_period_end,
-        time_unit=model.time_unit_,
-    )
-    result = evaluate(model, split)
+        result = evaluate(model, split)
     plots = render_plots(model, transactions, split, customer_id_col=customer_id_col, datetime_col=datetime_col,
                          customer_id=customer_id, dpi=dpi)
     split.attrs["columns"] = shown_columns
@@ -295,12 +299,23 @@ def _document(model, split, result, plots, *, title, source, sections) -> str:
 
     esc = html.escape
     notes = fit_warnings(model)
-    s = result.settings
+    unit_name = {"D": "days", "W": "weeks", "M": "months"}.get(model.time_unit_, "time units")
+    if result is None:
+        period = f"training period to {split.attrs['observation_period_end']}, no holdout"
+        headline = (
+            f"No holdout: the transactions end on {split.attrs['no_holdout']}, by the end of training "
+            f"({split.attrs['observation_period_end']}), so there is nothing to judge the forecasts on. Fit the model "
+            "on an earlier period, or give a log that goes on after it, to get the holdout evaluation."
+        )
+    else:
+        s = result.settings
+        period = (f"training period to {s['train_period_end']}, holdout to {s['test_period_end']} "
+                  f"({s['holdout_length']:.4g} {s['time_unit_name']})")
+        headline = result.headline()
     meta = [
-        f"Model: {type(model).__name__}, time unit {s['time_unit_name']}",
-        f"training period to {s['train_period_end']}, holdout to {s['test_period_end']} "
-        f"({s['holdout_length']:.4g} {s['time_unit_name']})",
-        f"{s['n_customers']:,} customers",
+        f"Model: {type(model).__name__}, time unit {unit_name}",
+        period,
+        f"{len(split):,} customers",
         f"clv_predict {__version__}",
     ]
     columns = split.attrs.get("columns")
@@ -311,21 +326,24 @@ def _document(model, split, result, plots, *, title, source, sections) -> str:
     body = [
         f"<h1>{esc(title)}</h1>",
         f"<p class='meta'>{esc('; '.join(meta))}</p>",
-        f"<p class='headline'>{esc(result.headline())}</p>",
+        f"<p class='headline'>{esc(headline)}</p>",
         *(["<div class='warning'><b>Warnings</b><ul>"] + [f"<li>{esc(n)}</li>" for n in notes] + ["</ul></div>"]
           if notes else []),
         "<h2>Parameters</h2>",
         "<p>Estimates with standard errors and 95% normal confidence bounds.</p>",
         table_html(model.summary()),
-        "<h2>Holdout evaluation</h2>",
-        "<p>Forecasts for the holdout period made from the training period only, against what customers did. "
-        "Methods: " + "; ".join(f"<b>{esc(k)}</b>: {esc(v)}" for k, v in s["methods"].items()) + ". "
-        f"The classic formula uses a lifespan of {s['classic_lifespan']:.1f} {esc(s['time_unit_name'])} "
-        f"(repeat rate {s['repeat_rate']:.1%}). Percent errors are (predicted - actual) / actual.</p>",
     ]
-    for table_title, table in result.tables().items():
-        body.append(f"<h3>{esc(table_title)}</h3>")
-        body.append(table_html(table) if len(table) else "<p>Not available (no revenue in the data).</p>")
+    if result is not None:
+        body += [
+            "<h2>Holdout evaluation</h2>",
+            "<p>Forecasts for the holdout period made from the training period only, against what customers did. "
+            "Methods: " + "; ".join(f"<b>{esc(k)}</b>: {esc(v)}" for k, v in s["methods"].items()) + ". "
+            f"The classic formula uses a lifespan of {s['classic_lifespan']:.1f} {esc(s['time_unit_name'])} "
+            f"(repeat rate {s['repeat_rate']:.1%}). Percent errors are (predicted - actual) / actual.</p>",
+        ]
+        for table_title, table in result.tables().items():
+            body.append(f"<h3>{esc(table_title)}</h3>")
+            body.append(table_html(table) if len(table) else "<p>Not available (no revenue in the data).</p>")
     body.append("<h2>Diagnostic plots</h2>")
     for plot in plots:
         body.append(f"<h3 id='{esc(plot.slug)}'>{esc(plot.title)}</h3>")
@@ -365,7 +383,9 @@ def build_report(
         Fitted on the transactions up to ``train_period_end`` (e.g. loaded with
         :func:`clv_predict.load_model`).
     transactions : DataFrame
-        The transaction log covering the training period and the holdout after it.
+        The transaction log covering the training period and the holdout after it. When it
+        ends by the training end, the report shows the fit alone: no evaluation tables and no
+        calibration plot, and a headline that says why.
     customer_id_col, datetime_col, monetary_value_col : str
         Its columns (``monetary_value_col`` is ignored for a BetaGeoModel).
     train_period_end : date-like, optional

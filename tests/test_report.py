@@ -90,11 +90,14 @@ def test_write_report_is_atomic(tmp_path, evil_model, evil_log):
         write_report(tmp_path / "missing" / "report.html", evil_model, evil_log)
 
 
-def test_report_needs_a_holdout(evil_model, evil_log):
+def test_without_a_holdout_the_report_shows_the_fit_alone(evil_model, evil_log):
     training = evil_log[evil_log['day"s'] <= TRAIN_END]
-    with pytest.raises(DataError, match="needs transactions after it"):
-        build_report(evil_model, training, customer_id_col="<cust>", datetime_col='day"s',
-                     monetary_value_col="<b>amount</b>")
+    document = build_report(evil_model, training, customer_id_col="<cust>", datetime_col='day"s',
+                            monetary_value_col="<b>amount</b>")
+    assert "No holdout: the transactions end on 1997-09-30" in document
+    assert "Holdout evaluation" not in document and "Calibration vs holdout" not in document
+    assert len(image_sources(document)) == N_PLOTS - 1
+    assert "Tracking: cumulative repeat transactions" in document
 
 
 def test_a_different_training_end_is_flagged_and_a_missing_customer_refused(cdnow_model, cdnow_log):
