@@ -212,6 +212,10 @@ def test_plots_refuse_bad_input(model, cdnow_split):
         plotting.plot_frequency_distribution(model, cdnow_split.drop(columns="frequency"), ax=new_ax())
     with pytest.raises(DataError, match="give an RFM table"):
         plotting.plot_probability_alive_matrix(model, ax=new_ax())
+    before = plt.get_fignums()
+    with pytest.raises(DataError):
+        plotting.plot_spend_distribution(model, cdnow_split.drop(columns="monetary_value"))
+    assert plt.get_fignums() == before  # input is checked before a figure is opened
 
 
 def test_a_daily_model_counts_the_same_transactions(cdnow_log):

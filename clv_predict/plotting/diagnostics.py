@@ -119,11 +119,11 @@ def plot_frequency_distribution(model, rfm: pd.DataFrame, *, max_frequency: int 
         Customers with this many repeat purchases or more share the last bar.
     ax : matplotlib Axes, optional
     """
-    ax = _axes(ax)
     expected = expected_frequency_counts(model, rfm, max_frequency)
     observed = pd.Series(frequency_bin_labels(check_rfm(rfm)["frequency"], max_frequency)).value_counts(sort=False)
     positions = np.arange(expected.size)
     width = 0.4
+    ax = _axes(ax)
     ax.bar(positions - width / 2, observed.to_numpy(), width, **_ACTUAL)
     ax.bar(positions + width / 2, expected.to_numpy(), width, **_MODEL)
     ax.set_xticks(positions, expected.index)
@@ -145,9 +145,9 @@ def plot_calibration_holdout(model, split: pd.DataFrame, *, ax=None):
         From :func:`clv_predict.rfm_train_test_split`.
     ax : matplotlib Axes, optional
     """
-    ax = _axes(ax)
     table = evaluate(model, split).by_frequency
     positions = np.arange(len(table))
+    ax = _axes(ax)
     ax.plot(positions, table["actual"].to_numpy(), marker="o", **_ACTUAL)
     ax.plot(positions, table["model"].to_numpy(), marker="s", linestyle="--", **_MODEL)
     labels = [f"{label}\nn={count:,}" for label, count in zip(table.index, table["customers"])]
@@ -261,12 +261,12 @@ def plot_tracking(
     --------
     tracking_table : the numbers drawn.
     """
-    ax = _axes(ax)
     table = tracking_table(
         model, transactions, customer_id_col=customer_id_col, datetime_col=datetime_col,
         train_period_end=train_period_end, test_period_end=test_period_end, time_unit=time_unit,
     )
     boundary = pd.Timestamp(table.attrs["train_period_end"])
+    ax = _axes(ax)
     if cumulative:
         ax.plot(table.index, table["actual_cumulative"].to_numpy(), **_ACTUAL)
         ax.plot(table.index, table["expected_cumulative"].to_numpy(), linestyle="--", **_MODEL)
@@ -355,9 +355,9 @@ def plot_expected_purchases_matrix(model, rfm: pd.DataFrame | None = None, *, t:
 
     Customers of age ``T`` (default: the oldest in ``rfm``); see :func:`frequency_recency_matrix`.
     """
-    ax = _axes(ax)
     matrix = frequency_recency_matrix(model, rfm, quantity="expected_purchases", t=t, T=T, max_frequency=max_frequency)
     unit = _UNIT_NAMES.get(matrix.attrs["time_unit"], "time unit")
+    ax = _axes(ax)
     return _plot_matrix(
         matrix, ax, f"Expected purchases in the next {t:g} {unit}{'' if t == 1 else 's'}\n(customers of age T = {matrix.attrs['T']:.1f})",
         "Expected purchases",
@@ -366,8 +366,8 @@ def plot_expected_purchases_matrix(model, rfm: pd.DataFrame | None = None, *, t:
 
 def plot_probability_alive_matrix(model, rfm: pd.DataFrame | None = None, *, T=None, max_frequency=None, ax=None):
     """Heat map of P(alive) by frequency and recency for customers of age ``T`` (default: oldest in ``rfm``)."""
-    ax = _axes(ax)
     matrix = frequency_recency_matrix(model, rfm, quantity="p_alive", T=T, max_frequency=max_frequency)
+    ax = _axes(ax)
     return _plot_matrix(matrix, ax, f"Probability alive\n(customers of age T = {matrix.attrs['T']:.1f})", "P(alive)")
 
 
@@ -426,11 +426,11 @@ def plot_probability_alive_history(
         known and inside the range, is drawn as a dotted line.
     ax : matplotlib Axes, optional
     """
-    ax = _axes(ax)
     history = probability_alive_history(
         model, transactions, customer_id, customer_id_col=customer_id_col, datetime_col=datetime_col,
         end=end, time_unit=time_unit,
     )
+    ax = _axes(ax)
     ax.plot(history.index, history.to_numpy(), color=_ACTUAL["color"], label="P(alive)")
     purchases = pd.DatetimeIndex(history.attrs["purchase_dates"])
     ax.vlines(purchases, 0, 1, colors=_MODEL["color"], linestyles="--", linewidth=1, label="Purchase")
@@ -471,7 +471,6 @@ def plot_spend_distribution(model, rfm: pd.DataFrame, *, bins: int = 40, quantil
     stops at the ``quantile`` of observed mean spend; the histogram is scaled so that its area
     is the share of customers shown.
     """
-    ax = _axes(ax)
     checked = check_rfm(rfm, need_monetary=True)
     repeat = checked[(checked["frequency"] > 0) & (checked["monetary_value"] > 0)]
     if repeat.empty:
@@ -480,6 +479,7 @@ def plot_spend_distribution(model, rfm: pd.DataFrame, *, bins: int = 40, quantil
     top = float(np.quantile(spend, quantile))
     edges = np.linspace(0.0, top, int(bins) + 1)
     width = edges[1] - edges[0]
+    ax = _axes(ax)
     ax.hist(spend, bins=edges, weights=np.full(spend.size, 1.0 / (spend.size * width)),
             color=_ACTUAL["color"], alpha=0.6, label=f"Actual ({spend.size:,} repeat customers)")
     grid = np.linspace(top / 400, top, 400)
@@ -502,7 +502,6 @@ def plot_value_concentration(clv, *, ax=None):
         Predicted CLV per customer (e.g. ``model.predict(rfm, horizon=52)``), all >= 0.
     ax : matplotlib Axes, optional
     """
-    ax = _axes(ax)
     if isinstance(clv, pd.DataFrame):
         check_columns(clv, ["clv"], what="clv")
         clv = clv["clv"]
@@ -511,6 +510,7 @@ def plot_value_concentration(clv, *, ax=None):
         raise DataError("clv must hold at least one finite value (no NaN or infinity)")
     gini = gini_coefficient(values)
     share_customers, share_value = capture_curve(values, values)
+    ax = _axes(ax)
     ax.plot(100 * share_customers, 100 * share_value, color=_MODEL["color"], label=f"Predicted CLV (Gini {gini:.2f})")
     ax.plot([0, 100], [0, 100], color="grey", linestyle=":", label="Equal value")
     for top in (10, 20):
@@ -533,12 +533,12 @@ def plot_purchase_rate_distribution(model, *, ax=None):
     The curve is the density per unit of log rate (rate x density), which stays finite where
     the Gamma density itself is infinite (r < 1); the mean r / alpha and median are marked.
     """
-    ax = _axes(ax)
     bgnbd = _purchase_model(model)
     r, alpha = bgnbd.params_["r"], bgnbd.params_["alpha"]
     rate = stats.gamma(r, scale=1.0 / alpha)
     # with r < 1 the left tail is long on a log axis; rates under 1/10,000 of the mean are not drawn
     grid = np.geomspace(max(rate.ppf(0.001), 1e-4 * r / alpha), rate.ppf(0.999), 400)
+    ax = _axes(ax)
     ax.plot(grid, grid * rate.pdf(grid), color=_ACTUAL["color"], label=f"Gamma(r={r:.3g}, alpha={alpha:.3g})")
     ax.axvline(r / alpha, color=_MODEL["color"], linestyle="--", label=f"Mean {r / alpha:.3g}")
     ax.axvline(rate.median(), color="grey", linestyle=":", label=f"Median {rate.median():.3g}")
@@ -553,12 +553,12 @@ def plot_purchase_rate_distribution(model, *, ax=None):
 
 def plot_dropout_distribution(model, *, ax=None):
     """Fitted distribution of the dropout probability after each purchase across customers, Beta(a, b)."""
-    ax = _axes(ax)
     bgnbd = _purchase_model(model)
     a, b = bgnbd.params_["a"], bgnbd.params_["b"]
     dropout = stats.beta(a, b)
     grid = np.linspace(0.0025, 0.9975, 400)
     density = dropout.pdf(grid)
+    ax = _axes(ax)
     ax.plot(grid, density, color=_ACTUAL["color"], label=f"Beta(a={a:.3g}, b={b:.3g})")
     ax.axvline(a / (a + b), color=_MODEL["color"], linestyle="--", label=f"Mean {a / (a + b):.3g}")
     ax.axvline(dropout.median(), color="grey", linestyle=":", label=f"Median {dropout.median():.3g}")
