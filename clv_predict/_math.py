@@ -79,15 +79,16 @@ def bgnbd_expected_if_alive(params, x, T, t):
     c = a + b + x - 1
     z = t / (alpha + T + t)
     with np.errstate(all="ignore"):
-        log_term = _log_hyp2f1(r + x, b + x, c, z) + (r + x) * (np.log(alpha + T) - np.log(alpha + T + t))
+        log_term = _log_hyp2f1(r + x, b + x, c, z) - (r + x) * np.log1p(t / (alpha + T))
         closed = np.where(t > 0, c / (a - 1) * -np.expm1(log_term), 0.0)
         # every customer alive at T buys at most (r + x) t / (alpha + T) in expectation (the p -> 0 limit)
         bound = (r + x) * t / (alpha + T)
-    # The closed form cancels catastrophically for a near 1 and meets poles of 2F1 for c near 0 or a
-    # negative integer (a + b < 1 gives c < 0 for x = 0); there the integral it solves is taken directly.
+    # The closed form cancels catastrophically for a near 1 and for short horizons (1 - 2F1 x ... near
+    # 0), and meets poles of 2F1 for c near 0 or a negative integer (a + b < 1 gives c < 0 for x = 0);
+    # there the integral it solves is taken directly.
     doubtful = (
         ~np.isfinite(closed) | (closed < -1e-12 * bound) | (closed > bound * (1 + 1e-9))
-        | (abs(a - 1) < 0.05) | (c < 1.0)
+        | (abs(a - 1) < 0.05) | (c < 1.0) | (abs(log_term) < 1e-3)
     ) & (t > 0)
     if not doubtful.any():
         return closed

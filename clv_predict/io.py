@@ -221,13 +221,14 @@ def _parquet_batches(path: Path, columns, rows: int, string_columns):
             if batch.num_rows == 0:
                 continue
             empty = False
-            frame = batch.to_pandas()
+            # the pandas metadata in a file is only a hint: a damaged one must not decide the read
+            frame = batch.to_pandas(ignore_metadata=True)
             for column in string_columns:
                 if column in frame.columns:
                     frame[column] = _text(frame[column])
             yield frame
-    except (pa.ArrowException, OSError, ValueError, TypeError, OverflowError) as exc:
-        raise DataError(f"input file {str(path)!r} is not a readable Parquet file: {exc}") from None
+    except (pa.ArrowException, OSError, ValueError, TypeError, OverflowError, KeyError, IndexError, MemoryError) as exc:
+        raise DataError(f"input file {str(path)!r} is not a readable Parquet file: {type(exc).__name__}: {exc}") from None
     if empty:
         raise DataError(f"input file {str(path)!r} has no rows")
 

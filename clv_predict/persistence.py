@@ -184,7 +184,8 @@ def load_model(path):
             f"model file {str(path)!r} has format version {file_version}, newer than this clv_predict "
             f"reads ({FORMAT_VERSION}); upgrade clv-predict"
         )
-    saved_with = (content.get("package_versions") or {}).get("clv-predict")
+    versions = content.get("package_versions")
+    saved_with = versions.get("clv-predict") if isinstance(versions, dict) else None
     ours = _package_versions()["clv-predict"]
     if saved_with not in (None, ours):
         warnings.warn(
@@ -194,13 +195,15 @@ def load_model(path):
         )
     try:
         return _rebuild(content)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
         raise ModelFileError(f"model file {str(path)!r} is incomplete or malformed ({type(exc).__name__}: {exc})") from None
 
 
 def _restore(model, state: dict, training: dict):
     names = list(model._param_names)
     model.params_ = pd.Series([float(state["params"][n]) for n in names], index=names, name="estimate")
+    if not (np.all(np.isfinite(model.params_)) and np.all(model.params_ > 0)):
+        raise ValueError(f"parameters must be positive numbers; got {model.params_.to_dict()}")
     covariance = np.asarray(state["covariance"], dtype=float).reshape(len(names), len(names))
     model.covariance_ = pd.DataFrame(covariance, index=names, columns=names)
     model.standard_errors_ = pd.Series(

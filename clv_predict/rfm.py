@@ -107,7 +107,7 @@ def _customer_ids(raw: pd.Series, name: str, report: dict) -> pd.Series:
     """One type of id per log: whole floats become integers, a mix of text and numbers becomes text."""
     if pd.api.types.is_float_dtype(raw.dtype):
         values = raw.to_numpy(dtype=float, na_value=np.nan)
-        if np.all(values == np.floor(values)) and np.all(np.abs(values) < 2**53):
+        if np.all(np.isfinite(values) & (values == np.floor(values))) and np.all(np.abs(values) < 2**53):
             # a numeric id column with gaps is read as float (17850.0): the ids are the integers
             return pd.Series(values.astype(np.int64), index=raw.index, name=raw.name)
         return raw
@@ -115,7 +115,7 @@ def _customer_ids(raw: pd.Series, name: str, report: dict) -> pd.Series:
         kind = pd.api.types.infer_dtype(raw, skipna=True)
         if kind in ("mixed-integer-float", "floating"):
             values = pd.to_numeric(raw).to_numpy(dtype=float)
-            if np.all(values == np.floor(values)):
+            if np.all(np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) < 2**53)):
                 return pd.Series(values.astype(np.int64), index=raw.index, name=raw.name)
         if kind in ("mixed", "mixed-integer"):
             as_text = raw.map(_id_text)
@@ -245,10 +245,10 @@ _SLASHED_DATE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b"
 def _date_order(column: pd.Series, name: str, dayfirst: bool | None) -> bool:
     """Whether to read day-first, from the user's word checked against the data; never a silent guess."""
     text = column.dropna().astype(str)
-    parts = text.str.extract(_SLASHED_DATE)
-    parts = parts.dropna()
+    parts = text.str.extract(_SLASHED_DATE).dropna()
     if parts.empty:
         return bool(dayfirst)
+    text = text.loc[parts.index]
     first, second = parts[0].astype(int), parts[1].astype(int)
     proves_dayfirst, proves_monthfirst = (first > 12).any(), (second > 12).any()
     if proves_dayfirst and proves_monthfirst:
@@ -317,6 +317,10 @@ def _to_days(column: pd.Series, name: str, dayfirst: bool | None = None) -> np.n
             with warnings.catch_warnings():
                 # pandas 2 warns (pandas 3 raises) on mixed time zones: both are handled below
                 warnings.simplefilter("ignore", FutureWarning)
+                # odd values make pandas fall back to dateutil or warn of future parsing: they are judged below
+                warnings.filterwarnings("ignore", message="Could not infer format", category=UserWarning)
+                warnings.filterwarnings("ignore", message="Parsing integer or float values")
+                warnings.filterwarnings("ignore", category=RuntimeWarning)
                 # ISO 8601 first (dates and datetimes may be mixed); otherwise the format pandas infers from the first value
                 stamps = pd.to_datetime(column, errors="coerce", format="ISO8601")
                 if (stamps.isna() & column.notna()).any():

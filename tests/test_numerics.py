@@ -220,3 +220,9 @@ def test_q_at_most_one_warns_and_leaves_non_repeaters_without_a_spend(monkeypatc
     assert model.params_["q"] <= 1 and model.population_mean_spend_ == float("inf")
     spend = model.expected_spend(rfm)
     assert np.isnan(spend.iloc[-1]) and np.all(np.isfinite(spend.iloc[:-1]))
+
+
+@pytest.mark.parametrize("params, x", [(CDNOW, 0), (CDNOW, 1), ((2.0, 1.0, 3.0, 50.0), 1000), ((50.0, 5.0, 0.2, 100.0), 10_000)])
+def test_short_horizons_keep_their_relative_precision(params, x):
+    value = _math.bgnbd_expected_if_alive(params, x, 52.0, 1e-6)
+    assert value == pytest.approx(_reference_expected_if_alive(params, x, 52.0, 1e-6), rel=1e-8)
