@@ -73,8 +73,9 @@ class CLVModel:
         L2 penalty of the BG/NBD fit.
     spend_penalizer_coef : float, default 0
         L2 penalty of the Gamma-Gamma fit.
-    engine : {"lifetimes", "native"}
-        Optimiser used for both fits (see :class:`BetaGeoModel`).
+    engine : {"lifetimes", "native"}, default "lifetimes"
+        Optimiser used for both fits (see :class:`BetaGeoModel`); "native"
+        for millions of customers.
 
     Examples
     --------

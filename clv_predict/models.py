@@ -253,7 +253,10 @@ class BetaGeoModel(_ParametricModel):
         or degenerate data.
     engine : {"lifetimes", "native"}, default "lifetimes"
         "lifetimes" fits with lifetimes' BetaGeoFitter (the reference);
-        "native" with this package's analytic gradient (faster, same optimum).
+        "native" maximises this package's vectorised log-likelihood with its
+        analytic gradient on the compressed rows: the same estimates (tests
+        hold it to lifetimes at 1e-5), several times faster at millions of
+        customers.
 
     Examples
     --------

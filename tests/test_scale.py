@@ -1,10 +1,12 @@
 """The fast paths give the reference results: synthetic logs, RFM at scale, the native fit, weighted fits."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from clv_predict import BetaGeoModel, CLVModel, DataError, GammaGammaModel, _lifetimes, _math, _rows, rfm_summary
+from clv_predict import BetaGeoModel, CLVModel, DataError, GammaGammaModel, ModelWarning, _lifetimes, _math, _rows, rfm_summary
 from clv_predict import rfm as rfm_module
 from clv_predict.synthetic import CDNOW_PARAMS, simulate_transactions
 
@@ -283,3 +285,32 @@ def test_command_line_writes_parquet_parts(synthetic_rfm, parts_folder, tmp_path
     parts = sorted((tmp_path / "scores").glob("part-*.parquet"))
     assert len(parts) >= 2 and len(pd.read_parquet(tmp_path / "scores")) == 20_000
     assert "Scored 20,000 customers" in capsys.readouterr().out
+
+
+def test_native_engine_agrees_with_the_lifetimes_reference_penalised_or_not(cdnow_split):
+    for penalizer in (0.0, 0.1):
+        native = BetaGeoModel(penalizer_coef=penalizer, engine="native").fit(cdnow_split)
+        reference = BetaGeoModel(penalizer_coef=penalizer, engine="lifetimes").fit(cdnow_split)
+        np.testing.assert_allclose(native.params_, reference.params_, rtol=1e-5)
+        np.testing.assert_allclose(native.covariance_, reference.covariance_, rtol=1e-4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ModelWarning)  # penalised, q falls below 1 on CDNOW: both engines warn
+            spend = GammaGammaModel(penalizer_coef=penalizer, engine="native").fit(cdnow_split)
+            spend_reference = GammaGammaModel(penalizer_coef=penalizer, engine="lifetimes").fit(cdnow_split)
+        np.testing.assert_allclose(spend.params_, spend_reference.params_, rtol=1e-5)
+
+
+def test_command_line_fits_with_the_native_engine(synthetic_log, tmp_path, capsys):
+    from clv_predict import load_model
+    from clv_predict.cli import main
+
+    log_path = tmp_path / "log.parquet"
+    synthetic_log.to_parquet(log_path, index=False)
+    for engine in ("native", "lifetimes"):
+        code = main(["fit", "--input", str(log_path), "--customer-col", "customer_id", "--date-col", "date",
+                     "--amount-col", "amount", "--time-unit", "W", "--observation-end", END, "--engine", engine,
+                     "--output", str(tmp_path / f"{engine}.joblib")])
+        assert code == 0
+    native, reference = load_model(tmp_path / "native.joblib"), load_model(tmp_path / "lifetimes.joblib")
+    assert native.engine == "native" and reference.engine == "lifetimes"
+    np.testing.assert_allclose(native.params_, reference.params_, rtol=1e-5)
