@@ -104,6 +104,7 @@ def run_path(log_path: Path, lifetimes_max: int, peers: bool) -> dict:
         "converged": bool(model.purchase_model_.convergence_["converged"] and model.spend_model_.convergence_["converged"]),
     }
     del scores
+    model.save(log_path.with_name(log_path.stem + "_model.joblib"))
 
     result["lifetimes"] = _lifetimes_figures(rfm, model, lifetimes_max)
     if peers:
@@ -201,6 +202,22 @@ def _peer_figures(log_path: Path, end: str, n_customers: int, lifetimes_max: int
     return figures
 
 
+def run_score_file(log_path: Path, chunk_rows: int) -> dict:
+    """Batch scoring of the whole file in chunks of whole customers (streaming), in its own process."""
+    from clv_predict import load_model, score_file
+
+    model = load_model(log_path.with_name(log_path.stem + "_model.joblib"))
+    out = log_path.with_name(log_path.stem + "_streamed")
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    started = time.perf_counter()
+    result = score_file(model, log_path, out, horizon=52, discount_rate=0.002, chunk_rows=chunk_rows, output_parts=True)
+    return {"seconds": time.perf_counter() - started, "peak_gb": _peak_gb(), "chunks": result["chunks"],
+            "customers": result["customers"], "chunk_rows": chunk_rows}
+
+
 # ---------------------------------------------------------------------------------------------------- report
 def _print_size(result: dict, lifetimes_reference: dict | None) -> None:
     t = result["times"]
@@ -229,6 +246,10 @@ def _print_size(result: dict, lifetimes_reference: dict | None) -> None:
         for k in PARAM_NAMES
     )
     print(f"  recovery, fitted (generating, error): {recovery}; converged: {result['converged']}")
+    streamed = result.get("score_file")
+    if streamed:
+        print(f"  score_file (streaming, {streamed['chunk_rows']:,}-row chunks, {streamed['chunks']} chunks, Parquet parts "
+              f"out): {streamed['seconds']:.1f} s for {streamed['customers']:,} customers, peak memory {streamed['peak_gb']:.2f} GB")
     peers = result.get("peers")
     if peers:
         duck = peers.get("duckdb_rfm_s")
@@ -246,10 +267,17 @@ def main(argv=None) -> None:
     parser.add_argument("--lifetimes-max", type=int, default=1_000_000,
                         help="largest size at which lifetimes is run (above: extrapolated)")
     parser.add_argument("--peers", action="store_true", help="also time DuckDB SQL and lifetimes' RFM summary")
+    parser.add_argument("--score-file", type=int, metavar="CHUNK_ROWS",
+                        help="also time score_file (streaming, chunks of this many rows, Parquet parts out)")
     parser.add_argument("--run-path", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--run-score-file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
 
+    if args.run_score_file:
+        warnings.simplefilter("ignore")
+        print(json.dumps(run_score_file(args.run_score_file, args.score_file)))
+        return
     if args.run_path:  # child process: one size, figures as JSON on stdout
         warnings.simplefilter("ignore")
         print(json.dumps(run_path(args.run_path, args.lifetimes_max, args.peers)))
@@ -271,6 +299,10 @@ def main(argv=None) -> None:
             command.append("--peers")
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         result = json.loads(output.strip().splitlines()[-1])
+        if args.score_file:
+            command = [sys.executable, __file__, "--run-score-file", str(path), "--score-file", str(args.score_file)]
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            result["score_file"] = json.loads(output.strip().splitlines()[-1])
         _print_size(result, reference)
         if "fit_bgnbd_s" in result["lifetimes"]:
             reference = result
