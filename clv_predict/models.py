@@ -106,12 +106,24 @@ class _ParametricModel:
             try:
                 scaled = self._lifetimes_fit(data, x0)
             except _lifetimes.LifetimesFitFailed as failure:
-                return _Optimum(x0, False, failure.report.splitlines()[0] if failure.report else "did not converge", None)
+                reason = failure.report.splitlines()[0] if failure.report else "did not converge"
             except (np.linalg.LinAlgError, FloatingPointError, OverflowError) as failure:
                 # lifetimes inverts its Hessian after optimising: a flat likelihood fails there
-                return _Optimum(x0, False, f"lifetimes: {type(failure).__name__}: {failure}", None)
-            return _Optimum(np.log(scaled), True, "lifetimes: converged", None)
+                reason = f"{type(failure).__name__}: {failure}"
+            else:
+                return _Optimum(np.log(scaled), True, "lifetimes: converged", None)
+            # lifetimes raises without saying where it stopped; the same objective minimised natively from
+            # the same start gives the point to report (never the starting values themselves)
+            native = self._minimise_native(data, x0)
+            return _Optimum(
+                native.log_params,
+                native.success,
+                f"lifetimes failed ({reason.strip()}); native optimiser from the same start: {native.message}",
+                native.iterations,
+            )
+        return self._minimise_native(data, x0)
 
+    def _minimise_native(self, data, x0) -> _Optimum:
         def fun(log_params):
             scaled = np.exp(log_params)
             value = self._negative_objective(data, scaled)
@@ -123,6 +135,25 @@ class _ParametricModel:
         with np.errstate(all="ignore"):
             result = minimize(fun, x0, jac=True, method="BFGS", tol=1e-7)
         return _Optimum(np.asarray(result.x), bool(result.success), str(result.message), int(result.nit))
+
+    #: Shape parameters (unit-free, unlike the scales alpha and v) checked for the edge of the space.
+    _shape_params: tuple[str, ...] = ()
+
+    def _warn_if_at_edge(self) -> None:
+        """A shape parameter run off to 0 or infinity means the model degenerates: say so, once."""
+        shapes = self.params_[list(self._shape_params)]
+        edge = shapes[(shapes < 1e-4) | (shapes > 1e4)]
+        if len(edge):
+            values = ", ".join(f"{name} = {value:.3g}" for name, value in edge.items())
+            warnings.warn(
+                f"{type(self).__name__} estimates lie at the edge of the parameter space ({values}): {self._edge_meaning} "
+                "Standard errors there mean little. A longer observation period, more customers or a "
+                "penalizer_coef gives an interior estimate.",
+                ModelWarning,
+                stacklevel=3,
+            )
+
+    _edge_meaning = ""
 
     def _set_covariance(self, hessian_function, params) -> None:
         """Covariance of the estimates: the inverse of the Hessian of the total penalised negative log-likelihood."""
@@ -273,6 +304,11 @@ class BetaGeoModel(_ParametricModel):
     """
 
     _param_names = ("r", "alpha", "a", "b")
+    _shape_params = ("r", "a", "b")
+    _edge_meaning = (
+        "the data show (almost) no dropout or no spread in purchase rates, so BG/NBD reduces to a simpler "
+        "model and P(alive) carries little information."
+    )
     _kind = "BetaGeoModel"
 
     def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None, weights=None) -> "BetaGeoModel":
@@ -328,6 +364,7 @@ class BetaGeoModel(_ParametricModel):
 
         with np.errstate(all="ignore"):
             self._set_covariance(total_gradient, params)
+        self._warn_if_at_edge()
         repeat_rows = checked["frequency"].to_numpy() > 0
         if row_weights is None:
             self.n_customers_ = int(len(checked))
@@ -415,6 +452,11 @@ class GammaGammaModel(_ParametricModel):
     """
 
     _param_names = ("p", "q", "v")
+    _shape_params = ("p", "q")
+    _edge_meaning = (
+        "the data show (almost) no spread of a customer's purchase values around his mean, or none between "
+        "customers' means, so expected spend is driven by very few repeat purchases."
+    )
     _kind = "GammaGammaModel"
 
     def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None, weights=None) -> "GammaGammaModel":
@@ -461,6 +503,7 @@ class GammaGammaModel(_ParametricModel):
 
         with np.errstate(all="ignore"):
             self._set_covariance(total_gradient, params)
+        self._warn_if_at_edge()
         if row_weights is None:
             self.n_customers_ = int(len(usable))
             self.n_repeat_customers_ = int(len(repeat))

@@ -223,3 +223,32 @@ print("clean")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "clean"
+
+
+def test_a_failed_lifetimes_fit_never_reports_its_starting_values():
+    """On 99 Online Retail customers lifetimes' BG/NBD fit fails (the optimum lies where nobody drops out);
+    the model reports where the same objective actually ends, not the starting point, and says what happened."""
+    import warnings as w
+
+    from clv_predict import ModelWarning, rfm_summary
+    from conftest import DATA
+
+    log = pd.read_csv(DATA / "online_retail_extract.csv.gz", dtype={"CustomerID": str, "InvoiceNo": str})
+    with w.catch_warnings():
+        w.simplefilter("ignore")
+        rfm = rfm_summary(
+            log, customer_id_col="CustomerID", datetime_col="InvoiceDate", quantity_col="Quantity",
+            unit_price_col="UnitPrice", transaction_col="InvoiceNo", negative_amounts="net", missing_ids="drop",
+            observation_period_end="2011-06-30", time_unit="W",
+        )
+        native = BetaGeoModel(engine="native").fit(rfm)
+    with w.catch_warnings(record=True) as caught:
+        w.simplefilter("always")
+        reference = BetaGeoModel().fit(rfm)
+    edge = [str(c.message) for c in caught if issubclass(c.category, ModelWarning)]
+    assert len(edge) == 1 and "edge of the parameter space (a = " in edge[0] and "(almost) no dropout" in edge[0]
+    starts = {np.exp(s) for s in (0.1, 0.0, -1.0, 1.0)}
+    assert not any(np.isclose(reference.params_["r"], s) for s in starts)
+    np.testing.assert_allclose(reference.log_likelihood_, native.log_likelihood_, rtol=1e-6)
+    assert "lifetimes failed" in reference.convergence_["message"]
+    assert reference.params_["a"] / (reference.params_["a"] + reference.params_["b"]) < 1e-3

@@ -215,6 +215,7 @@ def test_q_at_most_one_warns_and_leaves_non_repeaters_without_a_spend(monkeypatc
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", message=".*edge of the parameter space", category=ModelWarning)
         with pytest.warns(ModelWarning, match=r"q = 0\.9\d+ <= 1: the population mean spend is infinite"):
             model = GammaGammaModel(engine="native").fit(rfm)
     assert model.params_["q"] <= 1 and model.population_mean_spend_ == float("inf")
