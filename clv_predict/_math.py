@@ -12,7 +12,8 @@ import warnings
 
 import numpy as np
 from scipy.integrate import IntegrationWarning, quad
-from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1, roots_jacobi
+from scipy.linalg import eigh_tridiagonal
+from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1
 
 
 # --------------------------------------------------------------------------- BG/NBD
@@ -107,12 +108,33 @@ def bgnbd_expected_if_alive(params, x, T, t):
     return out if out.ndim else float(out)
 
 
+def _beta_rule(n: int, a: float, b: float):
+    """Nodes in (0, 1) and weights summing to 1 of the n-point Gauss rule for the Beta(a, b) density.
+
+    Golub-Welsch on the Jacobi recurrence (as scipy's roots_jacobi), with the weights taken from the
+    eigenvectors, normalised: scipy scales them by 2^(a+b) B(a, b), which overflows for large b.
+    """
+    alpha, beta = b - 1.0, a - 1.0  # the Jacobi weight (1 - u)^alpha (1 + u)^beta, p = (1 + u) / 2
+    k = np.arange(n, dtype=float)
+    total = alpha + beta
+    diagonal = np.where(
+        k == 0, (beta - alpha) / (2 + total), (beta**2 - alpha**2) / ((2 * k + total) * (2 * k + total + 2))
+    )
+    j = k[1:]
+    with np.errstate(invalid="ignore", divide="ignore"):  # the j == 1 branch not taken may be negative
+        off = (
+            2.0 / (2 * j + total) * np.sqrt((j + alpha) * (j + beta) / (2 * j + total + 1))
+            * np.where(j == 1, 1.0, np.sqrt(j * (j + total) / np.where(j == 1, 1.0, 2 * j + total - 1)))
+        )
+    nodes, vectors = eigh_tridiagonal(diagonal, off)
+    weights = vectors[0] ** 2
+    return (1 + nodes) / 2, weights / weights.sum()
+
+
 def _expected_if_alive_by_gauss_jacobi(r, alpha, a, b, x, T, t, n: int) -> np.ndarray:
     """The integral of :func:`_expected_if_alive_by_quadrature` by an n-point Gauss-Jacobi rule for Beta(a, b + x)."""
     with np.errstate(all="ignore"):
-        nodes, weights = roots_jacobi(n, b + x - 1, a - 1)
-        weights = weights / weights.sum()
-        p = (1 + nodes) / 2
+        p, weights = _beta_rule(n, a, b + x)
         k, s = r + x, np.asarray(t / (alpha + T), dtype=float)
         g = -np.expm1(-k * np.log1p(p[None, :] * s.reshape(-1, 1))) / p[None, :]
         return (g @ weights).reshape(s.shape)
