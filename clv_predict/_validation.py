@@ -115,4 +115,4 @@ def check_rfm(rfm: pd.DataFrame, *, need_monetary: bool = False, what: str = "rf
         problems.append("'T' must be > 0 for customers with repeat purchases")
     if problems:
         raise DataError(f"{what} is not a valid RFM summary: " + "; ".join(problems))
-    return pd.DataFrame(out, index=rfm.index)
+    return pd.DataFrame(out, index=rfm.index, copy=False)  # no copy: the models only read these columns
