@@ -389,8 +389,16 @@ def _factorize_sorted(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """
     array = values.to_numpy() if isinstance(values.dtype, np.dtype) else None
     if array is None or array.dtype.kind not in "iu" or array.size == 0:
-        codes, unique = pd.factorize(values, sort=True)
-        return codes.astype(np.int64), unique
+        # hash first, then sort only the distinct values (pandas' sort=True sorts strings slowly in Python)
+        codes, unique = pd.factorize(values)
+        try:
+            order = pd.Index(unique).argsort()
+        except TypeError:  # values that do not compare with each other: pandas' own safe sort
+            codes, unique = pd.factorize(values, sort=True)
+            return codes.astype(np.int64), unique
+        rank = np.empty(order.size, dtype=np.int64)
+        rank[order] = np.arange(order.size)
+        return rank[codes], pd.Index(unique).take(order)
     low, high = int(array.min()), int(array.max())
     if high - low <= 4 * array.size + 1024:
         present = np.zeros(high - low + 1, dtype=bool)
@@ -734,6 +742,6 @@ def rfm_train_test_split(
 
 def _rfm_from_arrays(ids, days, amounts, end_day: int, time_unit: str) -> pd.DataFrame:
     """RFM summary of flat arrays (one entry per transaction row) as of ``end_day``."""
-    codes, unique = pd.factorize(ids, sort=True)
-    customers = _customers(codes.astype(np.int64), np.asarray(days, dtype=np.int64), amounts)
+    codes, unique = _factorize_sorted(ids if isinstance(ids, pd.Series) else pd.Series(ids))
+    customers = _customers(codes, np.asarray(days, dtype=np.int64), amounts)
     return _summary_frame(customers, pd.Index(unique, name="customer_id"), end_day, time_unit)

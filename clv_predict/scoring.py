@@ -283,11 +283,11 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
             for key, value in log.report.items():
                 if isinstance(value, int) and key != "rows":
                     policy_counts[key] = policy_counts.get(key, 0) + value
-            ids = log.ids.to_numpy()[log.codes]
+            ids = log.ids.take(log.codes)  # keeps pandas' string type: no per-row conversion to text
             total_rows += len(batch)
             first_day = min(first_day, int(log.days.min())) if first_day is not None else int(log.days.min())
             last_day = max(last_day, int(log.days.max())) if last_day is not None else int(log.days.max())
-            frame = pd.DataFrame({"id": ids.astype(str), "day": log.days, "amount": log.amounts})
+            frame = pd.DataFrame({"id": np.asarray(ids.astype(str)), "day": log.days, "amount": log.amounts})
             if n_buckets is None:
                 n_buckets = _bucket_count(path, len(batch), chunk_rows)
                 buckets = [None] * n_buckets
@@ -320,7 +320,7 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
             done += 1
             if len(table):
                 rfm = _rfm._rfm_from_arrays(
-                    table["id"].to_numpy(dtype=object), table["day"].to_numpy(), table["amount"].to_numpy(), end_day, model.time_unit_
+                    table["id"], table["day"].to_numpy(), table["amount"].to_numpy(), end_day, model.time_unit_
                 )
                 if len(rfm):
                     writer.write(score(model, rfm, **settings))
