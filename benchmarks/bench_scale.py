@@ -66,7 +66,7 @@ class _Clock:
         return _Stage()
 
 
-def run_path(log_path: Path, lifetimes_max: int, peers: bool) -> dict:
+def run_path(log_path: Path, lifetimes_max: int, peers: bool, lifetimes_rfm_max: int) -> dict:
     """The whole path on one file, then the comparisons; returns the figures as a dict."""
     import pandas as pd
     import pyarrow.parquet as pq
@@ -108,7 +108,7 @@ def run_path(log_path: Path, lifetimes_max: int, peers: bool) -> dict:
 
     result["lifetimes"] = _lifetimes_figures(rfm, model, lifetimes_max)
     if peers:
-        result["peers"] = _peer_figures(log_path, end, len(rfm), lifetimes_max)
+        result["peers"] = _peer_figures(log_path, end, len(rfm), lifetimes_rfm_max)
     return result
 
 
@@ -267,6 +267,8 @@ def main(argv=None) -> None:
     parser.add_argument("--lifetimes-max", type=int, default=1_000_000,
                         help="largest size at which lifetimes is run (above: extrapolated)")
     parser.add_argument("--peers", action="store_true", help="also time DuckDB SQL and lifetimes' RFM summary")
+    parser.add_argument("--lifetimes-rfm-max", type=int, default=None,
+                        help="largest size at which lifetimes' summary_data_from_transaction_data runs (default: --lifetimes-max)")
     parser.add_argument("--score-file", type=int, metavar="CHUNK_ROWS",
                         help="also time score_file (streaming, chunks of this many rows, Parquet parts out)")
     parser.add_argument("--run-path", type=Path, help=argparse.SUPPRESS)
@@ -280,7 +282,8 @@ def main(argv=None) -> None:
         return
     if args.run_path:  # child process: one size, figures as JSON on stdout
         warnings.simplefilter("ignore")
-        print(json.dumps(run_path(args.run_path, args.lifetimes_max, args.peers)))
+        print(json.dumps(run_path(args.run_path, args.lifetimes_max, args.peers,
+                                  args.lifetimes_rfm_max or args.lifetimes_max)))
         return
 
     from generate import write_log
@@ -294,7 +297,8 @@ def main(argv=None) -> None:
         if not path.exists():
             info = write_log(n, args.seed, path)
             print(f"drew {n:,} customers ({info['rows']:,} transactions) in {info['seconds_to_draw']:.1f} s -> {path}")
-        command = [sys.executable, __file__, "--run-path", str(path), "--lifetimes-max", str(args.lifetimes_max)]
+        command = [sys.executable, __file__, "--run-path", str(path), "--lifetimes-max", str(args.lifetimes_max),
+                   "--lifetimes-rfm-max", str(args.lifetimes_rfm_max or args.lifetimes_max)]
         if args.peers:
             command.append("--peers")
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
