@@ -113,16 +113,15 @@ def _check_read_options(decimal) -> None:
 
 
 def _text(column: pd.Series) -> pd.Series:
-    """Ids as text, whole floats without the '.0' a numeric column with gaps gets."""
+    """Ids as text; whole floats (what a numeric id column with gaps becomes) without their '.0'."""
     if pd.api.types.is_float_dtype(column.dtype):
         values = column.to_numpy(dtype=float, na_value=np.nan)
-        whole = np.isfinite(values) & (values == np.floor(values)) & (np.abs(values) < 2**53)
-        if whole[~np.isnan(values)].all():
-            out = pd.Series(
-                np.where(np.isnan(values), None, values.astype(str)), index=column.index, dtype=object
-            )
-            out[~np.isnan(values)] = values[~np.isnan(values)].astype(np.int64).astype(str)
-            return out.where(column.notna())
+        present = ~np.isnan(values)
+        kept = values[present]
+        if np.all(np.isfinite(kept) & (kept == np.floor(kept)) & (np.abs(kept) < 2**53)):
+            out = pd.Series(None, index=column.index, dtype=object)
+            out[present] = kept.astype(np.int64).astype(str)
+            return out
     return column.astype(str).where(column.notna())
 
 

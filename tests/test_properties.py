@@ -131,7 +131,7 @@ def test_netting_returns_keeps_a_subset_of_purchase_days(log, returns):
         {"customer_id": log["customer_id"].iloc[i % len(log)], "date": log["date"].iloc[i % len(log)], "amount": -c / 100}
         for i, c in returns
     ]
-    messy = pd.concat([log, pd.DataFrame(extra, columns=log.columns)], ignore_index=True)
+    messy = pd.concat([log, pd.DataFrame(extra, columns=log.columns)], ignore_index=True) if extra else log
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
         try:
