@@ -60,7 +60,7 @@ def main() -> None:
             )
         )
     print(f"  {'default policies':44s} {strict:7.3f} s")
-    print(f"  {"net, duplicates=drop, missing_ids=drop":44s} {every:7.3f} s")
+    print(f"  {'net, duplicates=drop, missing_ids=drop':44s} {every:7.3f} s")
 
 
 if __name__ == "__main__":
