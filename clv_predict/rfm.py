@@ -424,12 +424,11 @@ def _customers_without_returns(codes, days, amounts) -> _Customers:
     last_day = np.full(n_ids, np.iinfo(np.int64).min, dtype=np.int64)
     np.minimum.at(first_day, codes, days)
     np.maximum.at(last_day, codes, days)
-    # distinct (customer, day) pairs: sort the combined key (no gather of the rows needed)
+    # distinct (customer, day) pairs: sort the combined key (no gather of the rows needed); a customer's
+    # transaction days are his rows less those repeating an earlier row's day (few, so decoded alone)
     key = np.sort(codes * span + (days - low))
-    distinct = np.empty(key.size, dtype=bool)
-    distinct[:1] = True
-    np.not_equal(key[1:], key[:-1], out=distinct[1:])
-    n_days = np.bincount(key[distinct] // span, minlength=n_ids)
+    repeated = key[1:] == key[:-1]
+    n_days = np.bincount(codes, minlength=n_ids) - np.bincount(key[1:][repeated] // span, minlength=n_ids)
     present = np.flatnonzero(n_days)
     repeat_total = None
     if amounts is not None:
@@ -486,7 +485,7 @@ def _summary_frame(customers: _Customers, ids: pd.Index, end_day: int, time_unit
             columns["monetary_value"] = np.where(frequency > 0, customers.repeat_total / np.maximum(frequency, 1), 0.0)
     index = ids.take(customers.codes)
     index.name = "customer_id"
-    frame = pd.DataFrame(columns, index=index)
+    frame = pd.DataFrame(columns, index=index, copy=False)  # the columns are fresh arrays: no need to copy
     frame.attrs.update(
         {
             "time_unit": time_unit,
@@ -740,8 +739,8 @@ def rfm_train_test_split(
     return frame
 
 
-def _rfm_from_arrays(ids, days, amounts, end_day: int, time_unit: str) -> pd.DataFrame:
-    """RFM summary of flat arrays (one entry per transaction row) as of ``end_day``."""
+def _rfm_from_arrays(ids, days, amounts, end_day: int, time_unit: str, report: dict | None = None) -> pd.DataFrame:
+    """RFM summary of flat arrays (one entry per transaction row) as of ``end_day``; ``report`` counts returned days."""
     codes, unique = _factorize_sorted(ids if isinstance(ids, pd.Series) else pd.Series(ids))
-    customers = _customers(codes, np.asarray(days, dtype=np.int64), amounts)
+    customers = _customers(codes, np.asarray(days, dtype=np.int64), amounts, report)
     return _summary_frame(customers, pd.Index(unique, name="customer_id"), end_day, time_unit)

@@ -320,7 +320,8 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
             done += 1
             if len(table):
                 rfm = _rfm._rfm_from_arrays(
-                    table["id"], table["day"].to_numpy(), table["amount"].to_numpy(), end_day, model.time_unit_
+                    table["id"], table["day"].to_numpy(), table["amount"].to_numpy(), end_day, model.time_unit_,
+                    policy_counts,
                 )
                 if len(rfm):
                     writer.write(score(model, rfm, **settings))
@@ -331,6 +332,7 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
                 ("missing_id_rows_dropped", "rows without a customer id were dropped"),
                 ("negative_rows", f"rows with a negative amount were handled by negative_amounts={policy.negative_amounts!r}"),
                 ("negative_transactions", f"transactions with a negative total were handled by negative_amounts={policy.negative_amounts!r}"),
+                ("days_not_purchases", "customer-days whose purchases were all returned (or that held only returns) are not purchases"),
             ) if policy_counts.get(key)
         ]
         if changed:

@@ -385,7 +385,7 @@ def test_cli_and_score_file_apply_the_line_item_policies_like_the_library(tmp_pa
     np.testing.assert_allclose(scored["monetary_value"], rfm["monetary_value"])
     np.testing.assert_allclose(scored["clv"], expected["clv"], rtol=1e-6)
     # the library directly, with the same file: identical to the command line
-    with pytest.warns(DataWarning):
+    with pytest.warns(DataWarning, match="customer-days whose purchases were all returned"):
         result = score_file(model, path, tmp_path / "lib.csv", horizon=52, customer_id_col="CustomerID",
                             datetime_col="InvoiceDate", quantity_col="Quantity", unit_price_col="UnitPrice",
                             transaction_col="InvoiceNo", negative_amounts="net", dayfirst=True, chunk_rows=250)
