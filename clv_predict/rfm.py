@@ -95,7 +95,10 @@ def _numbers(column: pd.Series, name: str) -> np.ndarray:
         example = column.iloc[rows[0]]
         hint = ""
         if isinstance(example, str) and "," in example:
-            hint = " (a decimal comma or a thousands separator? read the file with clv_predict.io.read_transactions)"
+            hint = (
+                " (a decimal comma? read the file with decimal=',' (--decimal ,); "
+                "a thousands separator? remove it first)"
+            )
         raise DataError(
             f"column '{name}' has {rows.size} missing or non-numeric values "
             f"(first at row {rows[0]}: {example!r}){hint}"
