@@ -390,3 +390,21 @@ def test_cli_and_score_file_apply_the_line_item_policies_like_the_library(tmp_pa
                             datetime_col="InvoiceDate", quantity_col="Quantity", unit_price_col="UnitPrice",
                             transaction_col="InvoiceNo", negative_amounts="net", dayfirst=True, chunk_rows=250)
     assert result["customers"] == len(rfm)
+
+
+def test_cli_reads_semicolon_files_with_decimal_commas_only_when_told(tmp_path, capsys, cdnow_log):
+    path = tmp_path / "export.csv"
+    text = cdnow_log.assign(
+        date=cdnow_log["date"].dt.strftime("%d/%m/%Y"), amount=cdnow_log["amount"].map(lambda v: f"{v:.2f}".replace(".", ","))
+    ).to_csv(sep=";", index=False)
+    path.write_text("\ufeff" + text.replace("customer_id;date;amount", " customer_id ; date ; amount "), encoding="utf-8")
+    model = tmp_path / "m.joblib"
+    assert main(["fit", "--input", str(path), "--output", str(model)]) == 1
+    assert "decimal=','" in capsys.readouterr().err and not model.exists()
+    assert main(["fit", "--input", str(path), "--sep", ";", "--decimal", ",", "--output", str(model)]) == 0
+    # day-first dates (settled by the data), decimal commas, BOM and spaced header: the same model as from the frame
+    from clv_predict import load_model
+
+    expected = CLVModel().fit(rfm_summary(cdnow_log, customer_id_col="customer_id", datetime_col="date",
+                                          monetary_value_col="amount", time_unit="W"))
+    np.testing.assert_allclose(load_model(model).params_, expected.params_, rtol=1e-6)
