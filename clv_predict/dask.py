@@ -81,10 +81,14 @@ def rfm_summary(
     observation_period_end=None,
     time_unit: str = "D",
     npartitions: int | None = None,
+    **policies,
 ) -> dd.DataFrame:
     """RFM summary of a Dask DataFrame of transactions, one row per customer, as a Dask DataFrame.
 
-    Parameters are those of :func:`clv_predict.rfm_summary`; ``npartitions``
+    Parameters are those of :func:`clv_predict.rfm_summary`, whose input
+    policies (``negative_amounts``, ``duplicates``, ``missing_ids``, ...) are
+    passed through to every partition; their warnings stay on the workers.
+    ``npartitions``
     sets the number of partitions after the shuffle on the customer id
     (default: as many as the input). The observation end defaults to the last
     date in the log (one pass over it). Rows are in no global order; within a
@@ -95,6 +99,7 @@ def rfm_summary(
     if not isinstance(transactions, dd.DataFrame):
         raise DataError(f"transactions must be a dask DataFrame; got {type(transactions).__name__}")
     columns = [c for c in (customer_id_col, datetime_col, monetary_value_col) if c is not None]
+    columns += [policies[k] for k in ("quantity_col", "unit_price_col", "transaction_col") if policies.get(k)]
     missing = [c for c in columns if c not in transactions.columns]
     if missing:
         raise DataError(f"transactions has no column {', '.join(map(repr, missing))}; available columns: "
@@ -126,6 +131,7 @@ def rfm_summary(
         "monetary_value_col": monetary_value_col,
         "observation_period_end": end,
         "time_unit": time_unit,
+        **policies,
     }
     return whole.map_partitions(_summarise_partition, meta, options, meta=meta)
 

@@ -106,3 +106,22 @@ def test_the_core_package_does_not_import_dask():
 
     code = "import sys, clv_predict, clv_predict.cli; print(any(m == 'dask' or m.startswith('dask.') for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_input_policies_pass_through_to_the_partitions(client, log):
+    returns = log.sample(300, random_state=3).assign(amount=lambda f: -f["amount"] / 2)
+    with_returns = pd.concat([log, returns], ignore_index=True)
+    transactions = dd.from_pandas(with_returns, npartitions=3, sort=False)
+    summary = clv_dask.rfm_summary(transactions, customer_id_col="customer_id", datetime_col="date",
+                                   monetary_value_col="amount", observation_period_end=END, time_unit="W",
+                                   negative_amounts="net").compute().sort_index()
+    with pytest.warns(Warning, match="netted"):
+        local = rfm_summary(with_returns, customer_id_col="customer_id", datetime_col="date",
+                            monetary_value_col="amount", observation_period_end=END, time_unit="W",
+                            negative_amounts="net")
+    pd.testing.assert_frame_equal(summary[["frequency", "recency", "T"]], local[["frequency", "recency", "T"]],
+                                  check_index_type=False)
+    np.testing.assert_allclose(summary["monetary_value"], local["monetary_value"], rtol=1e-12)
+    with pytest.raises(DataError, match="negative amounts"):
+        clv_dask.rfm_summary(transactions, customer_id_col="customer_id", datetime_col="date",
+                             monetary_value_col="amount", observation_period_end=END).compute()
