@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io as _io
 import warnings
 import zlib
 from pathlib import Path

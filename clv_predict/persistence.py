@@ -14,11 +14,8 @@ received from someone else cannot run code.
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
 import pickle
-import tempfile
 import warnings
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -27,6 +24,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from ._files import atomic_output
 from .exceptions import ModelFileError, VersionWarning
 
 FORMAT = "clv_predict.model"
@@ -113,21 +111,8 @@ def to_dict(model) -> dict:
 def save_model(model, path) -> None:
     """Write ``model`` to ``path`` atomically (temporary file in the same folder, then rename)."""
     content = to_dict(model)
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ModelFileError(f"cannot save model to {str(path)!r}: folder {str(folder)!r} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            joblib.dump(content, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    with atomic_output(path, suffix=".tmp", error=ModelFileError) as temporary:
+        joblib.dump(content, temporary)
 
 
 class _RestrictedUnpickler(pickle.Unpickler):

@@ -16,8 +16,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ import pandas as pd
 from ._validation import to_timestamp
 from .clv import CLVModel
 from .evaluation import evaluate, table_html
+from ._files import atomic_output
 from .exceptions import DataError, ModelWarning
 from .models import BetaGeoModel
 from .rfm import _merge_days, _policy, _read_log, rfm_summary, rfm_train_test_split
@@ -422,21 +421,8 @@ def build_report(
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise DataError(f"the folder of the output file {str(path)!r} does not exist")
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        # mkstemp creates the file readable by its owner only; give it the permissions of a normal new file
-        mask = os.umask(0)
-        os.umask(mask)
-        os.fchmod(handle, 0o666 & ~mask)
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_output(path, suffix=".tmp") as temporary:
+        temporary.write_bytes(data)
 
 
 def write_report(path, model, transactions: pd.DataFrame, **options) -> Path:

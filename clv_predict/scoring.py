@@ -26,7 +26,8 @@ import pyarrow.parquet as pq
 
 from . import io as _io
 from . import rfm as _rfm
-from ._validation import check_columns, check_rfm, to_timestamp
+from ._validation import check_rfm, to_timestamp
+from ._files import atomic_output
 from .exceptions import DataError, DataWarning
 
 #: Columns of every scoring output, in this order. ``customer_id`` is text.
@@ -80,20 +81,8 @@ def _batches(path: Path, columns, rows: int, string_columns=(), **read_options):
     yield from _io.iter_transactions(path, columns, chunk_rows=rows, string_columns=string_columns, **read_options)
 
 
-@contextlib.contextmanager
 def _atomic_output(path: Path):
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise DataError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=folder)
-    os.close(handle)
-    try:
-        yield Path(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    return atomic_output(path)
 
 
 @contextlib.contextmanager

@@ -158,3 +158,12 @@ def test_saving_an_unfitted_model_or_into_a_missing_folder(cdnow_model, tmp_path
     with pytest.raises(ModelFileError, match="does not exist"):
         cdnow_model.save(tmp_path / "missing" / "m.joblib")
     assert to_dict(cdnow_model)["kind"] == "CLVModel"
+
+
+def test_saved_files_get_the_permissions_of_a_normal_new_file(cdnow_model, tmp_path):
+    mask = os.umask(0o022)
+    try:
+        cdnow_model.save(tmp_path / "m.joblib")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "m.joblib").stat().st_mode & 0o777 == 0o644  # not mkstemp's owner-only 0o600
