@@ -388,9 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--time-unit", default="W", choices=["D", "W", "M"], help="time unit of the model (default: W)")
     fit.add_argument("--observation-end", help="end of the training period, YYYY-MM-DD (default: last date in the file)")
     fit.add_argument("--penalizer", type=float, default=0.0, help="L2 penalizer of both fits (default: 0)")
-    fit.add_argument("--engine", choices=["lifetimes", "native"], default="lifetimes",
-                     help="optimiser: lifetimes' fitters (the reference, default) or the native one, same estimates, "
-                          "faster on millions of customers")
+    fit.add_argument("--engine", choices=["native", "lifetimes"], default="native",
+                     help="optimiser: the package's own (default) or lifetimes' fitters (the reference: same "
+                          "estimates, much slower on millions of customers)")
     fit.add_argument("--output", required=True, help="model file to write (.joblib)")
     fit.set_defaults(handler=cmd_fit)
 

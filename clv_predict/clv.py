@@ -73,9 +73,10 @@ class CLVModel:
         L2 penalty of the BG/NBD fit.
     spend_penalizer_coef : float, default 0
         L2 penalty of the Gamma-Gamma fit.
-    engine : {"lifetimes", "native"}, default "lifetimes"
-        Optimiser used for both fits (see :class:`BetaGeoModel`); "native"
-        for millions of customers.
+    engine : {"native", "lifetimes"}, default "native"
+        Optimiser used for both fits (see :class:`BetaGeoModel`): the
+        package's own, or lifetimes' fitters (the reference; slow at millions
+        of customers).
 
     Examples
     --------
@@ -95,7 +96,7 @@ class CLVModel:
 
     _kind = "CLVModel"
 
-    def __init__(self, penalizer_coef: float = 0.0, spend_penalizer_coef: float = 0.0, engine: str = "lifetimes"):
+    def __init__(self, penalizer_coef: float = 0.0, spend_penalizer_coef: float = 0.0, engine: str = "native"):
         self.penalizer_coef = penalizer_coef
         self.spend_penalizer_coef = spend_penalizer_coef
         self.engine = engine

@@ -9,12 +9,12 @@ from clv_predict import BetaGeoModel, DataError, GammaGammaModel, NotFittedError
 
 @pytest.fixture(scope="module")
 def bgnbd(cdnow_split):
-    return BetaGeoModel().fit(cdnow_split)
+    return BetaGeoModel(engine="lifetimes").fit(cdnow_split)
 
 
 @pytest.fixture(scope="module")
 def gamma_gamma(cdnow_split):
-    return GammaGammaModel().fit(cdnow_split)
+    return GammaGammaModel(engine="lifetimes").fit(cdnow_split)
 
 
 def test_bgnbd_reproduces_fader_hardie_lee_2005(bgnbd):
@@ -49,6 +49,7 @@ def test_compressed_fit_equals_lifetimes_fitted_row_per_customer(cdnow_split, bg
 
 
 def test_native_engine_finds_the_same_optimum(cdnow_split, bgnbd, gamma_gamma):
+    assert BetaGeoModel().engine == GammaGammaModel().engine == "native"  # the default; lifetimes is the reference
     native = BetaGeoModel(engine="native").fit(cdnow_split)
     np.testing.assert_allclose(native.params_, bgnbd.params_, rtol=1e-5)
     np.testing.assert_allclose(native.covariance_, bgnbd.covariance_, rtol=1e-4)
@@ -57,10 +58,10 @@ def test_native_engine_finds_the_same_optimum(cdnow_split, bgnbd, gamma_gamma):
 
 
 def test_penalised_fits_agree_between_engines(cdnow_split):
-    reference = BetaGeoModel(penalizer_coef=0.1).fit(cdnow_split)
+    reference = BetaGeoModel(penalizer_coef=0.1, engine="lifetimes").fit(cdnow_split)
     native = BetaGeoModel(penalizer_coef=0.1, engine="native").fit(cdnow_split)
     np.testing.assert_allclose(native.params_, reference.params_, rtol=1e-5)
-    unpenalised = BetaGeoModel().fit(cdnow_split)
+    unpenalised = BetaGeoModel(engine="lifetimes").fit(cdnow_split)
     assert not np.allclose(reference.params_, unpenalised.params_, rtol=1e-3)
 
 
@@ -188,8 +189,8 @@ def test_fitting_changes_no_global_state(cdnow_split):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         option = pd.get_option("mode.chained_assignment") if hasattr(pd.options.mode, "chained_assignment") else None
-    BetaGeoModel().fit(cdnow_split)
-    GammaGammaModel().fit(cdnow_split)
+    BetaGeoModel(engine="lifetimes").fit(cdnow_split)
+    GammaGammaModel(engine="lifetimes").fit(cdnow_split)
     assert warnings.filters == filters
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -211,7 +212,7 @@ with warnings.catch_warnings():
     option = pd.get_option("mode.chained_assignment")
 filters = list(warnings.filters)
 rfm = rfm_summary(load_cdnow(), customer_id_col="customer_id", datetime_col="date", time_unit="W")
-BetaGeoModel().fit(rfm)
+BetaGeoModel(engine="lifetimes").fit(rfm)
 import sys
 assert "lifetimes" in sys.modules
 assert list(warnings.filters) == filters, warnings.filters
@@ -244,7 +245,7 @@ def test_a_failed_lifetimes_fit_never_reports_its_starting_values():
         native = BetaGeoModel(engine="native").fit(rfm)
     with w.catch_warnings(record=True) as caught:
         w.simplefilter("always")
-        reference = BetaGeoModel().fit(rfm)
+        reference = BetaGeoModel(engine="lifetimes").fit(rfm)
     edge = [str(c.message) for c in caught if issubclass(c.category, ModelWarning)]
     assert len(edge) == 1 and "edge of the parameter space (a = " in edge[0] and "(almost) no dropout" in edge[0]
     starts = {np.exp(s) for s in (0.1, 0.0, -1.0, 1.0)}
