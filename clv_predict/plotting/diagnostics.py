@@ -16,9 +16,9 @@ from scipy import stats
 from .. import _math
 from .._validation import TIME_UNIT_DAYS, check_columns, check_nonnegative_number, check_rfm, check_time_unit, to_timestamp
 from ..clv import CLVModel
-from ..evaluation import FREQUENCY_BINS, capture_curve, evaluate, frequency_bin_labels, gini_coefficient
+from ..evaluation import FREQUENCY_BINS, _purchase_model, capture_curve, evaluate, frequency_bin_labels, gini_coefficient
 from ..exceptions import DataError
-from ..models import BetaGeoModel, GammaGammaModel
+from ..models import GammaGammaModel
 from ..rfm import _day, _iso, _merge_days, _read_log
 
 __all__ = [
@@ -45,16 +45,6 @@ def _axes(ax):
 
         _, ax = plt.subplots()
     return ax
-
-
-def _purchase_model(model) -> BetaGeoModel:
-    if isinstance(model, CLVModel):
-        model._check_fitted()
-        return model.purchase_model_
-    if isinstance(model, BetaGeoModel):
-        model._check_fitted()
-        return model
-    raise DataError(f"'model' must be a fitted CLVModel or BetaGeoModel; got {type(model).__name__}")
 
 
 def _spend_model(model) -> GammaGammaModel:

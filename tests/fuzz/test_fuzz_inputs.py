@@ -23,7 +23,6 @@ import warnings
 from pathlib import Path
 
 import joblib
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
