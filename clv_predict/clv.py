@@ -106,12 +106,17 @@ class CLVModel:
         check_rfm(rfm, need_monetary=True)
         self.purchase_model_ = BetaGeoModel(self.penalizer_coef, engine=self.engine).fit(rfm, time_unit=time_unit)
         self.spend_model_ = GammaGammaModel(self.spend_penalizer_coef, engine=self.engine).fit(rfm, time_unit=time_unit)
-        self.time_unit_ = self.purchase_model_.time_unit_
-        self.observation_period_end_ = self.purchase_model_.observation_period_end_
-        self.n_customers_ = self.purchase_model_.n_customers_
-        self.n_repeat_customers_ = self.purchase_model_.n_repeat_customers_
-        self.training_period_ = self.purchase_model_.training_period_
+        self._take_training_figures()
         return self
+
+    def _take_training_figures(self) -> None:
+        """The training period and customer counts are the purchase model's (it saw every customer)."""
+        purchases = self.purchase_model_
+        self.time_unit_ = purchases.time_unit_
+        self.observation_period_end_ = purchases.observation_period_end_
+        self.n_customers_ = purchases.n_customers_
+        self.n_repeat_customers_ = purchases.n_repeat_customers_
+        self.training_period_ = purchases.training_period_
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "purchase_model_"):

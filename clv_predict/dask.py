@@ -186,11 +186,7 @@ def fit(
     model.purchase_model_ = _fit_part(model, "purchase", purchases, time_unit)
     # the spend model reads frequency and monetary value only; recency and T complete a valid RFM table
     model.spend_model_ = _fit_part(model, "spend", spend.assign(recency=0.0, T=1.0), time_unit)
-    model.time_unit_ = model.purchase_model_.time_unit_
-    model.observation_period_end_ = model.purchase_model_.observation_period_end_
-    model.n_customers_ = model.purchase_model_.n_customers_
-    model.n_repeat_customers_ = model.purchase_model_.n_repeat_customers_
-    model.training_period_ = model.purchase_model_.training_period_
+    model._take_training_figures()
     return model
 
 

@@ -216,11 +216,7 @@ def _rebuild(content: dict):
         model = CLVModel(purchase["penalizer_coef"], spend["penalizer_coef"], engine=purchase["engine"])
         model.purchase_model_ = _restore(BetaGeoModel(purchase["penalizer_coef"], purchase["engine"]), purchase, training)
         model.spend_model_ = _restore(GammaGammaModel(spend["penalizer_coef"], spend["engine"]), spend, training)
-        model.time_unit_ = training["time_unit"]
-        model.observation_period_end_ = training["observation_period_end"]
-        model.n_customers_ = int(training["n_customers"])
-        model.n_repeat_customers_ = int(training["n_repeat_customers"])
-        model.training_period_ = (training["first_purchase"], training["last_purchase"])
+        model._take_training_figures()
         return model
     classes = {"BetaGeoModel": BetaGeoModel, "GammaGammaModel": GammaGammaModel}
     if kind not in classes:
