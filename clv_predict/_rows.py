@@ -15,6 +15,9 @@ because the optimiser asks for both at the same point.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 from scipy.special import digamma, expit, gammaln
@@ -25,52 +28,92 @@ def _dot(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.einsum("i,i->", a, b))
 
 
+#: From this many rows on, ``compress`` codes its columns in threads.
+_THREADED_ROWS = 1_000_000
+
+
 def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes and sorted distinct values of a float array."""
     codes, unique = pd.factorize(values, sort=True)
     return codes.astype(np.int64), np.asarray(unique, dtype=float)
 
 
+def _column_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of a float column and the values they stand for (``values == table[codes]``).
+
+    Whole numbers in a small range (counts, days) are their own codes; other
+    values are hashed by their bits, several times faster than hashing floats.
+    The table may hold values that do not occur; codes are what ``compress``
+    combines, so only their range matters.
+    """
+    whole = values.astype(np.int64)
+    if values.size and (whole == values).all():
+        low, high = int(whole.min()), int(whole.max())
+        if low >= 0 and high < 4 * values.size + 1024:
+            return whole, np.arange(high + 1, dtype=float)
+    # + 0.0 turns -0.0 into 0.0, whose bits differ
+    codes, table = pd.factorize((values + 0.0).view(np.int64))
+    return codes.astype(np.int64, copy=False), table.view(np.float64)
+
+
 def compress(columns: dict, weights: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
     """Distinct rows of the given equal-length float columns and how many rows share each.
 
     With ``weights``, the second result is the sum of the weights of the rows
-    sharing each distinct row (rows of weight 0 are left out). Rows come out in
-    lexicographic order of the columns, as from a sorted groupby.
+    sharing each distinct row (rows of weight 0 are left out). The columns must
+    hold finite numbers (they are checked before). Rows come out in lexicographic
+    order of the columns, as from a sorted groupby.
     """
     if weights is not None:
         keep = np.asarray(weights, dtype=float) > 0
         columns = {name: np.asarray(values, dtype=float)[keep] for name, values in columns.items()}
         weights = np.asarray(weights, dtype=float)[keep]
     names = list(columns)
-    codes, uniques = [], []
-    for name in names:
-        c, u = _codes(np.asarray(columns[name], dtype=float))
-        codes.append(c)
-        uniques.append(u)
-    sizes = [u.size for u in uniques]
-    if float(np.prod([float(s) for s in sizes])) < 2**62:
-        key = codes[0].copy()
-        for c, size in zip(codes[1:], sizes[1:]):
-            key *= size
-            key += c
-        if weights is None:
-            distinct, counts = np.unique(key, return_counts=True)
-        else:
-            distinct, inverse = np.unique(key, return_inverse=True)
-            counts = np.bincount(inverse.reshape(-1), weights=weights, minlength=distinct.size)
-        parts = []
-        for size in reversed(sizes[1:]):
-            distinct, part = np.divmod(distinct, size)
-            parts.append(part)
-        parts.append(distinct)
-        parts.reverse()
-        return {name: u[p] for name, u, p in zip(names, uniques, parts)}, counts.astype(float)
-    frame = pd.DataFrame(dict(zip(names, codes)))  # pragma: no cover - needs astronomically many distinct values
-    frame["_weight"] = 1.0 if weights is None else weights
-    grouped = frame.groupby(names, sort=True)["_weight"].sum()
-    index = grouped.index.to_frame(index=False)
-    return {name: u[index[name].to_numpy()] for name, u in zip(names, uniques)}, grouped.to_numpy(dtype=float)
+    arrays = [np.asarray(columns[name], dtype=float) for name in names]
+    if len(arrays) > 1 and arrays[0].size >= _THREADED_ROWS:
+        # hashing releases the GIL: the columns are coded side by side
+        with ThreadPoolExecutor(max_workers=min(len(arrays), os.cpu_count() or 1)) as pool:
+            coded = list(pool.map(_column_codes, arrays))
+    else:
+        coded = [_column_codes(values) for values in arrays]
+    codes, tables = zip(*coded)
+    sizes = [table.size for table in tables]
+    n = codes[0].size
+    if float(np.prod([float(s) for s in sizes])) >= 2**62:  # pragma: no cover - needs astronomically many distinct values
+        frame = pd.DataFrame(dict(zip(names, codes)))
+        frame["_weight"] = 1.0 if weights is None else weights
+        grouped = frame.groupby(names, sort=True)["_weight"].sum()
+        index = grouped.index.to_frame(index=False)
+        return {name: t[index[name].to_numpy()] for name, t in zip(names, tables)}, grouped.to_numpy(dtype=float)
+    # one integer key per row: the codes as digits of a mixed-radix number
+    key = codes[0].copy()
+    for c, size in zip(codes[1:], sizes[1:]):
+        key *= size
+        key += c
+    span = int(np.prod(sizes))
+    if span <= max(4 * n, 1 << 20):
+        # a dense count over every possible key is cheaper than hashing the keys
+        counts = np.bincount(key, weights=weights, minlength=span)
+        distinct = np.flatnonzero(counts)
+        counts = counts[distinct]
+    else:
+        inverse, distinct = pd.factorize(key)
+        counts = np.bincount(inverse, weights=weights, minlength=distinct.size)
+    parts = []
+    for size in reversed(sizes[1:]):
+        distinct, part = np.divmod(distinct, size)
+        parts.append(part)
+    parts.append(distinct)
+    parts.reverse()
+    # in lexicographic order of the values, so that the result does not depend on the order of the input rows
+    ranked = np.zeros(counts.size, dtype=np.int64)
+    for table, part, size in zip(tables, parts, sizes):
+        rank = np.empty(size, dtype=np.int64)
+        rank[np.argsort(table, kind="stable")] = np.arange(size)
+        ranked *= size
+        ranked += rank[part]
+    order = np.argsort(ranked)
+    return {name: t[p[order]] for name, t, p in zip(names, tables, parts)}, counts[order].astype(float)
 
 
 class _Cached:

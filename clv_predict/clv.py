@@ -103,9 +103,13 @@ class CLVModel:
 
     def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None) -> "CLVModel":
         """Fit BG/NBD on every customer and Gamma-Gamma on the repeat customers of ``rfm``."""
-        check_rfm(rfm, need_monetary=True)
-        self.purchase_model_ = BetaGeoModel(self.penalizer_coef, engine=self.engine).fit(rfm, time_unit=time_unit)
-        self.spend_model_ = GammaGammaModel(self.spend_penalizer_coef, engine=self.engine).fit(rfm, time_unit=time_unit)
+        checked = check_rfm(rfm, need_monetary=True)  # once, for both models
+        purchases = BetaGeoModel(self.penalizer_coef, engine=self.engine)
+        spend = GammaGammaModel(self.spend_penalizer_coef, engine=self.engine)
+        purchases._check_settings()
+        spend._check_settings()
+        self.purchase_model_ = purchases._fit(rfm, checked, time_unit, None)
+        self.spend_model_ = spend._fit(rfm, checked, time_unit, None)
         self._take_training_figures()
         return self
 

@@ -26,6 +26,11 @@ ENGINES = ("lifetimes", "native")
 # Starting points tried in turn, in log-parameter space. The first is lifetimes' own.
 _STARTS = (0.1, 0.0, -1.0, 1.0)
 
+#: With more distinct rows than this, the native engine tries its starts on a random sample of about
+#: _SAMPLE_CUSTOMERS customers and polishes the estimate on all of them (see _ParametricModel._optimise).
+_SAMPLE_ABOVE_ROWS = 50_000
+_SAMPLE_CUSTOMERS = 100_000
+
 
 @dataclass
 class _Optimum:
@@ -61,22 +66,25 @@ class _ParametricModel:
         if self.engine not in ENGINES:
             raise DataError(f"'engine' must be one of {', '.join(map(repr, ENGINES))}; got {self.engine!r}")
 
-    def _optimise(self, data) -> None:
-        """Minimise the objective from several starts; keep the first that converges."""
-        k = len(self._param_names)
-        tried = []
-        optimum = None
-        for number, start in enumerate(_STARTS):
-            x0 = np.full(k, start, dtype=float)
-            candidate = self._minimise(data, x0)
-            tried.append(candidate)
-            if candidate.success:
-                optimum, winner = candidate, number
-                break
+    def _optimise(self, data) -> np.ndarray:
+        """Minimise the objective; return the estimates (in the objective's units) and set ``convergence_``.
+
+        Tries several starts in turn and keeps the first that converges. With
+        the native engine and many distinct rows, the starts are tried on a
+        random sample of the customers, and the sample's estimate is then
+        polished on all of them: the full data are evaluated a handful of
+        times instead of dozens, and the optimum is the full data's all the same.
+        """
+        sample = self._sample(data) if self.engine == "native" else None
+        optimum, winner, tried = None, None, []
+        if sample is not None:
+            warm, winner, tried = self._search(sample)
+            polished = self._polish(data, sample, warm.log_params)
+            if polished.success:
+                optimum = polished
         if optimum is None:
-            objective = [self._negative_objective(data, np.exp(c.log_params)) for c in tried]
-            winner = int(np.nanargmin(objective))
-            optimum = tried[winner]
+            sample = None
+            optimum, winner, tried = self._search(data)
         scaled = np.exp(optimum.log_params)
         gradient = self._negative_objective_gradient(data, scaled) * scaled
         gradient_norm = float(np.max(np.abs(gradient)))
@@ -89,6 +97,8 @@ class _ParametricModel:
             "gradient_norm": gradient_norm,
             "start": float(_STARTS[winner]),
             "starts_tried": len(tried),
+            # customers in the random sample the starts were tried on (None: tried on all customers)
+            "sample_customers": None if sample is None else int(round(sample["n"])),
         }
         if not converged:
             warnings.warn(
@@ -100,6 +110,93 @@ class _ParametricModel:
                 stacklevel=3,
             )
         return scaled
+
+    def _search(self, data):
+        """Minimise from each start in turn until one converges; else keep the lowest objective."""
+        k = len(self._param_names)
+        tried = []
+        for number, start in enumerate(_STARTS):
+            candidate = self._minimise(data, np.full(k, start, dtype=float))
+            tried.append(candidate)
+            if candidate.success:
+                return candidate, number, tried
+        objective = [self._negative_objective(data, np.exp(c.log_params)) for c in tried]
+        winner = int(np.nanargmin(objective))
+        return tried[winner], winner, tried
+
+    # ------------------------------------------------------------------ sample, then polish
+    def _sample(self, data):
+        """The objective's data on a random sample of about ``_SAMPLE_CUSTOMERS`` customers, or None.
+
+        Worth it only when the distinct rows are many: then the evaluations on
+        all of them are what the fit's time is made of. The sample is a Poisson
+        thinning of each row's weight, seeded, so fits are repeatable.
+        """
+        weights = data["weights"]
+        if weights.size <= _SAMPLE_ABOVE_ROWS or data["n"] <= 2 * _SAMPLE_CUSTOMERS:
+            return None
+        thinned = np.random.default_rng(0).poisson(weights * (_SAMPLE_CUSTOMERS / data["n"])).astype(float)
+        keep = thinned > 0
+        if not keep.any():  # pragma: no cover - impossible with thousands of expected customers
+            return None
+        return {"rows": self._rows_of(data, keep, thinned[keep]), "n": float(thinned[keep].sum())}
+
+    def _rows_of(self, data, keep, weights):
+        """The objective's rows object on the rows ``keep`` of ``data``, with new ``weights``."""
+        raise NotImplementedError
+
+    def _objective(self, data):
+        """The objective in log-parameters, with its gradient, as the optimiser wants it."""
+
+        def fun(log_params):
+            scaled = np.exp(log_params)
+            value = self._negative_objective(data, scaled)
+            gradient = self._negative_objective_gradient(data, scaled) * scaled
+            if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
+                return np.inf, np.zeros_like(log_params)
+            return value, gradient
+
+        return fun
+
+    def _polish(self, data, sample, log_params) -> _Optimum:
+        """Minimise on all the data from the sample's estimate, with the sample's curvature as the metric.
+
+        The objective is a mean over customers, so the sample's Hessian is close
+        to the full data's: in coordinates ``z`` where it is the identity
+        (``log_params = start + L^-T z`` with ``H = L L^T``), BFGS's first steps
+        are Newton steps, and a few evaluations on all rows reach the optimum.
+        """
+        sample_fun, fun = self._objective(sample), self._objective(data)
+        k = log_params.size
+        hessian = np.empty((k, k))
+        step = 1e-4
+        for i in range(k):
+            up, down = log_params.copy(), log_params.copy()
+            up[i] += step
+            down[i] -= step
+            hessian[:, i] = (sample_fun(up)[1] - sample_fun(down)[1]) / (2 * step)
+        failed = _Optimum(log_params, False, "the sample's Hessian is not positive definite", 0)
+        if not np.all(np.isfinite(hessian)):
+            return failed
+        try:
+            to_params = np.linalg.inv(np.linalg.cholesky((hessian + hessian.T) / 2)).T  # L^-T
+        except np.linalg.LinAlgError:
+            return failed
+
+        def in_z(z):
+            value, gradient = fun(log_params + to_params @ z)
+            return value, to_params.T @ gradient
+
+        with np.errstate(all="ignore"):
+            result = minimize(in_z, np.zeros(k), jac=True, method="BFGS", tol=1e-8)
+        end = log_params + to_params @ np.asarray(result.x)
+        # near the optimum of a mean over millions of customers the line search can run out of digits
+        # ("precision loss") a little short of gtol; a gradient this small is an optimum all the same
+        message = str(result.message)
+        success = bool(result.success)
+        if not success and np.max(np.abs(fun(end)[1])) < 1e-7:
+            success, message = True, "Optimization terminated: gradient below 1e-7 (the line search ran out of digits)."
+        return _Optimum(end, success, message, int(result.nit))
 
     def _minimise(self, data, x0) -> _Optimum:
         if self.engine == "lifetimes":
@@ -124,16 +221,8 @@ class _ParametricModel:
         return self._minimise_native(data, x0)
 
     def _minimise_native(self, data, x0) -> _Optimum:
-        def fun(log_params):
-            scaled = np.exp(log_params)
-            value = self._negative_objective(data, scaled)
-            gradient = self._negative_objective_gradient(data, scaled) * scaled
-            if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
-                return np.inf, np.zeros_like(log_params)
-            return value, gradient
-
         with np.errstate(all="ignore"):
-            result = minimize(fun, x0, jac=True, method="BFGS", tol=1e-7)
+            result = minimize(self._objective(data), x0, jac=True, method="BFGS", tol=1e-7)
         return _Optimum(np.asarray(result.x), bool(result.success), str(result.message), int(result.nit))
 
     #: Shape parameters (unit-free, unlike the scales alpha and v) checked for the edge of the space.
@@ -159,12 +248,13 @@ class _ParametricModel:
         """Covariance of the estimates: the inverse of the Hessian of the total penalised negative log-likelihood."""
         k = params.size
         hessian = np.empty((k, k))
+        # forward differences of the analytic gradient: k + 1 evaluations, each a pass over the distinct rows
+        at = hessian_function(params)
         for i in range(k):
-            step = 1e-5 * max(abs(params[i]), 1e-8)
-            up, down = params.copy(), params.copy()
-            up[i] += step
-            down[i] -= step
-            hessian[:, i] = (hessian_function(up) - hessian_function(down)) / (2 * step)
+            step = 1e-6 * max(abs(params[i]), 1e-8)
+            shifted = params.copy()
+            shifted[i] += step
+            hessian[:, i] = (hessian_function(shifted) - at) / step
         hessian = (hessian + hessian.T) / 2
         try:
             covariance = np.linalg.inv(hessian)
@@ -322,18 +412,24 @@ class BetaGeoModel(_ParametricModel):
         path does); the default is one per row.
         """
         self._check_settings()
-        checked = check_rfm(rfm)
+        return self._fit(rfm, check_rfm(rfm), time_unit, weights)
+
+    def _fit(self, rfm, checked, time_unit, weights) -> "BetaGeoModel":
+        """``fit`` on the columns ``check_rfm`` returned for ``rfm`` (``CLVModel`` checks them once for both models)."""
+        self._check_settings()
         row_weights = _row_weights(rfm, weights, len(checked))
         if len(checked) == 0:
             raise DataError("rfm has no customers to fit on")
-        if not (checked["frequency"] > 0).any():
+        unique, weights = _compress(
+            {"frequency": checked["frequency"], "recency": checked["recency"], "T": checked["T"]}, row_weights
+        )
+        repeat_rows = unique["frequency"] > 0
+        if not repeat_rows.any():
             raise DataError(
                 f"none of the {len(checked):,} customers has a repeat purchase, so the BG/NBD model of repeat "
                 "purchasing cannot be fitted (a longer observation period helps)"
             )
-        unique, weights = _compress(
-            {"frequency": checked["frequency"], "recency": checked["recency"], "T": checked["T"]}, row_weights
-        )
+        # times in units of the longest T: the optimiser then sees parameters of similar size (as lifetimes does)
         scale = 1.0 / unique["T"].max()
         data = {
             "x": unique["frequency"],
@@ -352,31 +448,29 @@ class BetaGeoModel(_ParametricModel):
         params = scaled.copy()
         params[1] /= scale
         self.params_ = pd.Series(params, index=list(self._param_names), name="estimate")
-        self.log_likelihood_ = float(
-            weights @ _math.bgnbd_log_likelihood(params, data["x"], data["t_x"], data["T"])
-        )
+        # rescaling time by s adds x log(s) to each customer's log-likelihood
+        self.log_likelihood_ = float(data["rows"].value(scaled) + np.log(scale) * (weights @ data["x"]))
 
-        natural_rows = _rows.BetaGeoRows(data["x"], data["t_x"], data["T"], weights)
+        to_scaled = np.array([1.0, scale, 1.0, 1.0])
 
         def total_gradient(natural):
-            penalty = 2 * self.penalizer_coef * data["n"] * natural * np.array([1, scale**2, 1, 1])
-            return -natural_rows.gradient(natural) + penalty
+            # the penalty is on the scaled parameters, as in lifetimes
+            at = natural * to_scaled
+            return to_scaled * (-data["rows"].gradient(at) + 2 * self.penalizer_coef * data["n"] * at)
 
         with np.errstate(all="ignore"):
             self._set_covariance(total_gradient, params)
         self._warn_if_at_edge()
-        repeat_rows = checked["frequency"].to_numpy() > 0
-        if row_weights is None:
-            self.n_customers_ = int(len(checked))
-            self.n_repeat_customers_ = int(repeat_rows.sum())
-        else:
-            self.n_customers_ = int(round(row_weights.sum()))
-            self.n_repeat_customers_ = int(round(row_weights[repeat_rows].sum()))
+        self.n_customers_ = int(round(data["n"]))
+        self.n_repeat_customers_ = int(round(weights[repeat_rows].sum()))
         self.n_unique_rows_ = int(weights.size)
         self.time_unit_ = _time_unit_of(rfm, time_unit)
         self.observation_period_end_ = rfm.attrs.get("observation_period_end")
         self.training_period_ = (rfm.attrs.get("first_purchase"), rfm.attrs.get("last_purchase"))
         return self
+
+    def _rows_of(self, data, keep, weights):
+        return _rows.BetaGeoRows(data["x"][keep], data["scaled_t_x"][keep], data["scaled_T"][keep], weights)
 
     def _negative_objective(self, data, scaled):
         return -data["rows"].value(scaled) / data["n"] + self.penalizer_coef * np.sum(scaled**2)
@@ -465,26 +559,35 @@ class GammaGammaModel(_ParametricModel):
         ``weights`` as in :meth:`BetaGeoModel.fit`: customers each row stands for.
         """
         self._check_settings()
-        checked = check_rfm(rfm, need_monetary=True)
+        return self._fit(rfm, check_rfm(rfm, need_monetary=True), time_unit, weights)
+
+    def _fit(self, rfm, checked, time_unit, weights) -> "GammaGammaModel":
+        """``fit`` on the columns ``check_rfm(rfm, need_monetary=True)`` returned."""
+        self._check_settings()
         row_weights = _row_weights(rfm, weights, len(checked))
-        if row_weights is not None:
-            checked = checked.assign(_weight=row_weights)
-        repeat = checked[checked["frequency"] > 0]
-        usable = repeat[repeat["monetary_value"] > 0]
-        if len(usable) < len(repeat):
+        frequency = checked["frequency"].to_numpy()
+        spend = checked["monetary_value"].to_numpy()
+        repeat = frequency > 0
+        usable = repeat & (spend > 0)
+        if row_weights is None:
+            n_repeat, n_usable = int(repeat.sum()), int(usable.sum())
+            usable_weights = None
+        else:
+            n_repeat, n_usable = int(round(row_weights[repeat].sum())), int(round(row_weights[usable].sum()))
+            usable_weights = row_weights[usable]
+        if n_usable < n_repeat:
             warnings.warn(
-                f"{len(repeat) - len(usable)} repeat customers whose mean repeat spend is 0 were left out of the "
+                f"{n_repeat - n_usable} repeat customers whose mean repeat spend is 0 were left out of the "
                 "Gamma-Gamma fit (the model describes positive spend)",
                 DataWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        if len(usable) == 0:
+        if not usable.any() or n_usable == 0:
             raise DataError(
                 "no customer has repeat purchases with positive value, so the Gamma-Gamma spend model "
                 "cannot be fitted"
             )
-        usable_weights = None if row_weights is None else usable["_weight"].to_numpy()
-        unique, weights = _compress({"x": usable["frequency"], "m": usable["monetary_value"]}, usable_weights)
+        unique, weights = _compress({"x": frequency[usable], "m": spend[usable]}, usable_weights)
         data = {
             "x": unique["x"],
             "m": unique["m"],
@@ -495,7 +598,7 @@ class GammaGammaModel(_ParametricModel):
         with np.errstate(all="ignore"):
             params = self._optimise(data)
         self.params_ = pd.Series(params, index=list(self._param_names), name="estimate")
-        self.log_likelihood_ = float(weights @ _math.gamma_gamma_log_likelihood(params, data["x"], data["m"]))
+        self.log_likelihood_ = float(data["rows"].value(params))
 
         def total_gradient(natural):
             penalty = 2 * self.penalizer_coef * data["n"] * natural
@@ -504,18 +607,17 @@ class GammaGammaModel(_ParametricModel):
         with np.errstate(all="ignore"):
             self._set_covariance(total_gradient, params)
         self._warn_if_at_edge()
-        if row_weights is None:
-            self.n_customers_ = int(len(usable))
-            self.n_repeat_customers_ = int(len(repeat))
-        else:
-            self.n_customers_ = int(round(usable_weights.sum()))
-            self.n_repeat_customers_ = int(round(repeat["_weight"].sum()))
+        self.n_customers_ = n_usable
+        self.n_repeat_customers_ = n_repeat
         self.n_unique_rows_ = int(weights.size)
         self.time_unit_ = _time_unit_of(rfm, time_unit)
         self.observation_period_end_ = rfm.attrs.get("observation_period_end")
         self.training_period_ = (rfm.attrs.get("first_purchase"), rfm.attrs.get("last_purchase"))
         self._warn_if_infinite_mean()
         return self
+
+    def _rows_of(self, data, keep, weights):
+        return _rows.GammaGammaRows(data["x"][keep], data["m"][keep], weights)
 
     def _warn_if_infinite_mean(self) -> None:
         if self.params_["q"] <= 1:

@@ -128,6 +128,78 @@ def test_compressed_objective_equals_the_reference_formulas(synthetic_rfm):
     np.testing.assert_allclose(gradient, _math.gamma_gamma_gradient([6.0, 3.7, 15.0], xr, m, np.ones_like(xr)), rtol=1e-9)
 
 
+def _groupby_reference(columns, weights=None):
+    frame = pd.DataFrame(columns).assign(_w=1.0 if weights is None else weights)
+    frame = frame[frame["_w"] > 0]
+    return frame.groupby(list(columns), sort=True)["_w"].sum().reset_index()
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_compress_equals_a_sorted_groupby_on_every_path(threaded, monkeypatch):
+    if threaded:
+        monkeypatch.setattr(_rows, "_THREADED_ROWS", 10)
+    rng = np.random.default_rng(3)
+    n = 5_000
+    counts = rng.integers(0, 12, n).astype(float)               # whole numbers: their own codes
+    days = rng.integers(0, 60, n) / 7.0                          # a lattice of floats: hashed by their bits
+    spend = np.round(rng.gamma(2.0, 10.0, n), 2)                # nearly continuous: the sparse-key path
+    days[:10] = -0.0                                             # -0.0 and 0.0 are one value
+    days[10:20] = 0.0
+    weights = rng.integers(0, 3, n).astype(float)                # zero weights drop rows
+    for columns in ({"x": counts, "t": days}, {"x": counts, "m": spend}, {"t": days, "x": counts, "m": spend}):
+        for w in (None, weights):
+            unique, totals = _rows.compress(columns, w)
+            expected = _groupby_reference(columns, w)
+            for name in columns:
+                np.testing.assert_array_equal(unique[name], expected[name].to_numpy())
+            np.testing.assert_array_equal(totals, expected["_w"].to_numpy())
+    # the result does not depend on the order of the input rows
+    order = rng.permutation(n)
+    shuffled = _rows.compress({"x": counts[order], "m": spend[order]})
+    straight = _rows.compress({"x": counts, "m": spend})
+    np.testing.assert_array_equal(shuffled[1], straight[1])
+    np.testing.assert_array_equal(shuffled[0]["m"], straight[0]["m"])
+
+
+def test_fit_on_a_sample_then_polished_on_everyone_finds_the_full_optimum(synthetic_rfm, monkeypatch):
+    """Many distinct rows: the starts are tried on a sample of customers, the estimate polished on all of them."""
+    from clv_predict import models
+
+    full = CLVModel(engine="native").fit(synthetic_rfm)
+    assert full.purchase_model_.convergence_["sample_customers"] is None  # 20,000 customers: no sample
+    monkeypatch.setattr(models, "_SAMPLE_ABOVE_ROWS", 1_000)
+    monkeypatch.setattr(models, "_SAMPLE_CUSTOMERS", 3_000)
+    sampled = CLVModel(engine="native").fit(synthetic_rfm)
+    for part in (sampled.purchase_model_, sampled.spend_model_):
+        assert part.convergence_["converged"]
+        assert 2_500 < part.convergence_["sample_customers"] < 3_500
+        assert part.convergence_["iterations"] <= 10  # polishing from the sample's estimate takes a few steps
+    np.testing.assert_allclose(sampled.params_, full.params_, rtol=1e-6)
+    np.testing.assert_allclose(sampled.purchase_model_.log_likelihood_, full.purchase_model_.log_likelihood_, rtol=1e-12)
+    np.testing.assert_allclose(sampled.purchase_model_.covariance_, full.purchase_model_.covariance_, rtol=1e-4)
+    # the same every time: the sample is seeded
+    again = CLVModel(engine="native").fit(synthetic_rfm)
+    np.testing.assert_array_equal(again.params_, sampled.params_)
+
+    # when polishing fails, every start is tried on all customers, as without a sample
+    failed = models._Optimum(np.zeros(4), False, "forced failure", 0)
+    monkeypatch.setattr(models.BetaGeoModel, "_polish", lambda self, data, sample, start: failed)
+    fallback = BetaGeoModel(engine="native").fit(synthetic_rfm)
+    assert fallback.convergence_["converged"] and fallback.convergence_["sample_customers"] is None
+    np.testing.assert_allclose(fallback.params_, full.purchase_model_.params_, rtol=1e-7)
+
+
+def test_log_likelihood_is_the_sum_of_the_reference_formula(synthetic_rfm):
+    model = CLVModel(engine="native").fit(synthetic_rfm)
+    x, t_x, T = (synthetic_rfm[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    expected = float(np.sum(_math.bgnbd_log_likelihood(model.purchase_model_.params_.to_numpy(), x, t_x, T)))
+    assert model.purchase_model_.log_likelihood_ == pytest.approx(expected, rel=1e-11)
+    repeat = synthetic_rfm[synthetic_rfm["frequency"] > 0]
+    spend = float(np.sum(_math.gamma_gamma_log_likelihood(
+        model.spend_model_.params_.to_numpy(), repeat["frequency"].to_numpy(float), repeat["monetary_value"].to_numpy())))
+    assert model.spend_model_.log_likelihood_ == pytest.approx(spend, rel=1e-11)
+
+
 def _lifetimes_row_per_customer(rfm):
     bgnbd = _lifetimes.fit_bgnbd(rfm["frequency"].to_numpy(), rfm["recency"].to_numpy(), rfm["T"].to_numpy(),
                                  np.ones(len(rfm)), 0.0)
