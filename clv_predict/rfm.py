@@ -47,6 +47,9 @@ class _Customers:
     last_day: np.ndarray
     n_transactions: np.ndarray
     repeat_total: np.ndarray | None  # summed value of repeat transactions
+    # customers with at least one row, when known without another pass (every one of them has a purchase
+    # when no row is negative)
+    with_rows: int | None = None
 
 
 #: What ``negative_amounts`` may be: refuse the log, net returns against the same
@@ -88,6 +91,12 @@ def _policy(monetary_value_col, **options) -> _Policy:
 
 
 def _numbers(column: pd.Series, name: str) -> np.ndarray:
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iuf":
+        # plain numpy numbers, the common case at scale: one check, no conversion (for float64 a view of the
+        # caller's column, which nothing here writes to)
+        array = column.to_numpy(dtype=np.float64)
+        if np.isfinite(array).all():
+            return array
     values = pd.to_numeric(column, errors="coerce")
     bad = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
@@ -350,7 +359,7 @@ def _to_days(column: pd.Series, name: str, dayfirst: bool | None = None) -> np.n
     if missing.any():
         rows = np.flatnonzero(missing.to_numpy())
         raise DataError(f"column '{name}' has {rows.size} missing dates (first at row {rows[0]})")
-    return stamps.to_numpy().astype("datetime64[D]").astype(np.int64)
+    return stamps.to_numpy().astype("datetime64[D]").view(np.int64)  # the cast is a fresh array: view it
 
 
 def _merge_days(codes, days, amounts, report: dict | None = None):
@@ -404,17 +413,24 @@ def _factorize_sorted(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return rank[codes], pd.Index(unique).take(order)
     low, high = int(array.min()), int(array.max())
     if high - low <= 4 * array.size + 1024:
-        present = np.zeros(high - low + 1, dtype=bool)
-        offsets = array - array.dtype.type(low)
+        # small non-negative ids index the table themselves: no shifted copy of the column
+        offsets = array if 0 <= low <= 1024 else array - array.dtype.type(low)
+        base = 0 if offsets is array else low
+        present = np.zeros(high - base + 1, dtype=bool)
         present[offsets] = True
+        if present[low - base:].all():  # every id from the lowest to the highest occurs: codes are a shift
+            codes = (offsets - array.dtype.type(low - base)).astype(np.int64, copy=False)
+            if array.dtype == np.int64:  # the common case: the ids are a range, which pandas stores as two numbers
+                return codes, pd.RangeIndex(low, high + 1)
+            return codes, np.arange(low, high + 1, dtype=array.dtype)
         position = np.cumsum(present, dtype=np.int64) - 1
-        return position[offsets], np.flatnonzero(present).astype(array.dtype) + array.dtype.type(low)
+        return position[offsets], np.flatnonzero(present).astype(array.dtype) + array.dtype.type(base)
     unique, codes = np.unique(array, return_inverse=True)
     return codes.astype(np.int64).reshape(-1), unique
 
 
 def _customers_without_returns(codes, days, amounts) -> _Customers:
-    """Per-customer figures in a few linear passes plus one sort of a combined (customer, day) key.
+    """Per-customer figures in a few linear passes, sorting only the rows between a customer's first and last day.
 
     For logs without negative amounts (a day's value is then the plain sum of
     its rows), this avoids reordering the rows: amounts are summed in input
@@ -427,22 +443,47 @@ def _customers_without_returns(codes, days, amounts) -> _Customers:
     last_day = np.full(n_ids, np.iinfo(np.int64).min, dtype=np.int64)
     np.minimum.at(first_day, codes, days)
     np.maximum.at(last_day, codes, days)
-    # distinct (customer, day) pairs: sort the combined key (no gather of the rows needed); a customer's
-    # transaction days are his rows less those repeating an earlier row's day (few, so decoded alone)
-    key = np.sort(codes * span + (days - low))
-    repeated = key[1:] == key[:-1]
-    n_days = np.bincount(codes, minlength=n_ids) - np.bincount(key[1:][repeated] // span, minlength=n_ids)
+    # A customer's transaction days are his distinct (customer, day) pairs: his first day, his last day when
+    # later, and the distinct days strictly between, which only the rows between (a minority) need a sort of
+    # the combined key to find. Each row looks up its customer's first and last day in one gather of both,
+    # packed into one integer.
+    n_days = np.where(last_day > first_day, 2, 1)
+    n_days[first_day > last_day] = 0  # codes without rows (none when the codes come from a factorisation)
+    # (the temporaries below are reused: fresh arrays of tens of millions of rows cost more than the arithmetic)
+    if 0 <= low and low + span < 2**31:
+        looked_up = np.left_shift(first_day, 32)
+        looked_up |= np.maximum(last_day, 0)
+        looked_up = looked_up[codes]
+        part = np.right_shift(looked_up, 32)
+        on_first = days == part
+        np.bitwise_and(looked_up, 0xFFFFFFFF, out=looked_up)
+        between = days != looked_up
+        del looked_up
+    else:  # days before 1970 or very far apart: two gathers
+        part = first_day[codes]
+        on_first = days == part
+        np.take(last_day, codes, out=part)
+        between = days != part
+    between &= ~on_first
+    if between.any():
+        key = np.sort(codes[between] * span + (days[between] - low))
+        distinct = np.empty(key.size, dtype=bool)
+        distinct[:1] = True
+        np.not_equal(key[1:], key[:-1], out=distinct[1:])
+        n_days += np.bincount(key[distinct] // span, minlength=n_ids)
     present = np.flatnonzero(n_days)
     repeat_total = None
     if amounts is not None:
-        later = days != first_day[codes]
-        repeat_total = np.bincount(codes[later], weights=amounts[later], minlength=n_ids)[present]
+        later_amounts = part.view(np.float64)  # the buffer of the first days, no longer needed
+        np.multiply(amounts, ~on_first, out=later_amounts)
+        repeat_total = np.bincount(codes, weights=later_amounts, minlength=n_ids)[present]
     return _Customers(
         codes=present,
         first_day=first_day[present],
         last_day=last_day[present],
         n_transactions=n_days[present],
         repeat_total=repeat_total,
+        with_rows=int(present.size),
     )
 
 
@@ -623,7 +664,10 @@ def rfm_summary(
 def _finish_report(log: _Log, customers: _Customers, *, stacklevel: int = 3) -> None:
     """Count the customers the policies left without a purchase; one DataWarning saying what changed."""
     report = log.report
-    report["customers_without_purchase"] = int(np.count_nonzero(np.bincount(log.codes, minlength=log.ids.size)) - customers.codes.size)
+    with_rows = customers.with_rows
+    if with_rows is None:
+        with_rows = int(np.count_nonzero(np.bincount(log.codes, minlength=log.ids.size)))
+    report["customers_without_purchase"] = with_rows - customers.codes.size
     if customers.codes.size == 0:
         raise DataError(
             "no purchase is left to summarise: every customer-day was a return or was left out "

@@ -128,3 +128,45 @@ def test_zero_value_purchases_count_as_in_the_published_summary(cdnow_log):
     without = rfm_summary(cdnow_log[cdnow_log["amount"] > 0], **COLUMNS)
     assert len(rfm) == 2357
     assert len(without) == 2349
+
+
+def _plain_pandas_summary(log, end):
+    """The RFM definitions written the slow, obvious way: one row per (customer, day), then per customer."""
+    days = log.assign(day=log["date"].dt.normalize()).groupby(["customer_id", "day"])["amount"].sum().reset_index()
+    days["first"] = days.groupby("customer_id")["day"].transform("min")
+    per_customer = days.groupby("customer_id").agg(n=("day", "size"), first=("day", "min"), last=("day", "max"))
+    repeat_value = days[days["day"] > days["first"]].groupby("customer_id")["amount"].mean()
+    return pd.DataFrame({
+        "frequency": per_customer["n"] - 1,
+        "recency": (per_customer["last"] - per_customer["first"]).dt.days / 7.0,
+        "T": (pd.Timestamp(end) - per_customer["first"]).dt.days / 7.0,
+        "monetary_value": repeat_value.reindex(per_customer.index).fillna(0.0),
+    })
+
+
+@pytest.mark.parametrize("ids", ["dense from 0", "dense from 50,000", "with gaps", "sparse", "text"])
+def test_summary_equals_the_plain_pandas_definition_with_many_same_day_purchases(ids):
+    rng = np.random.default_rng(7)
+    n_rows, n_customers = 20_000, 3_000
+    code = rng.integers(0, n_customers, n_rows)
+    # few days per customer, so most customers buy several times on some day: first, last and days between
+    day = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 6, n_rows) * 9 + code % 5, unit="D")
+    code[:n_customers] = np.arange(n_customers)  # every code occurs
+    values = {
+        "dense from 0": code,
+        "dense from 50,000": code + 50_000,
+        "with gaps": code * 3,
+        "sparse": code.astype(np.int64) * 7_919_993 + 10**12,
+        "text": np.char.add("c", code.astype(str)),
+    }[ids]
+    log = pd.DataFrame({"customer_id": values, "date": day, "amount": np.round(rng.gamma(2.0, 5.0, n_rows), 2)})
+    log = log.sample(frac=1.0, random_state=3)  # no order to lean on
+    end = "2024-03-31"
+    got = rfm_summary(log, customer_id_col="customer_id", datetime_col="date", monetary_value_col="amount",
+                      observation_period_end=end, time_unit="W")
+    expected = _plain_pandas_summary(log, end)
+    assert got.index.tolist() == expected.index.tolist()
+    np.testing.assert_array_equal(got["frequency"].to_numpy(), expected["frequency"].to_numpy())
+    assert (got["frequency"] >= 2).mean() > 0.5  # the rows between first and last day are exercised
+    np.testing.assert_allclose(got[["recency", "T"]].to_numpy(), expected[["recency", "T"]].to_numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got["monetary_value"].to_numpy(), expected["monetary_value"].to_numpy(), rtol=1e-12)
