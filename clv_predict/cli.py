@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .exceptions import ClvError, ClvWarning
+from .exceptions import ClvError, ClvWarning, DataWarning
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -104,7 +104,11 @@ def cmd_fit(args, out) -> int:
         from .rfm import _to_days, _day
 
         end = _day(to_timestamp(observation_end, "--observation-end"))
-        transactions = transactions[_to_days(transactions[args.date_col], args.date_col, dayfirst=args.dayfirst) <= end]
+        with warnings.catch_warnings():
+            # what the dates' reading has to say (mixed time zones, ...) rfm_summary says once, below
+            warnings.simplefilter("ignore", DataWarning)
+            days = _to_days(transactions[args.date_col], args.date_col, dayfirst=args.dayfirst)
+        transactions = transactions[days <= end]
         if transactions.empty:
             from .exceptions import DataError
 

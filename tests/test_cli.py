@@ -104,3 +104,16 @@ def test_progress_bar_draws_only_on_a_terminal():
         bar.finish()
     assert "[#######" in terminal.getvalue() and "4/4 chunks" in terminal.getvalue()
     assert pipe.getvalue() == ""
+
+
+def test_a_warning_about_the_dates_is_printed_once_with_an_observation_end(log_csv, tmp_path, capsys):
+    """fit --observation-end reads the dates twice (to cut the log, then to summarise it); it warns once."""
+    log = pd.read_csv(log_csv)
+    stamps = pd.to_datetime(log["day"]).dt.strftime("%Y-%m-%d 12:00:00").astype(object)
+    stamps[::2] = stamps[::2] + "+01:00"  # half the rows carry a time zone
+    mixed = tmp_path / "mixed.csv"
+    log.assign(day=stamps).to_csv(mixed, index=False)
+    code = main(["fit", "--input", str(mixed), *COLUMNS, "--time-unit", "W", "--observation-end", "1997-09-30",
+                 "--output", str(tmp_path / "m.joblib")])
+    assert code == 0
+    assert capsys.readouterr().err.count("mixes") == 1
