@@ -65,8 +65,15 @@ def _log_hyp2f1(a, b, c, z):
     """log 2F1(a, b; c; z) for 0 <= z < 1, falling back to Euler's transformation where 2F1 overflows."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         direct = np.log(hyp2f1(a, b, c, z))
+        overflow = ~np.isfinite(direct)
+        if not overflow.any():  # the common case: no second, costly evaluation of 2F1
+            return direct
+        a, b, c, z = np.broadcast_arrays(a, b, c, z)
+        a, b, c, z = a[overflow], b[overflow], c[overflow], z[overflow]
         euler = np.log(hyp2f1(c - a, c - b, c, z)) + (c - a - b) * np.log1p(-z)
-    return np.where(np.isfinite(direct), direct, euler)
+    out = np.array(direct, dtype=float)
+    out[overflow] = euler
+    return out if out.ndim else float(out)
 
 
 def bgnbd_expected_if_alive(params, x, T, t):
