@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
@@ -11,6 +13,9 @@ from .exceptions import DataError, NotFittedError
 from .models import BetaGeoModel, GammaGammaModel
 
 PREDICTION_COLUMNS = ("expected_purchases", "p_alive", "expected_spend", "clv")
+
+# From this many customers on, CLVModel.fit prepares the Gamma-Gamma rows in a thread while BG/NBD fits.
+_PARALLEL_ROWS = 1_000_000
 
 # Cells of the (customer pattern x period) grid evaluated at once when discounting;
 # bounds the memory of predict() whatever the number of customers and the horizon.
@@ -108,8 +113,17 @@ class CLVModel:
         spend = GammaGammaModel(self.spend_penalizer_coef, engine=self.engine)
         purchases._check_settings()
         spend._check_settings()
-        self.purchase_model_ = purchases._fit(rfm, checked, time_unit, None)
-        self.spend_model_ = spend._fit(rfm, checked, time_unit, None)
+        if len(checked) < _PARALLEL_ROWS:
+            self.purchase_model_ = purchases._fit(rfm, checked, time_unit, None)
+            self.spend_model_ = spend._fit(rfm, checked, time_unit, None)
+        else:
+            # millions of customers: the spend model's rows are compressed in a thread while BG/NBD fits
+            # (both are long passes of numpy and pandas, which release the GIL)
+            with ThreadPoolExecutor(max_workers=1) as pool:  # leaving the block waits for the thread
+                prepared = pool.submit(GammaGammaModel._prepare, checked, None)
+                self.purchase_model_ = purchases._fit(rfm, checked, time_unit, None)
+            prepared = prepared.result()
+            self.spend_model_ = spend._fit(rfm, checked, time_unit, None, prepared=prepared)
         self._take_training_figures()
         return self
 

@@ -561,20 +561,15 @@ class GammaGammaModel(_ParametricModel):
         self._check_settings()
         return self._fit(rfm, check_rfm(rfm, need_monetary=True), time_unit, weights)
 
-    def _fit(self, rfm, checked, time_unit, weights) -> "GammaGammaModel":
-        """``fit`` on the columns ``check_rfm(rfm, need_monetary=True)`` returned."""
+    def _fit(self, rfm, checked, time_unit, weights, prepared=None) -> "GammaGammaModel":
+        """``fit`` on the columns ``check_rfm(rfm, need_monetary=True)`` returned.
+
+        ``prepared`` is ``_prepare(checked, None)`` computed beforehand (``CLVModel`` does it
+        in a thread while BG/NBD fits).
+        """
         self._check_settings()
         row_weights = _row_weights(rfm, weights, len(checked))
-        frequency = checked["frequency"].to_numpy()
-        spend = checked["monetary_value"].to_numpy()
-        repeat = frequency > 0
-        usable = repeat & (spend > 0)
-        if row_weights is None:
-            n_repeat, n_usable = int(repeat.sum()), int(usable.sum())
-            usable_weights = None
-        else:
-            n_repeat, n_usable = int(round(row_weights[repeat].sum())), int(round(row_weights[usable].sum()))
-            usable_weights = row_weights[usable]
+        n_repeat, n_usable, unique, weights = self._prepare(checked, row_weights) if prepared is None else prepared
         if n_usable < n_repeat:
             warnings.warn(
                 f"{n_repeat - n_usable} repeat customers whose mean repeat spend is 0 were left out of the "
@@ -582,12 +577,11 @@ class GammaGammaModel(_ParametricModel):
                 DataWarning,
                 stacklevel=3,
             )
-        if not usable.any() or n_usable == 0:
+        if n_usable == 0 or weights.size == 0:
             raise DataError(
                 "no customer has repeat purchases with positive value, so the Gamma-Gamma spend model "
                 "cannot be fitted"
             )
-        unique, weights = _compress({"x": frequency[usable], "m": spend[usable]}, usable_weights)
         data = {
             "x": unique["x"],
             "m": unique["m"],
@@ -615,6 +609,25 @@ class GammaGammaModel(_ParametricModel):
         self.training_period_ = (rfm.attrs.get("first_purchase"), rfm.attrs.get("last_purchase"))
         self._warn_if_infinite_mean()
         return self
+
+    @staticmethod
+    def _prepare(checked, row_weights):
+        """Customer counts and the compressed (frequency, mean spend) rows of the repeat buyers with positive spend.
+
+        Pure (no warnings, nothing raised), so that it can run in a thread.
+        """
+        frequency = checked["frequency"].to_numpy()
+        spend = checked["monetary_value"].to_numpy()
+        repeat = frequency > 0
+        usable = repeat & (spend > 0)
+        if row_weights is None:
+            n_repeat, n_usable = int(repeat.sum()), int(usable.sum())
+            usable_weights = None
+        else:
+            n_repeat, n_usable = int(round(row_weights[repeat].sum())), int(round(row_weights[usable].sum()))
+            usable_weights = row_weights[usable]
+        unique, weights = _compress({"x": frequency[usable], "m": spend[usable]}, usable_weights)
+        return n_repeat, n_usable, unique, weights
 
     def _rows_of(self, data, keep, weights):
         return _rows.GammaGammaRows(data["x"][keep], data["m"][keep], weights)

@@ -386,3 +386,16 @@ def test_command_line_fits_with_the_native_engine(synthetic_log, tmp_path, capsy
     native, reference = load_model(tmp_path / "native.joblib"), load_model(tmp_path / "lifetimes.joblib")
     assert native.engine == "native" and reference.engine == "lifetimes"
     np.testing.assert_allclose(native.params_, reference.params_, rtol=1e-5)
+
+
+def test_spend_rows_prepared_in_a_thread_give_the_same_fit(synthetic_rfm, monkeypatch):
+    from clv_predict import clv
+
+    serial = CLVModel(engine="native").fit(synthetic_rfm)
+    monkeypatch.setattr(clv, "_PARALLEL_ROWS", 1_000)
+    threaded = CLVModel(engine="native").fit(synthetic_rfm)
+    pd.testing.assert_series_equal(threaded.params_, serial.params_)
+    assert threaded.spend_model_.n_customers_ == serial.spend_model_.n_customers_
+    # an error in the purchase model still surfaces, after the thread is done
+    with pytest.raises(DataError, match="none of the"):
+        CLVModel(engine="native").fit(synthetic_rfm.assign(frequency=0, recency=0.0))
