@@ -116,4 +116,15 @@ def test_a_warning_about_the_dates_is_printed_once_with_an_observation_end(log_c
     code = main(["fit", "--input", str(mixed), *COLUMNS, "--time-unit", "W", "--observation-end", "1997-09-30",
                  "--output", str(tmp_path / "m.joblib")])
     assert code == 0
-    assert capsys.readouterr().err.count("mixes") == 1
+    printed = capsys.readouterr().err.count("mixes")
+    # as often as the summary itself warns (once with pandas 3; pandas 2 reads these stamps without a mix)
+    import warnings
+
+    from clv_predict import rfm_summary
+    from clv_predict.io import read_transactions
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rfm_summary(read_transactions(mixed), customer_id_col="cust", datetime_col="day", monetary_value_col="value",
+                    observation_period_end="1997-09-30", time_unit="W")
+    assert printed == sum("mixes" in str(w.message) for w in caught) <= 1
