@@ -32,6 +32,19 @@ _SAMPLE_ABOVE_ROWS = 50_000
 _SAMPLE_CUSTOMERS = 100_000
 
 
+def _hessian(gradient, point: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """Symmetrised Hessian from forward differences of an analytic ``gradient``: k + 1 evaluations, each a
+    pass over the rows."""
+    k = point.size
+    hessian = np.empty((k, k))
+    at = gradient(point)
+    for i in range(k):
+        shifted = point.copy()
+        shifted[i] += steps[i]
+        hessian[:, i] = (gradient(shifted) - at) / steps[i]
+    return (hessian + hessian.T) / 2
+
+
 @dataclass
 class _Optimum:
     log_params: np.ndarray
@@ -168,18 +181,12 @@ class _ParametricModel:
         """
         sample_fun, fun = self._objective(sample), self._objective(data)
         k = log_params.size
-        hessian = np.empty((k, k))
-        step = 1e-4
-        for i in range(k):
-            up, down = log_params.copy(), log_params.copy()
-            up[i] += step
-            down[i] -= step
-            hessian[:, i] = (sample_fun(up)[1] - sample_fun(down)[1]) / (2 * step)
+        hessian = _hessian(lambda at: sample_fun(at)[1], log_params, np.full(k, 1e-5))
         failed = _Optimum(log_params, False, "the sample's Hessian is not positive definite", 0)
         if not np.all(np.isfinite(hessian)):
             return failed
         try:
-            to_params = np.linalg.inv(np.linalg.cholesky((hessian + hessian.T) / 2)).T  # L^-T
+            to_params = np.linalg.inv(np.linalg.cholesky(hessian)).T  # L^-T
         except np.linalg.LinAlgError:
             return failed
 
@@ -247,15 +254,7 @@ class _ParametricModel:
     def _set_covariance(self, hessian_function, params) -> None:
         """Covariance of the estimates: the inverse of the Hessian of the total penalised negative log-likelihood."""
         k = params.size
-        hessian = np.empty((k, k))
-        # forward differences of the analytic gradient: k + 1 evaluations, each a pass over the distinct rows
-        at = hessian_function(params)
-        for i in range(k):
-            step = 1e-6 * max(abs(params[i]), 1e-8)
-            shifted = params.copy()
-            shifted[i] += step
-            hessian[:, i] = (hessian_function(shifted) - at) / step
-        hessian = (hessian + hessian.T) / 2
+        hessian = _hessian(hessian_function, params, 1e-6 * np.maximum(np.abs(params), 1e-8))
         try:
             covariance = np.linalg.inv(hessian)
         except np.linalg.LinAlgError:
@@ -415,8 +414,8 @@ class BetaGeoModel(_ParametricModel):
         return self._fit(rfm, check_rfm(rfm), time_unit, weights)
 
     def _fit(self, rfm, checked, time_unit, weights) -> "BetaGeoModel":
-        """``fit`` on the columns ``check_rfm`` returned for ``rfm`` (``CLVModel`` checks them once for both models)."""
-        self._check_settings()
+        """``fit`` on the columns ``check_rfm`` returned for ``rfm``, settings already checked (``CLVModel`` checks
+        the table once for both models)."""
         row_weights = _row_weights(rfm, weights, len(checked))
         if len(checked) == 0:
             raise DataError("rfm has no customers to fit on")
@@ -567,7 +566,6 @@ class GammaGammaModel(_ParametricModel):
         ``prepared`` is ``_prepare(checked, None)`` computed beforehand (``CLVModel`` does it
         in a thread while BG/NBD fits).
         """
-        self._check_settings()
         row_weights = _row_weights(rfm, weights, len(checked))
         n_repeat, n_usable, unique, weights = self._prepare(checked, row_weights) if prepared is None else prepared
         if n_usable < n_repeat:

@@ -1,7 +1,11 @@
+import warnings
+
 import pandas as pd
 import pytest
 
+from clv_predict import rfm_summary
 from clv_predict.cli import main
+from clv_predict.io import read_transactions
 
 
 @pytest.fixture(scope="module")
@@ -118,11 +122,6 @@ def test_a_warning_about_the_dates_is_printed_once_with_an_observation_end(log_c
     assert code == 0
     printed = capsys.readouterr().err.count("mixes")
     # as often as the summary itself warns (once with pandas 3; pandas 2 reads these stamps without a mix)
-    import warnings
-
-    from clv_predict import rfm_summary
-    from clv_predict.io import read_transactions
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         rfm_summary(read_transactions(mixed), customer_id_col="cust", datetime_col="day", monetary_value_col="value",

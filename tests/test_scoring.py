@@ -22,7 +22,7 @@ def _read(path):
 
 def test_chunked_scoring_equals_one_shot(cdnow_model, cdnow_files, tmp_path):
     csv, parquet = cdnow_files
-    settings = dict(horizon=52, discount_rate=0.002, margin=0.3, observation_end="1997-09-30")
+    settings = {"horizon": 52, "discount_rate": 0.002, "margin": 0.3, "observation_end": "1997-09-30"}
     with pytest.warns(Warning, match="transactions dated after observation_end 1997-09-30"):
         one = score_file(cdnow_model, parquet, tmp_path / "one.parquet", **settings)
     progress = []
