@@ -1,6 +1,6 @@
 """clv_predict: customer lifetime value from transaction logs.
 
-transactions -> :func:`rfm_summary` -> :class:`BetaGeoModel` / :class:`GammaGammaModel`
+transactions -> :func:`rfm_summary` -> a purchase model (:class:`BetaGeoModel`, ...) / :class:`GammaGammaModel`
 / :class:`CLVModel` -> forecasts -> ``save`` / :func:`load_model` -> :func:`score_file`.
 """
 
@@ -17,7 +17,7 @@ from .exceptions import (
     NotFittedError,
     VersionWarning,
 )
-from .models import BetaGeoModel, GammaGammaModel
+from .models import PURCHASE_MODELS, BetaGeoModel, GammaGammaModel, PurchaseModel
 from .persistence import load_model
 from .rfm import rfm_summary, rfm_train_test_split
 from .scoring import score, score_file
@@ -25,6 +25,7 @@ from .scoring import score, score_file
 __version__ = "0.1.0"
 
 __all__ = [
+    "PURCHASE_MODELS",
     "BetaGeoModel",
     "CLVModel",
     "ClvError",
@@ -36,6 +37,7 @@ __all__ = [
     "ModelFileError",
     "ModelWarning",
     "NotFittedError",
+    "PurchaseModel",
     "VersionWarning",
     "evaluate",
     "load_model",

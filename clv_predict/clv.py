@@ -1,4 +1,4 @@
-"""Customer lifetime value: BG/NBD purchases x Gamma-Gamma spend, discounted per time unit."""
+"""Customer lifetime value: a purchase model's purchases x Gamma-Gamma spend, discounted per time unit."""
 
 from __future__ import annotations
 
@@ -7,75 +7,27 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from . import _math
-from ._validation import check_horizon, check_nonnegative_number, check_rfm
+from ._validation import check_horizon, check_nonnegative_number
 from .exceptions import DataError, NotFittedError
-from .models import BetaGeoModel, GammaGammaModel
+from .models import GammaGammaModel, PurchaseModel, purchase_model
 
 PREDICTION_COLUMNS = ("expected_purchases", "p_alive", "expected_spend", "clv")
 
-# From this many customers on, CLVModel.fit prepares the Gamma-Gamma rows in a thread while BG/NBD fits.
+# From this many customers on, CLVModel.fit prepares the Gamma-Gamma rows in a thread while the purchases fit.
 _PARALLEL_ROWS = 1_000_000
 
-# Cells of the (customer pattern x period) grid evaluated at once when discounting;
-# bounds the memory of predict() whatever the number of customers and the horizon.
-_GRID_CELLS = 4_000_000
-
-
-def _distinct_pairs(x, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Codes of each customer's (x, T) pair among the distinct pairs, and those pairs.
-
-    Each column is factorised on its own (a hash pass) and the two small code
-    ranges are combined into one integer key, which is far cheaper than
-    factorising pairs of floats.
-    """
-    x_codes, x_values = pd.factorize(np.asarray(x, dtype=float))
-    T_codes, T_values = pd.factorize(np.asarray(T, dtype=float))
-    key = x_codes.astype(np.int64) * len(T_values) + T_codes
-    if len(x_values) * len(T_values) <= 4 * key.size + 1024:
-        present = np.zeros(len(x_values) * len(T_values), dtype=bool)
-        present[key] = True
-        distinct = np.flatnonzero(present)
-        codes = (np.cumsum(present, dtype=np.int64) - 1)[key]
-    else:
-        distinct, codes = np.unique(key, return_inverse=True)
-    return codes.reshape(-1), np.asarray(x_values, dtype=float)[distinct // len(T_values)], np.asarray(
-        T_values, dtype=float
-    )[distinct % len(T_values)]
-
-
-def discounted_expected_if_alive(params, x, T, horizon: int, discount_rate: float, *, pairs=None) -> np.ndarray:
-    """Sum over k = 1..horizon of (E(k) - E(k-1)) / (1 + d)^k for customers alive at T.
-
-    E(k) is the expected number of purchases in the next k time units of a
-    customer who is alive; it depends on (x, T) only, so it is computed once
-    per distinct (x, T) pair and shared by every customer with that pair.
-    ``pairs`` is ``_distinct_pairs(x, T)`` when the caller already has it.
-    """
-    codes, ux, uT = _distinct_pairs(x, T) if pairs is None else pairs
-    if discount_rate == 0:
-        values = _math.bgnbd_expected_if_alive(params, ux, uT, float(horizon))
-        return values[codes]
-    periods = np.arange(0, horizon + 1, dtype=float)
-    factors = (1.0 + discount_rate) ** -periods[1:]
-    values = np.empty(ux.size)
-    rows_per_block = max(1, _GRID_CELLS // (horizon + 1))
-    for start in range(0, ux.size, rows_per_block):
-        block = slice(start, start + rows_per_block)
-        cumulative = _math.bgnbd_expected_if_alive(
-            params, ux[block, None], uT[block, None], periods[None, :]
-        )
-        values[block] = np.diff(cumulative, axis=1) @ factors
-    return values[codes]
-
-
 class CLVModel:
-    """BG/NBD and Gamma-Gamma fitted together on one RFM summary, predicting CLV.
+    """A purchase model and Gamma-Gamma fitted together on one RFM summary, predicting CLV.
 
     Parameters
     ----------
+    purchase_model : str or PurchaseModel, default "bg_nbd"
+        The model of purchasing and dropout: a name of
+        :data:`clv_predict.models.PURCHASE_MODELS` (``"bg_nbd"``,
+        ``"pareto_nbd"``, ``"mbg_nbd"``, ``"bg_cnbd_k"``, ``"mbg_cnbd_k"``) or an
+        unfitted model instance, whose own settings are then used.
     penalizer_coef : float, default 0
-        L2 penalty of the BG/NBD fit.
+        L2 penalty of the purchase model's fit (when given by name).
     spend_penalizer_coef : float, default 0
         L2 penalty of the Gamma-Gamma fit.
     engine : {"native", "lifetimes"}, default "native"
@@ -101,23 +53,39 @@ class CLVModel:
 
     _kind = "CLVModel"
 
-    def __init__(self, penalizer_coef: float = 0.0, spend_penalizer_coef: float = 0.0, engine: str = "native"):
+    def __init__(
+        self,
+        penalizer_coef: float = 0.0,
+        spend_penalizer_coef: float = 0.0,
+        engine: str = "native",
+        purchase_model="bg_nbd",
+    ):
         self.penalizer_coef = penalizer_coef
         self.spend_penalizer_coef = spend_penalizer_coef
         self.engine = engine
+        self.purchase_model = purchase_model
+
+    def _new_purchase_model(self) -> PurchaseModel:
+        """An unfitted copy of the chosen purchase model (an instance given by the user is never fitted in place)."""
+        if isinstance(self.purchase_model, PurchaseModel):
+            chosen = self.purchase_model
+            return type(chosen)(**chosen._settings())
+        model = purchase_model(self.purchase_model)
+        model.penalizer_coef, model.engine = self.penalizer_coef, self.engine
+        return model
 
     def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None) -> "CLVModel":
-        """Fit BG/NBD on every customer and Gamma-Gamma on the repeat customers of ``rfm``."""
-        checked = check_rfm(rfm, need_monetary=True)  # once, for both models
-        purchases = BetaGeoModel(self.penalizer_coef, engine=self.engine)
+        """Fit the purchase model on every customer and Gamma-Gamma on the repeat customers of ``rfm``."""
+        purchases = self._new_purchase_model()
         spend = GammaGammaModel(self.spend_penalizer_coef, engine=self.engine)
         purchases._check_settings()
+        checked = purchases._checked(rfm, need_monetary=True)  # once, for both models
         spend._check_settings()
         if len(checked) < _PARALLEL_ROWS:
             self.purchase_model_ = purchases._fit(rfm, checked, time_unit, None)
             self.spend_model_ = spend._fit(rfm, checked, time_unit, None)
         else:
-            # millions of customers: the spend model's rows are compressed in a thread while BG/NBD fits
+            # millions of customers: the spend model's rows are compressed in a thread while the purchases fit
             # (both are long passes of numpy and pandas, which release the GIL)
             with ThreadPoolExecutor(max_workers=1) as pool:  # leaving the block waits for the thread
                 prepared = pool.submit(GammaGammaModel._prepare, checked, None)
@@ -142,7 +110,7 @@ class CLVModel:
 
     @property
     def params_(self) -> pd.Series:
-        """All six parameters: r, alpha, a, b (BG/NBD) then p, q, v (Gamma-Gamma)."""
+        """All parameters: the purchase model's (r, alpha, a, b for BG/NBD) then p, q, v (Gamma-Gamma)."""
         self._check_fitted()
         return pd.concat([self.purchase_model_.params_, self.spend_model_.params_])
 
@@ -150,7 +118,7 @@ class CLVModel:
         """Both models' parameter tables, one row per parameter, with a ``model`` column."""
         self._check_fitted()
         tables = [
-            self.purchase_model_.summary(alpha).assign(model="BG/NBD"),
+            self.purchase_model_.summary(alpha).assign(model=self.purchase_model_.label),
             self.spend_model_.summary(alpha).assign(model="Gamma-Gamma"),
         ]
         table = pd.concat(tables)[["model", "estimate", "standard_error", "lower", "upper"]]
@@ -182,20 +150,13 @@ class CLVModel:
         horizon = check_horizon(horizon)
         discount_rate = check_nonnegative_number(discount_rate, "discount_rate")
         margin = check_nonnegative_number(margin, "margin")
-        bgnbd = self.purchase_model_
+        purchases = self.purchase_model_
         if isinstance(rfm, pd.DataFrame) and "monetary_value" not in rfm.columns:
             raise DataError("rfm has no column 'monetary_value', which CLV needs; build it with monetary_value_col")
         # one validation of the table serves both models
-        checked, x, t_x, T = bgnbd._rfm_arrays(rfm, need_monetary=True)
-        params = bgnbd.params_.to_numpy()
-        p_alive = _math.bgnbd_probability_alive(params, x, t_x, T)
-        pairs = _distinct_pairs(x, T)
-        if_alive = discounted_expected_if_alive(params, x, T, horizon, 0.0, pairs=pairs)
-        expected_purchases = p_alive * if_alive
-        if discount_rate > 0:
-            discounted = p_alive * discounted_expected_if_alive(params, x, T, horizon, discount_rate, pairs=pairs)
-        else:
-            discounted = expected_purchases
+        checked, x, t_x, T = purchases._rfm_arrays(rfm, need_monetary=True)
+        p_alive = purchases._probability_alive_values(purchases._params(), x, t_x, T)
+        expected_purchases, discounted = purchases._forecast(x, t_x, T, horizon, discount_rate, p_alive=p_alive)
         self.spend_model_._check_fitted()
         spend = self.spend_model_._expected_spend_values(x, checked["monetary_value"].to_numpy())
         frame = pd.DataFrame(
@@ -212,7 +173,7 @@ class CLVModel:
         return frame
 
     def expected_purchases(self, rfm: pd.DataFrame, t: float) -> pd.Series:
-        """Shortcut to the purchase model's :meth:`BetaGeoModel.expected_purchases`."""
+        """Shortcut to the purchase model's ``expected_purchases``."""
         self._check_fitted()
         return self.purchase_model_.expected_purchases(rfm, t)
 
@@ -232,7 +193,10 @@ class CLVModel:
 
     def __repr__(self) -> str:
         if not hasattr(self, "purchase_model_"):
-            return f"CLVModel(penalizer_coef={self.penalizer_coef!r}, spend_penalizer_coef={self.spend_penalizer_coef!r})"
+            return (
+                f"CLVModel(purchase_model={self.purchase_model!r}, penalizer_coef={self.penalizer_coef!r}, "
+                f"spend_penalizer_coef={self.spend_penalizer_coef!r})"
+            )
         params = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
         return f"<CLVModel: {params}; time unit {self.time_unit_!r}; {self.n_customers_:,} customers>"
 
@@ -240,7 +204,7 @@ class CLVModel:
         if not hasattr(self, "purchase_model_"):
             return "<p>CLVModel (not fitted)</p>"
         caption = (
-            f"CLVModel: {self.n_customers_:,} customers ({self.n_repeat_customers_:,} repeat), "
+            f"CLVModel ({self.purchase_model_.label} + Gamma-Gamma): {self.n_customers_:,} customers ({self.n_repeat_customers_:,} repeat), "
             f"time unit {self.time_unit_!r}, observation end {self.observation_period_end_}"
         )
         return self.summary().to_html(float_format=lambda v: f"{v:.4f}").replace(

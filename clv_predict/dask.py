@@ -48,6 +48,7 @@ from . import rfm as _rfm
 from ._validation import check_horizon, check_nonnegative_number, check_time_unit, to_timestamp
 from .clv import PREDICTION_COLUMNS, CLVModel
 from .exceptions import DataError, DataWarning
+from .models import GammaGammaModel
 
 
 def _end_day(transactions: dd.DataFrame, datetime_col: str, observation_period_end) -> int:
@@ -136,20 +137,21 @@ def rfm_summary(
     return whole.map_partitions(_summarise_partition, meta, options, meta=meta)
 
 
-def _compressed_partition(part: pd.DataFrame, kind: str) -> pd.DataFrame:
-    if kind == "bgnbd":
-        columns = ["frequency", "recency", "T"]
-    else:
+_SPEND_COLUMNS = ["frequency", "monetary_value"]
+
+
+def _compressed_partition(part: pd.DataFrame, columns: list) -> pd.DataFrame:
+    if columns == _SPEND_COLUMNS:
         part = part[(part["frequency"] > 0) & (part["monetary_value"] > 0)]
-        columns = ["frequency", "monetary_value"]
     counts = part.groupby(columns, sort=False).size().rename("customers").reset_index()
     return counts.astype({c: float for c in columns}).astype({"customers": np.int64})
 
 
-def _compressed(rfm: dd.DataFrame, kind: str) -> pd.DataFrame:
-    columns = ["frequency", "recency", "T"] if kind == "bgnbd" else ["frequency", "monetary_value"]
+def _compressed(rfm: dd.DataFrame, columns: list) -> pd.DataFrame:
+    """The distinct rows of ``columns`` (the spend model's: repeat buyers with positive spend only) and
+    how many customers share each."""
     meta = pd.DataFrame({c: pd.Series(dtype=float) for c in columns}).assign(customers=pd.Series(dtype=np.int64))
-    parts = rfm.map_partitions(_compressed_partition, kind, meta=meta)
+    parts = rfm.map_partitions(_compressed_partition, columns, meta=meta)
     return parts.groupby(columns).customers.sum().compute().reset_index()
 
 
@@ -159,6 +161,7 @@ def fit(
     penalizer_coef: float = 0.0,
     spend_penalizer_coef: float = 0.0,
     engine: str = "native",
+    purchase_model="bg_nbd",
     time_unit: str,
     observation_period_end=None,
 ) -> CLVModel:
@@ -167,37 +170,32 @@ def fit(
     Equal to ``CLVModel(...).fit(rfm.compute())``; only the distinct rows and
     their customer counts travel to the client. ``time_unit`` must be the one
     the summary was built with; ``observation_period_end`` is recorded in the
-    model (and its saved file) when given.
+    model (and its saved file) when given. ``purchase_model`` as in
+    :class:`~clv_predict.CLVModel`.
     """
     if not isinstance(rfm, dd.DataFrame):
         raise DataError(f"rfm must be a dask DataFrame; got {type(rfm).__name__}")
-    missing = [c for c in ("frequency", "recency", "T", "monetary_value") if c not in rfm.columns]
+    model = CLVModel(penalizer_coef, spend_penalizer_coef, engine=engine, purchase_model=purchase_model)
+    purchase_part = model._new_purchase_model()
+    purchase_columns = list(purchase_part._fit_columns)
+    missing = [c for c in (*purchase_columns, "monetary_value") if c not in rfm.columns]
     if missing:
         raise DataError(f"rfm has no column {', '.join(map(repr, missing))}")
     time_unit = check_time_unit(time_unit)
-    purchases = _compressed(rfm, "bgnbd")
-    spend = _compressed(rfm, "gamma_gamma")
+    purchases = _compressed(rfm, purchase_columns)
+    spend = _compressed(rfm, _SPEND_COLUMNS)
     attrs = {"time_unit": time_unit}
     if observation_period_end is not None:
         attrs["observation_period_end"] = str(to_timestamp(observation_period_end, "observation_period_end").date())
     purchases.attrs.update(attrs)
     spend.attrs.update(attrs)
-    model = CLVModel(penalizer_coef, spend_penalizer_coef, engine=engine)
-    model.purchase_model_ = _fit_part(model, "purchase", purchases, time_unit)
+    model.purchase_model_ = purchase_part.fit(purchases, time_unit=time_unit, weights="customers")
     # the spend model reads frequency and monetary value only; recency and T complete a valid RFM table
-    model.spend_model_ = _fit_part(model, "spend", spend.assign(recency=0.0, T=1.0), time_unit)
+    model.spend_model_ = GammaGammaModel(spend_penalizer_coef, engine=engine).fit(
+        spend.assign(recency=0.0, T=1.0), time_unit=time_unit, weights="customers"
+    )
     model._take_training_figures()
     return model
-
-
-def _fit_part(model: CLVModel, which: str, table: pd.DataFrame, time_unit):
-    from .models import BetaGeoModel, GammaGammaModel
-
-    if which == "purchase":
-        return BetaGeoModel(model.penalizer_coef, engine=model.engine).fit(table, time_unit=time_unit, weights="customers")
-    return GammaGammaModel(model.spend_penalizer_coef, engine=model.engine).fit(
-        table, time_unit=time_unit, weights="customers"
-    )
 
 
 def _predict_partition(part: pd.DataFrame, model: CLVModel, settings: dict, time_unit) -> pd.DataFrame:

@@ -8,7 +8,7 @@ and is judged on what each customer then did in the test period (``test_frequenc
 Three forecasts are compared, customer by customer:
 
 ``model``
-    BG/NBD expected purchases in the holdout, times Gamma-Gamma expected spend.
+    the purchase model's expected purchases in the holdout, times Gamma-Gamma expected spend.
 ``historical_rate``
     The customer's repeat-purchase rate so far, ``frequency / T``, carried forward over the
     holdout, times his own average order value (``monetary_value``; the population's for
@@ -35,10 +35,10 @@ import pandas as pd
 from ._validation import check_columns, check_rfm
 from .clv import CLVModel
 from .exceptions import DataError
-from .models import BetaGeoModel
+from .models import PurchaseModel
 
 METHODS = {
-    "model": "BG/NBD + Gamma-Gamma",
+    "model": "purchase model + Gamma-Gamma",
     "historical_rate": "historical purchase rate carried forward",
     "classic_formula": "classic formula: order value x frequency x lifespan",
 }
@@ -47,14 +47,15 @@ METHODS = {
 FREQUENCY_BINS = 7
 
 
-def _purchase_model(model) -> BetaGeoModel:
+def _purchase_model(model) -> PurchaseModel:
+    """The purchase model of a CLVModel, or the purchase model given (BG/NBD, Pareto/NBD, ...)."""
     if isinstance(model, CLVModel):
         model._check_fitted()
         return model.purchase_model_
-    if isinstance(model, BetaGeoModel):
+    if isinstance(model, PurchaseModel):
         model._check_fitted()
         return model
-    raise DataError(f"'model' must be a fitted CLVModel or BetaGeoModel; got {type(model).__name__}")
+    raise DataError(f"'model' must be a fitted CLVModel or purchase model (BetaGeoModel, ...); got {type(model).__name__}")
 
 
 def _holdout_length(split: pd.DataFrame) -> float:
@@ -270,11 +271,11 @@ def evaluate(model, split: pd.DataFrame) -> HoldoutEvaluation:
     >>> result.aggregate.loc[("model", "purchases"), ["actual", "predicted"]].round().tolist()
     [1882.0, 1653.0]
     """
-    bgnbd = _purchase_model(model)
+    purchases_model = _purchase_model(model)
     horizon = _holdout_length(split)
     actual_purchases = _actual_counts(split)
     # expected_purchases checks the RFM columns and refuses a split in another time unit
-    model_purchases = bgnbd.expected_purchases(split, horizon).to_numpy()
+    model_purchases = purchases_model.expected_purchases(split, horizon).to_numpy()
     rfm = check_rfm(split)
     frequency, T = rfm["frequency"].to_numpy(), rfm["T"].to_numpy()
 
@@ -362,14 +363,14 @@ def evaluate(model, split: pd.DataFrame) -> HoldoutEvaluation:
     settings = {
         "train_period_end": split.attrs.get("observation_period_end"),
         "test_period_end": split.attrs.get("test_period_end"),
-        "time_unit": bgnbd.time_unit_,
-        "time_unit_name": unit_names.get(bgnbd.time_unit_, "time units"),
+        "time_unit": purchases_model.time_unit_,
+        "time_unit_name": unit_names.get(purchases_model.time_unit_, "time units"),
         "holdout_length": horizon,
         "n_customers": int(len(split)),
         "repeat_rate": repeat_rate,
         "classic_lifespan": lifespan,
         "classic_active_time": float(active_time),
         "population_order_value": population_order_value if has_money else float("nan"),
-        "methods": dict(METHODS),
+        "methods": {**METHODS, "model": f"{purchases_model.label} + Gamma-Gamma" if has_money else purchases_model.label},
     }
     return HoldoutEvaluation(aggregate, per_customer, by_frequency, ranking, predictions, settings)

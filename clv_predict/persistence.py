@@ -52,7 +52,11 @@ def _package_versions() -> dict:
 
 
 def _model_state(model) -> dict:
+    settings = model._settings()
     state = {
+        "kind": model._kind,
+        # constructor settings beyond the two every model has (CNBD-k's fixed k, ...)
+        "settings": {k: v for k, v in settings.items() if k not in ("penalizer_coef", "engine")},
         "params": {k: float(v) for k, v in model.params_.items()},
         "covariance": model.covariance_.to_numpy(dtype=float).tolist(),
         "standard_errors": {k: float(v) for k, v in model.standard_errors_.items()},
@@ -82,7 +86,7 @@ def _training(model) -> dict:
 def to_dict(model) -> dict:
     """The plain-data content that :func:`save_model` writes."""
     from .clv import CLVModel
-    from .models import BetaGeoModel, GammaGammaModel
+    from .models import _ParametricModel
 
     if isinstance(model, CLVModel):
         model._check_fitted()
@@ -92,12 +96,12 @@ def to_dict(model) -> dict:
             "spend_penalizer_coef": float(model.spend_penalizer_coef),
         }
         training = _training(model)
-    elif isinstance(model, (BetaGeoModel, GammaGammaModel)):
+    elif isinstance(model, _ParametricModel):
         model._check_fitted()
         parts = {"model": _model_state(model)}
         training = _training(model)
     else:
-        raise TypeError(f"cannot save a {type(model).__name__}: expected CLVModel, BetaGeoModel or GammaGammaModel")
+        raise TypeError(f"cannot save a {type(model).__name__}: expected a CLVModel or a fitted model of clv_predict")
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -184,8 +188,16 @@ def load_model(path):
         raise ModelFileError(f"model file {str(path)!r} is incomplete or malformed ({type(exc).__name__}: {exc})") from None
 
 
+def _new(kind: str, state: dict):
+    """An unfitted model of the saved ``kind`` with its saved settings."""
+    from .models import model_class_of_kind
+
+    cls = model_class_of_kind(kind)
+    return cls(penalizer_coef=state["penalizer_coef"], engine=state["engine"], **state.get("settings", {}))
+
+
 def _restore(model, state: dict, training: dict):
-    names = list(model._param_names)
+    names = list(model._param_names) + list(model._extra_param_names)
     model.params_ = pd.Series([float(state["params"][n]) for n in names], index=names, name="estimate")
     if not (np.all(np.isfinite(model.params_)) and np.all(model.params_ > 0)):
         raise ValueError(f"parameters must be positive numbers; got {model.params_.to_dict()}")
@@ -207,19 +219,19 @@ def _restore(model, state: dict, training: dict):
 
 def _rebuild(content: dict):
     from .clv import CLVModel
-    from .models import BetaGeoModel, GammaGammaModel
 
     kind = content.get("kind")
     training = content["training"]
     if kind == "CLVModel":
         purchase, spend = content["purchase_model"], content["spend_model"]
-        model = CLVModel(purchase["penalizer_coef"], spend["penalizer_coef"], engine=purchase["engine"])
-        model.purchase_model_ = _restore(BetaGeoModel(purchase["penalizer_coef"], purchase["engine"]), purchase, training)
-        model.spend_model_ = _restore(GammaGammaModel(spend["penalizer_coef"], spend["engine"]), spend, training)
+        # files of the first release hold a BG/NBD purchase model and say no kind
+        purchases = _restore(_new(purchase.get("kind", "BetaGeoModel"), purchase), purchase, training)
+        model = CLVModel(
+            purchase["penalizer_coef"], spend["penalizer_coef"], engine=purchase["engine"], purchase_model=purchases.name
+        )
+        model.purchase_model_ = purchases
+        model.spend_model_ = _restore(_new("GammaGammaModel", spend), spend, training)
         model._take_training_figures()
         return model
-    classes = {"BetaGeoModel": BetaGeoModel, "GammaGammaModel": GammaGammaModel}
-    if kind not in classes:
-        raise ValueError(f"unknown model kind {kind!r}")
     state = content["model"]
-    return _restore(classes[kind](state["penalizer_coef"], state["engine"]), state, training)
+    return _restore(_new(kind, state), state, training)

@@ -28,7 +28,7 @@ from .clv import CLVModel
 from .evaluation import evaluate, table_html
 from ._files import atomic_output
 from .exceptions import DataError, ModelWarning
-from .models import BetaGeoModel
+from .models import PurchaseModel
 from .rfm import _merge_days, _policy, _read_log, rfm_summary, rfm_train_test_split
 
 __all__ = ["build_report", "write_report", "write_diagnostics", "render_plots", "figure_html", "table_html"]
@@ -125,7 +125,7 @@ def render_plots(
     specs = [
         ("frequency_distribution", "Repeat-purchase frequency",
          "Customers by number of repeat purchases in the training period, and the number the model expects "
-         "(exact BG/NBD probabilities at each customer's age).",
+         "(the model's exact probabilities at each customer's age).",
          lambda ax: d.plot_frequency_distribution(model, split, ax=ax)),
         ("calibration_holdout", "Calibration vs holdout",
          "Mean holdout purchases of customers grouped by training repeat purchases, actual and predicted.",
@@ -219,8 +219,8 @@ def _find_customer(ids: pd.Series, customer_id, column: str):
 
 def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_value_col, train_period_end,
              test_period_end, customer_id, dpi, input_policy=None):
-    if not isinstance(model, (CLVModel, BetaGeoModel)):
-        raise DataError(f"'model' must be a fitted CLVModel or BetaGeoModel; got {type(model).__name__}")
+    if not isinstance(model, (CLVModel, PurchaseModel)):
+        raise DataError(f"'model' must be a fitted CLVModel or purchase model (BetaGeoModel, ...); got {type(model).__name__}")
     model._check_fitted()
     if model.time_unit_ is None:
         raise DataError("the model does not record its time unit, so the holdout cannot be summarised in it")
@@ -271,8 +271,8 @@ def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_val
 
 def fit_warnings(model) -> list[str]:
     """Plain-text warnings about a fitted model that a reader of its forecasts must see first."""
-    parts = [(model.purchase_model_, "BG/NBD"), (model.spend_model_, "Gamma-Gamma")] if isinstance(model, CLVModel) \
-        else [(model, "BG/NBD")]
+    parts = [(model.purchase_model_, model.purchase_model_.label), (model.spend_model_, "Gamma-Gamma")] \
+        if isinstance(model, CLVModel) else [(model, model.label)]
     notes = []
     for part, name in parts:
         convergence = getattr(part, "convergence_", None) or {}

@@ -140,7 +140,7 @@ def test_errors_name_the_problem(cdnow_model, cdnow_split, cdnow_log):
         evaluate(cdnow_model, cdnow_split.drop(columns="test_frequency"))
     with pytest.raises(DataError, match="'test_T' must be the same"):
         evaluate(cdnow_model, cdnow_split.assign(test_T=np.arange(len(cdnow_split)) + 1.0))
-    with pytest.raises(DataError, match="must be a fitted CLVModel or BetaGeoModel"):
+    with pytest.raises(DataError, match="must be a fitted CLVModel or purchase model"):
         evaluate("model", cdnow_split)
     with pytest.raises(NotFittedError):
         evaluate(clv_predict.CLVModel(), cdnow_split)

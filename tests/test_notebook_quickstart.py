@@ -9,5 +9,5 @@ def test_quickstart_notebook_runs_and_reproduces_the_paper(tmp_path):
     assert "predicted 1,653, actual 1,882 (-12.1%)" in text
     # the fitted model rendered as an HTML table in the notebook
     html = [o["data"]["text/html"] for c in notebook.cells for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
-    assert any("<caption>CLVModel: 2,357 customers" in h for h in html)
+    assert any("<caption>CLVModel (BG/NBD + Gamma-Gamma): 2,357 customers" in h for h in html)
     assert (tmp_path / "cdnow_quickstart.joblib").stat().st_size < 10_000

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from clv_predict import BetaGeoModel, CLVModel, ConvergenceWarning, GammaGammaModel, ModelWarning, _math
-from clv_predict import models as models_module
+from clv_predict.models import _base as models_module
 
 mp = pytest.importorskip("mpmath")
 

@@ -206,7 +206,7 @@ def test_without_ax_a_new_figure_is_made(model):
 
 
 def test_plots_refuse_bad_input(model, cdnow_split):
-    with pytest.raises(DataError, match="must be a fitted CLVModel or BetaGeoModel"):
+    with pytest.raises(DataError, match="must be a fitted CLVModel or purchase model"):
         plotting.plot_frequency_distribution("model", cdnow_split, ax=new_ax())
     with pytest.raises(DataError, match="rfm has no column 'frequency'"):
         plotting.plot_frequency_distribution(model, cdnow_split.drop(columns="frequency"), ax=new_ax())

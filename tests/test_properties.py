@@ -16,8 +16,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clv_predict import DataWarning, _math, rfm_summary, score_file
-from clv_predict.clv import discounted_expected_if_alive
+from clv_predict import BetaGeoModel, DataWarning, _math, rfm_summary, score_file
 
 PROPERTY_SETTINGS = settings(
     max_examples=25, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -71,7 +70,10 @@ def test_probability_alive_and_expected_purchases_for_any_valid_parameters(param
 @PROPERTY_SETTINGS
 @given(params=parameters, x=st.integers(0, 500), T=st.floats(0.5, 150.0), rates=st.lists(st.floats(0.0, 0.2), min_size=2, max_size=4))
 def test_discounted_purchases_fall_as_the_discount_rate_rises(params, x, T, rates):
-    values = [discounted_expected_if_alive(params, np.array([float(x)]), np.array([T]), 26, rate)[0] for rate in sorted(rates)]
+    model = BetaGeoModel.from_params(**dict(zip(("r", "alpha", "a", "b"), params)))
+    one = np.array([1.0])
+    values = [model._forecast(np.array([float(x)]), one * 0.0, np.array([T]), 26, rate, p_alive=one)[1][0]
+              for rate in sorted(rates)]
     assert np.all(np.isfinite(values)) and values[0] >= 0
     assert np.all(np.diff(values) <= 1e-9 * max(values[0], 1e-300))
 

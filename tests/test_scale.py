@@ -163,7 +163,7 @@ def test_compress_equals_a_sorted_groupby_on_every_path(threaded, monkeypatch):
 
 def test_fit_on_a_sample_then_polished_on_everyone_finds_the_full_optimum(synthetic_rfm, monkeypatch):
     """Many distinct rows: the starts are tried on a sample of customers, the estimate polished on all of them."""
-    from clv_predict import models
+    from clv_predict.models import _base as models
 
     full = CLVModel(engine="native").fit(synthetic_rfm)
     assert full.purchase_model_.convergence_["sample_customers"] is None  # 20,000 customers: no sample
@@ -183,7 +183,7 @@ def test_fit_on_a_sample_then_polished_on_everyone_finds_the_full_optimum(synthe
 
     # when polishing fails, every start is tried on all customers, as without a sample
     failed = models._Optimum(np.zeros(4), False, "forced failure", 0)
-    monkeypatch.setattr(models.BetaGeoModel, "_polish", lambda self, data, sample, start: failed)
+    monkeypatch.setattr(BetaGeoModel, "_polish", lambda self, data, sample, start: failed)
     fallback = BetaGeoModel(engine="native").fit(synthetic_rfm)
     assert fallback.convergence_["converged"] and fallback.convergence_["sample_customers"] is None
     np.testing.assert_allclose(fallback.params_, full.purchase_model_.params_, rtol=1e-7)

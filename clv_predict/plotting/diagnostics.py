@@ -1,4 +1,4 @@
-"""Model diagnostics: does a fitted BG/NBD + Gamma-Gamma model describe the data?
+"""Model diagnostics: does a fitted purchase model (BG/NBD, Pareto/NBD, ...) + Gamma-Gamma describe the data?
 
 Every function takes ``ax=None`` (a new figure when none is given), draws only on that Axes
 and returns it; none calls ``plt.show()``. They need a fitted model (or one loaded with
@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .. import _math
 from .._validation import TIME_UNIT_DAYS, check_columns, check_nonnegative_number, check_rfm, check_time_unit, to_timestamp
 from ..clv import CLVModel
 from ..evaluation import FREQUENCY_BINS, _purchase_model, capture_curve, evaluate, frequency_bin_labels, gini_coefficient
 from ..exceptions import DataError
+from .._math import gamma_gamma_log_likelihood
 from ..models import GammaGammaModel
 from ..rfm import _day, _iso, _merge_days, _read_log
 
@@ -78,8 +78,8 @@ def expected_frequency_counts(model, rfm: pd.DataFrame, max_frequency: int = FRE
     Each customer contributes P(X(T) = n) at his own age ``T`` (equation 8 of Fader, Hardie &
     Lee 2005), so a cohort whose first purchases are spread over time is handled exactly.
     """
-    bgnbd = _purchase_model(model)
-    _unit(bgnbd, rfm)
+    purchases = _purchase_model(model)
+    _unit(purchases, rfm)
     checked = check_rfm(rfm)
     ages = checked["T"].value_counts()
     n = np.arange(max_frequency)
@@ -88,7 +88,7 @@ def expected_frequency_counts(model, rfm: pd.DataFrame, max_frequency: int = FRE
         if age <= 0:  # first purchase on the last day: no time for a repeat purchase yet
             counts[0] += customers
             continue
-        probabilities = bgnbd.probability_of_n_purchases(float(age), n)
+        probabilities = purchases.probability_of_n_purchases(float(age), n)
         counts[:-1] += customers * probabilities
         counts[-1] += customers * max(0.0, 1.0 - probabilities.sum())
     return pd.Series(counts, index=frequency_bin_labels(np.arange(max_frequency + 1), max_frequency).astype(str),
@@ -177,10 +177,10 @@ def tracking_table(
         day, their cumulative sums ``actual_cumulative`` and ``expected_cumulative``;
         ``attrs['train_period_end']`` holds the boundary.
     """
-    bgnbd = _purchase_model(model)
-    unit = _unit(bgnbd, None, time_unit)
+    purchases = _purchase_model(model)
+    unit = _unit(purchases, None, time_unit)
     if train_period_end is None:
-        train_period_end = bgnbd.observation_period_end_
+        train_period_end = purchases.observation_period_end_
         if train_period_end is None:
             raise DataError("the model does not know where its training period ended: pass train_period_end")
     log = _read_log(transactions, customer_id_col, datetime_col, None)
@@ -202,7 +202,7 @@ def tracking_table(
     actual = np.bincount(days[repeat] - start, minlength=n_days)[:n_days]
     births = np.bincount(days[first & in_cohort] - start, minlength=n_days)[:n_days]
     ages = np.arange(n_days) / TIME_UNIT_DAYS[unit]
-    curve = np.asarray(bgnbd.expected_purchases_new_customer(ages), dtype=float)
+    curve = np.asarray(purchases.expected_purchases_new_customer(ages), dtype=float)
     expected_cumulative = np.convolve(births, curve)[:n_days]
     table = pd.DataFrame(
         {
@@ -294,11 +294,11 @@ def frequency_recency_matrix(
     ``T`` and ``max_frequency`` default to the largest ``T`` and ``frequency`` in ``rfm``.
     Impossible cells (no repeat purchase but a positive recency) are NaN.
     """
-    bgnbd = _purchase_model(model)
+    purchases = _purchase_model(model)
     if quantity not in ("expected_purchases", "p_alive"):
         raise DataError(f"'quantity' must be 'expected_purchases' or 'p_alive'; got {quantity!r}")
     if rfm is not None:
-        _unit(bgnbd, rfm)
+        _unit(purchases, rfm)
         checked = check_rfm(rfm)
         T = float(checked["T"].max()) if T is None else T
         max_frequency = int(checked["frequency"].max()) if max_frequency is None else max_frequency
@@ -310,15 +310,17 @@ def frequency_recency_matrix(
     frequency = np.arange(max_frequency + 1, dtype=float)
     recency = np.linspace(0.0, T, int(n_recency))
     x, t_x = np.meshgrid(frequency, recency, indexing="ij")
-    params = bgnbd.params_.to_numpy()
+    params = purchases.params_.to_numpy()
+    T_grid = np.full_like(x, T)
+    alive = purchases._probability_alive_values(params, x, t_x, T_grid)
     if quantity == "p_alive":
-        values = _math.bgnbd_probability_alive(params, x, t_x, T)
+        values = alive
     else:
-        values = _math.bgnbd_conditional_expected(params, x, t_x, T, t)
+        values = purchases._forecast(x.ravel(), t_x.ravel(), T_grid.ravel(), t, 0.0, p_alive=alive.ravel())[0].reshape(x.shape)
     values = np.where((x == 0) & (t_x > 0), np.nan, values)
     matrix = pd.DataFrame(values, index=pd.Index(frequency.astype(int), name="frequency"),
                           columns=pd.Index(recency, name="recency"))
-    matrix.attrs.update({"quantity": quantity, "T": T, "t": t, "time_unit": bgnbd.time_unit_})
+    matrix.attrs.update({"quantity": quantity, "T": T, "t": t, "time_unit": purchases.time_unit_})
     return matrix
 
 
@@ -372,8 +374,8 @@ def probability_alive_history(
     ``end`` defaults to the last date in the log. Returns a Series indexed by ``date`` with
     ``attrs['purchase_dates']``.
     """
-    bgnbd = _purchase_model(model)
-    unit = _unit(bgnbd, None, time_unit)
+    purchases = _purchase_model(model)
+    unit = _unit(purchases, None, time_unit)
     check_columns(transactions, [customer_id_col, datetime_col])
     log = _read_log(transactions, customer_id_col, datetime_col, None)
     matches = np.flatnonzero(log.ids == customer_id)
@@ -390,7 +392,7 @@ def probability_alive_history(
     x = made - 1
     t_x = (days[made - 1] - first) / TIME_UNIT_DAYS[unit]
     T = (grid - first) / TIME_UNIT_DAYS[unit]
-    values = _math.bgnbd_probability_alive(bgnbd.params_.to_numpy(), x, t_x, T)
+    values = purchases._probability_alive_values(purchases.params_.to_numpy(), x.astype(float), t_x, T)
     index = pd.DatetimeIndex(pd.date_range(_iso(first), periods=grid.size, freq="D"), name="date")
     history = pd.Series(values, index=index, name="p_alive")
     history.attrs["purchase_dates"] = [_iso(int(d)) for d in days]
@@ -449,7 +451,7 @@ def spend_density(model, frequency, grid) -> np.ndarray:
     grid = np.asarray(grid, dtype=float)
     density = np.zeros_like(grid)
     for x, customers in counts.items():
-        density += customers * np.exp(_math.gamma_gamma_log_likelihood(params, x, grid))
+        density += customers * np.exp(gamma_gamma_log_likelihood(params, x, grid))
     return density / counts.sum()
 
 
@@ -523,8 +525,8 @@ def plot_purchase_rate_distribution(model, *, ax=None):
     The curve is the density per unit of log rate (rate x density), which stays finite where
     the Gamma density itself is infinite (r < 1); the mean r / alpha and median are marked.
     """
-    bgnbd = _purchase_model(model)
-    r, alpha = bgnbd.params_["r"], bgnbd.params_["alpha"]
+    purchases = _purchase_model(model)
+    r, alpha = purchases.params_["r"], purchases.params_["alpha"]
     rate = stats.gamma(r, scale=1.0 / alpha)
     # with r < 1 the left tail is long on a log axis; rates under 1/10,000 of the mean are not drawn
     grid = np.geomspace(max(rate.ppf(0.001), 1e-4 * r / alpha), rate.ppf(0.999), 400)
@@ -533,7 +535,7 @@ def plot_purchase_rate_distribution(model, *, ax=None):
     ax.axvline(r / alpha, color=_MODEL["color"], linestyle="--", label=f"Mean {r / alpha:.3g}")
     ax.axvline(rate.median(), color="grey", linestyle=":", label=f"Median {rate.median():.3g}")
     ax.set_xscale("log")
-    unit = _UNIT_NAMES.get(bgnbd.time_unit_, "time unit")
+    unit = _UNIT_NAMES.get(purchases.time_unit_, "time unit")
     ax.set_xlabel(f"Purchase rate while alive (purchases per {unit})")
     ax.set_ylabel("Density per unit of log rate")
     ax.set_title("Heterogeneity in purchase rate")
@@ -542,20 +544,23 @@ def plot_purchase_rate_distribution(model, *, ax=None):
 
 
 def plot_dropout_distribution(model, *, ax=None):
-    """Fitted distribution of the dropout probability after each purchase across customers, Beta(a, b)."""
-    bgnbd = _purchase_model(model)
-    a, b = bgnbd.params_["a"], bgnbd.params_["b"]
-    dropout = stats.beta(a, b)
-    grid = np.linspace(0.0025, 0.9975, 400)
+    """Fitted distribution of dropout across customers: the probability of dropping out after each
+    purchase, Beta(a, b), for the BG models; the dropout rate, Gamma(s, beta), for Pareto/NBD."""
+    purchases = _purchase_model(model)
+    dropout, xlabel, label, bounded = purchases._dropout_distribution(purchases.params_.to_numpy())
+    if bounded:
+        grid = np.linspace(0.0025, 0.9975, 400)
+    else:
+        grid = np.linspace(dropout.ppf(0.0025), dropout.ppf(0.99), 400)
     density = dropout.pdf(grid)
     ax = _axes(ax)
-    ax.plot(grid, density, color=_ACTUAL["color"], label=f"Beta(a={a:.3g}, b={b:.3g})")
-    ax.axvline(a / (a + b), color=_MODEL["color"], linestyle="--", label=f"Mean {a / (a + b):.3g}")
+    ax.plot(grid, density, color=_ACTUAL["color"], label=label)
+    ax.axvline(dropout.mean(), color=_MODEL["color"], linestyle="--", label=f"Mean {dropout.mean():.3g}")
     ax.axvline(dropout.median(), color="grey", linestyle=":", label=f"Median {dropout.median():.3g}")
     # a density that is infinite at 0 or 1 would flatten the rest of the curve
     ax.set_ylim(0, min(float(density.max()), 3 * float(np.median(density)) + 1) * 1.05)
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("Probability of dropping out after a purchase")
+    ax.set_xlim(0, 1 if bounded else float(grid[-1]))
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("Density")
     ax.set_title("Heterogeneity in dropout probability")
     ax.legend()

@@ -1,14 +1,19 @@
-"""BG/NBD (purchases and dropout) and Gamma-Gamma (spend per purchase) models.
+"""What every model shares: fitting, standard errors, summaries, and the purchase-model protocol.
 
-Both follow the scikit-learn contract: the constructor stores settings, ``fit``
+Models follow the scikit-learn contract: the constructor stores settings, ``fit``
 validates and computes, sets attributes ending in ``_`` and returns ``self``.
-The shared machinery (optimisation from several starts, convergence checks,
-covariance from the Hessian of our own log-likelihood, the summary table)
-lives once in :class:`_ParametricModel`.
+The shared machinery (optimisation from several starts on compressed rows,
+sample-then-polish at scale, convergence checks, covariance from the Hessian of
+the model's own log-likelihood, the summary table, ``_repr_html_``) lives once
+in :class:`_ParametricModel`; :class:`PurchaseModel` adds what every model of
+purchasing and dropout answers (P(alive), expected purchases, the purchase
+distribution of a new customer, discounting, simulation), so that CLV, scoring,
+evaluation, plots and the command line never ask which model they hold.
 """
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from dataclasses import dataclass
 
@@ -17,9 +22,9 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.stats import norm
 
-from . import _lifetimes, _math, _rows
-from ._validation import check_nonnegative_number, check_rfm, check_time_unit
-from .exceptions import ConvergenceWarning, DataError, DataWarning, ModelWarning, NotFittedError
+from .. import _lifetimes, _rows
+from .._validation import check_nonnegative_number, check_rfm, check_time_unit
+from ..exceptions import ConvergenceWarning, DataError, ModelWarning, NotFittedError
 
 ENGINES = ("lifetimes", "native")
 
@@ -57,11 +62,18 @@ class _ParametricModel:
     """Shared machinery of the fitted models. Subclasses declare their maths."""
 
     _param_names: tuple[str, ...] = ()
+    #: Parameters in ``params_`` that the optimiser does not move (CNBD-k's ``k``, chosen by a search).
+    _extra_param_names: tuple[str, ...] = ()
     _kind = ""
 
     def __init__(self, penalizer_coef: float = 0.0, engine: str = "native"):
         self.penalizer_coef = penalizer_coef
         self.engine = engine
+
+    def _settings(self) -> dict:
+        """The constructor's settings, as given (what a copy or a saved file needs to rebuild the model)."""
+        names = [name for name in inspect.signature(type(self).__init__).parameters if name != "self"]
+        return {name: getattr(self, name) for name in names}
 
     # ------------------------------------------------------------------ subclass hooks
     def _negative_objective(self, data, scaled_params):  # mean penalised negative log-likelihood
@@ -323,7 +335,7 @@ class _ParametricModel:
 
     def save(self, path) -> None:
         """Write the fitted model to ``path`` (one joblib file, atomically); see :func:`clv_predict.load_model`."""
-        from .persistence import save_model
+        from ..persistence import save_model
 
         save_model(self, path)
 
@@ -359,106 +371,205 @@ def _row_weights(rfm: pd.DataFrame, weights, n_rows: int) -> np.ndarray | None:
     return values
 
 
-class BetaGeoModel(_ParametricModel):
-    """The BG/NBD model of repeat purchasing and dropout (Fader, Hardie & Lee 2005).
+def _distinct_rows(columns) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Codes of each row of equal-length float ``columns`` among their distinct rows, and those rows.
 
-    While alive, a customer buys as a Poisson process with rate ``lambda``;
-    after each purchase he drops out with probability ``p``. Across customers
-    ``lambda ~ Gamma(r, alpha)`` and ``p ~ Beta(a, b)``.
+    Each column is factorised on its own (a hash pass) and the small code ranges
+    are combined into one integer key: far cheaper than factorising tuples of floats.
+    """
+    factorised = [pd.factorize(np.asarray(column, dtype=float)) for column in columns]
+    key = np.zeros(np.asarray(columns[0]).size, dtype=np.int64)
+    span = 1
+    for codes, values in factorised:
+        key = key * len(values) + codes
+        span *= len(values)
+    if span <= 4 * key.size + 1024:
+        present = np.zeros(span, dtype=bool)
+        present[key] = True
+        distinct = np.flatnonzero(present)
+        codes = (np.cumsum(present, dtype=np.int64) - 1)[key]
+    else:
+        distinct, codes = np.unique(key, return_inverse=True)
+    uniques = []
+    for column_codes, values in reversed(factorised):
+        distinct, part = np.divmod(distinct, len(values))
+        uniques.append(np.asarray(values, dtype=float)[part])
+    return codes.reshape(-1), uniques[::-1]
 
-    Parameters
-    ----------
-    penalizer_coef : float, default 0
-        L2 penalty on the parameters (as lifetimes applies it); helps on small
-        or degenerate data.
-    engine : {"native", "lifetimes"}, default "native"
-        "lifetimes" fits with lifetimes' BetaGeoFitter (the reference);
-        "native" (the default) maximises this package's vectorised log-likelihood with its
-        analytic gradient on the compressed rows: the same estimates (tests
-        hold it to lifetimes at 1e-5), several times faster at millions of
-        customers.
 
-    Examples
-    --------
-    >>> from clv_predict import rfm_summary
-    >>> from clv_predict.datasets import load_cdnow
-    >>> log = load_cdnow()
-    >>> rfm = rfm_summary(log[log["date"] <= "1997-09-30"], customer_id_col="customer_id",
-    ...                   datetime_col="date", observation_period_end="1997-09-30", time_unit="W")
-    >>> model = BetaGeoModel().fit(rfm)
-    >>> model.params_.round(3).to_dict()
-    {'r': 0.243, 'alpha': 4.414, 'a': 0.793, 'b': 2.426}
-    >>> round(model.log_likelihood_, 1)
-    -9582.4
+#: Cells of the (customer pattern x period) grid evaluated at once when discounting;
+#: bounds the memory of a forecast whatever the number of customers and the horizon.
+_GRID_CELLS = 4_000_000
+
+_RFM_ARGUMENTS = {"frequency": "x", "recency": "t_x", "T": "T"}
+
+
+class PurchaseModel(_ParametricModel):
+    """The protocol every model of purchasing and dropout answers to, and what they share.
+
+    A model of the family is one module of :mod:`clv_predict.models` with a
+    subclass of this class that declares its parameters and its maths on numpy
+    arrays (natural parameters in the model's time unit):
+
+    * ``_make_rows(columns, weights)``: the weighted log-likelihood over
+      compressed rows (``value`` and ``gradient`` in the parameters, times in
+      units of the longest ``T``);
+    * ``_probability_alive_values(params, x, t_x, T)``;
+    * ``_expected_if_alive_values(params, x, t_x, T, t)``: expected purchases in
+      ``(T, T + t]`` of a customer alive at ``T``, depending only on the RFM
+      columns named in ``_if_alive_columns`` (the forecast is P(alive) times it);
+    * ``_expected_new_customer_values(params, t)`` and
+      ``_probability_of_n_values(params, t, n)`` for a customer just acquired;
+    * ``_simulate_repeat_times(params, horizons, rng)``: the model's own process;
+    * ``_dropout_distribution(params)``: the fitted heterogeneity in dropout.
+
+    Everything else (fitting, discounting, the public methods, persistence, the
+    summary) comes from here, so that CLV, scoring, evaluation, plots and the
+    command line work with any model. Registering a new module in
+    :data:`clv_predict.models.PURCHASE_MODELS` makes it available by name.
     """
 
-    _param_names = ("r", "alpha", "a", "b")
-    _shape_params = ("r", "a", "b")
-    _edge_meaning = (
-        "the data show (almost) no dropout or no spread in purchase rates, so BG/NBD reduces to a simpler "
-        "model and P(alive) carries little information."
-    )
-    _kind = "BetaGeoModel"
+    #: Name in the registry (``CLVModel(purchase_model=name)``, ``--model``) and label in tables and plots.
+    name = ""
+    label = ""
+    #: RFM columns the likelihood needs (predictions need frequency, recency and T only).
+    _fit_columns: tuple[str, ...] = ("frequency", "recency", "T")
+    #: Where a column beyond frequency, recency and T comes from, for the error that says it is missing.
+    _column_hints: dict = {}
+    #: Parameters measured in time units: they scale with the time axis (fits run in units of the longest T).
+    _time_params: tuple[str, ...] = ("alpha",)
+    #: What the expected purchases of an alive customer depend on (the forecast is computed once per distinct row).
+    _if_alive_columns: tuple[str, ...] = ("frequency", "T")
+    #: Whether ``engine="lifetimes"`` can fit the model (lifetimes has a fitter of it).
+    _lifetimes_engine = False
 
-    def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None, weights=None) -> "BetaGeoModel":
+    # ------------------------------------------------------------------ construction from known parameters
+    @classmethod
+    def from_params(cls, *, time_unit: str | None = None, **params) -> "PurchaseModel":
+        """A fitted model from known parameters (published ones, or another tool's), for scoring and plots.
+
+        The parameters are the model's names (``params_`` of a fitted one);
+        ``time_unit`` is the unit the time parameters are stated in. Standard
+        errors and the log-likelihood are unknown (NaN).
+
+        Examples
+        --------
+        >>> from clv_predict import BetaGeoModel
+        >>> model = BetaGeoModel.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426, time_unit="W")
+        >>> round(model.expected_purchases_new_customer(52), 3)
+        1.446
+        """
+        model = cls()
+        names = list(cls._param_names)
+        unknown = sorted(set(params) - set(names) - set(getattr(cls, "_extra_param_names", ())))
+        missing = [name for name in names if name not in params]
+        if unknown or missing:
+            raise DataError(
+                f"{cls.__name__}.from_params takes the parameters {', '.join(names)}"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unknown {', '.join(unknown)}" if unknown else "")
+            )
+        values = {}
+        for name, value in params.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value) \
+                    or value <= 0:
+                raise DataError(f"parameter {name!r} must be a finite number > 0; got {value!r}")
+            values[name] = float(value)
+        model._set_given_params(values)
+        model.time_unit_ = None if time_unit is None else check_time_unit(time_unit)
+        return model
+
+    def _set_given_params(self, values: dict) -> None:
+        names = list(self._param_names)
+        self.params_ = pd.Series([values[name] for name in names], index=names, name="estimate")
+        self.covariance_ = pd.DataFrame(np.nan, index=names, columns=names)
+        self.standard_errors_ = pd.Series(np.nan, index=names, name="standard_error")
+        self.log_likelihood_ = float("nan")
+        self.n_customers_ = self.n_repeat_customers_ = self.n_unique_rows_ = 0
+        self.convergence_ = {"engine": "given", "converged": True, "message": "parameters given, not fitted"}
+        self.observation_period_end_ = None
+        self.training_period_ = (None, None)
+
+    # ------------------------------------------------------------------ fitting
+    def _check_settings(self) -> None:
+        super()._check_settings()
+        if self.engine == "lifetimes" and not self._lifetimes_engine:
+            raise DataError(
+                f"engine='lifetimes' cannot fit {type(self).__name__} (lifetimes has no fitter of {self.label}); "
+                "use engine='native'"
+            )
+
+    def _checked(self, rfm, *, need_monetary: bool = False) -> pd.DataFrame:
+        """``check_rfm`` plus the further columns this model's likelihood needs, as floats."""
+        checked = check_rfm(rfm, need_monetary=need_monetary)
+        extra = [column for column in self._fit_columns if column not in checked.columns]
+        for column in extra:
+            if column not in rfm.columns:
+                hint = self._column_hints.get(column, "")
+                raise DataError(f"{type(self).__name__} needs column {column!r} in rfm{': ' + hint if hint else ''}")
+            values = pd.to_numeric(rfm[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            bad = ~np.isfinite(values)
+            if bad.any():
+                raise DataError(
+                    f"rfm column {column!r} has {int(bad.sum())} missing or non-numeric values "
+                    f"(first at customer {rfm.index[bad][0]!r})"
+                )
+            checked[column] = values
+        return checked
+
+    def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None, weights=None):
         """Fit on an RFM summary (``frequency``, ``recency``, ``T``), one row per customer.
 
-        Customers sharing (frequency, recency, T) are fitted as one weighted
-        row, which gives the same estimates as one row per customer in a time
-        that depends on the number of distinct rows, not of customers.
-        ``weights`` (a column name or an array) says how many customers each
-        row stands for, to fit on an already compressed summary (as the Dask
-        path does); the default is one per row.
+        Customers sharing the fitted columns are fitted as one weighted row,
+        which gives the same estimates as one row per customer in a time that
+        depends on the number of distinct rows, not of customers. ``weights``
+        (a column name or an array) says how many customers each row stands
+        for, to fit on an already compressed summary (as the Dask path does);
+        the default is one per row.
         """
         self._check_settings()
-        return self._fit(rfm, check_rfm(rfm), time_unit, weights)
+        return self._fit(rfm, self._checked(rfm), time_unit, weights)
 
-    def _fit(self, rfm, checked, time_unit, weights) -> "BetaGeoModel":
-        """``fit`` on the columns ``check_rfm`` returned for ``rfm``, settings already checked (``CLVModel`` checks
-        the table once for both models)."""
+    def _time_factors(self, scale: float) -> np.ndarray:
+        """Multipliers from natural parameters to the parameters of the time axis scaled by ``scale``."""
+        return np.array([scale if name in self._time_params else 1.0 for name in self._param_names])
+
+    def _scaled_columns(self, unique: dict, scale: float) -> dict:
+        """The fitted columns with times in units of the longest T (``litt``-like columns override this)."""
+        scaled = dict(unique)
+        scaled["recency"] = unique["recency"] * scale
+        scaled["T"] = unique["T"] * scale
+        return scaled
+
+    def _fit(self, rfm, checked, time_unit, weights):
+        """``fit`` on the columns ``_checked`` returned for ``rfm``, settings already checked (``CLVModel``
+        checks the table once for both of its models)."""
         row_weights = _row_weights(rfm, weights, len(checked))
         if len(checked) == 0:
             raise DataError("rfm has no customers to fit on")
-        unique, weights = _compress(
-            {"frequency": checked["frequency"], "recency": checked["recency"], "T": checked["T"]}, row_weights
-        )
+        unique, weights = _compress({column: checked[column] for column in self._fit_columns}, row_weights)
         repeat_rows = unique["frequency"] > 0
         if not repeat_rows.any():
             raise DataError(
-                f"none of the {len(checked):,} customers has a repeat purchase, so the BG/NBD model of repeat "
+                f"none of the {len(checked):,} customers has a repeat purchase, so the {self.label} model of repeat "
                 "purchasing cannot be fitted (a longer observation period helps)"
             )
         # times in units of the longest T: the optimiser then sees parameters of similar size (as lifetimes does)
         scale = 1.0 / unique["T"].max()
+        columns = self._scaled_columns(unique, scale)
         data = {
+            "unique": unique,
+            "columns": columns,
             "x": unique["frequency"],
-            "t_x": unique["recency"],
-            "T": unique["T"],
-            "scaled_t_x": unique["recency"] * scale,
-            "scaled_T": unique["T"] * scale,
             "weights": weights,
             "n": weights.sum(),
             "scale": scale,
             # the native engine's objective: one pass per step over the distinct rows
-            "rows": _rows.BetaGeoRows(unique["frequency"], unique["recency"] * scale, unique["T"] * scale, weights),
+            "rows": self._make_rows(columns, weights),
         }
         with np.errstate(all="ignore"):
             scaled = self._optimise(data)
-        params = scaled.copy()
-        params[1] /= scale
-        self.params_ = pd.Series(params, index=list(self._param_names), name="estimate")
-        # rescaling time by s adds x log(s) to each customer's log-likelihood
-        self.log_likelihood_ = float(data["rows"].value(scaled) + np.log(scale) * (weights @ data["x"]))
-
-        to_scaled = np.array([1.0, scale, 1.0, 1.0])
-
-        def total_gradient(natural):
-            # the penalty is on the scaled parameters, as in lifetimes
-            at = natural * to_scaled
-            return to_scaled * (-data["rows"].gradient(at) + 2 * self.penalizer_coef * data["n"] * at)
-
-        with np.errstate(all="ignore"):
-            self._set_covariance(total_gradient, params)
+        self._set_estimates(data, scaled)
         self._warn_if_at_edge()
         self.n_customers_ = int(round(data["n"]))
         self.n_repeat_customers_ = int(round(weights[repeat_rows].sum()))
@@ -468,8 +579,24 @@ class BetaGeoModel(_ParametricModel):
         self.training_period_ = (rfm.attrs.get("first_purchase"), rfm.attrs.get("last_purchase"))
         return self
 
+    def _set_estimates(self, data, scaled: np.ndarray) -> None:
+        """``params_``, ``log_likelihood_`` and the covariance from the optimum in scaled parameters."""
+        factors = self._time_factors(data["scale"])
+        params = scaled / factors
+        self.params_ = pd.Series(params, index=list(self._param_names), name="estimate")
+        # rescaling time by s adds log(s) per repeat purchase (one density of an event time each)
+        self.log_likelihood_ = float(data["rows"].value(scaled) + np.log(data["scale"]) * (data["weights"] @ data["x"]))
+
+        def total_gradient(natural):
+            # the penalty is on the scaled parameters, as in lifetimes
+            at = natural * factors
+            return factors * (-data["rows"].gradient(at) + 2 * self.penalizer_coef * data["n"] * at)
+
+        with np.errstate(all="ignore"):
+            self._set_covariance(total_gradient, params)
+
     def _rows_of(self, data, keep, weights):
-        return _rows.BetaGeoRows(data["x"][keep], data["scaled_t_x"][keep], data["scaled_T"][keep], weights)
+        return self._make_rows({name: values[keep] for name, values in data["columns"].items()}, weights)
 
     def _negative_objective(self, data, scaled):
         return -data["rows"].value(scaled) / data["n"] + self.penalizer_coef * np.sum(scaled**2)
@@ -477,15 +604,36 @@ class BetaGeoModel(_ParametricModel):
     def _negative_objective_gradient(self, data, scaled):
         return -data["rows"].gradient(scaled) / data["n"] + 2 * self.penalizer_coef * scaled
 
-    def _lifetimes_fit(self, data, initial_log_params):
-        # lifetimes rescales T to a maximum of 1 itself; give it the original units
-        params = _lifetimes.fit_bgnbd(
-            data["x"], data["t_x"], data["T"], data["weights"], self.penalizer_coef, initial_log_params
-        )
-        params[1] *= data["scale"]
-        return params
+    # ------------------------------------------------------------------ the maths each model declares
+    def _make_rows(self, columns: dict, weights: np.ndarray):
+        raise NotImplementedError
+
+    def _probability_alive_values(self, params, x, t_x, T) -> np.ndarray:
+        raise NotImplementedError
+
+    def _expected_if_alive_values(self, params, x, t_x, T, t) -> np.ndarray:
+        raise NotImplementedError
+
+    def _expected_new_customer_values(self, params, t):
+        raise NotImplementedError
+
+    def _probability_of_n_values(self, params, t: float, n: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _simulate_repeat_times(self, params, horizons: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+        """Owner (customer position) and time since the first purchase of every repeat purchase made
+        within each customer's horizon, sorted by owner and then time."""
+        raise NotImplementedError
+
+    def _dropout_distribution(self, params):
+        """(frozen scipy distribution, axis label, legend label, whether it lives on [0, 1])."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ predictions
+    def _params(self) -> np.ndarray:
+        self._check_fitted()
+        return self.params_.to_numpy()
+
     def _rfm_arrays(self, rfm, *, need_monetary: bool = False):
         self._check_fitted()
         if isinstance(rfm, pd.DataFrame) and self.time_unit_ and rfm.attrs.get("time_unit") not in (None, self.time_unit_):
@@ -497,17 +645,16 @@ class BetaGeoModel(_ParametricModel):
         return checked, checked["frequency"].to_numpy(), checked["recency"].to_numpy(), checked["T"].to_numpy()
 
     def probability_alive(self, rfm: pd.DataFrame) -> pd.Series:
-        """P(alive) at the end of the observation period, per customer (1 for customers without repeat purchases)."""
+        """P(alive) at the end of the observation period, per customer."""
         checked, x, t_x, T = self._rfm_arrays(rfm)
-        values = _math.bgnbd_probability_alive(self.params_.to_numpy(), x, t_x, T)
+        values = self._probability_alive_values(self._params(), x, t_x, T)
         return pd.Series(values, index=checked.index, name="p_alive")
 
     def expected_purchases(self, rfm: pd.DataFrame, t: float) -> pd.Series:
-        """Expected number of purchases in the next ``t`` time units, per customer (equation 10 of FHL 2005)."""
+        """Expected number of purchases in the next ``t`` time units, per customer."""
         t = check_nonnegative_number(t, "t")
         checked, x, t_x, T = self._rfm_arrays(rfm)
-        params = self.params_.to_numpy()
-        values = _math.bgnbd_conditional_expected(params, x, t_x, T, t)
+        values, _ = self._forecast(x, t_x, T, t, 0.0)
         return pd.Series(values, index=checked.index, name="expected_purchases")
 
     def expected_purchases_new_customer(self, t):
@@ -515,160 +662,110 @@ class BetaGeoModel(_ParametricModel):
 
         ``t`` may be a number (a float is returned) or an array (an array is returned).
         """
-        self._check_fitted()
-        values = _math.bgnbd_unconditional_expected(self.params_.to_numpy(), t)
+        values = self._expected_new_customer_values(self._params(), t)
         return float(values) if np.ndim(values) == 0 else values
 
     def probability_of_n_purchases(self, t: float, n) -> np.ndarray:
         """P(X(t) = n): probability that a new customer makes exactly ``n`` repeat purchases in ``t`` units."""
-        self._check_fitted()
-        return _math.bgnbd_probability_of_n_purchases(self.params_.to_numpy(), t, n)
+        params = self._params()
+        t = check_nonnegative_number(t, "t")
+        return self._probability_of_n_values(params, t, np.atleast_1d(np.asarray(n, dtype=float)))
+
+    def _forecast(self, x, t_x, T, horizon: float, discount_rate: float, *, p_alive=None):
+        """Expected purchases in the next ``horizon`` time units and their discounted count, per customer.
+
+        The discounted count is sum over k = 1..horizon of (E(k) - E(k-1)) / (1 + d)^k. E(k) is
+        P(alive) times the expectation of an alive customer, which depends on the columns of
+        ``_if_alive_columns`` only: it is computed once per distinct row of those and shared.
+        """
+        params = self._params()
+        if p_alive is None:
+            p_alive = self._probability_alive_values(params, x, t_x, T)
+        by_name = {"frequency": x, "recency": t_x, "T": T}
+        codes, uniques = _distinct_rows([by_name[column] for column in self._if_alive_columns])
+        distinct = dict(zip(self._if_alive_columns, uniques))
+        size = uniques[0].size
+        ux = distinct.get("frequency", np.zeros(size))
+        ut_x = distinct.get("recency", np.zeros(size))
+        uT = distinct.get("T", np.zeros(size))
+        expected = self._expected_if_alive_values(params, ux, ut_x, uT, float(horizon))[codes] * p_alive
+        if discount_rate == 0:
+            return expected, expected
+        periods = np.arange(0, int(horizon) + 1, dtype=float)
+        factors = (1.0 + discount_rate) ** -periods[1:]
+        values = np.empty(size)
+        rows_per_block = max(1, _GRID_CELLS // (periods.size))
+        for start in range(0, size, rows_per_block):
+            block = slice(start, start + rows_per_block)
+            cumulative = self._expected_if_alive_values(
+                params, ux[block, None], ut_x[block, None], uT[block, None], periods[None, :]
+            )
+            values[block] = np.diff(cumulative, axis=1) @ factors
+        return expected, values[codes] * p_alive
+
+    # ------------------------------------------------------------------ simulation
+    def simulate(self, n_customers: int, T, *, seed=None) -> pd.DataFrame:
+        """Draw RFM summaries of ``n_customers`` from the model's own process with its parameters.
+
+        ``T`` (a number, or one per customer) is each customer's time from the
+        first purchase to the end of observation, in the model's time unit. The
+        result has ``frequency``, ``recency``, ``T`` and ``litt`` (the sum of the
+        log times between repeat purchases), indexed by ``customer_id``; times are
+        exact (not rounded to days), so a fit on it recovers the parameters within
+        sampling error.
+
+        Examples
+        --------
+        >>> from clv_predict import BetaGeoModel
+        >>> model = BetaGeoModel.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426, time_unit="W")
+        >>> model.simulate(3, 39.0, seed=1).columns.tolist()
+        ['frequency', 'recency', 'T', 'litt']
+        """
+        params = self._params()
+        if isinstance(n_customers, bool) or not isinstance(n_customers, (int, np.integer)) or n_customers <= 0:
+            raise DataError(f"'n_customers' must be a positive whole number; got {n_customers!r}")
+        horizons = np.broadcast_to(np.asarray(T, dtype=float), (int(n_customers),)).copy()
+        if not np.all(np.isfinite(horizons)) or (horizons < 0).any():
+            raise DataError("'T' must hold finite numbers >= 0 (time from the first purchase to the end)")
+        owner, times = self._simulate_repeat_times(params, horizons, np.random.default_rng(seed))
+        frequency = np.bincount(owner, minlength=horizons.size)
+        recency = np.zeros(horizons.size)
+        ends = np.cumsum(frequency)
+        has = frequency > 0
+        recency[has] = times[ends[has] - 1]
+        previous = np.concatenate(([0.0], times[:-1]))
+        starts = ends - frequency
+        first_of_customer = np.zeros(times.size, dtype=bool)
+        first_of_customer[starts[has]] = True
+        previous[first_of_customer] = 0.0
+        with np.errstate(divide="ignore"):
+            gaps = np.log(np.maximum(times - previous, 1e-300))
+        litt = np.bincount(owner, weights=gaps, minlength=horizons.size)
+        frame = pd.DataFrame(
+            {"frequency": frequency.astype(np.int64), "recency": recency, "T": horizons, "litt": litt},
+            index=pd.RangeIndex(horizons.size, name="customer_id"),
+        )
+        frame.attrs["time_unit"] = self.time_unit_
+        return frame
 
 
-class GammaGammaModel(_ParametricModel):
-    """The Gamma-Gamma model of the mean value of a customer's repeat purchases (Fader & Hardie 2013).
+def _first_arrival_times(rng, arrivals: np.ndarray, kept: np.ndarray, horizons: np.ndarray):
+    """Times of the first ``kept`` of ``arrivals`` Poisson arrivals in (0, horizon], per customer.
 
-    A customer's purchase values are Gamma(p, nu) around his own mean; across
-    customers ``nu ~ Gamma(q, v)``. It assumes spend is independent of how
-    often a customer buys; fit it on repeat customers only.
-
-    Examples
-    --------
-    >>> from clv_predict import rfm_summary
-    >>> from clv_predict.datasets import load_cdnow
-    >>> log = load_cdnow()
-    >>> rfm = rfm_summary(log[log["date"] <= "1997-09-30"], customer_id_col="customer_id",
-    ...                   datetime_col="date", monetary_value_col="amount",
-    ...                   observation_period_end="1997-09-30", time_unit="W")
-    >>> GammaGammaModel().fit(rfm).params_.round(2).to_dict()
-    {'p': 6.25, 'q': 3.74, 'v': 15.44}
+    Given N arrivals in (0, H], their times are H times the order statistics of N
+    uniforms; the first k of them are H S_i / S_(N+1) with S the partial sums of
+    N + 1 unit exponentials, and S_(N+1) = S_k + Gamma(N + 1 - k). So only the k
+    kept arrivals are drawn one by one, whatever N is. Returns (owner, times),
+    sorted by owner and time.
     """
-
-    _param_names = ("p", "q", "v")
-    _shape_params = ("p", "q")
-    _edge_meaning = (
-        "the data show (almost) no spread of a customer's purchase values around his mean, or none between "
-        "customers' means, so expected spend is driven by very few repeat purchases."
-    )
-    _kind = "GammaGammaModel"
-
-    def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None, weights=None) -> "GammaGammaModel":
-        """Fit on the repeat customers (``frequency > 0``) of an RFM summary with ``monetary_value``.
-
-        ``weights`` as in :meth:`BetaGeoModel.fit`: customers each row stands for.
-        """
-        self._check_settings()
-        return self._fit(rfm, check_rfm(rfm, need_monetary=True), time_unit, weights)
-
-    def _fit(self, rfm, checked, time_unit, weights, prepared=None) -> "GammaGammaModel":
-        """``fit`` on the columns ``check_rfm(rfm, need_monetary=True)`` returned.
-
-        ``prepared`` is ``_prepare(checked, None)`` computed beforehand (``CLVModel`` does it
-        in a thread while BG/NBD fits).
-        """
-        row_weights = _row_weights(rfm, weights, len(checked))
-        n_repeat, n_usable, unique, weights = self._prepare(checked, row_weights) if prepared is None else prepared
-        if n_usable < n_repeat:
-            warnings.warn(
-                f"{n_repeat - n_usable} repeat customers whose mean repeat spend is 0 were left out of the "
-                "Gamma-Gamma fit (the model describes positive spend)",
-                DataWarning,
-                stacklevel=3,
-            )
-        if n_usable == 0 or weights.size == 0:
-            raise DataError(
-                "no customer has repeat purchases with positive value, so the Gamma-Gamma spend model "
-                "cannot be fitted"
-            )
-        data = {
-            "x": unique["x"],
-            "m": unique["m"],
-            "weights": weights,
-            "n": weights.sum(),
-            "rows": _rows.GammaGammaRows(unique["x"], unique["m"], weights),
-        }
-        with np.errstate(all="ignore"):
-            params = self._optimise(data)
-        self.params_ = pd.Series(params, index=list(self._param_names), name="estimate")
-        self.log_likelihood_ = float(data["rows"].value(params))
-
-        def total_gradient(natural):
-            penalty = 2 * self.penalizer_coef * data["n"] * natural
-            return -data["rows"].gradient(natural) + penalty
-
-        with np.errstate(all="ignore"):
-            self._set_covariance(total_gradient, params)
-        self._warn_if_at_edge()
-        self.n_customers_ = n_usable
-        self.n_repeat_customers_ = n_repeat
-        self.n_unique_rows_ = int(weights.size)
-        self.time_unit_ = _time_unit_of(rfm, time_unit)
-        self.observation_period_end_ = rfm.attrs.get("observation_period_end")
-        self.training_period_ = (rfm.attrs.get("first_purchase"), rfm.attrs.get("last_purchase"))
-        self._warn_if_infinite_mean()
-        return self
-
-    @staticmethod
-    def _prepare(checked, row_weights):
-        """Customer counts and the compressed (frequency, mean spend) rows of the repeat buyers with positive spend.
-
-        Pure (no warnings, nothing raised), so that it can run in a thread.
-        """
-        frequency = checked["frequency"].to_numpy()
-        spend = checked["monetary_value"].to_numpy()
-        repeat = frequency > 0
-        usable = repeat & (spend > 0)
-        if row_weights is None:
-            n_repeat, n_usable = int(repeat.sum()), int(usable.sum())
-            usable_weights = None
-        else:
-            n_repeat, n_usable = int(round(row_weights[repeat].sum())), int(round(row_weights[usable].sum()))
-            usable_weights = row_weights[usable]
-        unique, weights = _compress({"x": frequency[usable], "m": spend[usable]}, usable_weights)
-        return n_repeat, n_usable, unique, weights
-
-    def _rows_of(self, data, keep, weights):
-        return _rows.GammaGammaRows(data["x"][keep], data["m"][keep], weights)
-
-    def _warn_if_infinite_mean(self) -> None:
-        if self.params_["q"] <= 1:
-            warnings.warn(
-                f"Gamma-Gamma q = {self.params_['q']:.3g} <= 1: the population mean spend is infinite, so "
-                "expected spend (and CLV) of customers without repeat purchases is undefined (NaN). "
-                "A penalizer_coef or more repeat customers usually helps.",
-                ModelWarning,
-                stacklevel=3,
-            )
-
-    def _negative_objective(self, data, params):
-        return -data["rows"].value(params) / data["n"] + self.penalizer_coef * np.sum(params**2)
-
-    def _negative_objective_gradient(self, data, params):
-        return -data["rows"].gradient(params) / data["n"] + 2 * self.penalizer_coef * params
-
-    def _lifetimes_fit(self, data, initial_log_params):
-        return _lifetimes.fit_gamma_gamma(data["x"], data["m"], data["weights"], self.penalizer_coef, initial_log_params)
-
-    def expected_spend(self, rfm: pd.DataFrame) -> pd.Series:
-        """Conditional expected mean transaction value per customer (equation 5 of Fader & Hardie's note).
-
-        Customers without repeat purchases get the population mean ``p v / (q - 1)``.
-        """
-        self._check_fitted()
-        checked = check_rfm(rfm, need_monetary=True)
-        values = self._expected_spend_values(checked["frequency"].to_numpy(), checked["monetary_value"].to_numpy())
-        return pd.Series(values, index=checked.index, name="expected_spend")
-
-    def _expected_spend_values(self, frequency: np.ndarray, monetary_value: np.ndarray) -> np.ndarray:
-        params = self.params_.to_numpy()
-        values = _math.gamma_gamma_expected_spend(params, frequency, monetary_value)
-        if params[1] <= 1:
-            values = np.where(frequency > 0, values, np.nan)
-        return values
-
-    @property
-    def population_mean_spend_(self) -> float:
-        """Mean spend per transaction across customers, p v / (q - 1) (infinite when q <= 1)."""
-        self._check_fitted()
-        p, q, v = self.params_.to_numpy()
-        return float(p * v / (q - 1)) if q > 1 else float("inf")
+    kept = np.asarray(kept, dtype=np.int64)
+    owner = np.repeat(np.arange(kept.size), kept)
+    partial = np.cumsum(rng.standard_exponential(int(kept.sum())))
+    ends = np.cumsum(kept)
+    before = np.concatenate(([0.0], partial))[ends - kept]  # running sum before each customer's block
+    partial -= before[owner]
+    last = np.zeros(kept.size)
+    has = kept > 0
+    last[has] = partial[ends[has] - 1]
+    denominator = last + rng.gamma(arrivals - kept + 1.0)
+    return owner, horizons[owner] * partial / denominator[owner]

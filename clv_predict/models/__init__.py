@@ -1,0 +1,73 @@
+"""The models: one module per model, each with its formulas and its estimator, over :mod:`._base`.
+
+Layout::
+
+    models/
+        _base.py          fitting machinery (starts, sample-then-polish, covariance, summary) and
+                          PurchaseModel, the protocol every purchase model answers to
+        beta_geo.py       BG/NBD                    BetaGeoModel
+        gamma_gamma.py    Gamma-Gamma spend         GammaGammaModel
+
+Adding a purchase model (say GGompertz/NBD) is one new module with a
+``PurchaseModel`` subclass and one line in :data:`PURCHASE_MODELS`; CLV,
+scoring, persistence, evaluation, the plots, ``compare_models`` and the command
+line find it there by name. Modules are imported when first asked for, so
+reading a model file imports only the model it holds.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from ..exceptions import DataError
+from ._base import PurchaseModel, _ParametricModel
+from .beta_geo import BetaGeoModel
+from .gamma_gamma import GammaGammaModel
+
+#: Purchase models by name: (module, class). The first is the default.
+PURCHASE_MODELS = {
+    "bg_nbd": ("beta_geo", "BetaGeoModel"),
+}
+
+#: Spend models by name.
+SPEND_MODELS = {
+    "gamma_gamma": ("gamma_gamma", "GammaGammaModel"),
+}
+
+
+def _load(module: str, name: str) -> type:
+    return getattr(import_module(f"{__name__}.{module}"), name)
+
+
+def purchase_model_class(name: str) -> type:
+    """The purchase model class registered under ``name`` (``"bg_nbd"``, ``"pareto_nbd"``, ...)."""
+    if not isinstance(name, str) or name not in PURCHASE_MODELS:
+        raise DataError(f"'purchase_model' must be one of {', '.join(map(repr, PURCHASE_MODELS))}; got {name!r}")
+    return _load(*PURCHASE_MODELS[name])
+
+
+def model_class_of_kind(kind: str) -> type:
+    """The class a saved model's ``kind`` (its class name) names, purchase or spend model."""
+    for module, name in (*PURCHASE_MODELS.values(), *SPEND_MODELS.values()):
+        if name == kind:
+            return _load(module, name)
+    raise DataError(f"unknown model kind {kind!r}")
+
+
+def purchase_model(model) -> PurchaseModel:
+    """An unfitted purchase model from a registry name or a model instance (whose settings are kept)."""
+    if isinstance(model, PurchaseModel):
+        return model
+    return purchase_model_class(model)()
+
+
+__all__ = [
+    "PURCHASE_MODELS",
+    "SPEND_MODELS",
+    "BetaGeoModel",
+    "GammaGammaModel",
+    "PurchaseModel",
+    "model_class_of_kind",
+    "purchase_model",
+    "purchase_model_class",
+]
