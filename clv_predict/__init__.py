@@ -5,6 +5,7 @@ transactions -> :func:`rfm_summary` -> a purchase model (:class:`BetaGeoModel`, 
 """
 
 from .clv import CLVModel
+from .comparison import compare_models, fit_models
 from .evaluation import evaluate
 from .exceptions import (
     ClvError,
@@ -39,7 +40,9 @@ __all__ = [
     "NotFittedError",
     "PurchaseModel",
     "VersionWarning",
+    "compare_models",
     "evaluate",
+    "fit_models",
     "load_model",
     "rfm_summary",
     "rfm_train_test_split",

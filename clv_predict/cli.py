@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from .exceptions import ClvError, ClvWarning, DataWarning
+from .models import PURCHASE_MODELS
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -75,9 +76,20 @@ def _fit_model(transactions, args, *, observation_end):
         observation_period_end=observation_end,
         time_unit=args.time_unit,
         **_input_policy(args),
+        **_regularity(args.model),
     )
     engine = getattr(args, "engine", "lifetimes")  # commands without --engine fit with the reference
-    return rfm, CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer, engine=engine).fit(rfm)
+    model = CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer, engine=engine,
+                     purchase_model=args.model)
+    return rfm, model.fit(rfm)
+
+
+def _regularity(names) -> dict:
+    """``regularity=True`` for the summary when a named purchase model needs ``litt`` (the CNBD-k models)."""
+    from .models import purchase_model_class
+
+    names = [names] if isinstance(names, str) else list(names)
+    return {"regularity": True} if any("litt" in purchase_model_class(n)._fit_columns for n in names) else {}
 
 
 def _print_summary(model, out) -> None:
@@ -89,7 +101,7 @@ def _print_summary(model, out) -> None:
     table = model.summary()
     print(table.to_string(float_format=lambda v: f"{v:.4f}"), file=out)
     print(
-        f"BG/NBD log-likelihood {model.purchase_model_.log_likelihood_:.2f}; "
+        f"{model.purchase_model_.label} log-likelihood {model.purchase_model_.log_likelihood_:.2f}; "
         f"Gamma-Gamma log-likelihood {model.spend_model_.log_likelihood_:.2f}",
         file=out,
     )
@@ -227,6 +239,36 @@ def cmd_demo(args, out) -> int:
     written = write_diagnostics(output_dir, model, log, source=f"CDNOW {'master' if args.full else 'sample'} (lifetimes)",
                                 sections=sections)
     print(f"Diagnostic plots written to {output_dir / 'plots'}; report written to {written['report']}", file=out)
+    return 0
+
+
+def _print_comparison(table: pd.DataFrame, out) -> None:
+    shown = table.drop(columns=[c for c in table.columns if c.startswith("error_")])
+    print(shown.to_string(float_format=lambda v: f"{v:,.2f}"), file=out)
+    best = table["bic"].idxmin()
+    print(f"Lowest BIC: {table.loc[best, 'model']}", file=out)
+
+
+def cmd_compare(args, out) -> int:
+    from . import compare_models, rfm_summary, rfm_train_test_split
+
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        _table_format(output)
+    transactions = _read_transactions(args.input, args)
+    columns = {"customer_id_col": args.customer_col, "datetime_col": args.date_col, "monetary_value_col": None,
+               "time_unit": args.time_unit, **_regularity(args.models), **_input_policy(args)}
+    columns.pop("quantity_col"), columns.pop("unit_price_col")  # purchases only: amounts are not read
+    if args.train_end is None:
+        data = rfm_summary(transactions, observation_period_end=args.test_end, **columns)
+    else:
+        data = rfm_train_test_split(transactions, train_period_end=args.train_end, test_period_end=args.test_end,
+                                    **columns)
+    table = compare_models(data, args.models, penalizer_coef=args.penalizer)
+    _print_comparison(table, out)
+    if output is not None:
+        _write_table(table, output)
+        print(f"Comparison written to {output}", file=out)
     return 0
 
 
@@ -377,7 +419,8 @@ def _add_value_settings(parser: argparse.ArgumentParser, *, period: str) -> None
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clv-predict",
-        description="Customer lifetime value from transaction logs (BG/NBD + Gamma-Gamma).",
+        description="Customer lifetime value from transaction logs (BG/NBD, Pareto/NBD, MBG/NBD, BG/CNBD-k, "
+                    "MBG/CNBD-k + Gamma-Gamma).",
     )
     from . import __version__
 
@@ -385,8 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    fit = commands.add_parser("fit", help="fit BG/NBD + Gamma-Gamma on a transaction file and save the model",
-                              description="Fit BG/NBD + Gamma-Gamma on a transaction file (CSV or Parquet) and save the model.")
+    fit = commands.add_parser("fit", help="fit a purchase model + Gamma-Gamma on a transaction file and save the model",
+                              description="Fit a purchase model (--model, default BG/NBD) + Gamma-Gamma on a "
+                                          "transaction file (CSV or Parquet) and save the model.")
     fit.add_argument("--input", required=True, help="transactions, .csv/.csv.gz/.parquet")
     _add_columns(fit)
     fit.add_argument("--time-unit", default="W", choices=["D", "W", "M"], help="time unit of the model (default: W)")
@@ -395,6 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--engine", choices=["native", "lifetimes"], default="native",
                      help="optimiser: the package's own (default) or lifetimes' fitters (the reference: same "
                           "estimates, much slower on millions of customers)")
+    fit.add_argument("--model", default="bg_nbd", choices=list(PURCHASE_MODELS),
+                     help="purchase model (default: bg_nbd); spend is always Gamma-Gamma")
     fit.add_argument("--output", required=True, help="model file to write (.joblib)")
     fit.set_defaults(handler=cmd_fit)
 
@@ -424,6 +470,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--discount-rate", type=float, default=0.0, help="weekly discount rate (default: 0)")
     demo.add_argument("--full", action="store_true", help="use the 23,570-customer master file instead of the sample")
     demo.set_defaults(handler=cmd_demo)
+
+    compare = commands.add_parser("compare", help="fit the purchase models side by side and compare them",
+                                  description="Fit the family of purchase models on one transaction file and print "
+                                              "log-likelihood, AIC, BIC and, with --train-end, the holdout forecasts.")
+    compare.add_argument("--input", required=True, help="transactions, .csv/.csv.gz/.parquet")
+    _add_columns(compare)
+    compare.add_argument("--models", nargs="+", choices=list(PURCHASE_MODELS), default=list(PURCHASE_MODELS),
+                         help="models to compare (default: all)")
+    compare.add_argument("--time-unit", default="W", choices=["D", "W", "M"], help="time unit (default: W)")
+    compare.add_argument("--train-end", help="end of the training period, YYYY-MM-DD; later purchases are the holdout "
+                                             "(default: fit on the whole file, no holdout)")
+    compare.add_argument("--test-end", help="end of the holdout (or of the data), YYYY-MM-DD (default: last date)")
+    compare.add_argument("--penalizer", type=float, default=0.0, help="L2 penalizer of every fit (default: 0)")
+    compare.add_argument("--output", help="table to write as well, .csv, .csv.gz or .parquet")
+    compare.set_defaults(handler=cmd_compare)
 
     report = commands.add_parser("report", help="write an HTML report judging a saved model on a holdout period",
                                  description="Write one self-contained HTML file: parameters, holdout evaluation "

@@ -1,19 +1,20 @@
-"""Synthetic transaction logs drawn from the BG/NBD and Gamma-Gamma processes themselves.
+"""Synthetic transaction logs drawn from the models' own processes.
 
 Useful to check that fits recover the parameters that generated the data, and to
 measure speed on logs of any size (``benchmarks/`` uses it for ten million
 customers). Everything is vectorised numpy: ten million customers take a few
 seconds.
 
-The process, per customer (Fader, Hardie & Lee 2005; Fader & Hardie 2013):
+The process, per customer:
 
 * the first purchase falls on a day drawn uniformly from the acquisition window;
-* while alive, repeat purchases arrive as a Poisson process with rate
-  ``lambda ~ Gamma(r, rate alpha)`` (per ``time_unit``);
-* after each repeat purchase the customer drops out with probability
-  ``p ~ Beta(a, b)``;
+* repeat purchases follow the chosen purchase model's own process (``model``:
+  BG/NBD by default, Fader, Hardie & Lee 2005: while alive, a Poisson process
+  with rate ``lambda ~ Gamma(r, rate alpha)`` per ``time_unit``, and dropout
+  after each repeat purchase with probability ``p ~ Beta(a, b)``; every model of
+  :data:`clv_predict.models.PURCHASE_MODELS` draws its own);
 * each purchase (the first one included) has a value drawn from
-  ``Gamma(p, rate nu)``, with the customer's ``nu ~ Gamma(q, rate v)``.
+  ``Gamma(p, rate nu)``, with the customer's ``nu ~ Gamma(q, rate v)`` (Fader & Hardie 2013).
 
 Purchases are dated by the day they fall on, so two purchases of one customer
 on one day become one transaction in the RFM summary, as in real logs.
@@ -26,21 +27,30 @@ import pandas as pd
 
 from ._validation import TIME_UNIT_DAYS, check_time_unit, to_timestamp
 from .exceptions import DataError
+from .models import purchase_model_class
 
 #: The published CDNOW estimates, per week: BG/NBD (Fader, Hardie & Lee 2005) and Gamma-Gamma (Fader & Hardie 2013).
 CDNOW_PARAMS = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "p": 6.25, "q": 3.74, "v": 15.44}
 
 
-def _check_params(params) -> dict:
-    params = dict(CDNOW_PARAMS if params is None else params)
-    missing = [name for name in CDNOW_PARAMS if name not in params]
+_SPEND_PARAMS = ("p", "q", "v")
+
+
+def _check_params(params, purchase_names) -> dict:
+    if params is None:
+        if tuple(purchase_names) != ("r", "alpha", "a", "b"):
+            raise DataError("'params' must be given for this model (the defaults are BG/NBD's CDNOW estimates)")
+        params = CDNOW_PARAMS
+    params = dict(params)
+    names = (*purchase_names, *_SPEND_PARAMS)
+    missing = [name for name in names if name not in params]
     if missing:
-        raise DataError(f"'params' lacks {', '.join(map(repr, missing))}; it needs r, alpha, a, b, p, q, v")
-    for name in CDNOW_PARAMS:
+        raise DataError(f"'params' lacks {', '.join(map(repr, missing))}; it needs {', '.join(names)}")
+    for name in names:
         value = params[name]
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value) or value <= 0:
             raise DataError(f"parameter {name!r} must be a finite number > 0; got {value!r}")
-    return {name: float(params[name]) for name in CDNOW_PARAMS}
+    return {name: float(params[name]) for name in names}
 
 
 def simulate_transactions(
@@ -53,16 +63,18 @@ def simulate_transactions(
     observation_days: int = 470,
     time_unit: str = "W",
     order: str = "date",
+    model: str = "bg_nbd",
 ) -> pd.DataFrame:
-    """Draw a transaction log of ``n_customers`` from the BG/NBD + Gamma-Gamma process.
+    """Draw a transaction log of ``n_customers`` from a purchase model's process + Gamma-Gamma spend.
 
     Parameters
     ----------
     n_customers : int
         Number of customers (each makes a first purchase in the acquisition window).
     params : dict, optional
-        ``r, alpha, a, b`` (BG/NBD) and ``p, q, v`` (Gamma-Gamma), with ``alpha``
-        per ``time_unit``; defaults to :data:`CDNOW_PARAMS`.
+        The purchase model's parameters (``r, alpha, a, b`` for BG/NBD; ``r, alpha, s,
+        beta`` for Pareto/NBD; ...) and ``p, q, v`` (Gamma-Gamma), with time parameters
+        per ``time_unit``; defaults to :data:`CDNOW_PARAMS` (BG/NBD).
     seed : int or numpy Generator, optional
         Seed of the random draws; the same seed gives the same log.
     start : date-like
@@ -77,6 +89,9 @@ def simulate_transactions(
         The unit ``alpha`` is stated in.
     order : {"date", "customer"}
         Rows sorted by date (as a log is written), or grouped by customer.
+    model : str, default "bg_nbd"
+        The purchase model whose process draws the repeat purchases (a name of
+        :data:`clv_predict.models.PURCHASE_MODELS`).
 
     Returns
     -------
@@ -102,40 +117,21 @@ def simulate_transactions(
         )
     if order not in ("date", "customer"):
         raise DataError(f"'order' must be 'date' or 'customer'; got {order!r}")
-    params = _check_params(params)
+    purchases = purchase_model_class(model)
+    params = _check_params(params, purchases._param_names + purchases._extra_param_names)
+    purchases = purchases.from_params(**{name: params[name] for name in purchases._param_names
+                                         + purchases._extra_param_names})
     unit_days = TIME_UNIT_DAYS[check_time_unit(time_unit)]
     first_day = np.datetime64(to_timestamp(start, "start").date(), "D")
     rng = np.random.default_rng(seed)
     n = int(n_customers)
 
-    # per-customer traits, rates per day
-    rate = rng.gamma(params["r"], 1.0 / params["alpha"], n) / unit_days
-    dropout = rng.beta(params["a"], params["b"], n)
+    # per-customer traits; the purchase process runs in time units
     nu = rng.gamma(params["q"], 1.0 / params["v"], n)
     acquired = rng.integers(0, acquisition_days, n)
     horizon = (observation_days - 1 - acquired).astype(np.float64)  # days from first purchase to the end
-
-    # repeat purchases: the Poisson process makes N arrivals in the horizon; the customer
-    # takes part in the first J of them, J ~ Geometric(p) being the purchase after which he drops out
-    arrivals = rng.poisson(rate * horizon)
-    lifetime_purchases = rng.geometric(dropout)
-    repeats = np.minimum(arrivals, lifetime_purchases)
-
-    # Given N arrivals in (0, H], their times are H times the order statistics of N uniforms; the first
-    # k of them are H * S_i / S_(N+1) with S the partial sums of N + 1 unit exponentials, and
-    # S_(N+1) = S_k + Gamma(N + 1 - k). So only the k kept arrivals are drawn one by one.
-    total_repeats = int(repeats.sum())
-    owner = np.repeat(np.arange(n), repeats)
-    gaps = rng.standard_exponential(total_repeats)
-    partial = np.cumsum(gaps)
-    ends = np.cumsum(repeats)
-    before = np.concatenate(([0.0], partial))[ends - repeats]  # running sum before each customer's block
-    partial -= before[owner]
-    last = np.zeros(n)
-    has = repeats > 0
-    last[has] = partial[ends[has] - 1]
-    denominator = last + rng.gamma(arrivals - repeats + 1.0)
-    offsets = np.floor(horizon[owner] * partial / denominator[owner]).astype(np.int64)
+    owner, times = purchases._simulate_repeat_times(purchases._params(), horizon / unit_days, rng)
+    offsets = np.minimum(np.floor(times * unit_days), horizon[owner]).astype(np.int64)
 
     customer = np.concatenate((np.arange(n), owner))
     day = np.concatenate((acquired, acquired[owner] + offsets))

@@ -32,6 +32,8 @@ __all__ = [
     "plot_value_concentration",
     "plot_purchase_rate_distribution",
     "plot_dropout_distribution",
+    "plot_frequency_comparison",
+    "plot_tracking_comparison",
 ]
 
 _UNIT_NAMES = {"D": "day", "W": "week", "M": "month"}
@@ -563,5 +565,85 @@ def plot_dropout_distribution(model, *, ax=None):
     ax.set_xlabel(xlabel)
     ax.set_ylabel("Density")
     ax.set_title("Heterogeneity in dropout probability")
+    ax.legend()
+    return ax
+
+
+# --------------------------------------------------------------------------- 9. the model family side by side
+#: One colour per compared model (the actual data stay in _ACTUAL's colour).
+_FAMILY_COLOURS = ("#d9822b", "#2a9d8f", "#9b5de5", "#e63946", "#6c757d", "#b5838d", "#3a86ff")
+
+
+def _family(models: dict) -> dict:
+    if not isinstance(models, dict) or not models:
+        raise DataError("'models' must be a non-empty dict of fitted models, as clv_predict.fit_models returns")
+    return {name: _purchase_model(model) for name, model in models.items()}
+
+
+def plot_frequency_comparison(models: dict, rfm: pd.DataFrame, *, max_frequency: int = FREQUENCY_BINS, ax=None):
+    """Customers by number of repeat purchases in training: the data as bars, each model's expectation as a line.
+
+    Parameters
+    ----------
+    models : dict
+        Fitted models by name, as :func:`clv_predict.fit_models` returns.
+    rfm : DataFrame
+        The RFM summary (or split) they were fitted on.
+    max_frequency : int, default 7
+        Customers with this many repeat purchases or more share the last bar.
+    ax : matplotlib Axes, optional
+    """
+    family = _family(models)
+    observed = pd.Series(frequency_bin_labels(check_rfm(rfm)["frequency"], max_frequency)).value_counts(sort=False)
+    positions = np.arange(observed.size)
+    ax = _axes(ax)
+    ax.bar(positions, observed.to_numpy(), 0.6, color=_ACTUAL["color"], alpha=0.35, label="Actual")
+    for (name, model), colour in zip(family.items(), _FAMILY_COLOURS):
+        expected = expected_frequency_counts(model, rfm, max_frequency)
+        ax.plot(positions, expected.to_numpy(), marker="o", color=colour, label=model.label)
+    ax.set_xticks(positions, observed.index.astype(str))
+    ax.set_xlabel("Repeat purchases in the training period")
+    ax.set_ylabel("Customers")
+    ax.set_title("Repeat-purchase frequency: data and each model")
+    ax.legend()
+    return ax
+
+
+def plot_tracking_comparison(
+    models: dict,
+    transactions: pd.DataFrame,
+    *,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "date",
+    train_period_end=None,
+    test_period_end=None,
+    ax=None,
+):
+    """Cumulative repeat transactions of the training cohort over calendar time: the data and each model.
+
+    Parameters
+    ----------
+    models : dict
+        Fitted models by name, as :func:`clv_predict.fit_models` returns (one time unit).
+    transactions : DataFrame
+        The transaction log, training and holdout periods together.
+    customer_id_col, datetime_col, train_period_end, test_period_end, ax
+        As in :func:`plot_tracking`.
+    """
+    family = _family(models)
+    ax = _axes(ax)
+    boundary = None
+    for index, ((name, model), colour) in enumerate(zip(family.items(), _FAMILY_COLOURS)):
+        table = tracking_table(model, transactions, customer_id_col=customer_id_col, datetime_col=datetime_col,
+                               train_period_end=train_period_end, test_period_end=test_period_end)
+        if index == 0:
+            boundary = pd.Timestamp(table.attrs["train_period_end"])
+            ax.plot(table.index, table["actual_cumulative"].to_numpy(), color=_ACTUAL["color"], linewidth=2.5,
+                    label="Actual")
+        ax.plot(table.index, table["expected_cumulative"].to_numpy(), linestyle="--", color=colour, label=model.label)
+    ax.axvline(boundary, color="grey", linestyle=":", label=f"End of training ({boundary:%Y-%m-%d})")
+    ax.set_xlabel("Date")
+    ax.set_ylabel("Cumulative repeat transactions")
+    ax.set_title("Tracking cumulative repeat transactions: data and each model")
     ax.legend()
     return ax

@@ -1,0 +1,226 @@
+"""Which purchase model describes these customers best: the family fitted side by side on the same data.
+
+:func:`compare_models` fits the chosen models (default: every registered one)
+on one RFM summary or calibration/holdout split and tabulates their fit
+(log-likelihood, AIC, BIC) and, with a holdout, their forecasts against what
+happened. :func:`fit_models` returns the fitted models themselves, for plots
+(:func:`clv_predict.plotting.diagnostics.plot_model_comparison`) and scoring.
+
+The log-likelihoods are comparable across the family: each is the density of
+the same observed data, every customer's purchase times in the training
+period, in the same time unit. BG/NBD, MBG/NBD and Pareto/NBD reach it through
+(frequency, recency, T) only because those are sufficient for their Poisson
+purchasing; the CNBD-k models, whose Erlang-k purchasing is not memoryless,
+also need ``litt`` (the sum of the log times between purchases), so compare
+them on a summary built with ``regularity=True``. Tables in different time
+units are not comparable (the densities differ by x log of the unit ratio), and
+neither are tables built from different logs or periods.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ._validation import check_rfm
+from .evaluation import FREQUENCY_BINS, frequency_bin_labels
+from .exceptions import DataError, DataWarning
+from .models import PURCHASE_MODELS, PurchaseModel, purchase_model
+
+__all__ = ["compare_models", "fit_models"]
+
+
+def _chosen(models) -> list:
+    if models is None:
+        return list(PURCHASE_MODELS)
+    if isinstance(models, (str, PurchaseModel)):
+        models = [models]
+    chosen = list(models.values()) if isinstance(models, dict) else list(models)
+    if not chosen:
+        raise DataError("'models' is empty: name at least one model, or pass None for all of them")
+    return chosen
+
+
+def fit_models(data: pd.DataFrame, models=None, *, penalizer_coef: float = 0.0, engine: str = "native") -> dict:
+    """Fit each chosen purchase model on ``data``; a dict from model name to fitted model.
+
+    Parameters
+    ----------
+    data : DataFrame
+        An RFM summary or a calibration/holdout split (its training columns are used).
+    models : list, optional
+        Registry names (``"bg_nbd"``, ``"pareto_nbd"``, ...) or model instances; fitted
+        instances are kept as they are. Default: every registered model; those whose
+        columns ``data`` lacks (``litt`` for the CNBD-k models) are left out with a
+        :class:`~clv_predict.DataWarning`.
+    penalizer_coef, engine
+        Settings of the models given by name.
+
+    Returns
+    -------
+    dict
+        ``{name: model}`` in the order given; ``model.fit_seconds_`` holds the time each fit took.
+    """
+    fitted = {}
+    for choice in _chosen(models):
+        model = purchase_model(choice)
+        if not isinstance(choice, PurchaseModel):
+            model.penalizer_coef, model.engine = penalizer_coef, engine
+        missing = [column for column in model._fit_columns if column not in data.columns]
+        if missing and not hasattr(model, "params_"):
+            hint = model._column_hints.get(missing[0], "")
+            if models is None:
+                warnings.warn(
+                    f"{model.label} left out of the comparison: the data have no column {missing[0]!r}"
+                    + (f" ({hint})" if hint else ""),
+                    DataWarning,
+                    stacklevel=3,
+                )
+                continue
+            raise DataError(f"{model.label} needs column {missing[0]!r} in the data" + (f": {hint}" if hint else ""))
+        if not hasattr(model, "params_"):
+            started = time.perf_counter()
+            model.fit(data)
+            model.fit_seconds_ = time.perf_counter() - started
+        name = model.name
+        if name in fitted:  # the same model twice (say two settings of k): keep both, numbered
+            name = f"{name}_{sum(key.startswith(model.name) for key in fitted) + 1}"
+        fitted[name] = model
+    if not fitted:
+        raise DataError("no model could be fitted on these data")
+    return fitted
+
+
+def compare_models(data: pd.DataFrame, models=None, *, penalizer_coef: float = 0.0, engine: str = "native") -> pd.DataFrame:
+    """Fit the chosen purchase models on the same data and compare them, one row per model.
+
+    Parameters
+    ----------
+    data : DataFrame
+        An RFM summary (``frequency``, ``recency``, ``T``; with ``litt`` for the CNBD-k
+        models: ``rfm_summary(..., regularity=True)``), or a calibration/holdout split
+        (:func:`clv_predict.rfm_train_test_split`), which adds the holdout forecasts.
+    models : list or dict, optional
+        As in :func:`fit_models` (a dict of fitted models from it is taken as it is).
+    penalizer_coef, engine
+        Settings of the models given by name.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by model name: ``model`` (its label), ``parameters`` (how many were
+        estimated), ``log_likelihood``, ``aic``, ``bic`` (lower is better; BIC with the
+        number of customers), ``fit_seconds``, ``converged``; with a holdout also
+        ``predicted_purchases`` and ``actual_purchases`` (repeat purchases of all
+        customers in the holdout), ``percent_error``, ``mae`` (per customer) and
+        ``error_0``, ``error_1``, ... ``error_7+``: the mean predicted minus the mean
+        actual holdout purchases of the customers with that many training repeat purchases.
+
+    Examples
+    --------
+    >>> from clv_predict import rfm_summary
+    >>> from clv_predict.datasets import load_cdnow
+    >>> log = load_cdnow()
+    >>> rfm = rfm_summary(log[log["date"] <= "1997-09-30"], customer_id_col="customer_id",
+    ...                   datetime_col="date", observation_period_end="1997-09-30", time_unit="W")
+    >>> table = compare_models(rfm, ["bg_nbd"])
+    >>> table[["model", "parameters", "log_likelihood"]].round(1)
+             model  parameters  log_likelihood
+    bg_nbd  BG/NBD           4         -9582.4
+    """
+    fitted = models if isinstance(models, dict) and all(hasattr(m, "params_") for m in models.values()) \
+        else fit_models(data, models, penalizer_coef=penalizer_coef, engine=engine)
+    checked = check_rfm(data)
+    n_customers = len(checked)
+    rows = {}
+    for name, model in fitted.items():
+        estimated = len(model._param_names) + sum(
+            1 for extra in model._extra_param_names if getattr(model, extra, None) is None
+        )
+        log_likelihood = float(model.log_likelihood_)
+        rows[name] = {
+            "model": model.label,
+            "parameters": estimated,
+            "log_likelihood": log_likelihood,
+            "aic": 2 * estimated - 2 * log_likelihood,
+            "bic": estimated * np.log(max(n_customers, 1)) - 2 * log_likelihood,
+            "fit_seconds": float(getattr(model, "fit_seconds_", np.nan)),
+            "converged": bool(model.convergence_.get("converged", False)),
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    if {"test_frequency", "test_T"} <= set(data.columns):
+        table = table.join(_holdout(fitted, data))
+    table.index.name = "name"
+    table.attrs.update({"n_customers": n_customers, "time_unit": next(iter(fitted.values())).time_unit_})
+    return table
+
+
+def _holdout(fitted: dict, split: pd.DataFrame) -> pd.DataFrame:
+    """Holdout forecasts of each model against the actual repeat purchases."""
+    horizon = float(pd.to_numeric(split["test_T"]).iloc[0])
+    actual = pd.to_numeric(split["test_frequency"]).to_numpy(dtype=float)
+    bins = frequency_bin_labels(check_rfm(split)["frequency"].to_numpy(), FREQUENCY_BINS)
+    rows = {}
+    for name, model in fitted.items():
+        predicted = model.expected_purchases(split, horizon).to_numpy()
+        by_bin = pd.DataFrame({"bin": bins, "error": predicted - actual}).groupby("bin", sort=False, observed=True)["error"].mean()
+        rows[name] = {
+            "predicted_purchases": float(predicted.sum()),
+            "actual_purchases": float(actual.sum()),
+            "percent_error": 100.0 * (predicted.sum() - actual.sum()) / actual.sum() if actual.sum() else np.nan,
+            "mae": float(np.mean(np.abs(predicted - actual))),
+            **{f"error_{label}": float(value) for label, value in by_bin.sort_index().items()},
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def model_comparison_section(
+    models: dict,
+    split: pd.DataFrame,
+    transactions: pd.DataFrame | None = None,
+    *,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "date",
+    dpi: int = 100,
+) -> tuple[str, str]:
+    """The report's "Model comparison" section, a ``(title, html)`` pair for ``sections``.
+
+    ``models`` are fitted models by name (:func:`fit_models`), ``split`` the data they were
+    fitted on (a calibration/holdout split adds the holdout columns), ``transactions`` the
+    log for the tracking plot (optional).
+    """
+    import html as _html
+
+    from matplotlib.figure import Figure
+
+    from .plotting.diagnostics import plot_frequency_comparison, plot_tracking_comparison
+    from .report import figure_html, table_html
+
+    table = compare_models(split, models)
+    shown = table.drop(columns=[c for c in table.columns if c.startswith("error_")])
+    best = table["bic"].idxmin()
+    parts = [
+        "<p>" + _html.escape(
+            f"The purchase models of the family fitted on the same {table.attrs['n_customers']:,} customers "
+            f"(time unit {table.attrs['time_unit']!r}). Lower AIC and BIC fit better; here BIC prefers "
+            f"{table.loc[best, 'model']}. The log-likelihoods are densities of the same purchase times, so "
+            "they compare across models."
+        ) + "</p>",
+        table_html(shown.round(4)),
+    ]
+    figure = Figure(figsize=(8.0, 4.8), layout="constrained")
+    plot_frequency_comparison(models, split, ax=figure.subplots())
+    parts.append(figure_html(figure, alt="Repeat-purchase frequency, data and each model",
+                             caption="Customers by repeat purchases in training: the data and each model's expectation.",
+                             dpi=dpi))
+    if transactions is not None:
+        figure = Figure(figsize=(8.0, 4.8), layout="constrained")
+        plot_tracking_comparison(models, transactions, customer_id_col=customer_id_col, datetime_col=datetime_col,
+                                 ax=figure.subplots())
+        parts.append(figure_html(figure, alt="Tracking of cumulative repeat transactions, data and each model",
+                                 caption="Cumulative repeat transactions of the training cohort: data and models.",
+                                 dpi=dpi))
+    return "Model comparison", "\n".join(parts)

@@ -1,0 +1,127 @@
+"""The contract every registered purchase model keeps, run on each of them without new test code.
+
+A model added to ``clv_predict.models.PURCHASE_MODELS`` is held here to: a fit on CDNOW that converges
+quietly; the same estimates from compressed rows with weights; a saved file that predicts the same;
+P(alive) in [0, 1]; expected purchases that grow with the horizon; a purchase distribution of a new
+customer that sums to 1 with the mean of its expectation; ``from_params`` that predicts the same; and a
+simulator of its own process whose draws the fit recovers.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clv_predict import CLVModel, PURCHASE_MODELS, load_model, rfm_summary
+from clv_predict.models import purchase_model_class
+
+NAMES = list(PURCHASE_MODELS)
+END = "1997-09-30"
+
+
+@pytest.fixture(scope="module")
+def cdnow_rfm(cdnow_log):
+    # the CNBD-k models need the regularity column; the others ignore it
+    needs_litt = any("litt" in purchase_model_class(name)._fit_columns for name in NAMES)
+    return rfm_summary(cdnow_log[cdnow_log["date"] <= END], customer_id_col="customer_id", datetime_col="date",
+                       monetary_value_col="amount", observation_period_end=END, time_unit="W",
+                       **({"regularity": True} if needs_litt else {}))
+
+
+@pytest.fixture(scope="module")
+def fitted(cdnow_rfm):
+    return {name: purchase_model_class(name)().fit(cdnow_rfm) for name in NAMES}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_on_cdnow_converges_and_reports_itself(fitted, cdnow_rfm, name):
+    model = fitted[name]
+    assert model.convergence_["converged"]
+    assert model.name == name and model.label
+    assert np.isfinite(model.log_likelihood_) and model.log_likelihood_ < 0
+    assert model.n_customers_ == len(cdnow_rfm)
+    assert model.time_unit_ == "W"
+    table = model.summary()
+    assert list(table.index) == list(model.params_.index)
+    assert np.isfinite(table.loc[list(model._param_names), "standard_error"]).all()
+    assert model.label in model._repr_html_() or type(model).__name__ in model._repr_html_()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_compressed_rows_with_weights_give_the_same_fit(fitted, cdnow_rfm, name):
+    columns = list(purchase_model_class(name)._fit_columns)
+    compressed = cdnow_rfm.groupby(columns).size().rename("customers").reset_index()
+    compressed.attrs = dict(cdnow_rfm.attrs)
+    again = purchase_model_class(name)().fit(compressed, weights="customers")
+    np.testing.assert_allclose(again.params_.to_numpy(), fitted[name].params_.to_numpy(), rtol=1e-5)
+    assert again.log_likelihood_ == pytest.approx(fitted[name].log_likelihood_, rel=1e-9)
+    assert again.n_customers_ == fitted[name].n_customers_
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_saved_model_and_clv_model_predict_the_same(fitted, cdnow_rfm, name, tmp_path):
+    model = fitted[name]
+    model.save(tmp_path / "purchases.joblib")
+    loaded = load_model(tmp_path / "purchases.joblib")
+    assert type(loaded) is type(model)
+    pd.testing.assert_series_equal(loaded.expected_purchases(cdnow_rfm, 39), model.expected_purchases(cdnow_rfm, 39))
+
+    clv = CLVModel(purchase_model=name).fit(cdnow_rfm)
+    np.testing.assert_allclose(clv.purchase_model_.params_.to_numpy(), model.params_.to_numpy(), rtol=1e-9)
+    clv.save(tmp_path / "clv.joblib")
+    again = load_model(tmp_path / "clv.joblib")
+    assert again.purchase_model_.name == name
+    forecast = clv.predict(cdnow_rfm, horizon=52, discount_rate=0.002)
+    pd.testing.assert_frame_equal(again.predict(cdnow_rfm, horizon=52, discount_rate=0.002), forecast)
+    undiscounted = clv.predict(cdnow_rfm, horizon=52)
+    assert (forecast["clv"] <= undiscounted["clv"] * (1 + 1e-12)).all()
+    assert forecast["clv"].sum() < undiscounted["clv"].sum()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_forecasts_keep_their_invariants(fitted, cdnow_rfm, name):
+    model = fitted[name]
+    alive = model.probability_alive(cdnow_rfm)
+    assert alive.between(0, 1).all() and alive.index.equals(cdnow_rfm.index)
+    horizons = [0.0, 1.0, 13.0, 52.0, 260.0]
+    expected = np.column_stack([model.expected_purchases(cdnow_rfm, t).to_numpy() for t in horizons])
+    assert np.isfinite(expected).all() and (expected[:, 0] == 0).all() and (expected >= 0).all()
+    assert (np.diff(expected, axis=1) >= -1e-10).all()
+    # a customer's forecast rises with his past purchases, other things equal
+    grid = pd.DataFrame({"frequency": [1, 5, 20], "recency": [30.0] * 3, "T": [32.0] * 3})
+    if "litt" in model._fit_columns:
+        grid["litt"] = 0.0
+    assert np.all(np.diff(model.expected_purchases(grid, 52).to_numpy()) > 0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_new_customer_purchase_distribution_sums_to_one_with_the_right_mean(fitted, name):
+    model = fitted[name]
+    n = np.arange(0, 1000)
+    for t in (1.0, 39.0, 78.0):
+        probabilities = model.probability_of_n_purchases(t, n)
+        assert (probabilities >= -1e-12).all()
+        assert probabilities.sum() == pytest.approx(1.0, abs=1e-7)
+        assert float(n @ probabilities) == pytest.approx(model.expected_purchases_new_customer(t), rel=1e-5)
+    curve = model.expected_purchases_new_customer(np.array([0.0, 10.0, 50.0, 100.0]))
+    assert curve[0] == 0 and np.all(np.diff(curve) > 0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_from_params_predicts_as_the_fit_does(fitted, cdnow_rfm, name):
+    model = fitted[name]
+    given = type(model).from_params(time_unit="W", **model.params_.to_dict())
+    pd.testing.assert_series_equal(given.expected_purchases(cdnow_rfm, 52), model.expected_purchases(cdnow_rfm, 52))
+    pd.testing.assert_series_equal(given.probability_alive(cdnow_rfm), model.probability_alive(cdnow_rfm))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_simulator_draws_what_the_fit_recovers(fitted, name):
+    truth = fitted[name]
+    given = type(truth).from_params(time_unit="W", **truth.params_.to_dict())
+    rng = np.random.default_rng(5)
+    simulated = given.simulate(20_000, rng.uniform(20.0, 78.0, 20_000).round(2), seed=17)
+    settings = {"k": int(truth.params_["k"])} if "k" in truth.params_ else {}
+    recovered = type(truth)(**settings).fit(simulated)
+    names = list(truth._param_names)
+    z = (recovered.params_[names] - truth.params_[names]) / recovered.standard_errors_[names]
+    assert (z.abs() < 4).all(), z.to_dict()
