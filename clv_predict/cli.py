@@ -205,6 +205,7 @@ def cmd_demo(args, out) -> int:
         monetary_value_col="amount",
         train_period_end=args.train_end,
         time_unit="W",
+        **_regularity(PURCHASE_MODELS),  # the comparison below fits the CNBD-k models too
     )
     from . import CLVModel
 
@@ -233,9 +234,16 @@ def cmd_demo(args, out) -> int:
         file=out,
     )
     print(f"Per-customer forecasts written to {forecast_path}", file=out)
+
+    from .comparison import compare_models, fit_models, model_comparison_section
+
+    family = fit_models(split)
+    print(f"The purchase models side by side on the same customers ({horizon}-week holdout):", file=out)
+    _print_comparison(compare_models(split, family), out)
     from .report import write_diagnostics
 
-    sections = _value_sections(model, log, margin=args.margin, discount_rate=args.discount_rate)
+    sections = [model_comparison_section(family, split, log)]
+    sections += _value_sections(model, log, margin=args.margin, discount_rate=args.discount_rate)
     written = write_diagnostics(output_dir, model, log, source=f"CDNOW {'master' if args.full else 'sample'} (lifetimes)",
                                 sections=sections)
     print(f"Diagnostic plots written to {output_dir / 'plots'}; report written to {written['report']}", file=out)

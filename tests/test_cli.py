@@ -3,7 +3,7 @@ import warnings
 import pandas as pd
 import pytest
 
-from clv_predict import rfm_summary
+from clv_predict import PURCHASE_MODELS, load_model, rfm_summary
 from clv_predict.cli import main
 from clv_predict.io import read_transactions
 
@@ -37,17 +37,34 @@ def test_fit_then_score(log_csv, tmp_path, capsys):
     assert len(frame) == 2357 and frame["clv"].gt(0).all()
 
 
+@pytest.mark.parametrize("name", list(PURCHASE_MODELS))
+def test_fit_any_purchase_model_and_score_reads_its_kind_from_the_file(name, log_csv, tmp_path, capsys):
+    model = tmp_path / f"{name}.joblib"
+    code = main(["fit", "--input", str(log_csv), *COLUMNS, "--observation-end", "1997-09-30", "--model", name,
+                 "--output", str(model)])
+    assert code == 0
+    label = load_model(model).purchase_model_.label
+    assert f"{label} log-likelihood" in capsys.readouterr().out
+    scores = tmp_path / "scores.parquet"
+    code = main(["score", "--model", str(model), "--input", str(log_csv), *COLUMNS, "--observation-end", "1997-09-30",
+                 "--horizon", "39", "--output", str(scores)])
+    assert code == 0
+    assert len(pd.read_parquet(scores)) == 2357
+
+
 def test_demo_writes_model_and_forecasts(tmp_path, capsys):
     code = main(["demo", "--output-dir", str(tmp_path / "out"), "--model-path", str(tmp_path / "models" / "cdnow.joblib")])
     out = capsys.readouterr().out
     assert code == 0
     assert "predicted 1,653 repeat transactions, actual 1,882 (-12.1%)" in out
+    assert "The purchase models side by side" in out and "Lowest BIC" in out
+    assert "Model comparison" in (tmp_path / "out" / "report.html").read_text()
     assert (tmp_path / "models" / "cdnow.joblib").exists()
     forecast = pd.read_csv(tmp_path / "out" / "cdnow_forecast.csv")
     assert len(forecast) == 2357 and {"clv", "p_alive", "test_frequency"} <= set(forecast.columns)
 
 
-@pytest.mark.parametrize("command", [[], ["fit"], ["score"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["fit"], ["score"], ["demo"], ["compare"]])
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([*command, "--help"])
