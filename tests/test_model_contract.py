@@ -125,3 +125,21 @@ def test_the_simulator_draws_what_the_fit_recovers(fitted, name):
     names = list(truth._param_names)
     z = (recovered.params_[names] - truth.params_[names]) / recovered.standard_errors_[names]
     assert (z.abs() < 4).all(), z.to_dict()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_evaluation_and_every_diagnostic_plot_take_the_model(name, cdnow_log):
+    from clv_predict import evaluate, rfm_train_test_split
+    from clv_predict.report import render_plots
+
+    needs_litt = "litt" in purchase_model_class(name)._fit_columns
+    split = rfm_train_test_split(cdnow_log, customer_id_col="customer_id", datetime_col="date",
+                                 monetary_value_col="amount", train_period_end=END, time_unit="W",
+                                 **({"regularity": True} if needs_litt else {}))
+    model = CLVModel(purchase_model=name).fit(split)
+    result = evaluate(model, split)
+    assert result.settings["methods"]["model"].startswith(model.purchase_model_.label)
+    # every model of the family forecasts CDNOW's 1,882 holdout purchases within a third
+    assert 1250 < result.aggregate.loc[("model", "purchases"), "predicted"] < 2500
+    plots = render_plots(model, cdnow_log, split, dpi=40)
+    assert len(plots) >= 10 and all(plot.png[:4] == b"\x89PNG" for plot in plots)
