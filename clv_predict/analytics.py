@@ -15,10 +15,12 @@ the same column names as :func:`clv_predict.rfm_summary`:
   :func:`segment_summary`) and to price their acquisition
   (:func:`acquisition_budget`).
 
-Every function that reads the log takes the column keywords of
-:func:`clv_predict.rfm_summary` and also its input options (``negative_amounts``,
-``quantity_col`` with ``unit_price_col``, ``transaction_col``, ``duplicates``,
-``missing_ids``, ``dayfirst``), which mean the same here.
+Every function that reads the log takes a :class:`~clv_predict.TransactionLog`
+(read and checked once, however many analyses use it), or a DataFrame with the
+column keywords of :func:`clv_predict.rfm_summary` and its input options
+(``negative_amounts``, ``quantity_col`` with ``unit_price_col``,
+``transaction_col``, ``duplicates``, ``missing_ids``, ``dayfirst``), from which
+it builds one.
 
 Conventions shared by every function here, and by :mod:`clv_predict.rfm`:
 all purchases of one customer on one calendar day are one transaction (their
@@ -38,9 +40,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import rfm as _rfm
-from ._validation import TIME_UNIT_DAYS, check_horizon, check_nonnegative_number, check_time_unit
+from ._validation import (
+    TIME_UNIT_DAYS,
+    check_horizon,
+    check_nonnegative_number,
+    check_time_unit,
+)
 from .exceptions import DataError, DataWarning
+from .transactions import TransactionLog, _as_log, _iso, _Transactions
 
 __all__ = [
     "DEFAULT_TIERS",
@@ -84,40 +91,6 @@ RFM_SEGMENTS = {
 
 
 # ---------------------------------------------------------------------------- reading the log
-@dataclass
-class _Transactions:
-    """A validated log as transactions (same-day purchases merged), sorted by customer then day."""
-
-    ids: pd.Index  # customers present, in the order of their codes
-    codes: np.ndarray  # 0..n_customers-1 for each transaction
-    days: np.ndarray  # days since 1970-01-01
-    amounts: np.ndarray | None
-    starts: np.ndarray  # position of each customer's first transaction
-    counts: np.ndarray  # transactions per customer
-    end_day: int
-    time_unit: str
-
-    @property
-    def first_day(self) -> np.ndarray:
-        return self.days[self.starts]
-
-    @property
-    def last_day(self) -> np.ndarray:
-        return self.days[self.starts + self.counts - 1]
-
-    def revenue(self) -> np.ndarray:
-        return np.add.reduceat(self.amounts, self.starts)
-
-    def rfm(self) -> pd.DataFrame:
-        """The :func:`clv_predict.rfm_summary` of these transactions, in the same customer order."""
-        repeat_total = None if self.amounts is None else self.revenue() - self.amounts[self.starts]
-        customers = _rfm._Customers(
-            codes=np.arange(self.ids.size), first_day=self.first_day, last_day=self.last_day,
-            n_transactions=self.counts, repeat_total=repeat_total,
-        )
-        return _rfm._summary_frame(customers, self.ids, self.end_day, self.time_unit)
-
-
 def _load(
     transactions,
     customer_id_col,
@@ -130,52 +103,23 @@ def _load(
     options: dict,
     need_amounts: str | None = None,
 ) -> _Transactions:
-    """Validate and read the log as :func:`clv_predict.rfm_summary` does, with the same input options.
+    """The transactions of ``transactions`` (a :class:`~clv_predict.TransactionLog`, or a DataFrame with the
+    column keywords, from which one is built) up to ``observation_period_end``.
 
     ``need_amounts`` names the function that needs purchase values, if one does.
     """
     time_unit = check_time_unit(time_unit)
-    unknown = sorted(set(options) - _INPUT_OPTIONS)
-    if unknown:
-        raise TypeError(
-            f"unexpected keyword argument {unknown[0]!r}; the input options are {', '.join(sorted(_INPUT_OPTIONS))}"
-        )
-    policy = _rfm._policy(monetary_value_col, **options)
-    if need_amounts and monetary_value_col is None and policy.quantity_col is None:
+    if (need_amounts and not isinstance(transactions, TransactionLog) and monetary_value_col is None
+            and options.get("quantity_col") is None):
         raise DataError(
             f"{need_amounts} needs purchase values: pass monetary_value_col (or quantity_col and unit_price_col)"
         )
-    log = _rfm._read_log(transactions, customer_id_col, datetime_col, monetary_value_col, policy)
-    end_day = _rfm._resolve_end(log, observation_period_end, "observation_period_end")
-    codes, days, amounts = log.codes, log.days, log.amounts
-    after = days > end_day
-    if after.any():
-        warnings.warn(
-            f"{int(after.sum())} transactions dated after observation_period_end {_rfm._iso(end_day)} "
-            "were left out",
-            DataWarning,
-            stacklevel=stacklevel + 1,
-        )
-        keep = ~after
-        codes, days, amounts = codes[keep], days[keep], None if amounts is None else amounts[keep]
-    codes, days, amounts = _rfm._merge_days(codes, days, amounts, log.report)
-    if codes.size == 0:
-        raise DataError("transactions has no purchase left to analyse (every day was a net return)")
-    present, codes = np.unique(codes, return_inverse=True)
-    new = np.empty(codes.size, dtype=bool)
-    new[:1] = True
-    np.not_equal(codes[1:], codes[:-1], out=new[1:])
-    starts = np.flatnonzero(new)
-    counts = np.diff(np.append(starts, codes.size))
-    ids = log.ids.take(present)
-    ids.name = "customer_id"
-    return _Transactions(ids, codes.astype(np.int64), days, amounts, starts, counts, end_day, time_unit)
-
-
-#: The keyword options of :func:`clv_predict.rfm_summary` about reading the log, accepted here too.
-_INPUT_OPTIONS = frozenset(
-    {"negative_amounts", "quantity_col", "unit_price_col", "transaction_col", "duplicates", "missing_ids", "dayfirst"}
-)
+    log = _as_log(transactions, stacklevel=stacklevel + 1, customer_id_col=customer_id_col,
+                  datetime_col=datetime_col, monetary_value_col=monetary_value_col, **options)
+    if need_amounts and not log.has_amounts:
+        raise DataError(f"{need_amounts} needs purchase values: build the TransactionLog with monetary_value_col "
+                        "(or quantity_col and unit_price_col)")
+    return log._window(observation_period_end, time_unit, stacklevel=stacklevel + 1)
 
 
 def _check_period(period) -> str:
@@ -252,10 +196,10 @@ def _check_fraction(value, name: str, *, closed: bool = False) -> float:
 
 # ---------------------------------------------------------------------------- historical CLV
 def retention_by_period(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str,
-    datetime_col: str,
+    customer_id_col: str | None = None,
+    datetime_col: str | None = None,
     monetary_value_col: str | None = None,
     observation_period_end=None,
     period: str = "Q",
@@ -305,8 +249,8 @@ def _retention_table(tx: _Transactions, periods: _Periods, period: str) -> pd.Da
     if last_complete - first < 1:
         raise DataError(
             f"retention needs two complete periods of {_PERIOD_NAMES[period]}s; the log has "
-            f"{max(last_complete - first + 1, 0)} (from {_rfm._iso(int(tx.days.min()))} to "
-            f"{_rfm._iso(tx.end_day)}): use a shorter 'period'"
+            f"{max(last_complete - first + 1, 0)} (from {_iso(int(tx.days.min()))} to "
+            f"{_iso(tx.end_day)}): use a shorter 'period'"
         )
     n_periods = last_complete - first + 1
     slot = periods.pair_period - first
@@ -354,11 +298,11 @@ def _retention_multiplier(retention: float, period_discount: float) -> float:
 
 
 def historical_clv(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str,
+    customer_id_col: str | None = None,
+    datetime_col: str | None = None,
+    monetary_value_col: str | None = None,
     observation_period_end=None,
     time_unit: str = "D",
     period: str = "Q",
@@ -377,10 +321,11 @@ def historical_clv(
 
     Parameters
     ----------
-    transactions : DataFrame
-        One row per purchase, as for :func:`clv_predict.rfm_summary`.
+    transactions : TransactionLog or DataFrame
+        A :class:`~clv_predict.TransactionLog`, or one row per purchase as
+        for :func:`clv_predict.rfm_summary`.
     customer_id_col, datetime_col, monetary_value_col : str
-        Column names, as for :func:`clv_predict.rfm_summary`.
+        Column names, as for :func:`clv_predict.rfm_summary` (only with a DataFrame).
     observation_period_end : date-like, optional
         End of the observation period (default: last date in the log).
     time_unit : {"D", "W", "M"}, default "D"
@@ -480,7 +425,7 @@ def _historical(tx: _Transactions, period: str, margin: float, discount_rate: fl
     frame.attrs.update(
         {
             "time_unit": tx.time_unit,
-            "observation_period_end": _rfm._iso(tx.end_day),
+            "observation_period_end": _iso(tx.end_day),
             "period": period,
             "retention": retention,
             "expected_lifespan": PERIOD_DAYS[period] / unit / (1.0 - retention) if retention < 1 else float("inf"),
@@ -493,11 +438,11 @@ def _historical(tx: _Transactions, period: str, margin: float, discount_rate: fl
 
 
 def historical_clv_summary(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str,
+    customer_id_col: str | None = None,
+    datetime_col: str | None = None,
+    monetary_value_col: str | None = None,
     observation_period_end=None,
     time_unit: str = "D",
     period: str = "Q",
@@ -581,10 +526,10 @@ def _summarise_history(history: pd.DataFrame, tx: _Transactions) -> pd.DataFrame
 
 
 def interpurchase_times(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str,
-    datetime_col: str,
+    customer_id_col: str | None = None,
+    datetime_col: str | None = None,
     observation_period_end=None,
     time_unit: str = "D",
     **input_options,
@@ -618,16 +563,16 @@ def interpurchase_times(
             "time_since_previous": (tx.days[repeat] - previous[repeat]) / TIME_UNIT_DAYS[tx.time_unit],
         }
     )
-    gaps.attrs.update({"time_unit": tx.time_unit, "observation_period_end": _rfm._iso(tx.end_day)})
+    gaps.attrs.update({"time_unit": tx.time_unit, "observation_period_end": _iso(tx.end_day)})
     return gaps
 
 
 # ---------------------------------------------------------------------------- cohorts
 def acquisition_cohorts(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str,
-    datetime_col: str,
+    customer_id_col: str | None = None,
+    datetime_col: str | None = None,
     monetary_value_col: str | None = None,
     observation_period_end=None,
     period: str = "M",
@@ -672,7 +617,7 @@ def acquisition_cohorts(
     if tx.amounts is not None:
         table["revenue"] = np.bincount(slot, weights=tx.revenue())
         table["revenue_per_customer"] = table["revenue"] / table["customers"]
-    table.attrs.update({"period": period, "observation_period_end": _rfm._iso(tx.end_day)})
+    table.attrs.update({"period": period, "observation_period_end": _iso(tx.end_day)})
     return table
 
 
@@ -695,10 +640,10 @@ def _age_frame(grid, cohorts, period, periods: _Periods) -> pd.DataFrame:
 
 
 def retention_matrix(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str,
-    datetime_col: str,
+    customer_id_col: str | None = None,
+    datetime_col: str | None = None,
     observation_period_end=None,
     period: str = "M",
     normalize: bool = True,
@@ -748,11 +693,11 @@ def retention_matrix(
 
 
 def cumulative_value(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str,
+    customer_id_col: str | None = None,
+    datetime_col: str | None = None,
+    monetary_value_col: str | None = None,
     observation_period_end=None,
     period: str = "M",
     margin: float = 1.0,
@@ -858,12 +803,12 @@ def _rfm_segment_names(r_score: np.ndarray, f_score: np.ndarray) -> pd.Categoric
 
 
 def customer_segments(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     model,
     *,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str,
+    customer_id_col: str | None = None,
+    datetime_col: str | None = None,
+    monetary_value_col: str | None = None,
     horizon,
     discount_rate: float = 0.0,
     margin: float = 1.0,
@@ -977,7 +922,7 @@ def _customer_table(
     table.attrs.update(
         {
             "time_unit": time_unit,
-            "observation_period_end": _rfm._iso(tx.end_day),
+            "observation_period_end": _iso(tx.end_day),
             "horizon": int(horizon),
             "discount_rate": float(discount_rate),
             "margin": margin,
@@ -1037,12 +982,12 @@ def segment_summary(segments: pd.DataFrame, by: str = "clv_tier") -> pd.DataFram
 
 
 def compare_clv(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     model,
     *,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str,
+    customer_id_col: str | None = None,
+    datetime_col: str | None = None,
+    monetary_value_col: str | None = None,
     horizon,
     discount_rate: float = 0.0,
     margin: float = 1.0,
@@ -1091,12 +1036,12 @@ def compare_clv(
 
 
 def cohort_clv(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     model,
     *,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str,
+    customer_id_col: str | None = None,
+    datetime_col: str | None = None,
+    monetary_value_col: str | None = None,
     horizon,
     discount_rate: float = 0.0,
     margin: float = 1.0,
@@ -1140,12 +1085,12 @@ def cohort_clv(
 
 
 def acquisition_budget(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     model,
     *,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str,
+    customer_id_col: str | None = None,
+    datetime_col: str | None = None,
+    monetary_value_col: str | None = None,
     horizon,
     margin: float,
     target_ratio: float = 3.0,

@@ -158,7 +158,7 @@ def cmd_score(args, out) -> int:
         customer_id_col=args.customer_col,
         datetime_col=args.date_col,
         monetary_value_col=args.amount_col,
-        observation_end=args.observation_end,
+        observation_period_end=args.observation_end,
         chunk_rows=args.chunk_rows,
         progress=bar,
         output_parts=args.output_parts,
@@ -167,7 +167,7 @@ def cmd_score(args, out) -> int:
         **_input_policy(args),
     )
     bar.finish()
-    as_of = f" as of {result['observation_end']}" if result["observation_end"] else ""
+    as_of = f" as of {result['observation_period_end']}" if result["observation_period_end"] else ""
     print(f"Scored {result['customers']:,} customers{as_of} in {result['chunks']} chunk(s); wrote {result['output']}", file=out)
     return 0
 

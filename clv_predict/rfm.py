@@ -368,7 +368,7 @@ def _split(log: TransactionLog, train_period_end, test_period_end, time_unit, re
     if train.codes.size == 0:
         raise DataError(f"no purchase is left to summarise by train_period_end {_iso(train_end)}")
     in_test = (rows.days > train_end) & (rows.days <= test_end)
-    t_codes, t_days, t_amounts = _merge_days(
+    t_codes, _, t_amounts = _merge_days(
         rows.codes[in_test], rows.days[in_test], None if rows.amounts is None else rows.amounts[in_test]
     )
     frame = _summary_frame(train, rows.ids, train_end, time_unit)

@@ -24,7 +24,13 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 import pandas as pd
 
-from ._validation import TIME_UNIT_DAYS, check_choice, check_columns, check_time_unit, to_timestamp
+from ._validation import (
+    TIME_UNIT_DAYS,
+    check_choice,
+    check_columns,
+    check_time_unit,
+    to_timestamp,
+)
 from .exceptions import DataError, DataWarning
 
 __all__ = ["TransactionLog"]
@@ -62,7 +68,7 @@ class _Policy:
     unit_price_col: str | None = None
     transaction_col: str | None = None
 
-    def check(self, monetary_value_col) -> "_Policy":
+    def check(self, monetary_value_col) -> _Policy:
         check_choice(self.negative_amounts, "negative_amounts", NEGATIVE_AMOUNT_POLICIES)
         check_choice(self.duplicates, "duplicates", DUPLICATE_POLICIES)
         check_choice(self.missing_ids, "missing_ids", MISSING_ID_POLICIES)
@@ -153,7 +159,7 @@ def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, p
     )
     if len(transactions) == 0:
         raise DataError("transactions is empty: there is nothing to summarise")
-    report = {"rows": int(len(transactions))}
+    report = {"rows": len(transactions)}
 
     if policy.duplicates != "keep":
         duplicated = transactions.duplicated(keep="first").to_numpy()
@@ -481,7 +487,9 @@ class _Transactions:
 
     def rfm(self) -> pd.DataFrame:
         """The :func:`clv_predict.rfm_summary` of these transactions, in the same customer order."""
-        from . import rfm as _rfm  # the summary stands after the log on the data's one-way line
+        from . import (
+            rfm as _rfm,  # the summary stands after the log on the data's one-way line
+        )
 
         repeat_total = None if self.amounts is None else self.revenue() - self.amounts[self.starts]
         customers = _rfm._Customers(
@@ -638,7 +646,7 @@ class TransactionLog:
         self._open(transactions, customer_id_col, datetime_col, monetary_value_col, policy, stacklevel=3)
 
     @classmethod
-    def from_frame(cls, transactions: pd.DataFrame, **columns_and_policies) -> "TransactionLog":
+    def from_frame(cls, transactions: pd.DataFrame, **columns_and_policies) -> TransactionLog:
         """The same as ``TransactionLog(transactions, ...)``: a log from a DataFrame."""
         return cls(transactions, **columns_and_policies)
 
@@ -653,7 +661,7 @@ class TransactionLog:
         sep: str | None = None,
         decimal: str = ".",
         **policies,
-    ) -> "TransactionLog":
+    ) -> TransactionLog:
         """Read a log from a CSV (``.csv``, ``.csv.gz``) or Parquet file, or a folder of Parquet parts.
 
         Only the columns the log needs are read. ``sep`` and ``decimal`` are
@@ -675,7 +683,7 @@ class TransactionLog:
 
     @classmethod
     def _build(cls, transactions, *, customer_id_col, datetime_col, monetary_value_col=None, stacklevel: int,
-               warn: bool = True, **options) -> "TransactionLog":
+               warn: bool = True, **options) -> TransactionLog:
         """A log from the keywords of the functions that take a DataFrame (their thin wrapper's one step)."""
         unknown = sorted(set(options) - _INPUT_OPTIONS)
         if unknown:
@@ -863,9 +871,9 @@ class TransactionLog:
         ]
         if self.has_amounts:
             unit = "transactions" if policy.transaction_col is not None else "rows"
-            done = {"net": "netted", "drop": "dropped", "refuse": "refused (none found)"}[policy.negative_amounts]
+            done = {"net": " netted", "drop": " dropped", "refuse": ""}[policy.negative_amounts]
             rows += [
-                (f"negative {unit} (returns) {done}", int(report.get(f"negative_{unit}", 0))),
+                (f"returns (negative {unit}){done}", int(report.get(f"negative_{unit}", 0))),
                 ("customer-days fully returned (not purchases)", int(report.get("days_not_purchases", 0))),
                 ("customers without a purchase left", int(report.get("customers_without_purchase", 0))),
             ]
@@ -901,7 +909,9 @@ class TransactionLog:
         transaction), ``"interpurchase"`` (times between purchases),
         ``"weekday"`` or ``"month"`` (purchases by weekday or calendar month).
         """
-        from .plotting import data  # plotting is a leaf: imported only when a plot is asked for
+        from .plotting import (
+            data,  # plotting is a leaf: imported only when a plot is asked for
+        )
 
         return data.plot_log(self, kind, ax=ax, **kwargs)
 
