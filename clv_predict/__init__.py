@@ -1,6 +1,6 @@
 """clv_predict: customer lifetime value from transaction logs.
 
-transactions -> :func:`rfm_summary` -> :class:`BetaGeoModel` / :class:`GammaGammaModel`
+transactions -> :class:`TransactionLog` (read and checked once) -> :meth:`TransactionLog.rfm` / :func:`rfm_summary` -> :class:`BetaGeoModel` / :class:`GammaGammaModel`
 / :class:`CLVModel` -> forecasts -> ``save`` / :func:`load_model` -> :func:`score_file`.
 """
 
@@ -21,6 +21,7 @@ from .models import BetaGeoModel, GammaGammaModel
 from .persistence import load_model
 from .rfm import rfm_summary, rfm_train_test_split
 from .scoring import score, score_file
+from .transactions import TransactionLog
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,7 @@ __all__ = [
     "ModelFileError",
     "ModelWarning",
     "NotFittedError",
+    "TransactionLog",
     "VersionWarning",
     "evaluate",
     "load_model",
