@@ -232,3 +232,25 @@ def test_analyses_that_need_amounts_refuse_a_log_without_them(cdnow_log):
 def test_the_log_is_exported_and_documented():
     assert cp.TransactionLog is TransactionLog and "TransactionLog" in cp.__all__
     assert "observation_period_end" in TransactionLog.rfm.__doc__ or TransactionLog.rfm.__doc__
+
+
+@pytest.mark.parametrize("kind", ["transactions", "spend", "interpurchase", "weekday", "month"])
+def test_data_plots_draw_on_the_given_axes_only(cdnow, kind):
+    from matplotlib.figure import Figure
+
+    from clv_predict.plotting import data
+
+    ax = Figure().add_subplot()
+    assert cdnow.plot(kind, ax=ax) is ax
+    assert ax.has_data()
+    assert data.plot_log(cdnow, kind, ax=Figure().add_subplot()).get_title() == ax.get_title()
+
+
+def test_data_plots_refuse_what_they_cannot_draw(cdnow_log, cdnow):
+    from matplotlib.figure import Figure
+
+    without_amounts = TransactionLog(cdnow_log, customer_id_col="customer_id", datetime_col="date")
+    with pytest.raises(DataError, match="no purchase values"):
+        without_amounts.plot("spend", ax=Figure().add_subplot())
+    with pytest.raises(DataError, match="'kind' must be one of"):
+        cdnow.plot("weekdays")
