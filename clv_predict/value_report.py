@@ -75,7 +75,7 @@ def customer_value_section(
     columns = {"customer_id_col": customer_id_col, "datetime_col": datetime_col,
                "monetary_value_col": monetary_value_col}
     if not isinstance(transactions, TransactionLog):
-        defaults = ("customer_id", "date", "amount")
+        defaults = ("customer_id", "date", None if input_options.get("quantity_col") else "amount")
         columns = {name: given or default for (name, given), default in zip(columns.items(), defaults)}
     # the log is read and checked once, here, then shared by every table and figure of the section
     log = _as_log(transactions, stacklevel=2, **columns, **input_options)

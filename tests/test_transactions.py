@@ -16,7 +16,15 @@ import pandas as pd
 import pytest
 
 import clv_predict as cp
-from clv_predict import CLVModel, DataError, DataWarning, TransactionLog, analytics, rfm_summary, rfm_train_test_split
+from clv_predict import (
+    CLVModel,
+    DataError,
+    DataWarning,
+    TransactionLog,
+    analytics,
+    rfm_summary,
+    rfm_train_test_split,
+)
 from clv_predict import transactions as transactions_module
 
 COLUMNS = {"customer_id_col": "customer_id", "datetime_col": "date", "monetary_value_col": "amount"}
