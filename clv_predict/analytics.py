@@ -17,8 +17,9 @@ the same column names as :func:`clv_predict.rfm_summary`:
 
 Every function that reads the log takes a :class:`~clv_predict.TransactionLog`
 (read and checked once, however many analyses use it), or a DataFrame with the
-column keywords of :func:`clv_predict.rfm_summary` and its input options
-(``negative_amounts``, ``quantity_col`` with ``unit_price_col``,
+keywords of :class:`~clv_predict.TransactionLog` (``customer_id_col``,
+``datetime_col``, ``monetary_value_col`` and the input options
+``negative_amounts``, ``quantity_col`` with ``unit_price_col``,
 ``transaction_col``, ``duplicates``, ``missing_ids``, ``dayfirst``), from which
 it builds one.
 
@@ -91,31 +92,20 @@ RFM_SEGMENTS = {
 
 
 # ---------------------------------------------------------------------------- reading the log
-def _load(
-    transactions,
-    customer_id_col,
-    datetime_col,
-    monetary_value_col,
-    observation_period_end,
-    time_unit,
-    *,
-    stacklevel: int,
-    options: dict,
-    need_amounts: str | None = None,
-) -> _Transactions:
-    """The transactions of ``transactions`` (a :class:`~clv_predict.TransactionLog`, or a DataFrame with the
-    column keywords, from which one is built) up to ``observation_period_end``.
+def _load(transactions, observation_period_end, time_unit, *, stacklevel: int, log_keywords: dict,
+          need_amounts: str | None = None) -> _Transactions:
+    """The transactions of ``transactions`` up to ``observation_period_end``: a :class:`~clv_predict.TransactionLog`,
+    or a DataFrame with ``log_keywords`` (the log's column names and input options), from which one is built.
 
     ``need_amounts`` names the function that needs purchase values, if one does.
     """
     time_unit = check_time_unit(time_unit)
-    if (need_amounts and not isinstance(transactions, TransactionLog) and monetary_value_col is None
-            and options.get("quantity_col") is None):
+    if (need_amounts and not isinstance(transactions, TransactionLog) and log_keywords.get("monetary_value_col") is None
+            and log_keywords.get("quantity_col") is None):
         raise DataError(
             f"{need_amounts} needs purchase values: pass monetary_value_col (or quantity_col and unit_price_col)"
         )
-    log = _as_log(transactions, stacklevel=stacklevel + 1, customer_id_col=customer_id_col,
-                  datetime_col=datetime_col, monetary_value_col=monetary_value_col, **options)
+    log = _as_log(transactions, stacklevel=stacklevel + 1, **log_keywords)
     if need_amounts and not log.has_amounts:
         raise DataError(f"{need_amounts} needs purchase values: build the TransactionLog with monetary_value_col "
                         "(or quantity_col and unit_price_col)")
@@ -198,12 +188,9 @@ def _check_fraction(value, name: str, *, closed: bool = False) -> float:
 def retention_by_period(
     transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str | None = None,
-    datetime_col: str | None = None,
-    monetary_value_col: str | None = None,
     observation_period_end=None,
     period: str = "Q",
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """Period-to-period retention: of the customers who bought in a period, the share who bought in the next.
 
@@ -238,8 +225,8 @@ def retention_by_period(
     0.5
     """
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, "D",
-               stacklevel=2, options=input_options)
+    tx = _load(transactions, observation_period_end, "D",
+               stacklevel=2, log_keywords=log_keywords)
     return _retention_table(tx, _periods(tx, period), period)
 
 
@@ -300,15 +287,12 @@ def _retention_multiplier(retention: float, period_discount: float) -> float:
 def historical_clv(
     transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str | None = None,
-    datetime_col: str | None = None,
-    monetary_value_col: str | None = None,
     observation_period_end=None,
     time_unit: str = "D",
     period: str = "Q",
     margin: float = 1.0,
     discount_rate: float = 0.0,
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """Each customer's history and the two textbook CLV formulas built on it.
 
@@ -324,8 +308,9 @@ def historical_clv(
     transactions : TransactionLog or DataFrame
         A :class:`~clv_predict.TransactionLog`, or one row per purchase as
         for :func:`clv_predict.rfm_summary`.
-    customer_id_col, datetime_col, monetary_value_col : str
-        Column names, as for :func:`clv_predict.rfm_summary` (only with a DataFrame).
+    **log_keywords
+        With a DataFrame: the column names (``customer_id_col``, ``datetime_col``,
+        ``monetary_value_col``) and input options of :class:`~clv_predict.TransactionLog`.
     observation_period_end : date-like, optional
         End of the observation period (default: last date in the log).
     time_unit : {"D", "W", "M"}, default "D"
@@ -383,8 +368,8 @@ def historical_clv(
     check_nonnegative_number(margin, "margin")
     discount_rate = check_nonnegative_number(discount_rate, "discount_rate")
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, time_unit,
-               stacklevel=2, options=input_options, need_amounts="historical_clv")
+    tx = _load(transactions, observation_period_end, time_unit,
+               stacklevel=2, log_keywords=log_keywords, need_amounts="historical_clv")
     return _historical(tx, period, float(margin), discount_rate)
 
 
@@ -440,15 +425,12 @@ def _historical(tx: _Transactions, period: str, margin: float, discount_rate: fl
 def historical_clv_summary(
     transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str | None = None,
-    datetime_col: str | None = None,
-    monetary_value_col: str | None = None,
     observation_period_end=None,
     time_unit: str = "D",
     period: str = "Q",
     margin: float = 1.0,
     discount_rate: float = 0.0,
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """The aggregate historical figures of a log and its classic CLV, one metric per row.
 
@@ -482,8 +464,8 @@ def historical_clv_summary(
     check_nonnegative_number(margin, "margin")
     discount_rate = check_nonnegative_number(discount_rate, "discount_rate")
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, time_unit,
-               stacklevel=2, options=input_options, need_amounts="historical_clv_summary")
+    tx = _load(transactions, observation_period_end, time_unit,
+               stacklevel=2, log_keywords=log_keywords, need_amounts="historical_clv_summary")
     history = _historical(tx, period, float(margin), discount_rate)
     return _summarise_history(history, tx)
 
@@ -528,11 +510,9 @@ def _summarise_history(history: pd.DataFrame, tx: _Transactions) -> pd.DataFrame
 def interpurchase_times(
     transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str | None = None,
-    datetime_col: str | None = None,
     observation_period_end=None,
     time_unit: str = "D",
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """Time between consecutive transactions of each customer (the distribution, not just its mean).
 
@@ -550,8 +530,8 @@ def interpurchase_times(
     0            1            2                  1.0
     1            1            3                  3.0
     """
-    tx = _load(transactions, customer_id_col, datetime_col, None, observation_period_end, time_unit,
-               stacklevel=2, options=input_options)
+    tx = _load(transactions, observation_period_end, time_unit,
+               stacklevel=2, log_keywords=log_keywords)
     repeat = np.ones(tx.codes.size, dtype=bool)
     repeat[tx.starts] = False
     position = np.arange(tx.codes.size) - np.repeat(tx.starts, tx.counts) + 1
@@ -571,12 +551,9 @@ def interpurchase_times(
 def acquisition_cohorts(
     transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str | None = None,
-    datetime_col: str | None = None,
-    monetary_value_col: str | None = None,
     observation_period_end=None,
     period: str = "M",
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """Customers grouped by the calendar period of their first purchase.
 
@@ -601,8 +578,8 @@ def acquisition_cohorts(
     2024-03          1                 0                 1                   4.0
     """
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, "D",
-               stacklevel=2, options=input_options)
+    tx = _load(transactions, observation_period_end, "D",
+               stacklevel=2, log_keywords=log_keywords)
     periods = _periods(tx, period)
     cohorts, slot = np.unique(periods.cohort, return_inverse=True)
     table = pd.DataFrame(
@@ -642,12 +619,10 @@ def _age_frame(grid, cohorts, period, periods: _Periods) -> pd.DataFrame:
 def retention_matrix(
     transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str | None = None,
-    datetime_col: str | None = None,
     observation_period_end=None,
     period: str = "M",
     normalize: bool = True,
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """Share of each acquisition cohort that bought in each period since acquisition.
 
@@ -679,8 +654,8 @@ def retention_matrix(
     2024-02  1.0  0.0  NaN
     """
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, None, observation_period_end, "D",
-               stacklevel=2, options=input_options)
+    tx = _load(transactions, observation_period_end, "D",
+               stacklevel=2, log_keywords=log_keywords)
     periods = _periods(tx, period)
     cohorts, sizes, grid, observed = _cohort_grid(tx, periods, None)
     if normalize:
@@ -695,13 +670,10 @@ def retention_matrix(
 def cumulative_value(
     transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str | None = None,
-    datetime_col: str | None = None,
-    monetary_value_col: str | None = None,
     observation_period_end=None,
     period: str = "M",
     margin: float = 1.0,
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """Cumulative value per acquired customer, by cohort and periods since acquisition.
 
@@ -723,8 +695,8 @@ def cumulative_value(
     """
     margin = check_nonnegative_number(margin, "margin")
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, "D",
-               stacklevel=2, options=input_options, need_amounts="cumulative_value")
+    tx = _load(transactions, observation_period_end, "D",
+               stacklevel=2, log_keywords=log_keywords, need_amounts="cumulative_value")
     periods = _periods(tx, period)
     cohorts, sizes, grid, observed = _cohort_grid(tx, periods, periods.pair_revenue)
     values = margin * np.cumsum(grid, axis=1) / sizes[:, None]
@@ -806,9 +778,6 @@ def customer_segments(
     transactions: TransactionLog | pd.DataFrame,
     model,
     *,
-    customer_id_col: str | None = None,
-    datetime_col: str | None = None,
-    monetary_value_col: str | None = None,
     horizon,
     discount_rate: float = 0.0,
     margin: float = 1.0,
@@ -818,7 +787,7 @@ def customer_segments(
     tiers=DEFAULT_TIERS,
     at_risk_value_quantile: float = 0.8,
     at_risk_p_alive: float = 0.5,
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """One row per customer: past value, the model's forecast, value tier, RFM segment and at-risk flag.
 
@@ -861,17 +830,17 @@ def customer_segments(
         from R and F as in :data:`RFM_SEGMENTS`); ``at_risk`` (bool).
     """
     table, _ = _customer_table(
-        transactions, model, customer_id_col, datetime_col, monetary_value_col, horizon, discount_rate, margin,
+        transactions, model, horizon, discount_rate, margin,
         observation_period_end, time_unit, period, tiers, at_risk_value_quantile, at_risk_p_alive, stacklevel=3,
-        input_options=input_options,
+        log_keywords=log_keywords,
     )
     return table
 
 
 def _customer_table(
-    transactions, model, customer_id_col, datetime_col, monetary_value_col, horizon, discount_rate, margin,
+    transactions, model, horizon, discount_rate, margin,
     observation_period_end, time_unit, period, tiers, at_risk_value_quantile, at_risk_p_alive, *, stacklevel,
-    input_options,
+    log_keywords,
 ):
     model = _check_model(model)
     time_unit = _model_time_unit(model, time_unit)
@@ -882,8 +851,8 @@ def _customer_table(
     _check_tiers(tiers)
     value_quantile = _check_fraction(at_risk_value_quantile, "at_risk_value_quantile", closed=True)
     p_alive_threshold = _check_fraction(at_risk_p_alive, "at_risk_p_alive", closed=True)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, time_unit,
-               stacklevel=stacklevel, options=input_options,
+    tx = _load(transactions, observation_period_end, time_unit,
+               stacklevel=stacklevel, log_keywords=log_keywords,
                need_amounts="customer_segments (and cohort_clv, acquisition_budget)")
 
     rfm = tx.rfm()
@@ -985,16 +954,13 @@ def compare_clv(
     transactions: TransactionLog | pd.DataFrame,
     model,
     *,
-    customer_id_col: str | None = None,
-    datetime_col: str | None = None,
-    monetary_value_col: str | None = None,
     horizon,
     discount_rate: float = 0.0,
     margin: float = 1.0,
     observation_period_end=None,
     time_unit: str | None = None,
     period: str = "Q",
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """Historical and predictive CLV side by side, for the same customers.
 
@@ -1015,8 +981,8 @@ def compare_clv(
     margin = check_nonnegative_number(margin, "margin")
     discount_rate = check_nonnegative_number(discount_rate, "discount_rate")
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, time_unit,
-               stacklevel=2, options=input_options, need_amounts="compare_clv")
+    tx = _load(transactions, observation_period_end, time_unit,
+               stacklevel=2, log_keywords=log_keywords, need_amounts="compare_clv")
     history = _historical(tx, period, margin, discount_rate)
     forecast = model.predict(tx.rfm(), horizon=horizon, discount_rate=discount_rate, margin=margin)
     table = pd.DataFrame(
@@ -1039,16 +1005,13 @@ def cohort_clv(
     transactions: TransactionLog | pd.DataFrame,
     model,
     *,
-    customer_id_col: str | None = None,
-    datetime_col: str | None = None,
-    monetary_value_col: str | None = None,
     horizon,
     discount_rate: float = 0.0,
     margin: float = 1.0,
     observation_period_end=None,
     time_unit: str | None = None,
     period: str = "M",
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """Realised and predicted value of each acquisition cohort.
 
@@ -1063,9 +1026,9 @@ def cohort_clv(
         ``value_per_customer`` (realised plus predicted).
     """
     table, _ = _customer_table(
-        transactions, model, customer_id_col, datetime_col, monetary_value_col, horizon, discount_rate, margin,
+        transactions, model, horizon, discount_rate, margin,
         observation_period_end, time_unit, period, DEFAULT_TIERS, 0.8, 0.5, stacklevel=3,
-        input_options=input_options,
+        log_keywords=log_keywords,
     )
     summary = segment_summary(table, by="cohort")
     out = pd.DataFrame(
@@ -1088,9 +1051,6 @@ def acquisition_budget(
     transactions: TransactionLog | pd.DataFrame,
     model,
     *,
-    customer_id_col: str | None = None,
-    datetime_col: str | None = None,
-    monetary_value_col: str | None = None,
     horizon,
     margin: float,
     target_ratio: float = 3.0,
@@ -1099,7 +1059,7 @@ def acquisition_budget(
     time_unit: str | None = None,
     period: str = "M",
     tiers=DEFAULT_TIERS,
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """The most one can pay to acquire a customer while keeping CLV / acquisition cost at ``target_ratio``.
 
@@ -1131,9 +1091,9 @@ def acquisition_budget(
     """
     target_ratio = check_nonnegative_number(target_ratio, "target_ratio", allow_zero=False)
     table, _ = _customer_table(
-        transactions, model, customer_id_col, datetime_col, monetary_value_col, horizon, discount_rate, margin,
+        transactions, model, horizon, discount_rate, margin,
         observation_period_end, time_unit, period, tiers, 0.8, 0.5, stacklevel=3,
-        input_options=input_options,
+        log_keywords=log_keywords,
     )
     blocks = []
     everyone = table.assign(overall="all customers")

@@ -421,7 +421,8 @@ def test_input_options_of_rfm_summary_are_accepted():
 
 
 def test_the_rfm_behind_the_forecasts_is_rfm_summary(cdnow_log):
-    tx = analytics._load(cdnow_log, "customer_id", "date", "amount", "1998-06-30", "W", stacklevel=1, options={})
+    columns = {"customer_id_col": "customer_id", "datetime_col": "date", "monetary_value_col": "amount"}
+    tx = analytics._load(cdnow_log, "1998-06-30", "W", stacklevel=1, log_keywords=columns)
     expected = rfm_summary(cdnow_log, customer_id_col="customer_id", datetime_col="date", monetary_value_col="amount",
                            time_unit="W")
     pd.testing.assert_frame_equal(tx.rfm(), expected, check_exact=False, rtol=1e-12)
