@@ -27,6 +27,7 @@ from .transactions import (  # noqa: F401  (the reading helpers lived here: repo
     MISSING_ID_POLICIES,
     NEGATIVE_AMOUNT_POLICIES,
     TransactionLog,
+    _as_log,
     _day,
     _factorize_sorted,
     _iso,
@@ -159,24 +160,13 @@ def _summary_frame(customers: _Customers, ids: pd.Index, end_day: int, time_unit
     return frame
 
 
-
-
 def rfm_summary(
-    transactions: pd.DataFrame,
+    transactions,
     *,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str | None = None,
     observation_period_end=None,
     time_unit: str = "D",
-    negative_amounts: str = "refuse",
-    quantity_col: str | None = None,
-    unit_price_col: str | None = None,
-    transaction_col: str | None = None,
-    duplicates: str = "keep",
-    missing_ids: str = "refuse",
-    dayfirst: bool | None = None,
     regularity: bool = False,
+    **log_keywords,
 ) -> pd.DataFrame:
     """Summarise a transaction log into one RFM row per customer.
 
@@ -186,49 +176,20 @@ def rfm_summary(
 
     Parameters
     ----------
-    transactions : DataFrame
-        One row per purchase (or per line of a purchase).
-    customer_id_col, datetime_col : str
-        Columns holding the customer id and the purchase date or datetime.
-    monetary_value_col : str, optional
-        Column holding the purchase value. When given, the summary has a
-        ``monetary_value`` column. Zero values are valid purchases; negative
-        values follow ``negative_amounts``.
+    transactions : TransactionLog or DataFrame
+        A :class:`~clv_predict.TransactionLog`, or one row per purchase (or
+        per line of a purchase) read with ``log_keywords``.
     observation_period_end : date-like, optional
         End of the observation period; defaults to the last date in the log.
         Purchases after it are left out, with a :class:`DataWarning`.
     time_unit : {"D", "W", "M"}
         Days, weeks (7 days) or months (365.25 / 12 days) for ``recency`` and ``T``.
-    negative_amounts : {"refuse", "net", "drop"}, default "refuse"
-        Returns and cancellations. "refuse" raises a :class:`DataError` naming
-        how many rows and customers have negative amounts. "net" adds them to
-        the same customer's purchases of the same day: a day whose purchases
-        were all returned (or that holds only returns) is not a purchase, so
-        frequency falls and monetary value is net of same-day returns; a
-        return of an earlier day's purchase is not set against that purchase.
-        "drop" leaves negative rows out: frequency and monetary value are those
-        of the gross purchases. Both report what they did in a :class:`DataWarning`.
-    quantity_col, unit_price_col : str, optional
-        For a line-item log: the amount of a row is quantity x unit price
-        (instead of ``monetary_value_col``).
-    transaction_col : str, optional
-        Invoice or order id. The lines of one invoice make one transaction:
-        its value is their sum, its date the earliest line's, and
-        ``negative_amounts`` applies to invoice totals (a cancellation
-        invoice is one negative transaction). Invoices of one customer on one
-        day are still one purchase, as the models count days.
-    duplicates : {"keep", "report", "drop"}, default "keep"
-        Exact duplicate rows (every column equal). "keep" takes them as
-        separate purchases without looking (CDNOW has genuine ones); "report"
-        counts them in a :class:`DataWarning`; "drop" keeps the first of each.
-    missing_ids : {"refuse", "drop"}, default "refuse"
-        Rows without a customer id (empty or blank): an error, or dropped
-        with a :class:`DataWarning` giving their number.
-    dayfirst : bool, optional
-        For dates such as ``03/04/2024``: True reads day-first, False
-        month-first. Left as None, ISO dates need nothing and slashed dates
-        must settle the order themselves (a day above 12), else a
-        :class:`DataError` asks; a choice the data contradicts is refused.
+    **log_keywords
+        With a DataFrame: ``customer_id_col``, ``datetime_col``,
+        ``monetary_value_col`` and the input options (``negative_amounts``,
+        ``quantity_col`` with ``unit_price_col``, ``transaction_col``,
+        ``duplicates``, ``missing_ids``, ``dayfirst``) of
+        :class:`~clv_predict.TransactionLog`, where each is described.
     regularity : bool, default False
         Add ``litt``: for each customer, the sum over the repeat transactions
         of log(time since the previous transaction), in ``time_unit`` (0 for
@@ -267,12 +228,7 @@ def rfm_summary(
     1                    1      2.0  4.0            20.0
     2                    0      0.0  3.0             0.0
     """
-    log = TransactionLog._build(
-        transactions, customer_id_col=customer_id_col, datetime_col=datetime_col,
-        monetary_value_col=monetary_value_col, negative_amounts=negative_amounts, quantity_col=quantity_col,
-        unit_price_col=unit_price_col, transaction_col=transaction_col, duplicates=duplicates,
-        missing_ids=missing_ids, dayfirst=dayfirst, stacklevel=2,
-    )
+    log = _as_log(transactions, stacklevel=2, **log_keywords)
     return _summarise(log, observation_period_end, time_unit, regularity, stacklevel=2)
 
 
@@ -306,27 +262,19 @@ def _litt(log: TransactionLog, end_day: int, time_unit: str, n_customers: int) -
 
 
 def rfm_train_test_split(
-    transactions: pd.DataFrame,
+    transactions,
     *,
-    customer_id_col: str,
-    datetime_col: str,
     train_period_end,
     test_period_end=None,
-    monetary_value_col: str | None = None,
     time_unit: str = "D",
-    negative_amounts: str = "refuse",
-    quantity_col: str | None = None,
-    unit_price_col: str | None = None,
-    transaction_col: str | None = None,
-    duplicates: str = "keep",
-    missing_ids: str = "refuse",
-    dayfirst: bool | None = None,
     regularity: bool = False,
+    **log_keywords,
 ) -> pd.DataFrame:
     """RFM summary of a training period plus what each customer did in the test period.
 
-    A thin wrapper over :meth:`clv_predict.TransactionLog.split`; ``regularity``
-    adds ``litt`` over the training period as in :func:`rfm_summary`.
+    A thin wrapper over :meth:`clv_predict.TransactionLog.split`: ``transactions``
+    and ``log_keywords`` are those of :func:`rfm_summary`, and ``regularity`` adds
+    ``litt`` over the training period as there.
 
     Customers are those whose first purchase falls in the training period (up
     to and including ``train_period_end``). The test period runs from the day
@@ -342,12 +290,7 @@ def rfm_train_test_split(
         value, 0 when none; only with ``monetary_value_col``) and ``test_T``
         (length of the test period in ``time_unit``).
     """
-    log = TransactionLog._build(
-        transactions, customer_id_col=customer_id_col, datetime_col=datetime_col,
-        monetary_value_col=monetary_value_col, negative_amounts=negative_amounts, quantity_col=quantity_col,
-        unit_price_col=unit_price_col, transaction_col=transaction_col, duplicates=duplicates,
-        missing_ids=missing_ids, dayfirst=dayfirst, stacklevel=2,
-    )
+    log = _as_log(transactions, stacklevel=2, **log_keywords)
     return _split(log, train_period_end, test_period_end, time_unit, regularity, stacklevel=2)
 
 

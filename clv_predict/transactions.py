@@ -559,26 +559,42 @@ class TransactionLog:
     customer_id_col, datetime_col : str
         Columns holding the customer id and the purchase date or datetime.
     monetary_value_col : str, optional
-        Column holding the purchase value. Zero values are valid purchases;
-        negative values follow ``negative_amounts``.
+        Column holding the purchase value. When given, summaries have a
+        ``monetary_value`` column. Zero values are valid purchases; negative
+        values follow ``negative_amounts``.
     negative_amounts : {"refuse", "net", "drop"}, default "refuse"
-        Returns and cancellations: raise a :class:`~clv_predict.DataError`;
-        net them against the same customer's purchases of that day (a day
-        whose purchases were all returned is not a purchase); or leave the
-        negative rows out.
+        Returns and cancellations. "refuse" raises a :class:`DataError` naming
+        how many rows and customers have negative amounts. "net" adds them to
+        the same customer's purchases of the same day: a day whose purchases
+        were all returned (or that holds only returns) is not a purchase, so
+        frequency falls and monetary value is net of same-day returns; a
+        return of an earlier day's purchase is not set against that purchase.
+        "drop" leaves negative rows out: frequency and monetary value are those
+        of the gross purchases. Both report what they did in a :class:`DataWarning`.
     quantity_col, unit_price_col : str, optional
-        For a line-item log: the amount of a row is quantity x unit price.
+        For a line-item log: the amount of a row is quantity x unit price
+        (instead of ``monetary_value_col``).
     transaction_col : str, optional
-        Invoice or order id: the lines of one invoice make one transaction.
+        Invoice or order id. The lines of one invoice make one transaction:
+        its value is their sum, its date the earliest line's, and
+        ``negative_amounts`` applies to invoice totals (a cancellation
+        invoice is one negative transaction). Invoices of one customer on one
+        day are still one purchase, as the models count days.
     duplicates : {"keep", "report", "drop"}, default "keep"
-        Exact duplicate rows: taken as purchases, counted in a warning, or dropped.
+        Exact duplicate rows (every column equal). "keep" takes them as
+        separate purchases without looking (CDNOW has genuine ones); "report"
+        counts them in a :class:`DataWarning`; "drop" keeps the first of each.
     missing_ids : {"refuse", "drop"}, default "refuse"
-        Rows without a customer id: an error, or dropped with a warning.
+        Rows without a customer id (empty or blank): an error, or dropped
+        with a :class:`DataWarning` giving their number.
     dayfirst : bool, optional
-        Reading of dates such as ``03/04/2024``; left as None, the data must settle it.
+        For dates such as ``03/04/2024``: True reads day-first, False
+        month-first. Left as None, ISO dates need nothing and slashed dates
+        must settle the order themselves (a day above 12), else a
+        :class:`DataError` asks; a choice the data contradicts is refused.
 
-    See :func:`clv_predict.rfm_summary` for every option in full; they mean
-    the same here, because that function builds one of these.
+    These keywords are spelled out here only: :func:`clv_predict.rfm_summary`,
+    the analytics functions and the report build a log from them.
 
     Attributes
     ----------
