@@ -40,42 +40,47 @@ def scale(n_customers: int) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = CLVModel().fit(rfm_summary(log, **COLUMNS, time_unit="W"))
-    before = _steps(lambda: log, COLUMNS, model)
     start = time.perf_counter()
     transaction_log = TransactionLog(log, **COLUMNS)
     transaction_log.summary()  # what a user looks at first; it also merges and sorts the transactions, once
     read = time.perf_counter() - start
-    after = _steps(lambda: transaction_log, {}, model)
     print(f"  {'step':<24} {'before (keywords)':>18} {'after (one log)':>16}")
     print(f"  {'TransactionLog + summary':<24} {'':>18} {read:14.2f} s")
-    for (label, old), (_, new) in zip(before, after):
+    total_before, total_after = 0.0, read
+    # each step before, then after, so that the machine's drift touches both alike
+    for label, step in _steps(COLUMNS, model):
+        old = _timed(step, log, COLUMNS)
+        new = _timed(step, transaction_log, {})
+        total_before, total_after = total_before + old, total_after + new
         print(f"  {label:<24} {old:16.2f} s {new:14.2f} s")
-    total_before, total_after = sum(t for _, t in before), read + sum(t for _, t in after)
     print(f"  {'total':<24} {total_before:16.2f} s {total_after:14.2f} s")
 
 
-def _steps(source, columns, model) -> list:
-    """(label, seconds) of each step, the log from ``source()`` with ``columns`` (the keyword path) or without."""
-    without_amounts = {k: v for k, v in columns.items() if k != "monetary_value_col"}
-    steps = [
-        ("rfm (W)", lambda t: rfm_summary(t, **columns, time_unit="W") if columns else t.rfm(time_unit="W")),
-        ("historical_clv (Q)", lambda t: analytics.historical_clv(t, **columns, time_unit="W", margin=MARGIN)),
-        ("acquisition_cohorts (M)", lambda t: analytics.acquisition_cohorts(t, **columns)),
-        ("retention_matrix (M)", lambda t: analytics.retention_matrix(t, **without_amounts)),
-        ("cumulative_value (M)", lambda t: analytics.cumulative_value(t, **columns, margin=MARGIN)),
-        ("interpurchase_times", lambda t: analytics.interpurchase_times(t, **without_amounts, time_unit="W")),
-        ("customer_segments", lambda t: analytics.customer_segments(t, model, **columns, **VALUE)),
-        ("compare_clv", lambda t: analytics.compare_clv(t, model, **columns, **VALUE)),
-        ("acquisition_budget", lambda t: analytics.acquisition_budget(t, model, **columns, **VALUE, target_ratio=3)),
-    ]
-    times = []
+def _timed(step, source, columns) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for label, step in steps:
-            start = time.perf_counter()
-            step(source())
-            times.append((label, time.perf_counter() - start))
-    return times
+        start = time.perf_counter()
+        step(source, columns)
+        return time.perf_counter() - start
+
+
+def _steps(columns, model) -> list:
+    """(label, step(source, columns)): ``source`` a DataFrame with ``columns`` (the keyword path) or a log without."""
+
+    def amountless(c):
+        return {k: v for k, v in c.items() if k != "monetary_value_col"}
+
+    return [
+        ("rfm (W)", lambda t, c: rfm_summary(t, **c, time_unit="W")),
+        ("historical_clv (Q)", lambda t, c: analytics.historical_clv(t, **c, time_unit="W", margin=MARGIN)),
+        ("acquisition_cohorts (M)", lambda t, c: analytics.acquisition_cohorts(t, **c)),
+        ("retention_matrix (M)", lambda t, c: analytics.retention_matrix(t, **amountless(c))),
+        ("cumulative_value (M)", lambda t, c: analytics.cumulative_value(t, **c, margin=MARGIN)),
+        ("interpurchase_times", lambda t, c: analytics.interpurchase_times(t, **amountless(c), time_unit="W")),
+        ("customer_segments", lambda t, c: analytics.customer_segments(t, model, **c, **VALUE)),
+        ("compare_clv", lambda t, c: analytics.compare_clv(t, model, **c, **VALUE)),
+        ("acquisition_budget", lambda t, c: analytics.acquisition_budget(t, model, **c, **VALUE, target_ratio=3)),
+    ]
 
 
 def main() -> None:
