@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError
+from .value import _axes
 
 __all__ = [
     "plot_transactions_per_customer",
@@ -26,14 +27,6 @@ __all__ = [
 
 _BARS = "#1f4e79"
 _REPEAT = "#d9822b"
-
-
-def _axes(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots()
-    return ax
 
 
 def _transactions(log) -> pd.DataFrame:
