@@ -1,6 +1,7 @@
 """clv_predict: customer lifetime value from transaction logs.
 
-transactions -> :func:`rfm_summary` -> a purchase model (:class:`BetaGeoModel`, ...) / :class:`GammaGammaModel`
+transactions -> :class:`TransactionLog` (read and checked once) -> :meth:`TransactionLog.rfm` / :func:`rfm_summary`
+-> a purchase model (:class:`BetaGeoModel`, :class:`ParetoNBDModel`, ...) / :class:`GammaGammaModel`
 / :class:`CLVModel` -> forecasts -> ``save`` / :func:`load_model` -> :func:`score_file`.
 """
 
@@ -22,6 +23,7 @@ from .models import PURCHASE_MODELS, BetaGeoModel, GammaGammaModel, PurchaseMode
 from .persistence import load_model
 from .rfm import rfm_summary, rfm_train_test_split
 from .scoring import score, score_file
+from .transactions import TransactionLog
 
 __version__ = "0.1.0"
 
@@ -39,6 +41,7 @@ __all__ = [
     "ModelWarning",
     "NotFittedError",
     "PurchaseModel",
+    "TransactionLog",
     "VersionWarning",
     "compare_models",
     "evaluate",

@@ -15,10 +15,13 @@ the same column names as :func:`clv_predict.rfm_summary`:
   :func:`segment_summary`) and to price their acquisition
   (:func:`acquisition_budget`).
 
-Every function that reads the log takes the column keywords of
-:func:`clv_predict.rfm_summary` and also its input options (``negative_amounts``,
-``quantity_col`` with ``unit_price_col``, ``transaction_col``, ``duplicates``,
-``missing_ids``, ``dayfirst``), which mean the same here.
+Every function that reads the log takes a :class:`~clv_predict.TransactionLog`
+(read and checked once, however many analyses use it), or a DataFrame with the
+keywords of :class:`~clv_predict.TransactionLog` (``customer_id_col``,
+``datetime_col``, ``monetary_value_col`` and the input options
+``negative_amounts``, ``quantity_col`` with ``unit_price_col``,
+``transaction_col``, ``duplicates``, ``missing_ids``, ``dayfirst``), from which
+it builds one.
 
 Conventions shared by every function here, and by :mod:`clv_predict.rfm`:
 all purchases of one customer on one calendar day are one transaction (their
@@ -38,9 +41,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import rfm as _rfm
-from ._validation import TIME_UNIT_DAYS, check_horizon, check_nonnegative_number, check_time_unit
+from ._validation import (
+    TIME_UNIT_DAYS,
+    check_horizon,
+    check_nonnegative_number,
+    check_time_unit,
+)
 from .exceptions import DataError, DataWarning
+from .transactions import TransactionLog, _as_log, _iso, _Transactions
 
 __all__ = [
     "DEFAULT_TIERS",
@@ -84,98 +92,24 @@ RFM_SEGMENTS = {
 
 
 # ---------------------------------------------------------------------------- reading the log
-@dataclass
-class _Transactions:
-    """A validated log as transactions (same-day purchases merged), sorted by customer then day."""
-
-    ids: pd.Index  # customers present, in the order of their codes
-    codes: np.ndarray  # 0..n_customers-1 for each transaction
-    days: np.ndarray  # days since 1970-01-01
-    amounts: np.ndarray | None
-    starts: np.ndarray  # position of each customer's first transaction
-    counts: np.ndarray  # transactions per customer
-    end_day: int
-    time_unit: str
-
-    @property
-    def first_day(self) -> np.ndarray:
-        return self.days[self.starts]
-
-    @property
-    def last_day(self) -> np.ndarray:
-        return self.days[self.starts + self.counts - 1]
-
-    def revenue(self) -> np.ndarray:
-        return np.add.reduceat(self.amounts, self.starts)
-
-    def rfm(self) -> pd.DataFrame:
-        """The :func:`clv_predict.rfm_summary` of these transactions, in the same customer order."""
-        repeat_total = None if self.amounts is None else self.revenue() - self.amounts[self.starts]
-        customers = _rfm._Customers(
-            codes=np.arange(self.ids.size), first_day=self.first_day, last_day=self.last_day,
-            n_transactions=self.counts, repeat_total=repeat_total,
-        )
-        return _rfm._summary_frame(customers, self.ids, self.end_day, self.time_unit)
-
-
-def _load(
-    transactions,
-    customer_id_col,
-    datetime_col,
-    monetary_value_col,
-    observation_period_end,
-    time_unit,
-    *,
-    stacklevel: int,
-    options: dict,
-    need_amounts: str | None = None,
-) -> _Transactions:
-    """Validate and read the log as :func:`clv_predict.rfm_summary` does, with the same input options.
+def _load(transactions, observation_period_end, time_unit, *, stacklevel: int, log_keywords: dict,
+          need_amounts: str | None = None) -> _Transactions:
+    """The transactions of ``transactions`` up to ``observation_period_end``: a :class:`~clv_predict.TransactionLog`,
+    or a DataFrame with ``log_keywords`` (the log's column names and input options), from which one is built.
 
     ``need_amounts`` names the function that needs purchase values, if one does.
     """
     time_unit = check_time_unit(time_unit)
-    unknown = sorted(set(options) - _INPUT_OPTIONS)
-    if unknown:
-        raise TypeError(
-            f"unexpected keyword argument {unknown[0]!r}; the input options are {', '.join(sorted(_INPUT_OPTIONS))}"
-        )
-    policy = _rfm._policy(monetary_value_col, **options)
-    if need_amounts and monetary_value_col is None and policy.quantity_col is None:
+    if (need_amounts and not isinstance(transactions, TransactionLog) and log_keywords.get("monetary_value_col") is None
+            and log_keywords.get("quantity_col") is None):
         raise DataError(
             f"{need_amounts} needs purchase values: pass monetary_value_col (or quantity_col and unit_price_col)"
         )
-    log = _rfm._read_log(transactions, customer_id_col, datetime_col, monetary_value_col, policy)
-    end_day = _rfm._resolve_end(log, observation_period_end, "observation_period_end")
-    codes, days, amounts = log.codes, log.days, log.amounts
-    after = days > end_day
-    if after.any():
-        warnings.warn(
-            f"{int(after.sum())} transactions dated after observation_period_end {_rfm._iso(end_day)} "
-            "were left out",
-            DataWarning,
-            stacklevel=stacklevel + 1,
-        )
-        keep = ~after
-        codes, days, amounts = codes[keep], days[keep], None if amounts is None else amounts[keep]
-    codes, days, amounts = _rfm._merge_days(codes, days, amounts, log.report)
-    if codes.size == 0:
-        raise DataError("transactions has no purchase left to analyse (every day was a net return)")
-    present, codes = np.unique(codes, return_inverse=True)
-    new = np.empty(codes.size, dtype=bool)
-    new[:1] = True
-    np.not_equal(codes[1:], codes[:-1], out=new[1:])
-    starts = np.flatnonzero(new)
-    counts = np.diff(np.append(starts, codes.size))
-    ids = log.ids.take(present)
-    ids.name = "customer_id"
-    return _Transactions(ids, codes.astype(np.int64), days, amounts, starts, counts, end_day, time_unit)
-
-
-#: The keyword options of :func:`clv_predict.rfm_summary` about reading the log, accepted here too.
-_INPUT_OPTIONS = frozenset(
-    {"negative_amounts", "quantity_col", "unit_price_col", "transaction_col", "duplicates", "missing_ids", "dayfirst"}
-)
+    log = _as_log(transactions, stacklevel=stacklevel + 1, **log_keywords)
+    if need_amounts and not log.has_amounts:
+        raise DataError(f"{need_amounts} needs purchase values: build the TransactionLog with monetary_value_col "
+                        "(or quantity_col and unit_price_col)")
+    return log._window(observation_period_end, time_unit, stacklevel=stacklevel + 1)
 
 
 def _check_period(period) -> str:
@@ -252,14 +186,11 @@ def _check_fraction(value, name: str, *, closed: bool = False) -> float:
 
 # ---------------------------------------------------------------------------- historical CLV
 def retention_by_period(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str | None = None,
     observation_period_end=None,
     period: str = "Q",
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """Period-to-period retention: of the customers who bought in a period, the share who bought in the next.
 
@@ -294,8 +225,8 @@ def retention_by_period(
     0.5
     """
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, "D",
-               stacklevel=2, options=input_options)
+    tx = _load(transactions, observation_period_end, "D",
+               stacklevel=2, log_keywords=log_keywords)
     return _retention_table(tx, _periods(tx, period), period)
 
 
@@ -305,8 +236,8 @@ def _retention_table(tx: _Transactions, periods: _Periods, period: str) -> pd.Da
     if last_complete - first < 1:
         raise DataError(
             f"retention needs two complete periods of {_PERIOD_NAMES[period]}s; the log has "
-            f"{max(last_complete - first + 1, 0)} (from {_rfm._iso(int(tx.days.min()))} to "
-            f"{_rfm._iso(tx.end_day)}): use a shorter 'period'"
+            f"{max(last_complete - first + 1, 0)} (from {_iso(int(tx.days.min()))} to "
+            f"{_iso(tx.end_day)}): use a shorter 'period'"
         )
     n_periods = last_complete - first + 1
     slot = periods.pair_period - first
@@ -354,17 +285,14 @@ def _retention_multiplier(retention: float, period_discount: float) -> float:
 
 
 def historical_clv(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str,
     observation_period_end=None,
     time_unit: str = "D",
     period: str = "Q",
     margin: float = 1.0,
     discount_rate: float = 0.0,
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """Each customer's history and the two textbook CLV formulas built on it.
 
@@ -377,10 +305,12 @@ def historical_clv(
 
     Parameters
     ----------
-    transactions : DataFrame
-        One row per purchase, as for :func:`clv_predict.rfm_summary`.
-    customer_id_col, datetime_col, monetary_value_col : str
-        Column names, as for :func:`clv_predict.rfm_summary`.
+    transactions : TransactionLog or DataFrame
+        A :class:`~clv_predict.TransactionLog`, or one row per purchase as
+        for :func:`clv_predict.rfm_summary`.
+    **log_keywords
+        With a DataFrame: the column names (``customer_id_col``, ``datetime_col``,
+        ``monetary_value_col``) and input options of :class:`~clv_predict.TransactionLog`.
     observation_period_end : date-like, optional
         End of the observation period (default: last date in the log).
     time_unit : {"D", "W", "M"}, default "D"
@@ -438,8 +368,8 @@ def historical_clv(
     check_nonnegative_number(margin, "margin")
     discount_rate = check_nonnegative_number(discount_rate, "discount_rate")
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, time_unit,
-               stacklevel=2, options=input_options, need_amounts="historical_clv")
+    tx = _load(transactions, observation_period_end, time_unit,
+               stacklevel=2, log_keywords=log_keywords, need_amounts="historical_clv")
     return _historical(tx, period, float(margin), discount_rate)
 
 
@@ -480,7 +410,7 @@ def _historical(tx: _Transactions, period: str, margin: float, discount_rate: fl
     frame.attrs.update(
         {
             "time_unit": tx.time_unit,
-            "observation_period_end": _rfm._iso(tx.end_day),
+            "observation_period_end": _iso(tx.end_day),
             "period": period,
             "retention": retention,
             "expected_lifespan": PERIOD_DAYS[period] / unit / (1.0 - retention) if retention < 1 else float("inf"),
@@ -493,17 +423,14 @@ def _historical(tx: _Transactions, period: str, margin: float, discount_rate: fl
 
 
 def historical_clv_summary(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str,
     observation_period_end=None,
     time_unit: str = "D",
     period: str = "Q",
     margin: float = 1.0,
     discount_rate: float = 0.0,
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """The aggregate historical figures of a log and its classic CLV, one metric per row.
 
@@ -537,8 +464,8 @@ def historical_clv_summary(
     check_nonnegative_number(margin, "margin")
     discount_rate = check_nonnegative_number(discount_rate, "discount_rate")
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, time_unit,
-               stacklevel=2, options=input_options, need_amounts="historical_clv_summary")
+    tx = _load(transactions, observation_period_end, time_unit,
+               stacklevel=2, log_keywords=log_keywords, need_amounts="historical_clv_summary")
     history = _historical(tx, period, float(margin), discount_rate)
     return _summarise_history(history, tx)
 
@@ -581,13 +508,11 @@ def _summarise_history(history: pd.DataFrame, tx: _Transactions) -> pd.DataFrame
 
 
 def interpurchase_times(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str,
-    datetime_col: str,
     observation_period_end=None,
     time_unit: str = "D",
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """Time between consecutive transactions of each customer (the distribution, not just its mean).
 
@@ -605,8 +530,8 @@ def interpurchase_times(
     0            1            2                  1.0
     1            1            3                  3.0
     """
-    tx = _load(transactions, customer_id_col, datetime_col, None, observation_period_end, time_unit,
-               stacklevel=2, options=input_options)
+    tx = _load(transactions, observation_period_end, time_unit,
+               stacklevel=2, log_keywords=log_keywords)
     repeat = np.ones(tx.codes.size, dtype=bool)
     repeat[tx.starts] = False
     position = np.arange(tx.codes.size) - np.repeat(tx.starts, tx.counts) + 1
@@ -618,20 +543,17 @@ def interpurchase_times(
             "time_since_previous": (tx.days[repeat] - previous[repeat]) / TIME_UNIT_DAYS[tx.time_unit],
         }
     )
-    gaps.attrs.update({"time_unit": tx.time_unit, "observation_period_end": _rfm._iso(tx.end_day)})
+    gaps.attrs.update({"time_unit": tx.time_unit, "observation_period_end": _iso(tx.end_day)})
     return gaps
 
 
 # ---------------------------------------------------------------------------- cohorts
 def acquisition_cohorts(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str | None = None,
     observation_period_end=None,
     period: str = "M",
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """Customers grouped by the calendar period of their first purchase.
 
@@ -656,8 +578,8 @@ def acquisition_cohorts(
     2024-03          1                 0                 1                   4.0
     """
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, "D",
-               stacklevel=2, options=input_options)
+    tx = _load(transactions, observation_period_end, "D",
+               stacklevel=2, log_keywords=log_keywords)
     periods = _periods(tx, period)
     cohorts, slot = np.unique(periods.cohort, return_inverse=True)
     table = pd.DataFrame(
@@ -672,7 +594,7 @@ def acquisition_cohorts(
     if tx.amounts is not None:
         table["revenue"] = np.bincount(slot, weights=tx.revenue())
         table["revenue_per_customer"] = table["revenue"] / table["customers"]
-    table.attrs.update({"period": period, "observation_period_end": _rfm._iso(tx.end_day)})
+    table.attrs.update({"period": period, "observation_period_end": _iso(tx.end_day)})
     return table
 
 
@@ -695,14 +617,12 @@ def _age_frame(grid, cohorts, period, periods: _Periods) -> pd.DataFrame:
 
 
 def retention_matrix(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str,
-    datetime_col: str,
     observation_period_end=None,
     period: str = "M",
     normalize: bool = True,
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """Share of each acquisition cohort that bought in each period since acquisition.
 
@@ -734,8 +654,8 @@ def retention_matrix(
     2024-02  1.0  0.0  NaN
     """
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, None, observation_period_end, "D",
-               stacklevel=2, options=input_options)
+    tx = _load(transactions, observation_period_end, "D",
+               stacklevel=2, log_keywords=log_keywords)
     periods = _periods(tx, period)
     cohorts, sizes, grid, observed = _cohort_grid(tx, periods, None)
     if normalize:
@@ -748,15 +668,12 @@ def retention_matrix(
 
 
 def cumulative_value(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     *,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str,
     observation_period_end=None,
     period: str = "M",
     margin: float = 1.0,
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """Cumulative value per acquired customer, by cohort and periods since acquisition.
 
@@ -778,8 +695,8 @@ def cumulative_value(
     """
     margin = check_nonnegative_number(margin, "margin")
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, "D",
-               stacklevel=2, options=input_options, need_amounts="cumulative_value")
+    tx = _load(transactions, observation_period_end, "D",
+               stacklevel=2, log_keywords=log_keywords, need_amounts="cumulative_value")
     periods = _periods(tx, period)
     cohorts, sizes, grid, observed = _cohort_grid(tx, periods, periods.pair_revenue)
     values = margin * np.cumsum(grid, axis=1) / sizes[:, None]
@@ -858,12 +775,9 @@ def _rfm_segment_names(r_score: np.ndarray, f_score: np.ndarray) -> pd.Categoric
 
 
 def customer_segments(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     model,
     *,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str,
     horizon,
     discount_rate: float = 0.0,
     margin: float = 1.0,
@@ -873,7 +787,7 @@ def customer_segments(
     tiers=DEFAULT_TIERS,
     at_risk_value_quantile: float = 0.8,
     at_risk_p_alive: float = 0.5,
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """One row per customer: past value, the model's forecast, value tier, RFM segment and at-risk flag.
 
@@ -916,17 +830,17 @@ def customer_segments(
         from R and F as in :data:`RFM_SEGMENTS`); ``at_risk`` (bool).
     """
     table, _ = _customer_table(
-        transactions, model, customer_id_col, datetime_col, monetary_value_col, horizon, discount_rate, margin,
+        transactions, model, horizon, discount_rate, margin,
         observation_period_end, time_unit, period, tiers, at_risk_value_quantile, at_risk_p_alive, stacklevel=3,
-        input_options=input_options,
+        log_keywords=log_keywords,
     )
     return table
 
 
 def _customer_table(
-    transactions, model, customer_id_col, datetime_col, monetary_value_col, horizon, discount_rate, margin,
+    transactions, model, horizon, discount_rate, margin,
     observation_period_end, time_unit, period, tiers, at_risk_value_quantile, at_risk_p_alive, *, stacklevel,
-    input_options,
+    log_keywords,
 ):
     model = _check_model(model)
     time_unit = _model_time_unit(model, time_unit)
@@ -937,8 +851,8 @@ def _customer_table(
     _check_tiers(tiers)
     value_quantile = _check_fraction(at_risk_value_quantile, "at_risk_value_quantile", closed=True)
     p_alive_threshold = _check_fraction(at_risk_p_alive, "at_risk_p_alive", closed=True)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, time_unit,
-               stacklevel=stacklevel, options=input_options,
+    tx = _load(transactions, observation_period_end, time_unit,
+               stacklevel=stacklevel, log_keywords=log_keywords,
                need_amounts="customer_segments (and cohort_clv, acquisition_budget)")
 
     rfm = tx.rfm()
@@ -977,7 +891,7 @@ def _customer_table(
     table.attrs.update(
         {
             "time_unit": time_unit,
-            "observation_period_end": _rfm._iso(tx.end_day),
+            "observation_period_end": _iso(tx.end_day),
             "horizon": int(horizon),
             "discount_rate": float(discount_rate),
             "margin": margin,
@@ -1037,19 +951,16 @@ def segment_summary(segments: pd.DataFrame, by: str = "clv_tier") -> pd.DataFram
 
 
 def compare_clv(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     model,
     *,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str,
     horizon,
     discount_rate: float = 0.0,
     margin: float = 1.0,
     observation_period_end=None,
     time_unit: str | None = None,
     period: str = "Q",
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """Historical and predictive CLV side by side, for the same customers.
 
@@ -1070,8 +981,8 @@ def compare_clv(
     margin = check_nonnegative_number(margin, "margin")
     discount_rate = check_nonnegative_number(discount_rate, "discount_rate")
     period = _check_period(period)
-    tx = _load(transactions, customer_id_col, datetime_col, monetary_value_col, observation_period_end, time_unit,
-               stacklevel=2, options=input_options, need_amounts="compare_clv")
+    tx = _load(transactions, observation_period_end, time_unit,
+               stacklevel=2, log_keywords=log_keywords, need_amounts="compare_clv")
     history = _historical(tx, period, margin, discount_rate)
     forecast = model.predict(tx.rfm(), horizon=horizon, discount_rate=discount_rate, margin=margin)
     table = pd.DataFrame(
@@ -1091,19 +1002,16 @@ def compare_clv(
 
 
 def cohort_clv(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     model,
     *,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str,
     horizon,
     discount_rate: float = 0.0,
     margin: float = 1.0,
     observation_period_end=None,
     time_unit: str | None = None,
     period: str = "M",
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """Realised and predicted value of each acquisition cohort.
 
@@ -1118,9 +1026,9 @@ def cohort_clv(
         ``value_per_customer`` (realised plus predicted).
     """
     table, _ = _customer_table(
-        transactions, model, customer_id_col, datetime_col, monetary_value_col, horizon, discount_rate, margin,
+        transactions, model, horizon, discount_rate, margin,
         observation_period_end, time_unit, period, DEFAULT_TIERS, 0.8, 0.5, stacklevel=3,
-        input_options=input_options,
+        log_keywords=log_keywords,
     )
     summary = segment_summary(table, by="cohort")
     out = pd.DataFrame(
@@ -1140,12 +1048,9 @@ def cohort_clv(
 
 
 def acquisition_budget(
-    transactions: pd.DataFrame,
+    transactions: TransactionLog | pd.DataFrame,
     model,
     *,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str,
     horizon,
     margin: float,
     target_ratio: float = 3.0,
@@ -1154,7 +1059,7 @@ def acquisition_budget(
     time_unit: str | None = None,
     period: str = "M",
     tiers=DEFAULT_TIERS,
-    **input_options,
+    **log_keywords,
 ) -> pd.DataFrame:
     """The most one can pay to acquire a customer while keeping CLV / acquisition cost at ``target_ratio``.
 
@@ -1186,9 +1091,9 @@ def acquisition_budget(
     """
     target_ratio = check_nonnegative_number(target_ratio, "target_ratio", allow_zero=False)
     table, _ = _customer_table(
-        transactions, model, customer_id_col, datetime_col, monetary_value_col, horizon, discount_rate, margin,
+        transactions, model, horizon, discount_rate, margin,
         observation_period_end, time_unit, period, tiers, 0.8, 0.5, stacklevel=3,
-        input_options=input_options,
+        log_keywords=log_keywords,
     )
     blocks = []
     everyone = table.assign(overall="all customers")

@@ -65,6 +65,15 @@ def _read_transactions(path: str, args) -> pd.DataFrame:
     return read_transactions(path, [c for c in columns if c], sep=args.sep, decimal=args.decimal)
 
 
+def _transaction_log(path: str, args):
+    """Read a transaction file and check it once, with the reading options every subcommand shares."""
+    from .transactions import TransactionLog
+
+    return TransactionLog.read(path, customer_id_col=args.customer_col, datetime_col=args.date_col,
+                               monetary_value_col=_amount_col(args), sep=args.sep, decimal=args.decimal,
+                               **_input_policy(args))
+
+
 def _fit_model(transactions, args, *, observation_end):
     from . import CLVModel, rfm_summary
 
@@ -170,7 +179,7 @@ def cmd_score(args, out) -> int:
         customer_id_col=args.customer_col,
         datetime_col=args.date_col,
         monetary_value_col=args.amount_col,
-        observation_end=args.observation_end,
+        observation_period_end=args.observation_end,
         chunk_rows=args.chunk_rows,
         progress=bar,
         output_parts=args.output_parts,
@@ -179,7 +188,7 @@ def cmd_score(args, out) -> int:
         **_input_policy(args),
     )
     bar.finish()
-    as_of = f" as of {result['observation_end']}" if result["observation_end"] else ""
+    as_of = f" as of {result['observation_period_end']}" if result["observation_period_end"] else ""
     print(f"Scored {result['customers']:,} customers{as_of} in {result['chunks']} chunk(s); wrote {result['output']}", file=out)
     return 0
 
@@ -347,16 +356,6 @@ def _table_format(path: Path) -> str:
     raise DataError(f"cannot tell the format of --output {str(path)!r}: use a .csv, .csv.gz or .parquet file name")
 
 
-def _log_keywords(args) -> dict:
-    return {
-        "customer_id_col": args.customer_col,
-        "datetime_col": args.date_col,
-        "monetary_value_col": _amount_col(args),
-        "observation_period_end": args.observation_end,
-        **_input_policy(args),
-    }
-
-
 def cmd_cohorts(args, out) -> int:
     from . import analytics
 
@@ -364,20 +363,19 @@ def cmd_cohorts(args, out) -> int:
     _table_format(output)
     if args.table == "retention":
         args.amount_col = None  # who bought when is enough: the file need not have amounts
-    transactions = _read_transactions(args.input, args)
-    keywords = _log_keywords(args)
+    log = _transaction_log(args.input, args)  # read and checked once, for every table below
+    keywords = {"observation_period_end": args.observation_end}
     if args.table == "retention":
-        keywords.pop("monetary_value_col")
-        table = analytics.retention_matrix(transactions, period=args.period, **keywords)
+        table = analytics.retention_matrix(log, period=args.period, **keywords)
     elif args.table == "cumulative":
-        table = analytics.cumulative_value(transactions, period=args.period, margin=args.margin, **keywords)
+        table = analytics.cumulative_value(log, period=args.period, margin=args.margin, **keywords)
     else:
-        table = analytics.acquisition_cohorts(transactions, period=args.period, **keywords)
+        table = analytics.acquisition_cohorts(log, period=args.period, **keywords)
         if args.model:
             from . import load_model
 
             model = load_model(args.model)
-            value = analytics.cohort_clv(transactions, model, period=args.period, horizon=args.horizon,
+            value = analytics.cohort_clv(log, model, period=args.period, horizon=args.horizon,
                                          discount_rate=args.discount_rate, margin=args.margin, **keywords)
             table = table.join(value.drop(columns="customers"))
     _write_table(table, output)
@@ -391,17 +389,17 @@ def cmd_segments(args, out) -> int:
     output = Path(args.output)
     _table_format(output)
     model = load_model(args.model)
-    transactions = _read_transactions(args.input, args)
+    log = _transaction_log(args.input, args)  # read and checked once, for every table below
     settings = {"horizon": args.horizon, "discount_rate": args.discount_rate, "margin": args.margin,
-                "period": args.period, **_log_keywords(args)}
+                "period": args.period, "observation_period_end": args.observation_end}
     if args.table == "budget":
-        table = analytics.acquisition_budget(transactions, model, target_ratio=args.target_ratio, **settings)
+        table = analytics.acquisition_budget(log, model, target_ratio=args.target_ratio, **settings)
         overall = table.loc[("overall", "all customers"), "max_acquisition_cost"]
         message = (f"Affordable acquisition cost at CLV/CAC {args.target_ratio:g}: {overall:,.2f} per customer "
                    f"overall; {len(table) - 1} groups by cohort, value tier and RFM segment")
     else:
         segments = analytics.customer_segments(
-            transactions, model, at_risk_value_quantile=args.at_risk_quantile, at_risk_p_alive=args.at_risk_p_alive,
+            log, model, at_risk_value_quantile=args.at_risk_quantile, at_risk_p_alive=args.at_risk_p_alive,
             **settings,
         )
         tiers = analytics.segment_summary(segments)

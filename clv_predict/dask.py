@@ -49,6 +49,7 @@ from ._validation import check_horizon, check_nonnegative_number, check_time_uni
 from .clv import PREDICTION_COLUMNS, CLVModel
 from .exceptions import DataError, DataWarning
 from .models import GammaGammaModel
+from .transactions import _INPUT_OPTIONS, _Policy, _unknown_option
 
 
 def _end_day(transactions: dd.DataFrame, datetime_col: str, observation_period_end) -> int:
@@ -82,6 +83,7 @@ def rfm_summary(
     observation_period_end=None,
     time_unit: str = "D",
     npartitions: int | None = None,
+    regularity: bool = False,
     **policies,
 ) -> dd.DataFrame:
     """RFM summary of a Dask DataFrame of transactions, one row per customer, as a Dask DataFrame.
@@ -95,12 +97,18 @@ def rfm_summary(
     date in the log (one pass over it). Rows are in no global order; within a
     partition they are sorted by customer id. Dask DataFrames carry no
     ``attrs``, so pass the same ``time_unit`` (and observation end) to :func:`fit`.
+    Each partition is summarised through its own :class:`~clv_predict.TransactionLog`
+    (customers are whole within a partition), so ``regularity=True`` adds ``litt`` as there.
     """
     time_unit = check_time_unit(time_unit)
     if not isinstance(transactions, dd.DataFrame):
         raise DataError(f"transactions must be a dask DataFrame; got {type(transactions).__name__}")
-    columns = [c for c in (customer_id_col, datetime_col, monetary_value_col) if c is not None]
-    columns += [policies[k] for k in ("quantity_col", "unit_price_col", "transaction_col") if policies.get(k)]
+    unknown = sorted(set(policies) - _INPUT_OPTIONS)
+    if unknown:
+        raise TypeError(_unknown_option(unknown[0]))
+    policy = _Policy(**policies).check(monetary_value_col)  # refused on the client, before any partition is read
+    columns = [c for c in (customer_id_col, datetime_col, monetary_value_col, policy.quantity_col,
+                           policy.unit_price_col, policy.transaction_col) if c is not None]
     missing = [c for c in columns if c not in transactions.columns]
     if missing:
         raise DataError(f"transactions has no column {', '.join(map(repr, missing))}; available columns: "
@@ -124,14 +132,17 @@ def rfm_summary(
         {"frequency": pd.Series(dtype=np.int64), "recency": pd.Series(dtype=float), "T": pd.Series(dtype=float)},
         index=pd.Index([], dtype=id_dtype, name="customer_id"),
     )
-    if monetary_value_col is not None:
+    if monetary_value_col is not None or policy.quantity_col is not None:
         meta["monetary_value"] = pd.Series(dtype=float)
+    if regularity:
+        meta["litt"] = pd.Series(dtype=float)
     options = {
         "customer_id_col": customer_id_col,
         "datetime_col": datetime_col,
         "monetary_value_col": monetary_value_col,
         "observation_period_end": end,
         "time_unit": time_unit,
+        "regularity": regularity,
         **policies,
     }
     return whole.map_partitions(_summarise_partition, meta, options, meta=meta)

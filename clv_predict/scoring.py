@@ -161,7 +161,7 @@ def score_file(
     customer_id_col: str = "customer_id",
     datetime_col: str = "date",
     monetary_value_col: str = "amount",
-    observation_end=None,
+    observation_period_end=None,
     chunk_rows: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     output_parts: bool = False,
@@ -173,6 +173,7 @@ def score_file(
     dayfirst: bool | None = None,
     sep: str | None = None,
     decimal: str = ".",
+    observation_end=None,
 ) -> dict:
     """Score every customer of a file with a fitted :class:`CLVModel` and write the result.
 
@@ -190,8 +191,8 @@ def score_file(
     horizon, discount_rate, margin
         As in :meth:`CLVModel.predict`, in the model's time unit.
     input_kind : {"transactions", "rfm"}
-        A transaction log (summarised here, as of ``observation_end``, default
-        the last date in the file) or a ready RFM table with ``frequency``,
+        A transaction log (summarised here, as of ``observation_period_end``,
+        default the last date in the file) or a ready RFM table with ``frequency``,
         ``recency``, ``T``, ``monetary_value`` in the model's time unit.
     chunk_rows : int, optional
         Input rows per chunk (default 2,000,000). Customers are never split
@@ -206,12 +207,21 @@ def score_file(
         for ``negative_amounts='drop'``; netting is exact across chunks.
     sep, decimal
         CSV separator (default: read off the header) and decimal mark; see :mod:`clv_predict.io`.
+    observation_end
+        Deprecated spelling of ``observation_period_end`` (the name of every other function).
 
     Returns
     -------
     dict
-        ``customers`` scored, ``chunks``, ``observation_end`` used and ``output`` path.
+        ``customers`` scored, ``chunks``, ``observation_period_end`` used (also under its old
+        key ``observation_end``) and ``output`` path.
     """
+    if observation_end is not None:
+        if observation_period_end is not None:
+            raise TypeError("give 'observation_period_end' only ('observation_end' is its deprecated spelling)")
+        warnings.warn("score_file's 'observation_end' is deprecated: use 'observation_period_end'",
+                      DeprecationWarning, stacklevel=2)
+        observation_period_end = observation_end
     _check_model(model)
     input_path, output_path = Path(input_path), Path(output_path)
     out_kind = "parts" if output_parts else _format_of(output_path)
@@ -251,13 +261,14 @@ def score_file(
             )
             chunks, end = _score_transactions(
                 model, input_path, writer, settings, customer_id_col, datetime_col, monetary_value_col,
-                observation_end, chunk_rows, progress, policy, {"sep": sep, "decimal": decimal},
+                observation_period_end, chunk_rows, progress, policy, {"sep": sep, "decimal": decimal},
             )
         writer.close()
-    return {"customers": writer.rows, "chunks": chunks, "observation_end": end, "output": str(output_path)}
+    return {"customers": writer.rows, "chunks": chunks, "observation_period_end": end, "observation_end": end,
+            "output": str(output_path)}
 
 
-def _score_transactions(model, path, writer, settings, id_col, date_col, amount_col, observation_end, chunk_rows, progress,
+def _score_transactions(model, path, writer, settings, id_col, date_col, amount_col, observation_period_end, chunk_rows, progress,
                         policy=None, read_options=None):
     policy = policy or _rfm._Policy()
     columns = (id_col, date_col, amount_col, policy.quantity_col, policy.unit_price_col, policy.transaction_col)
@@ -290,13 +301,13 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
             if bucket is not None:
                 bucket.close()
 
-        if observation_end is None:
+        if observation_period_end is None:
             end_day = last_day
         else:
-            end_day = _rfm._day(to_timestamp(observation_end, "observation_end"))
+            end_day = _rfm._day(to_timestamp(observation_period_end, "observation_period_end"))
             if end_day < first_day:
                 raise DataError(
-                    f"'observation_end' {_rfm._iso(end_day)} is before the first transaction ({_rfm._iso(first_day)})"
+                    f"'observation_period_end' {_rfm._iso(end_day)} is before the first transaction ({_rfm._iso(first_day)})"
                 )
         dropped = 0
         done = 0
@@ -328,7 +339,7 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
             warnings.warn("; ".join(changed), DataWarning, stacklevel=3)
         if dropped:
             warnings.warn(
-                f"{dropped} transactions dated after observation_end {_rfm._iso(end_day)} were left out",
+                f"{dropped} transactions dated after observation_period_end {_rfm._iso(end_day)} were left out",
                 DataWarning,
                 stacklevel=3,
             )

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import html
 
-import pandas as pd
-
 from . import analytics
 from .exceptions import DataError
 from .report import figure_html, table_html
+from .transactions import TransactionLog, _as_log
 
 __all__ = ["customer_value_section"]
 
@@ -32,12 +31,12 @@ def _figure(width: float = 8.0, height: float = 4.8):
 
 
 def customer_value_section(
-    transactions: pd.DataFrame,
+    transactions,
     model,
     *,
-    customer_id_col: str = "customer_id",
-    datetime_col: str = "date",
-    monetary_value_col: str = "amount",
+    customer_id_col: str | None = None,
+    datetime_col: str | None = None,
+    monetary_value_col: str | None = None,
     horizon: int | None = None,
     discount_rate: float = 0.0,
     margin: float = 1.0,
@@ -52,8 +51,9 @@ def customer_value_section(
     Parameters
     ----------
     transactions, model
-        The transaction log and a fitted :class:`~clv_predict.CLVModel` (it may have been
-        fitted on an earlier part of the log).
+        The transaction log (a :class:`~clv_predict.TransactionLog`, or a DataFrame read with
+        the column keywords, by default ``customer_id``, ``date`` and ``amount``) and a fitted
+        :class:`~clv_predict.CLVModel` (it may have been fitted on an earlier part of the log).
     horizon : int, optional
         Forecast horizon in the model's time unit (default: one year).
     discount_rate, margin, target_ratio
@@ -61,7 +61,7 @@ def customer_value_section(
     cohort_period : {"M", "Q", "Y"}
         Calendar period of the acquisition cohorts.
     **input_options
-        The input options of :func:`clv_predict.rfm_summary`.
+        The input options of :func:`clv_predict.rfm_summary` (only with a DataFrame).
 
     Returns
     -------
@@ -73,22 +73,25 @@ def customer_value_section(
     analytics._check_model(model)
     horizon = _YEAR[model.time_unit_] if horizon is None else horizon
     columns = {"customer_id_col": customer_id_col, "datetime_col": datetime_col,
-               "monetary_value_col": monetary_value_col, "observation_period_end": observation_period_end,
-               **input_options}
-    value = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin}
+               "monetary_value_col": monetary_value_col}
+    if not isinstance(transactions, TransactionLog):
+        defaults = ("customer_id", "date", None if input_options.get("quantity_col") else "amount")
+        columns = {name: given or default for (name, given), default in zip(columns.items(), defaults)}
+    # the log is read and checked once, here, then shared by every table and figure of the section
+    log = _as_log(transactions, stacklevel=2, **columns, **input_options)
+    value = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin,
+             "observation_period_end": observation_period_end}
     esc = html.escape
 
-    segments = analytics.customer_segments(transactions, model, **columns, **value, period=cohort_period)
+    segments = analytics.customer_segments(log, model, **value, period=cohort_period)
     tiers = analytics.segment_summary(segments, by="clv_tier")
     by_rfm = analytics.segment_summary(segments, by="rfm_segment")
-    budget = analytics.acquisition_budget(transactions, model, **columns, **value, target_ratio=target_ratio,
-                                          period=cohort_period)
-    by_cohort = analytics.cohort_clv(transactions, model, **columns, **value, period=cohort_period)
-    matrix = analytics.retention_matrix(transactions, customer_id_col=customer_id_col, datetime_col=datetime_col,
-                                        observation_period_end=observation_period_end, period=cohort_period,
-                                        **input_options)
-    curves = analytics.cumulative_value(transactions, **columns, period=cohort_period, margin=margin)
-    history = _history_table(transactions, columns, model.time_unit_, margin, discount_rate)
+    budget = analytics.acquisition_budget(log, model, **value, target_ratio=target_ratio, period=cohort_period)
+    by_cohort = analytics.cohort_clv(log, model, **value, period=cohort_period)
+    matrix = analytics.retention_matrix(log, observation_period_end=observation_period_end, period=cohort_period)
+    curves = analytics.cumulative_value(log, observation_period_end=observation_period_end, period=cohort_period,
+                                        margin=margin)
+    history = _history_table(log, observation_period_end, model.time_unit_, margin, discount_rate)
 
     unit = _UNIT_NAMES[model.time_unit_]
     top = tiers.iloc[0]
@@ -150,12 +153,13 @@ def customer_value_section(
     return "Customer value", "\n".join(parts)
 
 
-def _history_table(transactions, columns, time_unit, margin, discount_rate) -> str:
+def _history_table(log, observation_period_end, time_unit, margin, discount_rate) -> str:
     """The historical summary with quarterly retention, or monthly when the log is too short for quarters."""
     for period in ("Q", "M"):
         try:
-            summary = analytics.historical_clv_summary(transactions, **columns, time_unit=time_unit, period=period,
-                                                       margin=margin, discount_rate=discount_rate)
+            summary = analytics.historical_clv_summary(log, observation_period_end=observation_period_end,
+                                                       time_unit=time_unit, period=period, margin=margin,
+                                                       discount_rate=discount_rate)
         except DataError:
             continue
         return table_html(summary)

@@ -406,7 +406,9 @@ def test_input_options_of_rfm_summary_are_accepted():
     returns = pd.concat([HAND, pd.DataFrame([("C", "2024-02-19", -12.0)], columns=HAND.columns)], ignore_index=True)
     with pytest.raises(DataError, match="negative amounts"):
         historical_clv(returns, **COLS, observation_period_end=END, period="M")
-    history = historical_clv(returns, **COLS, observation_period_end=END, period="M", negative_amounts="net")
+    # the log says what netting changed, as rfm_summary does
+    with pytest.warns(DataWarning, match="1 customer-days whose purchases were all returned"):
+        history = historical_clv(returns, **COLS, observation_period_end=END, period="M", negative_amounts="net")
     assert history.loc["C", "n_transactions"] == 2
     assert history.loc["C", "total_revenue"] == 18.0
     # line items: the amount is quantity x unit price
@@ -419,7 +421,8 @@ def test_input_options_of_rfm_summary_are_accepted():
 
 
 def test_the_rfm_behind_the_forecasts_is_rfm_summary(cdnow_log):
-    tx = analytics._load(cdnow_log, "customer_id", "date", "amount", "1998-06-30", "W", stacklevel=1, options={})
+    columns = {"customer_id_col": "customer_id", "datetime_col": "date", "monetary_value_col": "amount"}
+    tx = analytics._load(cdnow_log, "1998-06-30", "W", stacklevel=1, log_keywords=columns)
     expected = rfm_summary(cdnow_log, customer_id_col="customer_id", datetime_col="date", monetary_value_col="amount",
                            time_unit="W")
     pd.testing.assert_frame_equal(tx.rfm(), expected, check_exact=False, rtol=1e-12)

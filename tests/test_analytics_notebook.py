@@ -6,6 +6,7 @@ from notebook_runner import outputs_text, run_notebook
 def test_customer_value_notebook_runs_on_the_cdnow_master(tmp_path):
     notebook = run_notebook("03_customer_value.ipynb", tmp_path)
     text = outputs_text(notebook)
+    assert "one-time buyers (share)" in text and "days between purchases (median)" in text  # the log's summary
     assert "23,570 customers, 69,659 rows, 1997-01-01 to 1998-06-30" in text
     assert "67,591 transactions" in text  # rows of one customer on one day are one transaction
     assert "Quarterly retention 32.6%" in text

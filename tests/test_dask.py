@@ -125,3 +125,17 @@ def test_input_policies_pass_through_to_the_partitions(client, log):
     with pytest.raises(DataError, match="negative amounts"):
         clv_dask.rfm_summary(transactions, customer_id_col="customer_id", datetime_col="date",
                              monetary_value_col="amount", observation_period_end=END).compute()
+
+
+def test_regularity_passes_through_and_policies_are_checked_on_the_client(client, log):
+    transactions = dd.from_pandas(log, npartitions=3, sort=False)
+    summary = clv_dask.rfm_summary(transactions, customer_id_col="customer_id", datetime_col="date",
+                                   monetary_value_col="amount", observation_period_end=END, time_unit="W",
+                                   regularity=True).compute().sort_index()
+    local = rfm_summary(log, customer_id_col="customer_id", datetime_col="date", monetary_value_col="amount",
+                        observation_period_end=END, time_unit="W", regularity=True)
+    np.testing.assert_allclose(summary["litt"], local["litt"], rtol=1e-12)
+    with pytest.raises(DataError, match="'negative_amounts' must be one of"):
+        clv_dask.rfm_summary(transactions, customer_id_col="customer_id", datetime_col="date", negative_amounts="x")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'negative_amount'"):
+        clv_dask.rfm_summary(transactions, customer_id_col="customer_id", datetime_col="date", negative_amount="net")

@@ -115,7 +115,7 @@ def test_scoring_in_chunks_equals_scoring_at_once(cdnow_model, log, chunk_rows):
         outputs = []
         for rows in (chunk_rows, 1_000_000):
             target = Path(folder) / f"scores_{rows}.csv"
-            score_file(cdnow_model, source, target, horizon=26, discount_rate=0.002, observation_end=END, chunk_rows=rows)
+            score_file(cdnow_model, source, target, horizon=26, discount_rate=0.002, observation_period_end=END, chunk_rows=rows)
             outputs.append(pd.read_csv(target, dtype={"customer_id": str}).sort_values("customer_id").reset_index(drop=True))
     pd.testing.assert_frame_equal(outputs[0], outputs[1], rtol=1e-12)
     expected = cdnow_model.predict(_summary(log), horizon=26, discount_rate=0.002)

@@ -22,8 +22,8 @@ def _read(path):
 
 def test_chunked_scoring_equals_one_shot(cdnow_model, cdnow_files, tmp_path):
     csv, parquet = cdnow_files
-    settings = {"horizon": 52, "discount_rate": 0.002, "margin": 0.3, "observation_end": "1997-09-30"}
-    with pytest.warns(Warning, match="transactions dated after observation_end 1997-09-30"):
+    settings = {"horizon": 52, "discount_rate": 0.002, "margin": 0.3, "observation_period_end": "1997-09-30"}
+    with pytest.warns(Warning, match="transactions dated after observation_period_end 1997-09-30"):
         one = score_file(cdnow_model, parquet, tmp_path / "one.parquet", **settings)
     progress = []
     with pytest.warns(Warning):
@@ -39,7 +39,7 @@ def test_chunked_scoring_equals_one_shot(cdnow_model, cdnow_files, tmp_path):
 def test_file_scores_equal_the_library_forecast(cdnow_model, cdnow_split, cdnow_files, tmp_path):
     _, parquet = cdnow_files
     with pytest.warns(Warning):
-        score_file(cdnow_model, parquet, tmp_path / "s.parquet", horizon=39, observation_end="1997-09-30")
+        score_file(cdnow_model, parquet, tmp_path / "s.parquet", horizon=39, observation_period_end="1997-09-30")
     scored = _read(tmp_path / "s.parquet").set_index("customer_id")
     expected = cdnow_model.predict(cdnow_split, horizon=39)
     expected.index = expected.index.astype(str)
@@ -78,3 +78,18 @@ def test_scoring_needs_a_clv_model(cdnow_split, tmp_path):
 
     with pytest.raises(DataError, match="scoring needs a CLVModel"):
         score(BetaGeoModel().fit(cdnow_split), cdnow_split, horizon=4)
+
+
+def test_the_old_observation_end_keyword_still_works_with_a_deprecation_warning(cdnow_model, cdnow_files, tmp_path):
+    _, parquet = cdnow_files
+    settings = {"horizon": 39}
+    with pytest.warns(Warning) as caught:
+        old = score_file(cdnow_model, parquet, tmp_path / "old.parquet", observation_end="1997-09-30", **settings)
+    assert any(w.category is DeprecationWarning and "'observation_end' is deprecated" in str(w.message) for w in caught)
+    with pytest.warns(Warning):
+        new = score_file(cdnow_model, parquet, tmp_path / "new.parquet", observation_period_end="1997-09-30", **settings)
+    assert old["observation_period_end"] == new["observation_period_end"] == old["observation_end"] == "1997-09-30"
+    pd.testing.assert_frame_equal(_read(tmp_path / "old.parquet"), _read(tmp_path / "new.parquet"))
+    with pytest.raises(TypeError, match="observation_period_end"):
+        score_file(cdnow_model, parquet, tmp_path / "both.parquet", observation_end="1997-09-30",
+                   observation_period_end="1997-09-30", **settings)
