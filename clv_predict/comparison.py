@@ -129,6 +129,7 @@ def compare_models(data: pd.DataFrame, models=None, *, penalizer_coef: float = 0
     >>> table = compare_models(rfm, ["bg_nbd"])
     >>> table[["model", "parameters", "log_likelihood"]].round(1)
              model  parameters  log_likelihood
+    name
     bg_nbd  BG/NBD           4         -9582.4
     """
     fitted = models if isinstance(models, dict) and all(hasattr(m, "params_") for m in models.values()) \
