@@ -84,8 +84,8 @@ def _fit_model(transactions, args, *, observation_end):
         monetary_value_col=_amount_col(args),
         observation_period_end=observation_end,
         time_unit=args.time_unit,
+        regularity=_needs_regularity(args.model),
         **_input_policy(args),
-        **_regularity(args.model),
     )
     engine = getattr(args, "engine", "lifetimes")  # commands without --engine fit with the reference
     model = CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer, engine=engine,
@@ -93,12 +93,12 @@ def _fit_model(transactions, args, *, observation_end):
     return rfm, model.fit(rfm)
 
 
-def _regularity(names) -> dict:
-    """``regularity=True`` for the summary when a named purchase model needs ``litt`` (the CNBD-k models)."""
+def _needs_regularity(names) -> bool:
+    """Whether a named purchase model needs the regularity column ``litt`` (the CNBD-k models) in its summary."""
     from .models import purchase_model_class
 
     names = [names] if isinstance(names, str) else list(names)
-    return {"regularity": True} if any("litt" in purchase_model_class(n)._fit_columns for n in names) else {}
+    return any("litt" in purchase_model_class(name)._fit_columns for name in names)
 
 
 def _print_summary(model, out) -> None:
@@ -214,7 +214,7 @@ def cmd_demo(args, out) -> int:
         monetary_value_col="amount",
         train_period_end=args.train_end,
         time_unit="W",
-        **_regularity(PURCHASE_MODELS),  # the comparison below fits the CNBD-k models too
+        regularity=_needs_regularity(PURCHASE_MODELS),  # the comparison below fits the CNBD-k models too
     )
     from . import CLVModel
 
@@ -267,20 +267,19 @@ def _print_comparison(table: pd.DataFrame, out) -> None:
 
 
 def cmd_compare(args, out) -> int:
-    from . import compare_models, rfm_summary, rfm_train_test_split
+    from . import compare_models
 
     output = Path(args.output) if args.output else None
     if output is not None:
         _table_format(output)
-    transactions = _read_transactions(args.input, args)
-    columns = {"customer_id_col": args.customer_col, "datetime_col": args.date_col, "monetary_value_col": None,
-               "time_unit": args.time_unit, **_regularity(args.models), **_input_policy(args)}
-    columns.pop("quantity_col"), columns.pop("unit_price_col")  # purchases only: amounts are not read
+    if not args.quantity_col and args.negative_amounts == "refuse":
+        args.amount_col = None  # who bought when is enough: amounts matter only to a returns policy
+    log = _transaction_log(args.input, args)
+    summary = {"time_unit": args.time_unit, "regularity": _needs_regularity(args.models)}
     if args.train_end is None:
-        data = rfm_summary(transactions, observation_period_end=args.test_end, **columns)
+        data = log.rfm(observation_period_end=args.test_end, **summary)
     else:
-        data = rfm_train_test_split(transactions, train_period_end=args.train_end, test_period_end=args.test_end,
-                                    **columns)
+        data = log.split(train_period_end=args.train_end, test_period_end=args.test_end, **summary)
     table = compare_models(data, args.models, penalizer_coef=args.penalizer)
     _print_comparison(table, out)
     if output is not None:
