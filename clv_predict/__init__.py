@@ -17,7 +17,7 @@ from .exceptions import (
     NotFittedError,
     VersionWarning,
 )
-from .models import PURCHASE_MODELS, BetaGeoModel, GammaGammaModel, PurchaseModel
+from .models import PURCHASE_MODELS, BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel, PurchaseModel
 from .persistence import load_model
 from .rfm import rfm_summary, rfm_train_test_split
 from .scoring import score, score_file
@@ -36,6 +36,7 @@ __all__ = [
     "GammaGammaModel",
     "ModelFileError",
     "ModelWarning",
+    "ModifiedBetaGeoModel",
     "NotFittedError",
     "PurchaseModel",
     "VersionWarning",
