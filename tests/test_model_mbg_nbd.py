@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv_predict import CLVModel, ModifiedBetaGeoModel, load_model, rfm_summary
-from clv_predict import _lifetimes
+from clv_predict import CLVModel, ModifiedBetaGeoModel, _lifetimes, load_model, rfm_summary
 from clv_predict.models import PURCHASE_MODELS, purchase_model_class
 from clv_predict.models import modified_beta_geo as mbg
 
@@ -226,7 +225,9 @@ def test_new_customer_expectation_matches_the_definition(params):
         assert mbg.expected_new_customer(params, t) == pytest.approx(reference, rel=1e-8)
 
 
-@pytest.mark.parametrize("params, t", [(CDNOW, 0.5), (CDNOW, 39.0), ((0.82, 8.39, 0.3, 0.4), 200.0), ((2.0, 1.0, 3.0, 50.0), 39.0)])
+@pytest.mark.parametrize(
+    "params, t", [(CDNOW, 0.5), (CDNOW, 39.0), ((0.82, 8.39, 0.3, 0.4), 200.0), ((2.0, 1.0, 3.0, 50.0), 39.0)]
+)
 def test_purchase_distribution_matches_the_definition(params, t):
     n = np.array([0, 1, 5, 39])
     references = [_reference_probability_of_n(params, t, k) for k in n]
