@@ -19,7 +19,7 @@ from .exceptions import (
     NotFittedError,
     VersionWarning,
 )
-from .models import PURCHASE_MODELS, BetaGeoModel, GammaGammaModel, PurchaseModel
+from .models import PURCHASE_MODELS, BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel, PurchaseModel
 from .persistence import load_model
 from .rfm import rfm_summary, rfm_train_test_split
 from .scoring import score, score_file
@@ -39,6 +39,7 @@ __all__ = [
     "GammaGammaModel",
     "ModelFileError",
     "ModelWarning",
+    "ModifiedBetaGeoModel",
     "NotFittedError",
     "PurchaseModel",
     "TransactionLog",

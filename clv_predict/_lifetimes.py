@@ -67,6 +67,21 @@ def fit_bgnbd(frequency, recency, T, weights, penalizer_coef: float, initial_log
     return params
 
 
+def fit_mbgnbd(frequency, recency, T, weights, penalizer_coef: float, initial_log_params=None) -> np.ndarray:
+    """(r, alpha, a, b) from lifetimes' ModifiedBetaGeoFitter on already-compressed rows."""
+    _, _, ConvergenceError = _fitters()
+    with _contained() as stdout:
+        from lifetimes import ModifiedBetaGeoFitter
+
+        fitter = ModifiedBetaGeoFitter(penalizer_coef=penalizer_coef)
+        try:
+            fitter.fit(frequency, recency, T, weights=weights, initial_params=initial_log_params)
+        except ConvergenceError:
+            raise LifetimesFitFailed(stdout.getvalue().strip()) from None
+        params = fitter.params_[["r", "alpha", "a", "b"]].to_numpy(dtype=float, copy=True)
+    return params
+
+
 def fit_gamma_gamma(frequency, monetary_value, weights, penalizer_coef: float, initial_log_params=None) -> np.ndarray:
     """(p, q, v) from lifetimes' GammaGammaFitter on repeat customers."""
     _, GammaGammaFitter, ConvergenceError = _fitters()

@@ -6,6 +6,7 @@ Layout::
         _base.py          fitting machinery (starts, sample-then-polish, covariance, summary) and
                           PurchaseModel, the protocol every purchase model answers to
         beta_geo.py       BG/NBD                    BetaGeoModel
+        modified_beta_geo.py  MBG/NBD               ModifiedBetaGeoModel
         gamma_gamma.py    Gamma-Gamma spend         GammaGammaModel
 
 Adding a purchase model (say GGompertz/NBD) is one new module with a
@@ -23,10 +24,12 @@ from ..exceptions import DataError
 from ._base import PurchaseModel, _ParametricModel
 from .beta_geo import BetaGeoModel
 from .gamma_gamma import GammaGammaModel
+from .modified_beta_geo import ModifiedBetaGeoModel
 
 #: Purchase models by name: (module, class). The first is the default.
 PURCHASE_MODELS = {
     "bg_nbd": ("beta_geo", "BetaGeoModel"),
+    "mbg_nbd": ("modified_beta_geo", "ModifiedBetaGeoModel"),
 }
 
 #: Spend models by name.
@@ -66,6 +69,7 @@ __all__ = [
     "SPEND_MODELS",
     "BetaGeoModel",
     "GammaGammaModel",
+    "ModifiedBetaGeoModel",
     "PurchaseModel",
     "model_class_of_kind",
     "purchase_model",
