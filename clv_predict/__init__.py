@@ -17,7 +17,7 @@ from .exceptions import (
     NotFittedError,
     VersionWarning,
 )
-from .models import PURCHASE_MODELS, BetaGeoModel, GammaGammaModel, PurchaseModel
+from .models import PURCHASE_MODELS, BetaGeoModel, GammaGammaModel, ParetoNBDModel, PurchaseModel
 from .persistence import load_model
 from .rfm import rfm_summary, rfm_train_test_split
 from .scoring import score, score_file
@@ -37,6 +37,7 @@ __all__ = [
     "ModelFileError",
     "ModelWarning",
     "NotFittedError",
+    "ParetoNBDModel",
     "PurchaseModel",
     "VersionWarning",
     "evaluate",

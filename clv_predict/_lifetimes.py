@@ -46,6 +46,12 @@ def _fitters():
     return BetaGeoFitter, GammaGammaFitter, ConvergenceError
 
 
+def _pareto_fitter():
+    with _contained():
+        from lifetimes import ParetoNBDFitter
+    return ParetoNBDFitter
+
+
 class LifetimesFitFailed(RuntimeError):
     """lifetimes' optimiser did not converge; ``report`` is what it printed."""
 
@@ -64,6 +70,20 @@ def fit_bgnbd(frequency, recency, T, weights, penalizer_coef: float, initial_log
         except ConvergenceError:
             raise LifetimesFitFailed(stdout.getvalue().strip()) from None
         params = fitter.params_[["r", "alpha", "a", "b"]].to_numpy(dtype=float, copy=True)
+    return params
+
+
+def fit_pareto_nbd(frequency, recency, T, weights, penalizer_coef: float, initial_log_params=None) -> np.ndarray:
+    """(r, alpha, s, beta) from lifetimes' ParetoNBDFitter on already-compressed rows."""
+    _, _, ConvergenceError = _fitters()
+    ParetoNBDFitter = _pareto_fitter()
+    with _contained() as stdout:
+        fitter = ParetoNBDFitter(penalizer_coef=penalizer_coef)
+        try:
+            fitter.fit(frequency, recency, T, weights=weights, initial_params=initial_log_params)
+        except ConvergenceError:
+            raise LifetimesFitFailed(stdout.getvalue().strip()) from None
+        params = fitter.params_[["r", "alpha", "s", "beta"]].to_numpy(dtype=float, copy=True)
     return params
 
 

@@ -7,6 +7,7 @@ Layout::
                           PurchaseModel, the protocol every purchase model answers to
         beta_geo.py       BG/NBD                    BetaGeoModel
         gamma_gamma.py    Gamma-Gamma spend         GammaGammaModel
+        pareto_nbd.py     Pareto/NBD                ParetoNBDModel
 
 Adding a purchase model (say GGompertz/NBD) is one new module with a
 ``PurchaseModel`` subclass and one line in :data:`PURCHASE_MODELS`; CLV,
@@ -23,10 +24,12 @@ from ..exceptions import DataError
 from ._base import PurchaseModel, _ParametricModel
 from .beta_geo import BetaGeoModel
 from .gamma_gamma import GammaGammaModel
+from .pareto_nbd import ParetoNBDModel
 
 #: Purchase models by name: (module, class). The first is the default.
 PURCHASE_MODELS = {
     "bg_nbd": ("beta_geo", "BetaGeoModel"),
+    "pareto_nbd": ("pareto_nbd", "ParetoNBDModel"),
 }
 
 #: Spend models by name.
@@ -66,6 +69,7 @@ __all__ = [
     "SPEND_MODELS",
     "BetaGeoModel",
     "GammaGammaModel",
+    "ParetoNBDModel",
     "PurchaseModel",
     "model_class_of_kind",
     "purchase_model",
