@@ -78,13 +78,13 @@ def _series(a, b, z):
     return out
 
 
-# Rules for J below: tanh-sinh on (0, L) and exp-sinh on (L, inf), L = log(1/q) being where the integrand turns
-# from its slow power-law rise or fall to its fast decay; both cluster their nodes at the ends, where the
+# Rules for J below: tanh-sinh on (0, c) and exp-sinh on (c, inf), c = log(1 / (a q)) being where the factor
+# (1 + q (e^v - 1))^-a turns from about 1 to its fast decay; both cluster their nodes at the ends, where the
 # integrand's features are, on scales from 1/(a q) to 1/(a + b - 1)
 _STEP = 1.0 / 32
 _T_FINITE = np.arange(-3.25, 3.25 + _STEP / 2, _STEP)
 _X = np.pi * np.sinh(_T_FINITE)
-_FINITE_SHARE = 1.0 / (1.0 + np.exp(-_X))  # v / L
+_FINITE_SHARE = 1.0 / (1.0 + np.exp(-_X))  # v / c
 _FINITE_LOG_WEIGHTS = np.log(_STEP * np.pi * np.cosh(_T_FINITE)) - np.logaddexp(0, _X) - np.logaddexp(0, -_X)
 _T_TAIL = np.arange(-4.0, 4.0 + _STEP / 2, _STEP)
 _TAIL_NODES = np.exp(np.pi / 2 * np.sinh(_T_TAIL))
@@ -98,10 +98,11 @@ def _quadrature(a, b, q):
     For q < 1 only.
     """
     a, b, q = a[:, None], b[:, None], q[:, None]
-    L = -np.log(q)
-    v = np.concatenate((L * _FINITE_SHARE[None, :], L + _TAIL_NODES[None, :]), axis=1)
+    split = np.maximum(-np.log(q) - np.log(a), 1e-300)
+    v = np.concatenate((split * _FINITE_SHARE[None, :], split + _TAIL_NODES[None, :]), axis=1)
     log_weights = np.concatenate(
-        (np.log(L) + _FINITE_LOG_WEIGHTS[None, :], np.broadcast_to(_TAIL_LOG_WEIGHTS, (1, _TAIL_NODES.size))), axis=1
+        (np.log(split) + _FINITE_LOG_WEIGHTS[None, :], np.broadcast_to(_TAIL_LOG_WEIGHTS, (split.shape[0], _TAIL_NODES.size))),
+        axis=1,
     )
     # log(1 + q (e^v - 1)) without overflow for large v
     log_inner = np.logaddexp(np.log1p(-q), np.log(q) + v)
@@ -309,7 +310,7 @@ class ParetoNBDModel(PurchaseModel):
     ...                   datetime_col="date", observation_period_end="1997-09-30", time_unit="W")
     >>> model = ParetoNBDModel().fit(rfm)
     >>> model.params_.round(3).to_dict()
-    {'r': 0.553, 'alpha': 10.58, 's': 0.606, 'beta': 11.656}
+    {'r': 0.553, 'alpha': 10.578, 's': 0.606, 'beta': 11.669}
     >>> round(model.log_likelihood_, 2)
     -9594.98
     >>> round(model.expected_purchases_new_customer(52), 4)
