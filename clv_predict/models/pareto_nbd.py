@@ -158,12 +158,21 @@ def _log_tail_integral(a, b, A, B):
 
 
 def _log_likelihood_parts(params, x, t_x, T):
-    """The two log terms of L / C (alive at T; died after t_x) and their derivatives, per customer."""
+    """The two log terms of L / C (alive at T; died after t_x) and their derivatives, per customer.
+
+    The first depends on (x, T) only, the second on (x, t_x) only: each is computed once per distinct pair.
+    """
     r, alpha, s, beta = params
-    k = r + x
-    alive = _log_tail_integral(k + 1, s, alpha + T, beta + T)
-    died = _log_tail_integral(k, s + 1, alpha + t_x, beta + t_x)
-    return k, alive, died
+    x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
+    shape = x.shape
+    x, t_x, T = (v.reshape(-1) for v in (x, t_x, T))
+    iT, (xT, uT) = _distinct_rows([x, T])
+    it, (xt, ut) = _distinct_rows([x, t_x])
+    alive = _log_tail_integral(r + xT + 1, s, alpha + uT, beta + uT)
+    died = _log_tail_integral(r + xt, s + 1, alpha + ut, beta + ut)
+    alive = tuple(part[iT].reshape(shape) for part in alive)
+    died = tuple(part[it].reshape(shape) for part in died)
+    return (r + x).reshape(shape), alive, died
 
 
 def pareto_nbd_log_likelihood(params, x, t_x, T):
