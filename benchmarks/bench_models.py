@@ -81,7 +81,8 @@ def main(argv=None) -> None:
         lifetimes_estimate = per_customer * n
         print(
             f"{n:>10,} customers ({model.n_unique_rows_:,} distinct rows): native fit {fit:6.2f} s "
-            f"(sample of {model.convergence_['sample_customers'] or n:,} then all); lifetimes ~{lifetimes_estimate:,.0f} s "
+            f"(starts on {model.convergence_['sample_customers'] or n:,} customers, then all); "
+            f"lifetimes ~{lifetimes_estimate:,.0f} s "
             f"(extrapolated linearly from {args.lifetimes_customers:,}), {lifetimes_estimate / fit:,.0f}x; "
             f"scoring {n / score:,.0f} customers/s (P(alive) + 52-week expectation); "
             f"largest relative error of the estimates {recovery:.3f}"

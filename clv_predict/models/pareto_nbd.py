@@ -100,10 +100,8 @@ def _quadrature(a, b, q):
     a, b, q = a[:, None], b[:, None], q[:, None]
     split = np.maximum(-np.log(q) - np.log(a), 1e-300)
     v = np.concatenate((split * _FINITE_SHARE[None, :], split + _TAIL_NODES[None, :]), axis=1)
-    log_weights = np.concatenate(
-        (np.log(split) + _FINITE_LOG_WEIGHTS[None, :], np.broadcast_to(_TAIL_LOG_WEIGHTS, (split.shape[0], _TAIL_NODES.size))),
-        axis=1,
-    )
+    tail_weights = np.broadcast_to(_TAIL_LOG_WEIGHTS, (split.shape[0], _TAIL_NODES.size))
+    log_weights = np.concatenate((np.log(split) + _FINITE_LOG_WEIGHTS[None, :], tail_weights), axis=1)
     # log(1 + q (e^v - 1)) without overflow for large v
     log_inner = np.logaddexp(np.log1p(-q), np.log(q) + v)
     log_terms = -(b - 1) * v - a * log_inner + log_weights
