@@ -19,7 +19,14 @@ from .exceptions import (
     NotFittedError,
     VersionWarning,
 )
-from .models import PURCHASE_MODELS, BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel, PurchaseModel
+from .models import (
+    PURCHASE_MODELS,
+    BetaGeoModel,
+    GammaGammaModel,
+    ModifiedBetaGeoModel,
+    ParetoNBDModel,
+    PurchaseModel,
+)
 from .persistence import load_model
 from .rfm import rfm_summary, rfm_train_test_split
 from .scoring import score, score_file
@@ -41,6 +48,7 @@ __all__ = [
     "ModelWarning",
     "ModifiedBetaGeoModel",
     "NotFittedError",
+    "ParetoNBDModel",
     "PurchaseModel",
     "TransactionLog",
     "VersionWarning",

@@ -54,32 +54,38 @@ class LifetimesFitFailed(RuntimeError):
         self.report = report
 
 
-def fit_bgnbd(frequency, recency, T, weights, penalizer_coef: float, initial_log_params=None) -> np.ndarray:
-    """(r, alpha, a, b) from lifetimes' BetaGeoFitter on already-compressed rows."""
-    BetaGeoFitter, _, ConvergenceError = _fitters()
+def _fit_purchases(fitter_name: str, names: list, frequency, recency, T, weights, penalizer_coef: float,
+                   initial_log_params=None) -> np.ndarray:
+    """The parameters ``names`` from lifetimes' purchase-model fitter ``fitter_name`` on already-compressed rows."""
+    _, _, ConvergenceError = _fitters()
     with _contained() as stdout:
-        fitter = BetaGeoFitter(penalizer_coef=penalizer_coef)
+        import lifetimes
+
+        fitter = getattr(lifetimes, fitter_name)(penalizer_coef=penalizer_coef)
         try:
             fitter.fit(frequency, recency, T, weights=weights, initial_params=initial_log_params)
         except ConvergenceError:
             raise LifetimesFitFailed(stdout.getvalue().strip()) from None
-        params = fitter.params_[["r", "alpha", "a", "b"]].to_numpy(dtype=float, copy=True)
+        params = fitter.params_[names].to_numpy(dtype=float, copy=True)
     return params
+
+
+def fit_bgnbd(frequency, recency, T, weights, penalizer_coef: float, initial_log_params=None) -> np.ndarray:
+    """(r, alpha, a, b) from lifetimes' BetaGeoFitter on already-compressed rows."""
+    return _fit_purchases("BetaGeoFitter", ["r", "alpha", "a", "b"], frequency, recency, T, weights, penalizer_coef,
+                          initial_log_params)
 
 
 def fit_mbgnbd(frequency, recency, T, weights, penalizer_coef: float, initial_log_params=None) -> np.ndarray:
     """(r, alpha, a, b) from lifetimes' ModifiedBetaGeoFitter on already-compressed rows."""
-    _, _, ConvergenceError = _fitters()
-    with _contained() as stdout:
-        from lifetimes import ModifiedBetaGeoFitter
+    return _fit_purchases("ModifiedBetaGeoFitter", ["r", "alpha", "a", "b"], frequency, recency, T, weights,
+                          penalizer_coef, initial_log_params)
 
-        fitter = ModifiedBetaGeoFitter(penalizer_coef=penalizer_coef)
-        try:
-            fitter.fit(frequency, recency, T, weights=weights, initial_params=initial_log_params)
-        except ConvergenceError:
-            raise LifetimesFitFailed(stdout.getvalue().strip()) from None
-        params = fitter.params_[["r", "alpha", "a", "b"]].to_numpy(dtype=float, copy=True)
-    return params
+
+def fit_pareto_nbd(frequency, recency, T, weights, penalizer_coef: float, initial_log_params=None) -> np.ndarray:
+    """(r, alpha, s, beta) from lifetimes' ParetoNBDFitter on already-compressed rows."""
+    return _fit_purchases("ParetoNBDFitter", ["r", "alpha", "s", "beta"], frequency, recency, T, weights,
+                          penalizer_coef, initial_log_params)
 
 
 def fit_gamma_gamma(frequency, monetary_value, weights, penalizer_coef: float, initial_log_params=None) -> np.ndarray:

@@ -5,15 +5,16 @@ Layout::
     models/
         _base.py          fitting machinery (starts, sample-then-polish, covariance, summary) and
                           PurchaseModel, the protocol every purchase model answers to
-        beta_geo.py       BG/NBD                    BetaGeoModel
-        modified_beta_geo.py  MBG/NBD               ModifiedBetaGeoModel
-        gamma_gamma.py    Gamma-Gamma spend         GammaGammaModel
+        beta_geo.py           BG/NBD                    BetaGeoModel
+        pareto_nbd.py         Pareto/NBD                ParetoNBDModel
+        modified_beta_geo.py  MBG/NBD                   ModifiedBetaGeoModel
+        gamma_gamma.py        Gamma-Gamma spend         GammaGammaModel
 
 Adding a purchase model (say GGompertz/NBD) is one new module with a
 ``PurchaseModel`` subclass and one line in :data:`PURCHASE_MODELS`; CLV,
 scoring, persistence, evaluation, the plots, ``compare_models`` and the command
-line find it there by name. Modules are imported when first asked for, so
-reading a model file imports only the model it holds.
+line find it there by name (or by its class name, the ``kind`` a saved file
+records) and never name a model class themselves.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from ._base import PurchaseModel, _ParametricModel
 from .beta_geo import BetaGeoModel
 from .gamma_gamma import GammaGammaModel
 from .modified_beta_geo import ModifiedBetaGeoModel
+from .pareto_nbd import ParetoNBDModel
 
 #: Purchase models by name: (module, class). The first is the default.
 PURCHASE_MODELS = {
     "bg_nbd": ("beta_geo", "BetaGeoModel"),
+    "pareto_nbd": ("pareto_nbd", "ParetoNBDModel"),
     "mbg_nbd": ("modified_beta_geo", "ModifiedBetaGeoModel"),
 }
 
@@ -70,6 +73,7 @@ __all__ = [
     "BetaGeoModel",
     "GammaGammaModel",
     "ModifiedBetaGeoModel",
+    "ParetoNBDModel",
     "PurchaseModel",
     "model_class_of_kind",
     "purchase_model",
