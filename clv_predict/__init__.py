@@ -18,6 +18,7 @@ from .exceptions import (
     VersionWarning,
 )
 from .models import PURCHASE_MODELS, BetaGeoModel, GammaGammaModel, PurchaseModel
+from .models.cnbd import BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
 from .persistence import load_model
 from .rfm import rfm_summary, rfm_train_test_split
 from .scoring import score, score_file
@@ -26,6 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PURCHASE_MODELS",
+    "BetaGeoCNBDModel",
     "BetaGeoModel",
     "CLVModel",
     "ClvError",
@@ -36,6 +38,7 @@ __all__ = [
     "GammaGammaModel",
     "ModelFileError",
     "ModelWarning",
+    "ModifiedBetaGeoCNBDModel",
     "NotFittedError",
     "PurchaseModel",
     "VersionWarning",

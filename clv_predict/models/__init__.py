@@ -6,6 +6,7 @@ Layout::
         _base.py          fitting machinery (starts, sample-then-polish, covariance, summary) and
                           PurchaseModel, the protocol every purchase model answers to
         beta_geo.py       BG/NBD                    BetaGeoModel
+        cnbd.py           BG/CNBD-k, MBG/CNBD-k     BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
         gamma_gamma.py    Gamma-Gamma spend         GammaGammaModel
 
 Adding a purchase model (say GGompertz/NBD) is one new module with a
@@ -27,6 +28,8 @@ from .gamma_gamma import GammaGammaModel
 #: Purchase models by name: (module, class). The first is the default.
 PURCHASE_MODELS = {
     "bg_nbd": ("beta_geo", "BetaGeoModel"),
+    "bg_cnbd_k": ("cnbd", "BetaGeoCNBDModel"),
+    "mbg_cnbd_k": ("cnbd", "ModifiedBetaGeoCNBDModel"),
 }
 
 #: Spend models by name.
