@@ -21,8 +21,10 @@ from .exceptions import (
 )
 from .models import (
     PURCHASE_MODELS,
+    BetaGeoCNBDModel,
     BetaGeoModel,
     GammaGammaModel,
+    ModifiedBetaGeoCNBDModel,
     ModifiedBetaGeoModel,
     ParetoNBDModel,
     PurchaseModel,
@@ -36,6 +38,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PURCHASE_MODELS",
+    "BetaGeoCNBDModel",
     "BetaGeoModel",
     "CLVModel",
     "ClvError",
@@ -46,6 +49,7 @@ __all__ = [
     "GammaGammaModel",
     "ModelFileError",
     "ModelWarning",
+    "ModifiedBetaGeoCNBDModel",
     "ModifiedBetaGeoModel",
     "NotFittedError",
     "ParetoNBDModel",

@@ -8,6 +8,7 @@ Layout::
         beta_geo.py           BG/NBD                    BetaGeoModel
         pareto_nbd.py         Pareto/NBD                ParetoNBDModel
         modified_beta_geo.py  MBG/NBD                   ModifiedBetaGeoModel
+        cnbd.py               BG/CNBD-k, MBG/CNBD-k     BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
         gamma_gamma.py        Gamma-Gamma spend         GammaGammaModel
 
 Adding a purchase model (say GGompertz/NBD) is one new module with a
@@ -24,6 +25,7 @@ from importlib import import_module
 from ..exceptions import DataError
 from ._base import PurchaseModel, _ParametricModel
 from .beta_geo import BetaGeoModel
+from .cnbd import BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
 from .gamma_gamma import GammaGammaModel
 from .modified_beta_geo import ModifiedBetaGeoModel
 from .pareto_nbd import ParetoNBDModel
@@ -33,6 +35,8 @@ PURCHASE_MODELS = {
     "bg_nbd": ("beta_geo", "BetaGeoModel"),
     "pareto_nbd": ("pareto_nbd", "ParetoNBDModel"),
     "mbg_nbd": ("modified_beta_geo", "ModifiedBetaGeoModel"),
+    "bg_cnbd_k": ("cnbd", "BetaGeoCNBDModel"),
+    "mbg_cnbd_k": ("cnbd", "ModifiedBetaGeoCNBDModel"),
 }
 
 #: Spend models by name.
@@ -70,8 +74,10 @@ def purchase_model(model) -> PurchaseModel:
 __all__ = [
     "PURCHASE_MODELS",
     "SPEND_MODELS",
+    "BetaGeoCNBDModel",
     "BetaGeoModel",
     "GammaGammaModel",
+    "ModifiedBetaGeoCNBDModel",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
     "PurchaseModel",
