@@ -377,7 +377,7 @@ class ParetoNBDModel(PurchaseModel):
         s, beta = params[2], params[3]
         return (
             stats.gamma(s, scale=1.0 / beta),
-            "Dropout rate mu (per time unit)",
+            "Dropout rate mu while alive (dropouts per time unit)",
             f"Gamma(s={s:.3g}, beta={beta:.3g})",
             False,
         )

@@ -562,9 +562,9 @@ def plot_dropout_distribution(model, *, ax=None):
     # a density that is infinite at 0 or 1 would flatten the rest of the curve
     ax.set_ylim(0, min(float(density.max()), 3 * float(np.median(density)) + 1) * 1.05)
     ax.set_xlim(0, 1 if bounded else float(grid[-1]))
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(xlabel.replace("time unit", _UNIT_NAMES.get(purchases.time_unit_, "time unit")))
     ax.set_ylabel("Density")
-    ax.set_title("Heterogeneity in dropout probability")
+    ax.set_title("Heterogeneity in dropout" + (" probability" if bounded else " rate"))
     ax.legend()
     return ax
 
