@@ -306,7 +306,7 @@ def cmd_report(args, out) -> int:
         source=Path(args.input).name,
         input_policy=_input_policy(args),
         customer_id=args.customer,
-        sections=_value_sections(
+        sections=(_comparison_sections(model, transactions, args) if args.compare else []) + _value_sections(
             model, transactions, customer_id_col=args.customer_col, datetime_col=args.date_col,
             monetary_value_col=_amount_col(args), observation_period_end=args.test_end, margin=args.margin,
             discount_rate=args.discount_rate, **_input_policy(args),
@@ -314,6 +314,25 @@ def cmd_report(args, out) -> int:
     )
     print(f"Report written to {path}", file=out)
     return 0
+
+
+def _comparison_sections(model, transactions, args) -> list:
+    """The report's "Model comparison" section: every purchase model fitted on the report's training period."""
+    from .comparison import fit_models, model_comparison_section
+    from .exceptions import DataError
+    from .transactions import TransactionLog
+
+    train_end = args.train_end or model.observation_period_end_
+    if train_end is None:
+        raise DataError("--compare needs the end of the training period: give --train-end")
+    log = TransactionLog(transactions, customer_id_col=args.customer_col, datetime_col=args.date_col,
+                         monetary_value_col=_amount_col(args), **_input_policy(args))
+    summary = {"time_unit": model.time_unit_, "regularity": _needs_regularity(PURCHASE_MODELS)}
+    if log.last_purchase > pd.Timestamp(train_end):
+        data = log.split(train_period_end=train_end, test_period_end=args.test_end, **summary)
+    else:
+        data = log.rfm(observation_period_end=train_end, **summary)
+    return [model_comparison_section(fit_models(data), data, log.transactions(), train_period_end=train_end)]
 
 
 def _value_sections(model, transactions, **options) -> list:
@@ -506,6 +525,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--discount-rate", type=float, default=0.0,
                         help="discount rate per time unit of the customer value section (default: 0)")
     report.add_argument("--customer", help="customer whose P(alive) history is drawn (default: highest predicted CLV)")
+    report.add_argument("--compare", action="store_true",
+                        help="add a 'Model comparison' section: every purchase model fitted on the training period")
     report.add_argument("--output", default="report.html", help="HTML file to write (default: report.html)")
     report.set_defaults(handler=cmd_report)
 

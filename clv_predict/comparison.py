@@ -185,13 +185,14 @@ def model_comparison_section(
     *,
     customer_id_col: str = "customer_id",
     datetime_col: str = "date",
+    train_period_end=None,
     dpi: int = 100,
 ) -> tuple[str, str]:
     """The report's "Model comparison" section, a ``(title, html)`` pair for ``sections``.
 
     ``models`` are fitted models by name (:func:`fit_models`), ``split`` the data they were
     fitted on (a calibration/holdout split adds the holdout columns), ``transactions`` the
-    log for the tracking plot (optional).
+    log for the tracking plot (optional; ``train_period_end`` defaults to the models' own).
     """
     import html as _html
 
@@ -220,7 +221,7 @@ def model_comparison_section(
     if transactions is not None:
         figure = Figure(figsize=(8.0, 4.8), layout="constrained")
         plot_tracking_comparison(models, transactions, customer_id_col=customer_id_col, datetime_col=datetime_col,
-                                 ax=figure.subplots())
+                                 train_period_end=train_period_end, ax=figure.subplots())
         parts.append(figure_html(figure, alt="Tracking of cumulative repeat transactions, data and each model",
                                  caption="Cumulative repeat transactions of the training cohort: data and models.",
                                  dpi=dpi))

@@ -60,3 +60,15 @@ def test_compare_command_prints_and_writes_the_table(tmp_path, capsys, cdnow_log
     assert "BG/NBD" in printed and "Lowest BIC: BG/NBD" in printed
     written = pd.read_csv(output)
     assert written.loc[0, "name"] == "bg_nbd" and written.loc[0, "actual_purchases"] == 1882
+
+
+def test_report_compare_adds_the_model_comparison_section(tmp_path, cdnow_log):
+    source = tmp_path / "log.csv"
+    cdnow_log.to_csv(source, index=False)
+    model = tmp_path / "m.joblib"
+    assert main(["fit", "--input", str(source), "--observation-end", "1997-09-30", "--model", "pareto_nbd",
+                 "--output", str(model)]) == 0
+    report = tmp_path / "report.html"
+    assert main(["report", "--model", str(model), "--input", str(source), "--compare", "--output", str(report)]) == 0
+    text = report.read_text()
+    assert "Model comparison" in text and "MBG/CNBD-k" in text and "Pareto/NBD log-likelihood" not in text
