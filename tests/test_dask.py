@@ -63,6 +63,21 @@ def test_fit_on_compressed_rows_equals_the_single_machine_fit(dask_rfm, local_rf
     assert model.time_unit_ == "W" and model.observation_period_end_ == END
 
 
+@pytest.mark.parametrize("name", ["pareto_nbd", "bg_cnbd_k"])
+def test_any_purchase_model_fits_through_dask_as_on_one_machine(client, log, name):
+    transactions = dd.from_pandas(log, npartitions=4, sort=False)
+    options = {"customer_id_col": "customer_id", "datetime_col": "date", "monetary_value_col": "amount",
+               "observation_period_end": END, "time_unit": "W", "regularity": True}
+    summary = clv_dask.rfm_summary(transactions, **options)
+    model = clv_dask.fit(summary, time_unit="W", purchase_model=name)
+    local = CLVModel(purchase_model=name).fit(rfm_summary(log, **options))
+    assert model.purchase_model_.name == name
+    np.testing.assert_allclose(model.params_, local.params_, rtol=1e-6)
+    scores = clv_dask.predict(model, summary, horizon=26).compute().sort_index()
+    np.testing.assert_allclose(scores.to_numpy(), local.predict(rfm_summary(log, **options), horizon=26).to_numpy(),
+                               rtol=1e-8)
+
+
 def test_predict_by_partition_equals_single_machine_predict(dask_rfm, local_rfm):
     model = CLVModel(engine="native").fit(local_rfm)
     scores = clv_dask.predict(model, dask_rfm, horizon=52, discount_rate=0.002, margin=0.3).compute().sort_index()
