@@ -1,92 +1,111 @@
-"""Pareto/NBD fit and scoring speed, against lifetimes' ParetoNBDFitter.
+"""Fit and scoring speed of every purchase model of the family, against lifetimes' fitters where it has one.
 
-    python benchmarks/bench_models.py --customers 100000 1000000 --lifetimes-customers 20000
+    python benchmarks/bench_models.py --customers 100000 1000000 --lifetimes-customers 5000
+    python benchmarks/bench_models.py --models pareto_nbd --customers 10000000 --lifetimes-customers 0
 
-For each size it draws RFM summaries from the Pareto/NBD process itself
-(``ParetoNBDModel.simulate``, CDNOW's published parameters, first purchases
-spread over 39 weeks), with recency and T rounded to whole days as an RFM table
-built from a daily log has them, and prints:
+For each model it takes the parameters fitted on CDNOW (weekly, training to 1997-09-30; the CNBD-k models with
+k = 2, since CDNOW's own k is 1 and would only repeat BG/NBD and MBG/NBD) and, for each size, draws RFM summaries
+from that model's own process (``model.simulate``; first purchases spread over 39 weeks, times rounded to whole
+days as an RFM table built from a daily log has them, ``litt`` kept exact). It prints:
 
-* the native fit's time (compression, multi-start or sample-then-polish, covariance);
+* the native fit's time (compression, multi-start or sample-then-polish, covariance; the CNBD-k models' fixed k);
 * scoring throughput: P(alive) and expected purchases in 52 weeks, customers per second;
 * the largest relative difference of the estimates from the generating values.
 
-lifetimes' ParetoNBDFitter (Nelder-Mead on one row per customer, what lifetimes
-users run) is timed at ``--lifetimes-customers`` only, a size it finishes in
-reasonable time; its time at the other sizes is extrapolated linearly from there
-(its cost per evaluation is linear in the rows and its number of evaluations does
-not fall with size) and printed as an extrapolation.
+lifetimes' fitters (BetaGeoFitter, ParetoNBDFitter, ModifiedBetaGeoFitter: one row per customer, what lifetimes
+users run) are timed at ``--lifetimes-customers`` only, a size they finish in reasonable time; their time at the
+other sizes is extrapolated linearly from there (their cost per evaluation is linear in the rows and their number of
+evaluations does not fall with size) and printed as an extrapolation.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+import warnings
 
 import numpy as np
 
-from clv_predict import ParetoNBDModel
+import clv_predict as cp
 from clv_predict import _lifetimes
+from clv_predict.datasets import load_cdnow
+from clv_predict.models import PURCHASE_MODELS, purchase_model_class
 
-CDNOW = {"r": 0.5534, "alpha": 10.580, "s": 0.6061, "beta": 11.656}
+LIFETIMES = {"bg_nbd": _lifetimes.fit_bgnbd, "pareto_nbd": _lifetimes.fit_pareto_nbd, "mbg_nbd": _lifetimes.fit_mbgnbd}
 
 
-def draw(n: int, seed: int = 0):
-    truth = ParetoNBDModel.from_params(**CDNOW, time_unit="W")
+def generating_models() -> dict:
+    """Each model with its CDNOW estimates (the CNBD-k models at k = 2)."""
+    log = cp.TransactionLog(load_cdnow(), customer_id_col="customer_id", datetime_col="date")
+    models = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the holdout's rows are left out on purpose
+        rfm = log.rfm(observation_period_end="1997-09-30", time_unit="W", regularity=True)
+        for name in PURCHASE_MODELS:
+            cls = purchase_model_class(name)
+            settings = {"k": 2} if "k" in cls._extra_param_names else {}
+            fitted = cls(**settings).fit(rfm)
+            models[name] = cls.from_params(time_unit="W", **fitted.params_.to_dict())
+    return models
+
+
+def draw(truth, n: int, seed: int = 0):
     horizons = np.round(np.random.default_rng(seed).uniform(39.0, 78.0, n) * 7) / 7
     rfm = truth.simulate(n, horizons, seed=seed + 1)
     rfm["recency"] = np.round(rfm["recency"] * 7) / 7
-    return rfm[["frequency", "recency", "T"]]
+    rfm.attrs["time_unit"] = "W"
+    return rfm[list(truth._fit_columns)]
 
 
-def time_native(rfm):
+def time_native(truth, rfm):
+    settings = {"k": int(truth.params_["k"])} if "k" in truth.params_ else {}
     start = time.perf_counter()
-    model = ParetoNBDModel().fit(rfm)
+    model = type(truth)(**settings).fit(rfm)
     fit = time.perf_counter() - start
     start = time.perf_counter()
     model.probability_alive(rfm)
     model.expected_purchases(rfm, 52)
-    score = time.perf_counter() - start
-    return model, fit, score
-
-
-def time_lifetimes(rfm):
-    start = time.perf_counter()
-    params = _lifetimes.fit_pareto_nbd(
-        rfm["frequency"].to_numpy(), rfm["recency"].to_numpy(), rfm["T"].to_numpy(), np.ones(len(rfm)), 0.0
-    )
-    return params, time.perf_counter() - start
+    return model, fit, time.perf_counter() - start
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", choices=list(PURCHASE_MODELS), default=list(PURCHASE_MODELS))
     parser.add_argument("--customers", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--lifetimes-customers", type=int, default=20_000)
+    parser.add_argument("--lifetimes-customers", type=int, default=5_000,
+                        help="size at which lifetimes' fitters are timed (0: not at all)")
     args = parser.parse_args(argv)
 
-    small = draw(args.lifetimes_customers, seed=7)
-    lifetimes_params, lifetimes_seconds = time_lifetimes(small)
-    native_small, native_small_seconds, _ = time_native(small)
-    difference = np.max(np.abs(lifetimes_params / native_small.params_.to_numpy() - 1))
-    print(
-        f"{args.lifetimes_customers:>10,} customers: lifetimes ParetoNBDFitter {lifetimes_seconds:8.2f} s (measured); "
-        f"native {native_small_seconds:.2f} s; estimates differ by at most {difference:.1e} (relative)"
-    )
-    per_customer = lifetimes_seconds / args.lifetimes_customers
-    for n in args.customers:
-        rfm = draw(n)
-        model, fit, score = time_native(rfm)
-        truth = np.array(list(CDNOW.values()))
-        recovery = np.max(np.abs(model.params_.to_numpy() / truth - 1))
-        lifetimes_estimate = per_customer * n
-        print(
-            f"{n:>10,} customers ({model.n_unique_rows_:,} distinct rows): native fit {fit:6.2f} s "
-            f"(starts on {model.convergence_['sample_customers'] or n:,} customers, then all); "
-            f"lifetimes ~{lifetimes_estimate:,.0f} s "
-            f"(extrapolated linearly from {args.lifetimes_customers:,}), {lifetimes_estimate / fit:,.0f}x; "
-            f"scoring {n / score:,.0f} customers/s (P(alive) + 52-week expectation); "
-            f"largest relative error of the estimates {recovery:.3f}"
-        )
+    truths = generating_models()
+    for name in args.models:
+        truth = truths[name]
+        print(f"{truth.label}: generating parameters "
+              + ", ".join(f"{k} {v:.4g}" for k, v in truth.params_.items()))
+        per_customer = None
+        if name in LIFETIMES and args.lifetimes_customers:
+            small = draw(truth, args.lifetimes_customers, seed=7)
+            start = time.perf_counter()
+            params = LIFETIMES[name](small["frequency"].to_numpy(), small["recency"].to_numpy(), small["T"].to_numpy(),
+                                     np.ones(len(small)), 0.0)
+            seconds = time.perf_counter() - start
+            native, native_seconds, _ = time_native(truth, small)
+            difference = np.max(np.abs(params / native.params_.to_numpy() - 1))
+            per_customer = seconds / args.lifetimes_customers
+            print(f"  {args.lifetimes_customers:>10,} customers: lifetimes {seconds:7.2f} s (measured); native "
+                  f"{native_seconds:.2f} s; estimates differ by at most {difference:.1e} (relative)")
+        for n in args.customers:
+            rfm = draw(truth, n)
+            model, fit, score = time_native(truth, rfm)
+            names = list(truth._param_names)
+            recovery = np.max(np.abs(model.params_[names].to_numpy() / truth.params_[names].to_numpy() - 1))
+            versus = ""
+            if per_customer is not None:
+                estimate = per_customer * n
+                versus = (f"; lifetimes ~{estimate:,.0f} s (extrapolated linearly from {args.lifetimes_customers:,}),"
+                          f" {estimate / fit:,.0f}x")
+            print(f"  {n:>10,} customers ({model.n_unique_rows_:,} distinct rows): native fit {fit:6.2f} s{versus}; "
+                  f"scoring {n / score:,.0f} customers/s (P(alive) + 52-week expectation); largest relative error "
+                  f"of the estimates {recovery:.3f}")
 
 
 if __name__ == "__main__":
