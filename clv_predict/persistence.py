@@ -86,7 +86,7 @@ def _training(model) -> dict:
 def to_dict(model) -> dict:
     """The plain-data content that :func:`save_model` writes."""
     from .clv import CLVModel
-    from .models import _ParametricModel
+    from .models._base import _ParametricModel
 
     if isinstance(model, CLVModel):
         model._check_fitted()

@@ -23,7 +23,7 @@ from __future__ import annotations
 from importlib import import_module
 
 from ..exceptions import DataError
-from ._base import PurchaseModel, _ParametricModel
+from ._base import PurchaseModel
 from .beta_geo import BetaGeoModel
 from .cnbd import BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
 from .gamma_gamma import GammaGammaModel
