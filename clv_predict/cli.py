@@ -293,40 +293,31 @@ def cmd_report(args, out) -> int:
     from .report import write_report
 
     model = load_model(args.model)
-    transactions = _read_transactions(args.input, args)
+    log = _transaction_log(args.input, args)  # read and checked once, for every part of the report
     path = write_report(
         args.output,
         model,
-        transactions,
-        customer_id_col=args.customer_col,
-        datetime_col=args.date_col,
-        monetary_value_col=_amount_col(args),
+        log,
         train_period_end=args.train_end,
         test_period_end=args.test_end,
         source=Path(args.input).name,
-        input_policy=_input_policy(args),
         customer_id=args.customer,
-        sections=(_comparison_sections(model, transactions, args) if args.compare else []) + _value_sections(
-            model, transactions, customer_id_col=args.customer_col, datetime_col=args.date_col,
-            monetary_value_col=_amount_col(args), observation_period_end=args.test_end, margin=args.margin,
-            discount_rate=args.discount_rate, **_input_policy(args),
+        sections=(_comparison_sections(model, log, args) if args.compare else []) + _value_sections(
+            model, log, observation_period_end=args.test_end, margin=args.margin, discount_rate=args.discount_rate,
         ),
     )
     print(f"Report written to {path}", file=out)
     return 0
 
 
-def _comparison_sections(model, transactions, args) -> list:
+def _comparison_sections(model, log, args) -> list:
     """The report's "Model comparison" section: every purchase model fitted on the report's training period."""
     from .comparison import fit_models, model_comparison_section
     from .exceptions import DataError
-    from .transactions import TransactionLog
 
     train_end = args.train_end or model.observation_period_end_
     if train_end is None:
         raise DataError("--compare needs the end of the training period: give --train-end")
-    log = TransactionLog(transactions, customer_id_col=args.customer_col, datetime_col=args.date_col,
-                         monetary_value_col=_amount_col(args), **_input_policy(args))
     summary = {"time_unit": model.time_unit_, "regularity": _needs_regularity(PURCHASE_MODELS)}
     if log.last_purchase > pd.Timestamp(train_end):
         data = log.split(train_period_end=train_end, test_period_end=args.test_end, **summary)

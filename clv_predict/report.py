@@ -30,6 +30,7 @@ from ._files import atomic_output
 from .exceptions import DataError, ModelWarning
 from .models import PurchaseModel
 from .rfm import _merge_days, _policy, _read_log, rfm_summary, rfm_train_test_split
+from .transactions import TransactionLog
 
 __all__ = ["build_report", "write_report", "write_diagnostics", "render_plots", "figure_html", "table_html"]
 
@@ -187,8 +188,14 @@ def _clean_log(transactions, customer_id_col, datetime_col, monetary_value_col, 
 
     Every part of the report then reads the same purchases, whatever the raw log held (line
     items, returns netted or dropped, rows without id dropped). Returns the frame and the name
-    of its amount column (None without amounts).
+    of its amount column (None without amounts). A :class:`~clv_predict.TransactionLog` is
+    already that: its transactions are taken as they are, not read and checked again.
     """
+    if isinstance(transactions, TransactionLog):
+        frame = transactions.transactions().rename(columns={"customer_id": customer_id_col, "date": datetime_col})
+        if "amount" not in frame.columns or monetary_value_col is None:
+            return frame.drop(columns="amount", errors="ignore"), None
+        return frame.rename(columns={"amount": monetary_value_col}), monetary_value_col
     policy = _policy(monetary_value_col, **dict(input_policy or {}))
     log = _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, policy)
     codes, days, amounts = _merge_days(log.codes, log.days, log.amounts)
@@ -224,8 +231,15 @@ def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_val
     model._check_fitted()
     if model.time_unit_ is None:
         raise DataError("the model does not record its time unit, so the holdout cannot be summarised in it")
+    if isinstance(transactions, TransactionLog):  # the log names its own columns and policies
+        given = transactions.columns
+        input_policy = transactions.policies
+        customer_id_col, datetime_col = given["customer_id_col"], given["datetime_col"]
+        monetary_value_col = given.get("monetary_value_col") or ("amount" if transactions.has_amounts else None)
     line_items = bool(input_policy and input_policy.get("quantity_col"))
     shown_columns = [c for c in (customer_id_col, datetime_col, monetary_value_col) if c is not None]
+    if line_items and monetary_value_col == "amount" and isinstance(transactions, TransactionLog):
+        shown_columns.remove("amount")  # the amount is quantity x unit price, shown as such
     if line_items:
         shown_columns.append(f"{input_policy['quantity_col']} x {input_policy.get('unit_price_col')}")
     if not isinstance(model, CLVModel):
@@ -381,8 +395,9 @@ def build_report(
     model : CLVModel or BetaGeoModel
         Fitted on the transactions up to ``train_period_end`` (e.g. loaded with
         :func:`clv_predict.load_model`).
-    transactions : DataFrame
-        The transaction log covering the training period and the holdout after it. When it
+    transactions : DataFrame or TransactionLog
+        The transaction log covering the training period and the holdout after it (a
+        :class:`~clv_predict.TransactionLog` brings its own columns and input policies). When it
         ends by the training end, the report shows the fit alone: no evaluation tables and no
         calibration plot, and a headline that says why.
     customer_id_col, datetime_col, monetary_value_col : str

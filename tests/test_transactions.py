@@ -262,3 +262,18 @@ def test_data_plots_refuse_what_they_cannot_draw(cdnow_log, cdnow):
         without_amounts.plot("spend", ax=Figure().add_subplot())
     with pytest.raises(DataError, match="'kind' must be one of"):
         cdnow.plot("weekdays")
+
+
+def test_tracking_history_and_report_take_a_log_as_they_take_its_frame(cdnow_log, cdnow_model, tmp_path):
+    from clv_predict.plotting.diagnostics import probability_alive_history, tracking_table
+    from clv_predict.report import build_report
+
+    log = TransactionLog(cdnow_log, customer_id_col="customer_id", datetime_col="date", monetary_value_col="amount")
+    pd.testing.assert_frame_equal(tracking_table(cdnow_model, log), tracking_table(cdnow_model, cdnow_log))
+    pd.testing.assert_series_equal(probability_alive_history(cdnow_model, log, 1516),
+                                   probability_alive_history(cdnow_model, cdnow_log, 1516))
+    from_log = build_report(cdnow_model, log, customer_id=1516, dpi=30)
+    from_frame = build_report(cdnow_model, cdnow_log, customer_id=1516, dpi=30)
+    # the same tables and figures (the embedded PNGs may differ in bytes only by matplotlib's metadata)
+    strip = __import__("re").compile(r"base64,[^\"]+")
+    assert strip.sub("", from_log) == strip.sub("", from_frame)

@@ -20,6 +20,7 @@ from ..exceptions import DataError
 from .._math import gamma_gamma_log_likelihood
 from ..models import GammaGammaModel
 from ..rfm import _day, _iso, _merge_days, _read_log
+from ..transactions import TransactionLog
 
 __all__ = [
     "plot_frequency_distribution",
@@ -71,6 +72,21 @@ def _unit(model, rfm=None, time_unit=None) -> str:
     if declared is not None and declared != unit:
         raise DataError(f"the RFM table is in time unit {declared!r} but the model is in {unit!r}")
     return unit
+
+
+def _purchase_days(transactions, customer_id_col: str, datetime_col: str):
+    """(customer ids, each purchase day's position among them, the days since 1970) of a log.
+
+    A :class:`~clv_predict.TransactionLog` gives its purchase days as they are (its input
+    policies applied, read and checked once); a DataFrame is read with its two columns.
+    """
+    if isinstance(transactions, TransactionLog):
+        merged = transactions._all()
+        return merged.ids, merged.codes, merged.days
+    check_columns(transactions, [customer_id_col, datetime_col])
+    log = _read_log(transactions, customer_id_col, datetime_col, None)
+    codes, days, _ = _merge_days(log.codes, log.days, None)
+    return log.ids, codes, days
 
 
 # --------------------------------------------------------------------------- 1. frequency distribution
@@ -185,8 +201,7 @@ def tracking_table(
         train_period_end = purchases.observation_period_end_
         if train_period_end is None:
             raise DataError("the model does not know where its training period ended: pass train_period_end")
-    log = _read_log(transactions, customer_id_col, datetime_col, None)
-    codes, days, _ = _merge_days(log.codes, log.days, None)
+    _, codes, days = _purchase_days(transactions, customer_id_col, datetime_col)
     train_end = _day(to_timestamp(train_period_end, "train_period_end"))
     end = int(days.max()) if test_period_end is None else _day(to_timestamp(test_period_end, "test_period_end"))
     first = np.ones(codes.size, dtype=bool)
@@ -378,13 +393,12 @@ def probability_alive_history(
     """
     purchases = _purchase_model(model)
     unit = _unit(purchases, None, time_unit)
-    check_columns(transactions, [customer_id_col, datetime_col])
-    log = _read_log(transactions, customer_id_col, datetime_col, None)
-    matches = np.flatnonzero(log.ids == customer_id)
+    ids, codes, all_days = _purchase_days(transactions, customer_id_col, datetime_col)
+    matches = np.flatnonzero(ids == customer_id)
     if matches.size == 0:
         raise DataError(f"customer {customer_id!r} is not in column '{customer_id_col}' of the transactions")
-    last_day = int(log.days.max()) if end is None else _day(to_timestamp(end, "end"))
-    days = np.unique(log.days[log.codes == matches[0]])
+    last_day = int(all_days.max()) if end is None else _day(to_timestamp(end, "end"))
+    days = np.unique(all_days[codes == matches[0]])
     first = int(days[0])
     if last_day < first:
         raise DataError(f"'end' {_iso(last_day)} is before customer {customer_id!r}'s first purchase {_iso(first)}")
