@@ -57,14 +57,6 @@ def _input_policy(args) -> dict:
     }
 
 
-def _read_transactions(path: str, args) -> pd.DataFrame:
-    """Read a whole transaction file (CSV or Parquet) for fitting."""
-    from .io import read_transactions
-
-    columns = [args.customer_col, args.date_col, _amount_col(args), args.quantity_col, args.unit_price_col, args.invoice_col]
-    return read_transactions(path, [c for c in columns if c], sep=args.sep, decimal=args.decimal)
-
-
 def _transaction_log(path: str, args):
     """Read a transaction file and check it once, with the reading options every subcommand shares."""
     from .transactions import TransactionLog
@@ -72,25 +64,6 @@ def _transaction_log(path: str, args):
     return TransactionLog.read(path, customer_id_col=args.customer_col, datetime_col=args.date_col,
                                monetary_value_col=_amount_col(args), sep=args.sep, decimal=args.decimal,
                                **_input_policy(args))
-
-
-def _fit_model(transactions, args, *, observation_end):
-    from . import CLVModel, rfm_summary
-
-    rfm = rfm_summary(
-        transactions,
-        customer_id_col=args.customer_col,
-        datetime_col=args.date_col,
-        monetary_value_col=_amount_col(args),
-        observation_period_end=observation_end,
-        time_unit=args.time_unit,
-        regularity=_needs_regularity(args.model),
-        **_input_policy(args),
-    )
-    engine = getattr(args, "engine", "lifetimes")  # commands without --engine fit with the reference
-    model = CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer, engine=engine,
-                     purchase_model=args.model)
-    return rfm, model.fit(rfm)
 
 
 def _needs_regularity(names) -> bool:
@@ -117,24 +90,22 @@ def _print_summary(model, out) -> None:
 
 
 def cmd_fit(args, out) -> int:
-    transactions = _read_transactions(args.input, args)
-    observation_end = args.observation_end
-    if observation_end is not None:
-        # transactions after the end are outside the period the user asked for: leave them out quietly
+    from . import CLVModel
+
+    log = _transaction_log(args.input, args)  # read and checked once
+    end = args.observation_end
+    if end is not None:
         from ._validation import to_timestamp
-        from .rfm import _to_days, _day
+        from .exceptions import DataError
 
-        end = _day(to_timestamp(observation_end, "--observation-end"))
-        with warnings.catch_warnings():
-            # what the dates' reading has to say (mixed time zones, ...) rfm_summary says once, below
-            warnings.simplefilter("ignore", DataWarning)
-            days = _to_days(transactions[args.date_col], args.date_col, dayfirst=args.dayfirst)
-        transactions = transactions[days <= end]
-        if transactions.empty:
-            from .exceptions import DataError
-
-            raise DataError(f"--observation-end {observation_end} is before the first transaction in {args.input}")
-    _, model = _fit_model(transactions, args, observation_end=observation_end)
+        if to_timestamp(end, "--observation-end") < log.first_purchase:
+            raise DataError(f"--observation-end {end} is before the first transaction in {args.input}")
+    with warnings.catch_warnings():
+        # transactions after the end are outside the period the user asked for: left out quietly
+        warnings.filterwarnings("ignore", message=r".* dated after observation_period_end ", category=DataWarning)
+        rfm = log.rfm(observation_period_end=end, time_unit=args.time_unit, regularity=_needs_regularity(args.model))
+    model = CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer, engine=args.engine,
+                     purchase_model=args.model).fit(rfm)
     model.save(args.output)
     _print_summary(model, out)
     print(f"Model saved to {args.output}", file=out)
