@@ -36,6 +36,7 @@ from ._validation import check_columns, check_rfm
 from .clv import CLVModel
 from .exceptions import DataError
 from .models import PurchaseModel
+from .transactions import TransactionLog
 
 METHODS = {
     "model": "purchase model + Gamma-Gamma",
@@ -244,7 +245,7 @@ def table_html(table: pd.DataFrame) -> str:
     return table.to_html(float_format=_number, escape=True, na_rep="n/a", border=0, classes="clv-table")
 
 
-def evaluate(model, split: pd.DataFrame) -> HoldoutEvaluation:
+def evaluate(model, split, *, train_period_end=None, test_period_end=None) -> HoldoutEvaluation:
     """Judge a fitted model on the holdout period of a calibration/holdout split.
 
     Parameters
@@ -252,9 +253,12 @@ def evaluate(model, split: pd.DataFrame) -> HoldoutEvaluation:
     model : CLVModel or BetaGeoModel
         Fitted on the training columns of ``split`` (or loaded with :func:`clv_predict.load_model`).
         With a BetaGeoModel only purchases are evaluated; the revenue figures are NaN.
-    split : DataFrame
+    split : DataFrame or TransactionLog
         From :func:`clv_predict.rfm_train_test_split`, in the model's time unit. Revenue is
-        evaluated when it has ``monetary_value`` and ``test_monetary_value``.
+        evaluated when it has ``monetary_value`` and ``test_monetary_value``. A
+        :class:`~clv_predict.TransactionLog` is split here, in the model's time unit, at
+        ``train_period_end`` (default: the end of the model's training) and ``test_period_end``
+        (default: the log's last day).
 
     Returns
     -------
@@ -272,6 +276,11 @@ def evaluate(model, split: pd.DataFrame) -> HoldoutEvaluation:
     [1882.0, 1653.0]
     """
     purchases_model = _purchase_model(model)
+    if isinstance(split, TransactionLog):
+        end = train_period_end or purchases_model.observation_period_end_
+        if end is None:
+            raise DataError("the model does not know where its training period ended: give train_period_end")
+        split = split.split(train_period_end=end, test_period_end=test_period_end, time_unit=purchases_model.time_unit_)
     horizon = _holdout_length(split)
     actual_purchases = _actual_counts(split)
     # expected_purchases checks the RFM columns and refuses a split in another time unit

@@ -277,3 +277,10 @@ def test_tracking_history_and_report_take_a_log_as_they_take_its_frame(cdnow_log
     # the same tables and figures (the embedded PNGs may differ in bytes only by matplotlib's metadata)
     strip = __import__("re").compile(r"base64,[^\"]+")
     assert strip.sub("", from_log) == strip.sub("", from_frame)
+
+
+def test_evaluate_splits_a_log_at_the_end_of_the_models_training(cdnow_log, cdnow_model, cdnow_split):
+    from clv_predict import evaluate
+
+    log = TransactionLog(cdnow_log, customer_id_col="customer_id", datetime_col="date", monetary_value_col="amount")
+    pd.testing.assert_frame_equal(evaluate(cdnow_model, log).aggregate, evaluate(cdnow_model, cdnow_split).aggregate)
