@@ -3,7 +3,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from clv_predict import rfm_train_test_split
+from clv_predict import rfm_summary, rfm_train_test_split
 from clv_predict.datasets import load_cdnow
 
 DATA = Path(__file__).parent / "data"
@@ -28,6 +28,21 @@ def cdnow_split(cdnow_log) -> pd.DataFrame:
         train_period_end=TRAIN_END,
         test_period_end=TEST_END,
         time_unit="W",
+    )
+
+
+@pytest.fixture(scope="session")
+def cdnow_rfm(cdnow_log) -> pd.DataFrame:
+    """The calibration summary the papers' figures come from, built from the raw log: weekly, to 1997-09-30,
+    with spend and the regularity column ``litt``."""
+    return rfm_summary(
+        cdnow_log[cdnow_log["date"] <= TRAIN_END],
+        customer_id_col="customer_id",
+        datetime_col="date",
+        monetary_value_col="amount",
+        observation_period_end=TRAIN_END,
+        time_unit="W",
+        regularity=True,
     )
 
 

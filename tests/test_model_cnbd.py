@@ -16,7 +16,6 @@ from clv_predict import (
     DataError,
     ModifiedBetaGeoCNBDModel,
     load_model,
-    rfm_summary,
 )
 from clv_predict.models import purchase_model_class
 from clv_predict.models.cnbd import _expected_if_alive, cnbd_log_likelihood, cnbd_probability_alive
@@ -33,26 +32,6 @@ GRID = pd.DataFrame(
         "T": [5.0, 39.0, 39.0, 39.0, 39.0, 39.0, 39.0, 39.0, 39.0],
     }
 )
-
-
-def _litt(log: pd.DataFrame, end: str, index) -> pd.Series:
-    """BTYDplus's litt in weeks: same-day purchases merged, sum of the log gaps between purchases."""
-    days = log.loc[log["date"] <= end, ["customer_id", "date"]].drop_duplicates().sort_values(["customer_id", "date"])
-    weeks = (days["date"] - days.groupby("customer_id")["date"].transform("min")).dt.days / 7.0
-    gaps = weeks.groupby(days["customer_id"]).diff()
-    repeat = gaps.notna()
-    return np.log(gaps[repeat]).groupby(days["customer_id"][repeat]).sum().reindex(index, fill_value=0.0)
-
-
-@pytest.fixture(scope="module")
-def cdnow_rfm(cdnow_log) -> pd.DataFrame:
-    rfm = rfm_summary(
-        cdnow_log[cdnow_log["date"] <= TRAIN_END], customer_id_col="customer_id", datetime_col="date",
-        monetary_value_col="amount", observation_period_end=TRAIN_END, time_unit="W",
-    )
-    if "litt" not in rfm.columns:  # rfm_summary(..., regularity=True) is coming in another branch
-        rfm["litt"] = _litt(cdnow_log, TRAIN_END, rfm.index)
-    return rfm
 
 
 @pytest.fixture(scope="module")

@@ -11,20 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv_predict import CLVModel, PURCHASE_MODELS, load_model, rfm_summary
+from clv_predict import CLVModel, PURCHASE_MODELS, load_model
 from clv_predict.models import purchase_model_class
 
 NAMES = list(PURCHASE_MODELS)
 END = "1997-09-30"
-
-
-@pytest.fixture(scope="module")
-def cdnow_rfm(cdnow_log):
-    # the CNBD-k models need the regularity column; the others ignore it
-    needs_litt = any("litt" in purchase_model_class(name)._fit_columns for name in NAMES)
-    return rfm_summary(cdnow_log[cdnow_log["date"] <= END], customer_id_col="customer_id", datetime_col="date",
-                       monetary_value_col="amount", observation_period_end=END, time_unit="W",
-                       **({"regularity": True} if needs_litt else {}))
 
 
 @pytest.fixture(scope="module")
@@ -132,10 +123,8 @@ def test_evaluation_and_every_diagnostic_plot_take_the_model(name, cdnow_log):
     from clv_predict import evaluate, rfm_train_test_split
     from clv_predict.report import render_plots
 
-    needs_litt = "litt" in purchase_model_class(name)._fit_columns
     split = rfm_train_test_split(cdnow_log, customer_id_col="customer_id", datetime_col="date",
-                                 monetary_value_col="amount", train_period_end=END, time_unit="W",
-                                 **({"regularity": True} if needs_litt else {}))
+                                 monetary_value_col="amount", train_period_end=END, time_unit="W", regularity=True)
     model = CLVModel(purchase_model=name).fit(split)
     result = evaluate(model, split)
     assert result.settings["methods"]["model"].startswith(model.purchase_model_.label)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv_predict import CLVModel, ModifiedBetaGeoModel, _lifetimes, load_model, rfm_summary
+from clv_predict import CLVModel, ModifiedBetaGeoModel, _lifetimes, load_model
 from clv_predict.models import PURCHASE_MODELS, purchase_model_class
 from clv_predict.models import modified_beta_geo as mbg
 
@@ -24,12 +24,9 @@ GRID_PARAMS = [CDNOW, (0.82, 8.39, 0.3, 0.4), (0.243, 4.414, 1.0 + 1e-9, 2.426),
 
 
 @pytest.fixture(scope="module")
-def rfm(cdnow_log):
+def rfm(cdnow_rfm):
     """The CDNOW calibration summary the paper figures come from, built from the raw log."""
-    return rfm_summary(
-        cdnow_log[cdnow_log["date"] <= "1997-09-30"], customer_id_col="customer_id", datetime_col="date",
-        monetary_value_col="amount", observation_period_end="1997-09-30", time_unit="W",
-    )
+    return cdnow_rfm
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv_predict import CLVModel, ParetoNBDModel, load_model, rfm_summary
+from clv_predict import CLVModel, ParetoNBDModel, load_model
 from clv_predict.models import pareto_nbd
 from clv_predict.models.pareto_nbd import (
     ParetoNBDRows,
@@ -17,14 +17,6 @@ from clv_predict.models.pareto_nbd import (
 # BTYD's estimates (pnbd.EstimateParameters on cdnowSummary) and Fader, Hardie & Lee's (2005) print
 BTYD = {"r": 0.5534, "alpha": 10.580, "s": 0.6061, "beta": 11.656}
 FHL_PRINT = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
-
-
-@pytest.fixture(scope="module")
-def cdnow_rfm(cdnow_log):
-    return rfm_summary(
-        cdnow_log[cdnow_log["date"] <= "1997-09-30"], customer_id_col="customer_id", datetime_col="date",
-        monetary_value_col="amount", observation_period_end="1997-09-30", time_unit="W",
-    )
 
 
 @pytest.fixture(scope="module")
