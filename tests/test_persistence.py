@@ -167,3 +167,15 @@ def test_saved_files_get_the_permissions_of_a_normal_new_file(cdnow_model, tmp_p
     finally:
         os.umask(mask)
     assert (tmp_path / "m.joblib").stat().st_mode & 0o777 == 0o644  # not mkstemp's owner-only 0o600
+
+
+def test_files_of_the_first_release_still_load_as_bg_nbd(cdnow_model, cdnow_split, tmp_path):
+    """Before the model family, a file's purchase model said no kind and no settings: it was BG/NBD."""
+    content = to_dict(cdnow_model)
+    for part in ("purchase_model", "spend_model"):
+        content[part].pop("kind")
+        content[part].pop("settings")
+    joblib.dump(content, tmp_path / "old.joblib")
+    loaded = load_model(tmp_path / "old.joblib")
+    assert loaded.purchase_model_.name == "bg_nbd"
+    pd.testing.assert_frame_equal(loaded.predict(cdnow_split, horizon=39), cdnow_model.predict(cdnow_split, horizon=39))
