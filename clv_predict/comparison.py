@@ -178,6 +178,15 @@ def _holdout(fitted: dict, split: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+#: How the comparison section writes each column: log-likelihoods differ in the decimals that matter.
+_FORMATS = {"log-likelihood": "{:,.2f}", "BIC": "{:,.1f}", "holdout: predicted": "{:,.0f}", "actual": "{:,.0f}",
+            "error (%)": "{:+.1f}", "MAE per customer": "{:.3f}", "fit (s)": "{:.2f}"}
+
+
+def _formatted(table: pd.DataFrame) -> pd.DataFrame:
+    return table.apply(lambda column: column.map(_FORMATS[column.name].format) if column.name in _FORMATS else column)
+
+
 def model_comparison_section(
     models: dict,
     split: pd.DataFrame,
@@ -202,16 +211,24 @@ def model_comparison_section(
     from .report import figure_html, table_html
 
     table = compare_models(split, models)
-    shown = table.drop(columns=[c for c in table.columns if c.startswith("error_")])
     best = table["bic"].idxmin()
+    # the columns a reader compares, named for people; every column is in compare_models' table
+    headers = {"parameters": "parameters", "log_likelihood": "log-likelihood", "bic": "BIC",
+               "predicted_purchases": "holdout: predicted", "actual_purchases": "actual",
+               "percent_error": "error (%)", "mae": "MAE per customer", "fit_seconds": "fit (s)"}
+    shown = table[[column for column in headers if column in table.columns]].rename(columns=headers)
+    shown.index = [
+        f"{model.label} (k = {int(model.params_['k'])})" if "k" in model.params_ else model.label
+        for model in models.values()
+    ]
     parts = [
         "<p>" + _html.escape(
             f"The purchase models of the family fitted on the same {table.attrs['n_customers']:,} customers "
-            f"(time unit {table.attrs['time_unit']!r}). Lower AIC and BIC fit better; here BIC prefers "
+            f"(time unit {table.attrs['time_unit']!r}). A lower BIC fits better for its number of parameters; here BIC prefers "
             f"{table.loc[best, 'model']}. The log-likelihoods are densities of the same purchase times, so "
             "they compare across models."
         ) + "</p>",
-        table_html(shown.round(4)),
+        table_html(_formatted(shown)),
     ]
     figure = Figure(figsize=(8.0, 4.8), layout="constrained")
     plot_frequency_comparison(models, split, ax=figure.subplots())
