@@ -21,6 +21,7 @@ from .exceptions import (
 )
 from .models import (
     PURCHASE_MODELS,
+    BetaGeoBetaBinomModel,
     BetaGeoCNBDModel,
     BetaGeoModel,
     GammaGammaModel,
@@ -38,6 +39,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PURCHASE_MODELS",
+    "BetaGeoBetaBinomModel",
     "BetaGeoCNBDModel",
     "BetaGeoModel",
     "CLVModel",
