@@ -29,6 +29,7 @@ from .models import (
     ModifiedBetaGeoModel,
     ParetoNBDModel,
     PurchaseModel,
+    ShiftedBetaGeoModel,
 )
 from .persistence import load_model
 from .rfm import rfm_summary, rfm_train_test_split
@@ -56,6 +57,7 @@ __all__ = [
     "NotFittedError",
     "ParetoNBDModel",
     "PurchaseModel",
+    "ShiftedBetaGeoModel",
     "TransactionLog",
     "VersionWarning",
     "compare_models",

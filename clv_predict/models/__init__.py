@@ -12,6 +12,7 @@ Layout::
         gamma_gamma.py        Gamma-Gamma spend         GammaGammaModel
         _discrete.py          fitting and state of the discrete-time models
         beta_geo_beta_binom.py  BG/BB (opportunities)   BetaGeoBetaBinomModel
+        shifted_beta_geo.py   sBG (contracts)           ShiftedBetaGeoModel
 
 Adding a purchase model (say GGompertz/NBD) is one new module with a
 ``PurchaseModel`` subclass and one line in :data:`PURCHASE_MODELS`; CLV,
@@ -36,6 +37,7 @@ from .cnbd import BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
 from .gamma_gamma import GammaGammaModel
 from .modified_beta_geo import ModifiedBetaGeoModel
 from .pareto_nbd import ParetoNBDModel
+from .shifted_beta_geo import ShiftedBetaGeoModel
 
 #: Purchase models by name: (module, class). The first is the default.
 PURCHASE_MODELS = {
@@ -51,9 +53,10 @@ SPEND_MODELS = {
     "gamma_gamma": ("gamma_gamma", "GammaGammaModel"),
 }
 
-#: Discrete-time models by name: opportunities (BG/BB); not purchase models.
+#: Discrete-time models by name: opportunities (BG/BB) and contracts (sBG); not purchase models.
 DISCRETE_MODELS = {
     "bg_bb": ("beta_geo_beta_binom", "BetaGeoBetaBinomModel"),
+    "sbg": ("shifted_beta_geo", "ShiftedBetaGeoModel"),
 }
 
 
@@ -95,6 +98,7 @@ __all__ = [
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
     "PurchaseModel",
+    "ShiftedBetaGeoModel",
     "model_class_of_kind",
     "purchase_model",
     "purchase_model_class",
