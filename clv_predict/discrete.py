@@ -10,6 +10,9 @@ Two shapes of data the continuous-time models do not fit:
 * **contracts** (:class:`~clv_predict.ShiftedBetaGeoModel`): ``T`` is the number
   of periods a subscriber has completed and ``churned`` says whether they did
   not renew at the end of period ``T`` (so a churned customer has ``T >= 1``).
+
+:func:`opportunity_summary` builds the first from a :class:`~clv_predict.TransactionLog`,
+one opportunity per calendar period.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._validation import to_timestamp
 from .exceptions import DataError
 
 
@@ -94,3 +98,59 @@ def check_whole_number(value, name: str, *, minimum: int = 0) -> int:
             or not np.isfinite(value) or value != int(value) or value < minimum:
         raise DataError(f"{name!r} must be a whole number >= {minimum}; got {value!r}")
     return int(value)
+
+
+def opportunity_summary(log, *, period: str = "Y", observation_period_end=None) -> pd.DataFrame:
+    """A discrete-opportunity summary from a transaction log: one opportunity per calendar ``period``.
+
+    A customer's first purchase falls in his acquisition period; every later
+    period that is over by ``observation_period_end`` (default: the day of the
+    log's last purchase) is an opportunity. ``frequency`` counts the
+    opportunities with at least one purchase, ``recency`` is the number of the
+    last of them (1 for the period after the acquisition; 0 without any) and
+    ``T`` the number of opportunities. Customers acquired after the end are left
+    out; purchases after it are ignored.
+
+    Parameters
+    ----------
+    log : TransactionLog
+    period : str, default "Y"
+        A pandas period alias: "Y" (calendar years), "Q", "M", "W", ...
+    observation_period_end : date-like, optional
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``customer_id``, int64 columns ``frequency``, ``recency``, ``T``,
+        ready for :class:`~clv_predict.BetaGeoBetaBinomModel`.
+    """
+    end = log.last_purchase if observation_period_end is None else to_timestamp(
+        observation_period_end, "observation_period_end")
+    try:
+        end_period = pd.Period(end, freq=period)
+    except (ValueError, TypeError, AttributeError):
+        raise DataError(f"'period' must be a pandas period alias such as 'Y', 'Q', 'M' or 'W'; got {period!r}") from None
+    if end.normalize() < end_period.end_time.normalize():
+        end_period -= 1  # the period of the end is not over: no opportunity yet
+    transactions = log.transactions()
+    transactions = transactions[transactions["date"] <= end]
+    periods = transactions["date"].dt.to_period(period)
+    # each purchase's period as a whole number, 0 for the last opportunity (ordinals, no Period objects)
+    number = pd.PeriodIndex(periods).asi8 - end_period.ordinal
+    customer = transactions["customer_id"].to_numpy()
+    frame = pd.DataFrame({"customer_id": customer, "number": number})
+    first = frame.groupby("customer_id", sort=False)["number"].transform("min").to_numpy()
+    later = pd.DataFrame({"customer_id": customer, "opportunity": number - first})
+    later = later[(later["opportunity"] > 0) & (number <= 0)].drop_duplicates()
+    grouped = later.groupby("customer_id", sort=False)["opportunity"]
+    ids = pd.unique(customer)
+    first_of = pd.Series(first, index=customer).groupby(level=0, sort=False).first().reindex(ids)
+    summary = pd.DataFrame(
+        {
+            "frequency": grouped.size().reindex(ids, fill_value=0).to_numpy(dtype=np.int64),
+            "recency": grouped.max().reindex(ids, fill_value=0).to_numpy(dtype=np.int64),
+            "T": np.maximum(-first_of.to_numpy(dtype=np.int64), 0),
+        },
+        index=pd.Index(ids, name="customer_id"),
+    )
+    return summary

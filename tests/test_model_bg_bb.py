@@ -252,3 +252,37 @@ def test_errors_name_the_input(published):
         BetaGeoBetaBinomModel.from_params(alpha=1, beta=1, gamma=1)
     with pytest.raises(NotFittedError):
         BetaGeoBetaBinomModel().probability_alive(_summary((1, 2, 6)))
+
+
+# ---------------------------------------------------------------- from a transaction log
+
+
+def test_opportunity_summary_counts_periods_with_a_purchase_after_the_first():
+    from clv_predict import TransactionLog
+    from clv_predict.discrete import opportunity_summary
+
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "a", "b", "c", "c", "d"],
+            "date": pd.to_datetime(
+                ["1995-03-01", "1995-09-01", "1997-05-01", "1997-06-01", "1995-12-31", "1996-01-10", "2001-12-31",
+                 "2002-02-01"]
+            ),
+        }
+    )
+    log = TransactionLog(frame, customer_id_col="customer_id", datetime_col="date")
+    summary = opportunity_summary(log, period="Y", observation_period_end="2001-12-31")
+    # a: acquired 1995, gave in 1997 (opportunity 2 of 1996..2001); b: never again; c: acquired 1996, gave in 2001
+    # (opportunity 5 of 1997..2001); d: acquired after the end, left out
+    assert summary.to_dict("index") == {
+        "a": {"frequency": 1, "recency": 2, "T": 6},
+        "b": {"frequency": 0, "recency": 0, "T": 6},
+        "c": {"frequency": 1, "recency": 5, "T": 5},
+    }
+    assert summary.index.name == "customer_id"
+    # a period not over at the end is no opportunity yet
+    partial = opportunity_summary(log, period="Y", observation_period_end="2001-06-30")
+    assert partial.loc["c"].to_dict() == {"frequency": 0, "recency": 0, "T": 4}
+    assert BetaGeoBetaBinomModel.from_params(**PUBLISHED).probability_alive(summary).between(0, 1).all()
+    with pytest.raises(DataError, match="'period'"):
+        opportunity_summary(log, period="fortnight")
