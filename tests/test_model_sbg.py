@@ -137,3 +137,12 @@ def test_errors_name_the_input():
         ShiftedBetaGeoModel.from_params(alpha=1, beta=1, gamma=1)
     with pytest.raises(NotFittedError):
         ShiftedBetaGeoModel().survival_function([1])
+
+
+def test_summary_leaves_the_fitted_parameters_as_they_were():
+    # summary() named the index of params_ and standard_errors_ "parameter" too (it shared their Index)
+    model = ShiftedBetaGeoModel().fit_survivors(REGULAR)
+    before = model.params_.copy(), model.standard_errors_.copy()
+    model.summary()
+    pd.testing.assert_series_equal(model.params_, before[0])
+    pd.testing.assert_series_equal(model.standard_errors_, before[1])
