@@ -129,7 +129,9 @@ def opportunity_summary(log, *, period: str = "Y", observation_period_end=None) 
     try:
         end_period = pd.Period(end, freq=period)
     except (ValueError, TypeError, AttributeError):
-        raise DataError(f"'period' must be a pandas period alias such as 'Y', 'Q', 'M' or 'W'; got {period!r}") from None
+        raise DataError(
+            f"'period' must be a pandas period alias such as 'Y', 'Q', 'M' or 'W'; got {period!r}"
+        ) from None
     if end.normalize() < end_period.end_time.normalize():
         end_period -= 1  # the period of the end is not over: no opportunity yet
     transactions = log.transactions()

@@ -91,7 +91,9 @@ def test_fit_matches_lifetimes_beta_geo_beta_binom_fitter(fitted):
     with _lifetimes._contained():
         from lifetimes import BetaGeoBetaBinomFitter
 
-        reference = BetaGeoBetaBinomFitter().fit(raw["frequency"], raw["recency"], raw["periods"], weights=raw["weights"])
+        reference = BetaGeoBetaBinomFitter().fit(
+            raw["frequency"], raw["recency"], raw["periods"], weights=raw["weights"]
+        )
         theirs = reference.params_[list(PUBLISHED)].to_numpy(dtype=float)
         log_likelihood = float(
             (BetaGeoBetaBinomFitter._loglikelihood(fitted.params_.to_numpy(), raw["frequency"], raw["recency"],

@@ -17,7 +17,10 @@ HIGH_END_LATER = [468, 445, 427, 409, 394]
 
 @pytest.mark.parametrize(
     "survivors, expected, later",
-    [(REGULAR, {"alpha": 0.704, "beta": 1.182}, REGULAR_LATER), (HIGH_END, {"alpha": 0.668, "beta": 3.806}, HIGH_END_LATER)],
+    [
+        (REGULAR, {"alpha": 0.704, "beta": 1.182}, REGULAR_LATER),
+        (HIGH_END, {"alpha": 0.668, "beta": 3.806}, HIGH_END_LATER),
+    ],
 )
 def test_cohorts_of_fader_hardie_2007_and_their_projection(survivors, expected, later):
     model = ShiftedBetaGeoModel().fit_survivors(survivors)

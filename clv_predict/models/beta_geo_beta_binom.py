@@ -141,8 +141,10 @@ class BetaGeoBetaBinomModel(_DiscreteModel):
         return pd.Series(np.minimum(values, 1.0), index=index, name="p_alive")
 
     def _log_purchase_weight(self, params, x, t_x, n) -> np.ndarray:
-        """log of E[p (1 - theta)^n | history] / E[(1 - theta)^n | history] ... the part shared by eqs. 13 and 14:
-        log B(alpha + x + 1, beta + n - x) / B(alpha, beta) - log L."""
+        """The factor eqs. 13 and 14 share: log B(alpha + x + 1, beta + n - x) / B(alpha, beta) - log L(x, t_x, n).
+
+        Its exponential times B(gamma, delta + n + k) / B(gamma, delta) is the probability of a purchase at opportunity n + k.
+        """
         a, b, g, d = params
         return betaln(a + x + 1, b + n - x) - betaln(a, b) - self._log_likelihood_values(params, x, t_x, n)
 
@@ -185,7 +187,8 @@ class BetaGeoBetaBinomModel(_DiscreteModel):
         _, _, g, d = params
         z = 1.0 / (1.0 + discount_rate)
         log_next = betaln(g, d + n + 1) - betaln(g, d)
-        values = np.exp(self._log_purchase_weight(params, x, t_x, n) + log_next) * z * hyp2f1_one(d + n + 1, g + d + n + 1, z)
+        series = hyp2f1_one(d + n + 1, g + d + n + 1, z)
+        values = np.exp(self._log_purchase_weight(params, x, t_x, n) + log_next) * z * series
         return pd.Series(values, index=index, name="expected_residual_purchases")
 
     def expected_purchases_new_customer(self, n):
@@ -265,8 +268,7 @@ def _log_choose(n, k):
 
 
 def _cumulative_survival(g, d, n, t):
-    """sum over k = 1..t of E[(1 - theta)^(n + k)] / E[(1 - theta)^n] ... times B(gamma, delta + n) / B(gamma, delta):
-    that is sum_k B(gamma, delta + n + k) / B(gamma, delta), in closed form (FHS eqs. 7 and 13)."""
+    """sum over k = 1..t of B(gamma, delta + n + k) / B(gamma, delta), in closed form (FHS eqs. 7 and 13)."""
     n = np.asarray(n, dtype=float)
     t = np.asarray(t, dtype=float)
     if abs(g - 1.0) < 1e-6:
