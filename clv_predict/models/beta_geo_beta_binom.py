@@ -143,7 +143,8 @@ class BetaGeoBetaBinomModel(_DiscreteModel):
     def _log_purchase_weight(self, params, x, t_x, n) -> np.ndarray:
         """The factor eqs. 13 and 14 share: log B(alpha + x + 1, beta + n - x) / B(alpha, beta) - log L(x, t_x, n).
 
-        Its exponential times B(gamma, delta + n + k) / B(gamma, delta) is the probability of a purchase at opportunity n + k.
+        Its exponential times B(gamma, delta + n + k) / B(gamma, delta) is the probability of a purchase at
+        opportunity n + k.
         """
         a, b, g, d = params
         return betaln(a + x + 1, b + n - x) - betaln(a, b) - self._log_likelihood_values(params, x, t_x, n)
