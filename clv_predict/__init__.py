@@ -21,6 +21,7 @@ from .exceptions import (
 )
 from .models import (
     PURCHASE_MODELS,
+    BetaGeoBetaBinomModel,
     BetaGeoCNBDModel,
     BetaGeoModel,
     GammaGammaModel,
@@ -28,6 +29,7 @@ from .models import (
     ModifiedBetaGeoModel,
     ParetoNBDModel,
     PurchaseModel,
+    ShiftedBetaGeoModel,
 )
 from .persistence import load_model
 from .rfm import rfm_summary, rfm_train_test_split
@@ -38,6 +40,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PURCHASE_MODELS",
+    "BetaGeoBetaBinomModel",
     "BetaGeoCNBDModel",
     "BetaGeoModel",
     "CLVModel",
@@ -54,6 +57,7 @@ __all__ = [
     "NotFittedError",
     "ParetoNBDModel",
     "PurchaseModel",
+    "ShiftedBetaGeoModel",
     "TransactionLog",
     "VersionWarning",
     "compare_models",

@@ -10,12 +10,19 @@ Layout::
         modified_beta_geo.py  MBG/NBD                   ModifiedBetaGeoModel
         cnbd.py               BG/CNBD-k, MBG/CNBD-k     BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
         gamma_gamma.py        Gamma-Gamma spend         GammaGammaModel
+        _discrete.py          fitting and state of the discrete-time models
+        beta_geo_beta_binom.py  BG/BB (opportunities)   BetaGeoBetaBinomModel
+        shifted_beta_geo.py   sBG (contracts)           ShiftedBetaGeoModel
 
 Adding a purchase model (say GGompertz/NBD) is one new module with a
 ``PurchaseModel`` subclass and one line in :data:`PURCHASE_MODELS`; CLV,
 scoring, persistence, evaluation, the plots, ``compare_models`` and the command
 line find it there by name (or by its class name, the ``kind`` a saved file
 records) and never name a model class themselves.
+
+The discrete-time models (purchases at opportunities, contract renewals) count
+opportunities or periods, not time, and do not answer the ``PurchaseModel``
+protocol: they are in :data:`DISCRETE_MODELS`, which persistence reads too.
 """
 
 from __future__ import annotations
@@ -25,10 +32,12 @@ from importlib import import_module
 from ..exceptions import DataError
 from ._base import PurchaseModel
 from .beta_geo import BetaGeoModel
+from .beta_geo_beta_binom import BetaGeoBetaBinomModel
 from .cnbd import BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
 from .gamma_gamma import GammaGammaModel
 from .modified_beta_geo import ModifiedBetaGeoModel
 from .pareto_nbd import ParetoNBDModel
+from .shifted_beta_geo import ShiftedBetaGeoModel
 
 #: Purchase models by name: (module, class). The first is the default.
 PURCHASE_MODELS = {
@@ -44,6 +53,12 @@ SPEND_MODELS = {
     "gamma_gamma": ("gamma_gamma", "GammaGammaModel"),
 }
 
+#: Discrete-time models by name: opportunities (BG/BB) and contracts (sBG); not purchase models.
+DISCRETE_MODELS = {
+    "bg_bb": ("beta_geo_beta_binom", "BetaGeoBetaBinomModel"),
+    "sbg": ("shifted_beta_geo", "ShiftedBetaGeoModel"),
+}
+
 
 def _load(module: str, name: str) -> type:
     return getattr(import_module(f"{__name__}.{module}"), name)
@@ -57,8 +72,8 @@ def purchase_model_class(name: str) -> type:
 
 
 def model_class_of_kind(kind: str) -> type:
-    """The class a saved model's ``kind`` (its class name) names, purchase or spend model."""
-    for module, name in (*PURCHASE_MODELS.values(), *SPEND_MODELS.values()):
+    """The class a saved model's ``kind`` (its class name) names: purchase, spend or discrete-time model."""
+    for module, name in (*PURCHASE_MODELS.values(), *SPEND_MODELS.values(), *DISCRETE_MODELS.values()):
         if name == kind:
             return _load(module, name)
     raise DataError(f"unknown model kind {kind!r}")
@@ -72,8 +87,10 @@ def purchase_model(model) -> PurchaseModel:
 
 
 __all__ = [
+    "DISCRETE_MODELS",
     "PURCHASE_MODELS",
     "SPEND_MODELS",
+    "BetaGeoBetaBinomModel",
     "BetaGeoCNBDModel",
     "BetaGeoModel",
     "GammaGammaModel",
@@ -81,6 +98,7 @@ __all__ = [
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
     "PurchaseModel",
+    "ShiftedBetaGeoModel",
     "model_class_of_kind",
     "purchase_model",
     "purchase_model_class",

@@ -311,7 +311,7 @@ class _ParametricModel:
                 "upper": self.params_ + z * self.standard_errors_,
             }
         )
-        table.index.name = "parameter"
+        table = table.rename_axis("parameter")  # a new Index: params_ keeps its own unnamed one
         table.attrs["alpha"] = alpha
         return table
 
