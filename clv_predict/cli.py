@@ -529,9 +529,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised where the process is so that every atomic writer removes its temporary file."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import signal
+    import threading
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ClvWarning)
@@ -549,6 +571,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("clv-predict: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("clv-predict: terminated", file=sys.stderr)
+        return 128 + 15
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from . import io as _io
 from . import rfm as _rfm
 from ._validation import check_rfm, to_timestamp
-from ._files import atomic_output
+from ._files import _temporary_prefix, atomic_output, remove_stale_partials
 from .exceptions import DataError, DataWarning
 
 #: Columns of every scoring output, in this order. ``customer_id`` is text.
@@ -93,7 +93,8 @@ def _atomic_folder(path: Path):
         raise DataError(f"cannot write {str(path)!r}: folder {str(parent)!r} does not exist")
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise DataError(f"cannot write Parquet parts to {str(path)!r}: it exists and is not an empty folder")
-    temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=parent))
+    remove_stale_partials(path)
+    temporary = Path(tempfile.mkdtemp(prefix=_temporary_prefix(path), suffix=".partial", dir=parent))
     try:
         yield temporary
         if path.exists():
