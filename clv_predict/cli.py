@@ -66,6 +66,28 @@ def _transaction_log(path: str, args):
                                **_input_policy(args))
 
 
+def _prepare_output(args, *, parts: bool = False, inputs=("input", "model")) -> None:
+    """Check ``--output`` before any work: not one of the command's input files, not a folder (unless
+    ``parts``), its folder created as ``demo`` does."""
+    from .exceptions import DataError
+
+    output = Path(args.output)
+    target = output.resolve()
+    for flag in inputs:
+        given = getattr(args, flag, None)
+        if given and Path(given).resolve() == target:
+            raise DataError(f"--output {args.output} is the --{flag} file: writing it would replace the {flag}; "
+                            f"give another file name")
+    if output.is_dir() and not parts:
+        raise DataError(f"--output {args.output} is a folder; give a file name")
+    if output.exists() and not output.is_dir() and parts:
+        raise DataError(f"--output {args.output} is a file; --output-parts needs a new or empty folder")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create the folder of --output {args.output}: {exc.strerror or exc}") from None
+
+
 def _needs_regularity(names) -> bool:
     """Whether a named purchase model needs the regularity column ``litt`` (the CNBD-k models) in its summary."""
     from .models import purchase_model_class
@@ -92,6 +114,7 @@ def _print_summary(model, out) -> None:
 def cmd_fit(args, out) -> int:
     from . import CLVModel
 
+    _prepare_output(args, inputs=("input",))  # --model is a model's name here
     log = _transaction_log(args.input, args)  # read and checked once
     end = args.observation_end
     if end is not None:
@@ -137,6 +160,7 @@ class _ProgressBar:
 def cmd_score(args, out) -> int:
     from . import load_model, score_file
 
+    _prepare_output(args, parts=args.output_parts)
     model = load_model(args.model)
     bar = _ProgressBar(sys.stderr)
     result = score_file(
@@ -243,6 +267,7 @@ def cmd_compare(args, out) -> int:
     output = Path(args.output) if args.output else None
     if output is not None:
         _table_format(output)
+        _prepare_output(args)
     if not args.quantity_col and args.negative_amounts == "refuse":
         args.amount_col = None  # who bought when is enough: amounts matter only to a returns policy
     log = _transaction_log(args.input, args)
@@ -263,6 +288,7 @@ def cmd_report(args, out) -> int:
     from . import load_model
     from .report import write_report
 
+    _prepare_output(args)
     model = load_model(args.model)
     log = _transaction_log(args.input, args)  # read and checked once, for every part of the report
     path = write_report(
@@ -341,6 +367,7 @@ def cmd_cohorts(args, out) -> int:
 
     output = Path(args.output)
     _table_format(output)
+    _prepare_output(args)
     if args.table == "retention":
         args.amount_col = None  # who bought when is enough: the file need not have amounts
     log = _transaction_log(args.input, args)  # read and checked once, for every table below
@@ -368,6 +395,7 @@ def cmd_segments(args, out) -> int:
 
     output = Path(args.output)
     _table_format(output)
+    _prepare_output(args)
     model = load_model(args.model)
     log = _transaction_log(args.input, args)  # read and checked once, for every table below
     settings = {"horizon": args.horizon, "discount_rate": args.discount_rate, "margin": args.margin,

@@ -144,3 +144,58 @@ def test_a_warning_about_the_dates_is_printed_once_with_an_observation_end(log_c
         rfm_summary(read_transactions(mixed), customer_id_col="cust", datetime_col="day", monetary_value_col="value",
                     observation_period_end="1997-09-30", time_unit="W")
     assert printed == sum("mixes" in str(w.message) for w in caught) <= 1
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory, cdnow_model):
+    path = tmp_path_factory.mktemp("saved") / "cdnow.joblib"
+    cdnow_model.save(path)
+    return path
+
+
+@pytest.mark.parametrize("command", [
+    ["score", "--model", "{model}", "--input", "{input}", *COLUMNS, "--output", "{same}"],
+    ["score", "--model", "{model}", "--input", "{input}", *COLUMNS, "--output", "{model_link}"],
+    ["fit", "--input", "{input}", *COLUMNS, "--output", "{same}"],
+    ["segments", "--model", "{model}", "--input", "{input}", *COLUMNS, "--output", "{same}"],
+    ["cohorts", "--input", "{input}", *COLUMNS, "--output", "{same}"],
+    ["compare", "--input", "{input}", *COLUMNS, "--output", "{same}"],
+    ["report", "--model", "{model}", "--input", "{input}", *COLUMNS, "--output", "{same}"],
+])
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(command, log_csv, saved_model, tmp_path, capsys):
+    import os
+    import shutil
+
+    copy = tmp_path / "copy.csv"
+    shutil.copy(log_csv, copy)
+    model = tmp_path / "model.joblib"
+    shutil.copy(saved_model, model)
+    os.symlink(copy, tmp_path / "same.csv")
+    os.symlink(model, tmp_path / "model_link.joblib")
+    names = {"input": copy, "model": model, "same": tmp_path / "same.csv", "model_link": tmp_path / "model_link.joblib"}
+    before = copy.read_bytes(), model.read_bytes()
+    assert main([part.format(**names) for part in command]) == 1
+    err = capsys.readouterr().err
+    assert "--output" in err and ("is the --input file" in err or "is the --model file" in err)
+    assert (copy.read_bytes(), model.read_bytes()) == before
+
+
+def test_an_output_that_is_a_folder_is_refused_before_any_work(log_csv, saved_model, tmp_path, capsys, monkeypatch):
+    import clv_predict
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("scored before the output was checked")
+
+    monkeypatch.setattr(clv_predict, "score_file", no_work)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert main(["score", "--model", str(saved_model), "--input", str(log_csv), *COLUMNS, "--output", str(folder)]) == 1
+    assert f"--output {folder} is a folder" in capsys.readouterr().err
+
+
+def test_outputs_create_their_folders(log_csv, tmp_path, capsys):
+    model = tmp_path / "models" / "shop.joblib"
+    assert main(["fit", "--input", str(log_csv), *COLUMNS, "--output", str(model)]) == 0
+    scores = tmp_path / "out" / "deep" / "scores.parquet"
+    assert main(["score", "--model", str(model), "--input", str(log_csv), *COLUMNS, "--output", str(scores)]) == 0
+    assert model.is_file() and scores.is_file()
