@@ -199,3 +199,36 @@ def test_outputs_create_their_folders(log_csv, tmp_path, capsys):
     scores = tmp_path / "out" / "deep" / "scores.parquet"
     assert main(["score", "--model", str(model), "--input", str(log_csv), *COLUMNS, "--output", str(scores)]) == 0
     assert model.is_file() and scores.is_file()
+
+
+@pytest.fixture(scope="module")
+def small_log_csv(tmp_path_factory, cdnow_log):
+    path = tmp_path_factory.mktemp("small") / "small.csv"
+    small = cdnow_log[cdnow_log["customer_id"].isin(cdnow_log["customer_id"].unique()[:300])]
+    small.rename(columns={"customer_id": "cust", "date": "day", "amount": "value"}).to_csv(path, index=False)
+    return path
+
+
+def _documented_choices(command):
+    from clv_predict.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[command]
+    return [(a.option_strings[0], choice) for a in sub._actions if a.choices and a.option_strings
+            and a.dest not in ("negative_amounts", "missing_ids", "decimal") for choice in a.choices]
+
+
+@pytest.mark.parametrize("command, option, choice",
+                         [("segments", *c) for c in _documented_choices("segments")]
+                         + [("cohorts", *c) for c in _documented_choices("cohorts")])
+@pytest.mark.parametrize("suffix", [".csv"])
+def test_every_documented_choice_of_segments_and_cohorts_runs(command, option, choice, suffix, small_log_csv,
+                                                              saved_model, tmp_path, capsys):
+    output = tmp_path / f"table{suffix}"
+    args = [command, "--input", str(small_log_csv), *COLUMNS, option, choice, "--output", str(output)]
+    if command == "segments" and option == "--by":
+        args += ["--table", "summary"]
+    if command == "segments" or (option, choice) == ("--table", "summary"):
+        args += ["--model", str(saved_model)]
+    assert main(args) == 0, capsys.readouterr().err
+    assert len(pd.read_csv(output)) > 0
