@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -16,7 +17,7 @@ def cdnow_files(tmp_path_factory, cdnow_log):
 
 
 def _read(path):
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"customer_id": str})
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     return frame.sort_values("customer_id").reset_index(drop=True)
 
 
@@ -42,7 +43,6 @@ def test_file_scores_equal_the_library_forecast(cdnow_model, cdnow_split, cdnow_
         score_file(cdnow_model, parquet, tmp_path / "s.parquet", horizon=39, observation_period_end="1997-09-30")
     scored = _read(tmp_path / "s.parquet").set_index("customer_id")
     expected = cdnow_model.predict(cdnow_split, horizon=39)
-    expected.index = expected.index.astype(str)
     pd.testing.assert_frame_equal(scored[list(expected.columns)], expected.loc[scored.index], check_names=False)
 
 
@@ -54,7 +54,8 @@ def test_rfm_table_input(cdnow_model, cdnow_split, tmp_path):
     scored = _read(tmp_path / "out.parquet")
     direct = score(cdnow_model, cdnow_split, horizon=39)
     pd.testing.assert_frame_equal(scored, direct.sort_values("customer_id").reset_index(drop=True))
-    assert scored.dtypes.drop("customer_id").eq("float64").all()
+    assert scored.dtypes.drop(["customer_id", "frequency"]).eq("float64").all()
+    assert scored["customer_id"].dtype == "int64" and scored["frequency"].dtype == "int64"
 
 
 def test_bad_input_leaves_no_output_file(cdnow_model, tmp_path):
@@ -93,3 +94,25 @@ def test_the_old_observation_end_keyword_still_works_with_a_deprecation_warning(
     with pytest.raises(TypeError, match="observation_period_end"):
         score_file(cdnow_model, parquet, tmp_path / "both.parquet", observation_end="1997-09-30",
                    observation_period_end="1997-09-30", **settings)
+
+
+@pytest.mark.parametrize("out_suffix", [".csv", ".parquet"])
+def test_scores_keep_integer_ids_in_numeric_order_and_integer_counts_whatever_the_input(
+        cdnow_model, cdnow_log, tmp_path, out_suffix):
+    log = cdnow_log.assign(customer_id=cdnow_log["customer_id"].astype("int64"))
+    inputs = {"csv": tmp_path / "log.csv", "parquet": tmp_path / "log.parquet"}
+    log.to_csv(inputs["csv"], index=False)
+    log.to_parquet(inputs["parquet"], index=False)
+    results = []
+    for kind, path in inputs.items():
+        for chunk_rows in (None, 1500):
+            output = tmp_path / f"{kind}-{chunk_rows}{out_suffix}"
+            score_file(cdnow_model, path, output, horizon=26, chunk_rows=chunk_rows, observation_period_end="1998-06-30")
+            frame = pd.read_csv(output) if out_suffix == ".csv" else pd.read_parquet(output)
+            assert frame["customer_id"].dtype == np.int64 and frame["frequency"].dtype == np.int64
+            assert frame["customer_id"].is_monotonic_increasing and len(frame) == 2357
+            results.append(frame)
+    for frame in results[1:]:
+        pd.testing.assert_frame_equal(frame, results[0], rtol=1e-12)
+    merged = log.drop_duplicates("customer_id").merge(results[0], on="customer_id", validate="one_to_one")
+    assert len(merged) == 2357
