@@ -180,6 +180,7 @@ def cmd_score(args, out) -> int:
         output_parts=args.output_parts,
         sep=args.sep,
         decimal=args.decimal,
+        time_unit=args.time_unit,
         **_input_policy(args),
     )
     bar.finish()
@@ -465,6 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_columns(score)
     score.add_argument("--input-kind", choices=["transactions", "rfm"], default="transactions",
                        help="'transactions' (default) or a ready 'rfm' table in the model's time unit")
+    score.add_argument("--time-unit", choices=["D", "W", "M"],
+                       help="time unit of an --input-kind rfm file that does not state its own (files written by "
+                            "clv-predict as Parquet do); must be the model's")
     score.add_argument("--observation-end", help="date the RFM summary is built as of (default: last date in the input)")
     score.add_argument("--horizon", type=int, default=52, help="forecast horizon in the model's time unit (default: 52)")
     score.add_argument("--discount-rate", type=float, default=0.0, help="discount rate per time unit (default: 0)")

@@ -73,6 +73,7 @@ def score(model, rfm: pd.DataFrame, *, horizon, discount_rate: float = 0.0, marg
     out.insert(0, "customer_id", ids.to_numpy() if pd.api.types.is_integer_dtype(ids) else ids.astype(str))
     out = out.reset_index(drop=True)[list(SCORE_COLUMNS)]
     out = out.astype({c: "float64" for c in SCORE_COLUMNS[1:]})
+    out.attrs = {"time_unit": model.time_unit_} if model.time_unit_ else {}
     if np.array_equal(out["frequency"], np.round(out["frequency"])):
         out["frequency"] = out["frequency"].astype(np.int64)
     return out
@@ -89,8 +90,45 @@ def _all_integer_ids(ids) -> bool:
 
 def _schema(frame: pd.DataFrame | None) -> pa.Schema:
     integer = frame is not None and pd.api.types.is_integer_dtype(frame["customer_id"])
+    unit = (frame.attrs.get("time_unit") if frame is not None else None) or ""
     return pa.schema([("customer_id", pa.int64() if integer else pa.string()), ("frequency", pa.int64())]
-                     + [(c, pa.float64()) for c in SCORE_COLUMNS[2:]])
+                     + [(c, pa.float64()) for c in SCORE_COLUMNS[2:]],
+                     metadata={"time_unit": unit} if unit else None)
+
+
+def _stated_time_unit(path: Path, sep) -> str | None:
+    """The time unit an RFM file states: Parquet schema metadata ``time_unit`` or a CSV column ``time_unit``."""
+    if path.is_dir() or _format_of(path) == "parquet":
+        try:
+            metadata = ds.dataset(str(path), format="parquet").schema.metadata or {}
+        except (pa.ArrowInvalid, OSError):
+            return None
+        unit = metadata.get(b"time_unit")
+        return unit.decode() if unit else None
+    try:
+        header = pd.read_csv(path, nrows=0, sep=sep, engine="python" if sep is None else "c").columns
+    except (ValueError, OSError):
+        return None
+    if "time_unit" not in header:
+        return None
+    units = set(pd.read_csv(path, usecols=["time_unit"], sep=sep, engine="python" if sep is None else "c",
+                            dtype=str)["time_unit"].dropna())
+    if len(units) != 1:
+        raise DataError(f"the 'time_unit' column of {str(path)!r} must hold one unit; got {sorted(units)}")
+    return units.pop()
+
+
+def _check_rfm_time_unit(path: Path, model_unit: str | None, given: str | None, sep) -> None:
+    stated = _stated_time_unit(path, sep)
+    if stated is None and given is None:
+        raise DataError(f"the RFM file {str(path)!r} does not state its time unit: give time_unit "
+                        f"(--time-unit), the unit its recency and T are in (the model's is {model_unit!r})")
+    if stated is not None and given is not None and stated != given:
+        raise DataError(f"the RFM file {str(path)!r} states time unit {stated!r} but time_unit {given!r} was given")
+    unit = stated or given
+    if model_unit and unit != model_unit:
+        raise DataError(f"the RFM file {str(path)!r} is in time unit {unit!r} but the model was fitted in "
+                        f"{model_unit!r}; rebuild the RFM table with time_unit={model_unit!r}")
 
 
 def _format_of(path: Path) -> str:
@@ -197,6 +235,7 @@ def score_file(
     sep: str | None = None,
     decimal: str = ".",
     observation_end=None,
+    time_unit: str | None = None,
 ) -> dict:
     """Score every customer of a file with a fitted :class:`CLVModel` and write the result.
 
@@ -232,6 +271,11 @@ def score_file(
         CSV separator (default: read off the header) and decimal mark; see :mod:`clv_predict.io`.
     observation_end
         Deprecated spelling of ``observation_period_end`` (the name of every other function).
+    time_unit : {"D", "W", "M"}, optional
+        Time unit of an RFM input that does not state its own. RFM tables state it in their
+        Parquet schema metadata (``time_unit``, as this function writes it) or in a CSV column
+        ``time_unit``; a unit other than the model's is refused, and so is an RFM file that does not
+        state one when ``time_unit`` is not given.
 
     Returns
     -------
@@ -264,6 +308,7 @@ def score_file(
     with (_atomic_folder(output_path) if output_parts else _atomic_output(output_path)) as partial:
         writer = _PartsWriter(partial) if output_parts else _Writer(partial, out_kind)
         if input_kind == "rfm":
+            _check_rfm_time_unit(input_path, model.time_unit_, time_unit, sep)
             columns = ("customer_id", "frequency", "recency", "T", "monetary_value")
             chunks = 0
             integer_ids = all(  # one id column read first, so that every chunk writes ids of one type

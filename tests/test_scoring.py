@@ -49,7 +49,8 @@ def test_file_scores_equal_the_library_forecast(cdnow_model, cdnow_split, cdnow_
 def test_rfm_table_input(cdnow_model, cdnow_split, tmp_path):
     rfm_path = tmp_path / "rfm.csv"
     cdnow_split[["frequency", "recency", "T", "monetary_value"]].to_csv(rfm_path)
-    result = score_file(cdnow_model, rfm_path, tmp_path / "out.parquet", horizon=39, input_kind="rfm", chunk_rows=500)
+    result = score_file(cdnow_model, rfm_path, tmp_path / "out.parquet", horizon=39, input_kind="rfm", chunk_rows=500,
+                        time_unit="W")
     assert result["customers"] == 2357 and result["chunks"] == 5
     scored = _read(tmp_path / "out.parquet")
     direct = score(cdnow_model, cdnow_split, horizon=39)
@@ -116,3 +117,34 @@ def test_scores_keep_integer_ids_in_numeric_order_and_integer_counts_whatever_th
         pd.testing.assert_frame_equal(frame, results[0], rtol=1e-12)
     merged = log.drop_duplicates("customer_id").merge(results[0], on="customer_id", validate="one_to_one")
     assert len(merged) == 2357
+
+
+def test_an_rfm_file_must_state_the_model_time_unit(cdnow_model, cdnow_split, tmp_path):
+    plain = tmp_path / "rfm.csv"
+    cdnow_split[["frequency", "recency", "T", "monetary_value"]].to_csv(plain)
+    with pytest.raises(DataError, match="does not state its time unit: give time_unit"):
+        score_file(cdnow_model, plain, tmp_path / "a.csv", horizon=39, input_kind="rfm")
+    with pytest.raises(DataError, match="is in time unit 'D' but the model was fitted in 'W'"):
+        score_file(cdnow_model, plain, tmp_path / "a.csv", horizon=39, input_kind="rfm", time_unit="D")
+    daily = tmp_path / "daily.csv"
+    cdnow_split[["frequency", "recency", "T", "monetary_value"]].assign(time_unit="D").to_csv(daily)
+    with pytest.raises(DataError, match="is in time unit 'D'"):
+        score_file(cdnow_model, daily, tmp_path / "a.csv", horizon=39, input_kind="rfm")
+    # scores written as Parquet carry their unit and can be scored again without saying it
+    scored = tmp_path / "scored.parquet"
+    score_file(cdnow_model, plain, scored, horizon=39, input_kind="rfm", time_unit="W")
+    score_file(cdnow_model, scored, tmp_path / "again.parquet", horizon=39, input_kind="rfm")
+    other = load_model_in_unit(cdnow_model, "D")
+    with pytest.raises(DataError, match="is in time unit 'W' but the model was fitted in 'D'"):
+        score_file(other, scored, tmp_path / "b.csv", horizon=39, input_kind="rfm")
+    assert not (tmp_path / "a.csv").exists() and not (tmp_path / "b.csv").exists()
+
+
+def load_model_in_unit(model, unit):
+    import copy
+
+    other = copy.deepcopy(model)
+    other.time_unit_ = unit
+    other.purchase_model_.time_unit_ = unit
+    other.spend_model_.time_unit_ = unit
+    return other
