@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .exceptions import ClvError, ClvWarning, DataWarning
+from .exceptions import ClvError, ClvWarning
 from .models import PURCHASE_MODELS
 
 EXIT_USAGE = 2
@@ -123,10 +123,8 @@ def cmd_fit(args, out) -> int:
 
         if to_timestamp(end, "--observation-end") < log.first_purchase:
             raise DataError(f"--observation-end {end} is before the first transaction in {args.input}")
-    with warnings.catch_warnings():
-        # transactions after the end are outside the period the user asked for: left out quietly
-        warnings.filterwarnings("ignore", message=r".* dated after observation_period_end ", category=DataWarning)
-        rfm = log.rfm(observation_period_end=end, time_unit=args.time_unit, regularity=_needs_regularity(args.model))
+    # transactions after the end are left out with the warning score gives for them
+    rfm = log.rfm(observation_period_end=end, time_unit=args.time_unit, regularity=_needs_regularity(args.model))
     model = CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer, engine=args.engine,
                      purchase_model=args.model).fit(rfm)
     model.save(args.output)

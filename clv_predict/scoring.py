@@ -422,7 +422,7 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
             warnings.warn("; ".join(changed), DataWarning, stacklevel=3)
         if dropped:
             warnings.warn(
-                f"{dropped} transactions dated after observation_period_end {_rfm._iso(end_day)} were left out",
+                f"{dropped} transactions dated after observation_period_end {_rfm._iso(end_day)} were left out of the summary",
                 DataWarning,
                 stacklevel=3,
             )

@@ -232,3 +232,15 @@ def test_every_documented_choice_of_segments_and_cohorts_runs(command, option, c
         args += ["--model", str(saved_model)]
     assert main(args) == 0, capsys.readouterr().err
     assert len(pd.read_csv(output)) > 0
+
+
+def test_fit_and_score_report_the_rows_after_the_observation_end_alike(log_csv, tmp_path, capsys):
+    model = tmp_path / "m.joblib"
+    end = ["--observation-end", "1997-09-30"]
+    assert main(["fit", "--input", str(log_csv), *COLUMNS, *end, "--output", str(model)]) == 0
+    fit_lines = [line for line in capsys.readouterr().err.splitlines() if "dated after" in line]
+    assert main(["score", "--model", str(model), "--input", str(log_csv), *COLUMNS, *end,
+                 "--output", str(tmp_path / "s.csv")]) == 0
+    score_lines = [line for line in capsys.readouterr().err.splitlines() if "dated after" in line]
+    assert fit_lines == score_lines == [
+        "clv-predict: warning: 1959 transactions dated after observation_period_end 1997-09-30 were left out of the summary"]
