@@ -4,12 +4,17 @@ Every file the package writes (model files, scores, reports, tables) goes
 through :func:`atomic_output`: the content is written to a temporary name in
 the target's folder, flushed to disk, and renamed over the target only when
 complete. A reader sees the old file or the new one, never half of one.
+
+The temporary name carries the writer's process id (``.scores.csv.<pid>.<random>.partial``):
+a writer killed outright (SIGKILL, power loss) cannot remove its file, so the next
+writer of the same target removes those whose process is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -21,6 +26,48 @@ def _normal_permissions() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
+
+
+def _temporary_prefix(path: Path) -> str:
+    return f".{path.name}.{os.getpid()}."
+
+
+def _process_is_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False
+    return False
+
+
+def remove_stale_partials(path, *, suffix: str = ".partial") -> list[Path]:
+    """Remove the temporary files (or folders) left next to ``path`` by writers of it that were killed.
+
+    Only names of this module's pattern for ``path`` whose process no longer runs are removed,
+    so a concurrent writer's file is left alone. Returns what was removed.
+    """
+    import shutil
+
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    pattern = re.compile(re.escape(f".{path.name}.") + r"(\d+)\.[A-Za-z0-9_]+" + re.escape(suffix) + "$")
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if match and int(match.group(1)) != os.getpid() and _process_is_gone(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+                removed.append(entry)
+    return removed
 
 
 @contextlib.contextmanager
@@ -35,7 +82,8 @@ def atomic_output(path, *, suffix: str = ".partial", error: type[Exception] = Da
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise error(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=folder)
+    remove_stale_partials(path, suffix=suffix)
+    handle, temporary = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=suffix, dir=folder)
     try:
         os.fchmod(handle, _normal_permissions())
         os.close(handle)

@@ -922,7 +922,7 @@ def segment_summary(segments: pd.DataFrame, by: str = "clv_tier") -> pd.DataFram
         share, ``predicted_value`` (sum of ``clv``) and
         ``share_of_predicted_value``, ``clv_per_customer``, ``mean_p_alive``,
         ``expected_purchases`` (sum) and ``expected_purchases_per_customer``,
-        ``at_risk`` (customers flagged).
+        ``at_risk`` (customers flagged; absent when grouping ``by="at_risk"``, where it is the index).
     """
     needed = ["historical_value", "clv", "p_alive", "expected_purchases", "at_risk"]
     from ._validation import check_columns
@@ -945,6 +945,8 @@ def segment_summary(segments: pd.DataFrame, by: str = "clv_tier") -> pd.DataFram
             "at_risk": grouped["at_risk"].sum().astype(np.int64),
         }
     )
+    if by == "at_risk":  # the count of flagged customers is the grouping itself: one column of that name
+        table = table.drop(columns="at_risk")
     table.index.name = by
     table.attrs.update(segments.attrs)
     return table

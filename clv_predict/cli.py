@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .exceptions import ClvError, ClvWarning, DataWarning
+from .exceptions import ClvError, ClvWarning
 from .models import PURCHASE_MODELS
 
 EXIT_USAGE = 2
@@ -66,6 +66,28 @@ def _transaction_log(path: str, args):
                                **_input_policy(args))
 
 
+def _prepare_output(args, *, parts: bool = False, inputs=("input", "model")) -> None:
+    """Check ``--output`` before any work: not one of the command's input files, not a folder (unless
+    ``parts``), its folder created as ``demo`` does."""
+    from .exceptions import DataError
+
+    output = Path(args.output)
+    target = output.resolve()
+    for flag in inputs:
+        given = getattr(args, flag, None)
+        if given and Path(given).resolve() == target:
+            raise DataError(f"--output {args.output} is the --{flag} file: writing it would replace the {flag}; "
+                            f"give another file name")
+    if output.is_dir() and not parts:
+        raise DataError(f"--output {args.output} is a folder; give a file name")
+    if output.exists() and not output.is_dir() and parts:
+        raise DataError(f"--output {args.output} is a file; --output-parts needs a new or empty folder")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create the folder of --output {args.output}: {exc.strerror or exc}") from None
+
+
 def _needs_regularity(names) -> bool:
     """Whether a named purchase model needs the regularity column ``litt`` (the CNBD-k models) in its summary."""
     from .models import purchase_model_class
@@ -92,6 +114,7 @@ def _print_summary(model, out) -> None:
 def cmd_fit(args, out) -> int:
     from . import CLVModel
 
+    _prepare_output(args, inputs=("input",))  # --model is a model's name here
     log = _transaction_log(args.input, args)  # read and checked once
     end = args.observation_end
     if end is not None:
@@ -100,10 +123,8 @@ def cmd_fit(args, out) -> int:
 
         if to_timestamp(end, "--observation-end") < log.first_purchase:
             raise DataError(f"--observation-end {end} is before the first transaction in {args.input}")
-    with warnings.catch_warnings():
-        # transactions after the end are outside the period the user asked for: left out quietly
-        warnings.filterwarnings("ignore", message=r".* dated after observation_period_end ", category=DataWarning)
-        rfm = log.rfm(observation_period_end=end, time_unit=args.time_unit, regularity=_needs_regularity(args.model))
+    # transactions after the end are left out with the warning score gives for them
+    rfm = log.rfm(observation_period_end=end, time_unit=args.time_unit, regularity=_needs_regularity(args.model))
     model = CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer, engine=args.engine,
                      purchase_model=args.model).fit(rfm)
     model.save(args.output)
@@ -137,6 +158,7 @@ class _ProgressBar:
 def cmd_score(args, out) -> int:
     from . import load_model, score_file
 
+    _prepare_output(args, parts=args.output_parts)
     model = load_model(args.model)
     bar = _ProgressBar(sys.stderr)
     result = score_file(
@@ -156,6 +178,7 @@ def cmd_score(args, out) -> int:
         output_parts=args.output_parts,
         sep=args.sep,
         decimal=args.decimal,
+        time_unit=args.time_unit,
         **_input_policy(args),
     )
     bar.finish()
@@ -243,6 +266,7 @@ def cmd_compare(args, out) -> int:
     output = Path(args.output) if args.output else None
     if output is not None:
         _table_format(output)
+        _prepare_output(args)
     if not args.quantity_col and args.negative_amounts == "refuse":
         args.amount_col = None  # who bought when is enough: amounts matter only to a returns policy
     log = _transaction_log(args.input, args)
@@ -263,6 +287,7 @@ def cmd_report(args, out) -> int:
     from . import load_model
     from .report import write_report
 
+    _prepare_output(args)
     model = load_model(args.model)
     log = _transaction_log(args.input, args)  # read and checked once, for every part of the report
     path = write_report(
@@ -341,6 +366,7 @@ def cmd_cohorts(args, out) -> int:
 
     output = Path(args.output)
     _table_format(output)
+    _prepare_output(args)
     if args.table == "retention":
         args.amount_col = None  # who bought when is enough: the file need not have amounts
     log = _transaction_log(args.input, args)  # read and checked once, for every table below
@@ -368,6 +394,7 @@ def cmd_segments(args, out) -> int:
 
     output = Path(args.output)
     _table_format(output)
+    _prepare_output(args)
     model = load_model(args.model)
     log = _transaction_log(args.input, args)  # read and checked once, for every table below
     settings = {"horizon": args.horizon, "discount_rate": args.discount_rate, "margin": args.margin,
@@ -437,6 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_columns(score)
     score.add_argument("--input-kind", choices=["transactions", "rfm"], default="transactions",
                        help="'transactions' (default) or a ready 'rfm' table in the model's time unit")
+    score.add_argument("--time-unit", choices=["D", "W", "M"],
+                       help="time unit of an --input-kind rfm file that does not state its own (files written by "
+                            "clv-predict as Parquet do); must be the model's")
     score.add_argument("--observation-end", help="date the RFM summary is built as of (default: last date in the input)")
     score.add_argument("--horizon", type=int, default=52, help="forecast horizon in the model's time unit (default: 52)")
     score.add_argument("--discount-rate", type=float, default=0.0, help="discount rate per time unit (default: 0)")
@@ -529,9 +559,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised where the process is so that every atomic writer removes its temporary file."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import signal
+    import threading
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ClvWarning)
@@ -549,6 +601,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("clv-predict: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("clv-predict: terminated", file=sys.stderr)
+        return 128 + 15
 
 
 if __name__ == "__main__":  # pragma: no cover

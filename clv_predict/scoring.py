@@ -27,10 +27,12 @@ import pyarrow.parquet as pq
 from . import io as _io
 from . import rfm as _rfm
 from ._validation import check_rfm, to_timestamp
-from ._files import atomic_output
+from ._files import _temporary_prefix, atomic_output, remove_stale_partials
 from .exceptions import DataError, DataWarning
 
-#: Columns of every scoring output, in this order. ``customer_id`` is text.
+#: Columns of every scoring output, in this order. ``customer_id`` is an integer when every id of the input is
+#: one (written without leading zeros), text otherwise; ``frequency`` is an integer count; customers are in
+#: ascending order of their id (numeric for integer ids).
 SCORE_COLUMNS = (
     "customer_id",
     "frequency",
@@ -60,16 +62,73 @@ def score(model, rfm: pd.DataFrame, *, horizon, discount_rate: float = 0.0, marg
     """Score an RFM table with a fitted :class:`CLVModel`; returns the fixed scoring schema.
 
     The result has one row per customer and the columns of :data:`SCORE_COLUMNS`
-    (``customer_id`` as text), ready to be written to a file.
+    (``customer_id`` of the table's index type, ``frequency`` an integer), ready to be written to a file.
     """
     _check_model(model)
     checked = check_rfm(rfm, need_monetary=True)
     checked.attrs = dict(rfm.attrs)
     forecast = model.predict(checked, horizon=horizon, discount_rate=discount_rate, margin=margin)
     out = pd.concat([checked, forecast], axis=1)
-    out.insert(0, "customer_id", checked.index.astype(str))
+    ids = checked.index
+    out.insert(0, "customer_id", ids.to_numpy() if pd.api.types.is_integer_dtype(ids) else ids.astype(str))
     out = out.reset_index(drop=True)[list(SCORE_COLUMNS)]
-    return out.astype({c: "float64" for c in SCORE_COLUMNS[1:]})
+    out = out.astype({c: "float64" for c in SCORE_COLUMNS[1:]})
+    out.attrs = {"time_unit": model.time_unit_} if model.time_unit_ else {}
+    if np.array_equal(out["frequency"], np.round(out["frequency"])):
+        out["frequency"] = out["frequency"].astype(np.int64)
+    return out
+
+
+_INTEGER_ID = r"-?(?:0|[1-9][0-9]{0,17})"
+
+
+def _all_integer_ids(ids) -> bool:
+    """Whether every id (text) is an integer written plainly: such ids are kept as integers."""
+    ids = pd.Series(pd.unique(np.asarray(ids, dtype=object)), dtype=object).astype(str)
+    return bool(ids.str.fullmatch(_INTEGER_ID).all())
+
+
+def _schema(frame: pd.DataFrame | None) -> pa.Schema:
+    integer = frame is not None and pd.api.types.is_integer_dtype(frame["customer_id"])
+    unit = (frame.attrs.get("time_unit") if frame is not None else None) or ""
+    return pa.schema([("customer_id", pa.int64() if integer else pa.string()), ("frequency", pa.int64())]
+                     + [(c, pa.float64()) for c in SCORE_COLUMNS[2:]],
+                     metadata={"time_unit": unit} if unit else None)
+
+
+def _stated_time_unit(path: Path, sep) -> str | None:
+    """The time unit an RFM file states: Parquet schema metadata ``time_unit`` or a CSV column ``time_unit``."""
+    if path.is_dir() or _format_of(path) == "parquet":
+        try:
+            metadata = ds.dataset(str(path), format="parquet").schema.metadata or {}
+        except (pa.ArrowInvalid, OSError):
+            return None
+        unit = metadata.get(b"time_unit")
+        return unit.decode() if unit else None
+    try:
+        header = pd.read_csv(path, nrows=0, sep=sep, engine="python" if sep is None else "c").columns
+    except (ValueError, OSError):
+        return None
+    if "time_unit" not in header:
+        return None
+    units = set(pd.read_csv(path, usecols=["time_unit"], sep=sep, engine="python" if sep is None else "c",
+                            dtype=str)["time_unit"].dropna())
+    if len(units) != 1:
+        raise DataError(f"the 'time_unit' column of {str(path)!r} must hold one unit; got {sorted(units)}")
+    return units.pop()
+
+
+def _check_rfm_time_unit(path: Path, model_unit: str | None, given: str | None, sep) -> None:
+    stated = _stated_time_unit(path, sep)
+    if stated is None and given is None:
+        raise DataError(f"the RFM file {str(path)!r} does not state its time unit: give time_unit "
+                        f"(--time-unit), the unit its recency and T are in (the model's is {model_unit!r})")
+    if stated is not None and given is not None and stated != given:
+        raise DataError(f"the RFM file {str(path)!r} states time unit {stated!r} but time_unit {given!r} was given")
+    unit = stated or given
+    if model_unit and unit != model_unit:
+        raise DataError(f"the RFM file {str(path)!r} is in time unit {unit!r} but the model was fitted in "
+                        f"{model_unit!r}; rebuild the RFM table with time_unit={model_unit!r}")
 
 
 def _format_of(path: Path) -> str:
@@ -93,7 +152,8 @@ def _atomic_folder(path: Path):
         raise DataError(f"cannot write {str(path)!r}: folder {str(parent)!r} does not exist")
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise DataError(f"cannot write Parquet parts to {str(path)!r}: it exists and is not an empty folder")
-    temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=parent))
+    remove_stale_partials(path)
+    temporary = Path(tempfile.mkdtemp(prefix=_temporary_prefix(path), suffix=".partial", dir=parent))
     try:
         yield temporary
         if path.exists():
@@ -110,28 +170,29 @@ class _PartsWriter:
     """Writes each scored chunk as its own Parquet file (``part-00000.parquet``, ...) in a folder."""
 
     def __init__(self, folder: Path):
-        self.folder, self.rows, self.parts = folder, 0, 0
+        self.folder, self.rows, self.parts, self.schema = folder, 0, 0, None
 
     def write(self, frame: pd.DataFrame) -> None:
-        table = pa.Table.from_pandas(frame, schema=_Writer.schema, preserve_index=False)
+        self.schema = self.schema or _schema(frame)
+        table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
         pq.write_table(table, self.folder / f"part-{self.parts:05d}.parquet")
         self.rows += len(frame)
         self.parts += 1
 
     def close(self) -> None:
         if self.parts == 0:  # an empty result is still a readable dataset with the schema
-            self.write(pd.DataFrame({c: pd.Series(dtype=str if c == "customer_id" else float) for c in SCORE_COLUMNS}))
+            self.write(pd.DataFrame({c: pd.Series(dtype={"customer_id": str, "frequency": "int64"}.get(c, float))
+                                     for c in SCORE_COLUMNS}))
 
 
 class _Writer:
     """Appends scored chunks to one CSV or Parquet file with the fixed schema."""
 
-    schema = pa.schema([("customer_id", pa.string())] + [(c, pa.float64()) for c in SCORE_COLUMNS[1:]])
-
     def __init__(self, path: Path, kind: str):
-        self.path, self.kind, self._parquet, self.rows = path, kind, None, 0
+        self.path, self.kind, self._parquet, self.rows, self.schema = path, kind, None, 0, None
 
     def write(self, frame: pd.DataFrame) -> None:
+        self.schema = self.schema or _schema(frame)
         if self.kind == "parquet":
             if self._parquet is None:
                 self._parquet = pq.ParquetWriter(str(self.path), self.schema)
@@ -143,7 +204,7 @@ class _Writer:
     def close(self) -> None:
         if self.kind == "parquet":
             if self._parquet is None:
-                self._parquet = pq.ParquetWriter(str(self.path), self.schema)
+                self._parquet = pq.ParquetWriter(str(self.path), _schema(None))
             self._parquet.close()
         elif self.rows == 0:
             pd.DataFrame(columns=list(SCORE_COLUMNS)).to_csv(self.path, index=False)
@@ -174,6 +235,7 @@ def score_file(
     sep: str | None = None,
     decimal: str = ".",
     observation_end=None,
+    time_unit: str | None = None,
 ) -> dict:
     """Score every customer of a file with a fitted :class:`CLVModel` and write the result.
 
@@ -209,6 +271,11 @@ def score_file(
         CSV separator (default: read off the header) and decimal mark; see :mod:`clv_predict.io`.
     observation_end
         Deprecated spelling of ``observation_period_end`` (the name of every other function).
+    time_unit : {"D", "W", "M"}, optional
+        Time unit of an RFM input that does not state its own. RFM tables state it in their
+        Parquet schema metadata (``time_unit``, as this function writes it) or in a CSV column
+        ``time_unit``; a unit other than the model's is refused, and so is an RFM file that does not
+        state one when ``time_unit`` is not given.
 
     Returns
     -------
@@ -241,10 +308,18 @@ def score_file(
     with (_atomic_folder(output_path) if output_parts else _atomic_output(output_path)) as partial:
         writer = _PartsWriter(partial) if output_parts else _Writer(partial, out_kind)
         if input_kind == "rfm":
+            _check_rfm_time_unit(input_path, model.time_unit_, time_unit, sep)
             columns = ("customer_id", "frequency", "recency", "T", "monetary_value")
             chunks = 0
+            integer_ids = all(  # one id column read first, so that every chunk writes ids of one type
+                _all_integer_ids(batch["customer_id"])
+                for batch in _batches(input_path, ("customer_id",), chunk_rows, string_columns=("customer_id",),
+                                      sep=sep, decimal=decimal)
+            )
             for batch in _batches(input_path, columns, chunk_rows, string_columns=("customer_id",), sep=sep, decimal=decimal):
                 table = batch.set_index("customer_id")
+                if integer_ids:
+                    table.index = table.index.astype(np.int64)
                 table.attrs["time_unit"] = model.time_unit_
                 writer.write(score(model, table, **settings))
                 chunks += 1
@@ -277,6 +352,7 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
         n_buckets = None
         first_day, last_day, total_rows = None, None, 0
         policy_counts = {}
+        integer_ids = True
         schema = pa.schema([("id", pa.string()), ("day", pa.int64()), ("amount", pa.float64())])
         for batch in _batches(path, columns, chunk_rows, string_columns=(id_col,), **(read_options or {})):
             log = _rfm._read_log(batch, id_col, date_col, amount_col, policy)
@@ -288,6 +364,7 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
             first_day = min(first_day, int(log.days.min())) if first_day is not None else int(log.days.min())
             last_day = max(last_day, int(log.days.max())) if last_day is not None else int(log.days.max())
             frame = pd.DataFrame({"id": np.asarray(ids.astype(str)), "day": log.days, "amount": log.amounts})
+            integer_ids = integer_ids and _all_integer_ids(log.ids.astype(str))
             if n_buckets is None:
                 n_buckets = _bucket_count(path, len(batch), chunk_rows)
                 buckets = [None] * n_buckets
@@ -300,6 +377,9 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
         for bucket in buckets:
             if bucket is not None:
                 bucket.close()
+        files = [os.path.join(folder, f"{b}.parquet") for b in range(len(buckets)) if buckets[b] is not None]
+        if len(files) > 1:  # hash buckets hold customers in no order: spread them again by ranges of ids
+            files = _range_buckets(files, folder, integer_ids, schema)
 
         if observation_period_end is None:
             end_day = last_day
@@ -311,9 +391,9 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
                 )
         dropped = 0
         done = 0
-        used = [b for b in range(len(buckets)) if buckets[b] is not None]
-        for b in used:
-            table = pq.read_table(os.path.join(folder, f"{b}.parquet")).to_pandas()
+        used = files
+        for file in files:
+            table = pq.read_table(file).to_pandas()
             late = table["day"].to_numpy() > end_day
             dropped += int(late.sum())
             table = table[~late]
@@ -323,6 +403,9 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
                     table["id"], table["day"].to_numpy(), table["amount"].to_numpy(), end_day, model.time_unit_,
                     policy_counts,
                 )
+                if integer_ids:
+                    rfm.index = rfm.index.astype(np.int64)
+                rfm = rfm.sort_index()
                 if len(rfm):
                     writer.write(score(model, rfm, **settings))
             if progress:
@@ -339,11 +422,39 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
             warnings.warn("; ".join(changed), DataWarning, stacklevel=3)
         if dropped:
             warnings.warn(
-                f"{dropped} transactions dated after observation_period_end {_rfm._iso(end_day)} were left out",
+                f"{dropped} transactions dated after observation_period_end {_rfm._iso(end_day)} were left out of the summary",
                 DataWarning,
                 stacklevel=3,
             )
     return len(used), _rfm._iso(end_day)
+
+
+def _id_keys(ids: np.ndarray, integer_ids: bool) -> np.ndarray:
+    return ids.astype(np.int64) if integer_ids else ids.astype(object)
+
+
+def _range_buckets(files, folder, integer_ids: bool, schema) -> list[str]:
+    """Rewrite hash buckets as buckets of consecutive ids (in id order), about as many and as large."""
+    keys = np.unique(np.concatenate([
+        _id_keys(pq.read_table(file, columns=["id"]).column("id").to_numpy(zero_copy_only=False), integer_ids)
+        for file in files
+    ]))
+    edges = keys[np.linspace(0, keys.size, len(files) + 1).astype(int)[1:-1]]
+    paths = [os.path.join(folder, f"range-{r}.parquet") for r in range(len(files))]
+    writers: list = [None] * len(files)
+    for file in files:
+        table = pq.read_table(file)
+        slot = np.searchsorted(edges, _id_keys(table.column("id").to_numpy(zero_copy_only=False), integer_ids),
+                               side="right")
+        for r in np.unique(slot):
+            if writers[r] is None:
+                writers[r] = pq.ParquetWriter(paths[r], schema)
+            writers[r].write_table(table.filter(pa.array(slot == r)))
+        os.unlink(file)
+    for writer in writers:
+        if writer is not None:
+            writer.close()
+    return [path for path, writer in zip(paths, writers) if writer is not None]
 
 
 def _bucket_count(path: Path, first_batch_rows: int, chunk_rows: int) -> int:

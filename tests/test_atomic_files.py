@@ -147,3 +147,34 @@ def test_an_interrupted_rerun_keeps_the_previous_output_intact(two_models, trans
         score_file(model, transaction_file, output, horizon=52, chunk_rows=2000, progress=interrupt)
     assert output.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["scores.parquet"]  # the partial file was removed
+
+
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGINT])
+def test_a_terminated_or_interrupted_cli_leaves_nothing_behind(two_models, transaction_file, tmp_path, sent):
+    output = tmp_path / "scores.csv"
+    command = [sys.executable, "-m", "clv_predict.cli", "score", "--model", str(two_models[0]), "--input",
+               str(transaction_file), "--output", str(output), "--horizon", "1000", "--discount-rate", "0.0001",
+               "--chunk-rows", "300"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".scores.csv.") for p in tmp_path.iterdir()):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(sent)
+    process.wait(timeout=60)
+    assert process.returncode == (143 if sent == signal.SIGTERM else 130)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_next_writer_removes_partial_files_of_killed_writers_only(two_models, transaction_file, tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    output = tmp_path / "scores.csv"
+    stale = tmp_path / f".scores.csv.{dead.pid}.abcd1234.partial"
+    stale.write_bytes(b"")
+    running = tmp_path / f".scores.csv.{os.getppid()}.abcd1234.partial"  # a live process: maybe writing now
+    running.write_bytes(b"")
+    other = tmp_path / f".other.csv.{dead.pid}.abcd1234.partial"  # another output's: not ours to remove
+    other.write_bytes(b"")
+    score_file(load_model(two_models[0]), transaction_file, output, horizon=26)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([output.name, running.name, other.name])

@@ -144,3 +144,103 @@ def test_a_warning_about_the_dates_is_printed_once_with_an_observation_end(log_c
         rfm_summary(read_transactions(mixed), customer_id_col="cust", datetime_col="day", monetary_value_col="value",
                     observation_period_end="1997-09-30", time_unit="W")
     assert printed == sum("mixes" in str(w.message) for w in caught) <= 1
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory, cdnow_model):
+    path = tmp_path_factory.mktemp("saved") / "cdnow.joblib"
+    cdnow_model.save(path)
+    return path
+
+
+@pytest.mark.parametrize("command", [
+    ["score", "--model", "{model}", "--input", "{input}", *COLUMNS, "--output", "{same}"],
+    ["score", "--model", "{model}", "--input", "{input}", *COLUMNS, "--output", "{model_link}"],
+    ["fit", "--input", "{input}", *COLUMNS, "--output", "{same}"],
+    ["segments", "--model", "{model}", "--input", "{input}", *COLUMNS, "--output", "{same}"],
+    ["cohorts", "--input", "{input}", *COLUMNS, "--output", "{same}"],
+    ["compare", "--input", "{input}", *COLUMNS, "--output", "{same}"],
+    ["report", "--model", "{model}", "--input", "{input}", *COLUMNS, "--output", "{same}"],
+])
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(command, log_csv, saved_model, tmp_path, capsys):
+    import os
+    import shutil
+
+    copy = tmp_path / "copy.csv"
+    shutil.copy(log_csv, copy)
+    model = tmp_path / "model.joblib"
+    shutil.copy(saved_model, model)
+    os.symlink(copy, tmp_path / "same.csv")
+    os.symlink(model, tmp_path / "model_link.joblib")
+    names = {"input": copy, "model": model, "same": tmp_path / "same.csv", "model_link": tmp_path / "model_link.joblib"}
+    before = copy.read_bytes(), model.read_bytes()
+    assert main([part.format(**names) for part in command]) == 1
+    err = capsys.readouterr().err
+    assert "--output" in err and ("is the --input file" in err or "is the --model file" in err)
+    assert (copy.read_bytes(), model.read_bytes()) == before
+
+
+def test_an_output_that_is_a_folder_is_refused_before_any_work(log_csv, saved_model, tmp_path, capsys, monkeypatch):
+    import clv_predict
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("scored before the output was checked")
+
+    monkeypatch.setattr(clv_predict, "score_file", no_work)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert main(["score", "--model", str(saved_model), "--input", str(log_csv), *COLUMNS, "--output", str(folder)]) == 1
+    assert f"--output {folder} is a folder" in capsys.readouterr().err
+
+
+def test_outputs_create_their_folders(log_csv, tmp_path, capsys):
+    model = tmp_path / "models" / "shop.joblib"
+    assert main(["fit", "--input", str(log_csv), *COLUMNS, "--output", str(model)]) == 0
+    scores = tmp_path / "out" / "deep" / "scores.parquet"
+    assert main(["score", "--model", str(model), "--input", str(log_csv), *COLUMNS, "--output", str(scores)]) == 0
+    assert model.is_file() and scores.is_file()
+
+
+@pytest.fixture(scope="module")
+def small_log_csv(tmp_path_factory, cdnow_log):
+    path = tmp_path_factory.mktemp("small") / "small.csv"
+    small = cdnow_log[cdnow_log["customer_id"].isin(cdnow_log["customer_id"].unique()[:300])]
+    small.rename(columns={"customer_id": "cust", "date": "day", "amount": "value"}).to_csv(path, index=False)
+    return path
+
+
+def _documented_choices(command):
+    from clv_predict.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[command]
+    return [(a.option_strings[0], choice) for a in sub._actions if a.choices and a.option_strings
+            and a.dest not in ("negative_amounts", "missing_ids", "decimal") for choice in a.choices]
+
+
+@pytest.mark.parametrize("command, option, choice",
+                         [("segments", *c) for c in _documented_choices("segments")]
+                         + [("cohorts", *c) for c in _documented_choices("cohorts")])
+@pytest.mark.parametrize("suffix", [".csv"])
+def test_every_documented_choice_of_segments_and_cohorts_runs(command, option, choice, suffix, small_log_csv,
+                                                              saved_model, tmp_path, capsys):
+    output = tmp_path / f"table{suffix}"
+    args = [command, "--input", str(small_log_csv), *COLUMNS, option, choice, "--output", str(output)]
+    if command == "segments" and option == "--by":
+        args += ["--table", "summary"]
+    if command == "segments" or (option, choice) == ("--table", "summary"):
+        args += ["--model", str(saved_model)]
+    assert main(args) == 0, capsys.readouterr().err
+    assert len(pd.read_csv(output)) > 0
+
+
+def test_fit_and_score_report_the_rows_after_the_observation_end_alike(log_csv, tmp_path, capsys):
+    model = tmp_path / "m.joblib"
+    end = ["--observation-end", "1997-09-30"]
+    assert main(["fit", "--input", str(log_csv), *COLUMNS, *end, "--output", str(model)]) == 0
+    fit_lines = [line for line in capsys.readouterr().err.splitlines() if "dated after" in line]
+    assert main(["score", "--model", str(model), "--input", str(log_csv), *COLUMNS, *end,
+                 "--output", str(tmp_path / "s.csv")]) == 0
+    score_lines = [line for line in capsys.readouterr().err.splitlines() if "dated after" in line]
+    assert fit_lines == score_lines == [
+        "clv-predict: warning: 1959 transactions dated after observation_period_end 1997-09-30 were left out of the summary"]

@@ -132,3 +132,36 @@ def test_evaluation_and_every_diagnostic_plot_take_the_model(name, cdnow_log):
     assert 1250 < result.aggregate.loc[("model", "purchases"), "predicted"] < 2500
     plots = render_plots(model, cdnow_log, split, dpi=40)
     assert len(plots) >= 10 and all(plot.png[:4] == b"\x89PNG" for plot in plots)
+
+
+def _direct_discounted_sum(model, rfm, horizon, discount_rate):
+    x, t_x, T = (rfm[c].to_numpy() for c in ("frequency", "recency", "T"))
+    params = model._params()
+    periods = np.arange(0, horizon + 1, dtype=float)
+    cumulative = model._expected_if_alive_values(params, x[:, None], t_x[:, None], T[:, None], periods[None, :])
+    direct = np.diff(cumulative, axis=1) @ (1.0 + discount_rate) ** -periods[1:]
+    return direct * model._probability_alive_values(params, x, t_x, T)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_discounted_forecast_of_a_huge_horizon_is_cut_off_when_the_rest_is_negligible(fitted, cdnow_rfm, name,
+                                                                                       monkeypatch):
+    model = fitted[name]
+    rows = cdnow_rfm.sort_values(["frequency", "T"]).iloc[::400]  # a few customers: the direct sum is slow
+    direct = _direct_discounted_sum(model, rows, 15_000, 0.002)  # (1.002)^-15000 < 1e-13: nothing left after it
+    cells = []
+    original = type(model)._expected_if_alive_values
+
+    def counting(self, params, x, t_x, T, t):
+        cells.append(np.broadcast(x, t).size)
+        return original(self, params, x, t_x, T, t)
+
+    monkeypatch.setattr(type(model), "_expected_if_alive_values", counting)
+    x, t_x, T = (rows[c].to_numpy() for c in ("frequency", "recency", "T"))
+    _, discounted = model._forecast(x, t_x, T, 1_000_000, 0.002)
+    distinct = len(rows.groupby(list(model._if_alive_columns)))
+    assert sum(cells) < 13_000 * distinct  # about ln(1e9) / 0.002 periods per distinct row, not a million
+    np.testing.assert_allclose(discounted, direct, rtol=1e-9)
+    cells.clear()
+    expected, undiscounted = model._forecast(x, t_x, T, 1_000_000, 0.0)
+    assert sum(cells) <= 2 * distinct and np.array_equal(expected, undiscounted)
