@@ -40,9 +40,13 @@ from __future__ import annotations
 
 import warnings
 
-import dask.dataframe as dd
 import numpy as np
 import pandas as pd
+
+try:
+    import dask.dataframe as dd
+except ImportError as exc:  # the optional extra: say how to get it
+    raise ImportError('clv_predict.dask needs Dask, which is not installed: pip install "clv-predict[dask]"') from exc
 
 from . import rfm as _rfm
 from ._validation import check_horizon, check_nonnegative_number, check_time_unit, to_timestamp

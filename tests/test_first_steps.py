@@ -31,3 +31,53 @@ def test_pytest_without_arguments_runs_the_tests_and_the_doctests():
     # the docstring examples of the package are collected as doctests
     assert any(node.startswith("clv_predict/_validation.py::") or node.startswith("clv_predict/transactions.py::")
                for node in collected)
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+
+
+def test_submodules_load_on_first_use_and_the_import_stays_light():
+    code = """
+import sys
+import clv_predict as cp
+assert "matplotlib" not in sys.modules, "import clv_predict imported matplotlib"
+import matplotlib
+matplotlib.use("Agg")
+log = cp.datasets.load_cdnow(sample=True)
+rfm = cp.rfm_summary(log[log["date"] <= "1997-09-30"], customer_id_col="customer_id", datetime_col="date",
+                     monetary_value_col="amount", observation_period_end="1997-09-30", time_unit="W")
+model = cp.CLVModel().fit(rfm)
+ax = cp.plotting.plot_tracking(model, log, train_period_end="1997-09-30")
+assert ax.lines
+for name in ("analytics", "datasets", "synthetic", "io", "report"):
+    assert getattr(cp, name).__name__ == "clv_predict." + name
+print("ok")
+"""
+    result = _python(code)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "ok"
+
+
+def test_the_dask_submodule_names_its_extra_when_dask_is_missing():
+    code = """
+import sys
+sys.modules["dask"] = None  # as if Dask were not installed
+import clv_predict as cp
+try:
+    cp.dask
+except ImportError as exc:
+    print(exc)
+"""
+    result = _python(code)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'pip install "clv-predict[dask]"' in result.stdout
+
+
+def test_an_unknown_attribute_is_still_an_attribute_error():
+    import pytest
+
+    import clv_predict as cp
+
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        cp.no_such_thing  # noqa: B018
