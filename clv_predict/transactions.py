@@ -50,6 +50,35 @@ class _Log:
 
 
 
+class _Where:
+    """Names a row of the input in messages as the user can find it.
+
+    A file read from disk: its line (the header is line 1, so data row 0 is line 2) or, in a Parquet file, its
+    row counted from 1. A DataFrame: its position, with its index label when that is not the position. Positions
+    count the rows given, also after rows without an id or duplicates were left out.
+    """
+
+    def __init__(self, index: pd.Index, source: tuple[str, str] | None = None, positions: np.ndarray | None = None):
+        self.index = index
+        self.source = source  # (path, "csv" or "parquet")
+        self.positions = np.arange(len(index)) if positions is None else positions
+
+    def keep(self, mask: np.ndarray) -> _Where:
+        return _Where(self.index[mask], self.source, self.positions[mask])
+
+    def __call__(self, i: int) -> str:
+        position = int(self.positions[i])
+        if self.source is not None:
+            path, kind = self.source
+            if kind == "csv":
+                return f"line {position + 2} of {path!r}"
+            return f"row {position + 1} of {path!r} (counting from 1)"
+        label = self.index[i]
+        if isinstance(label, (int, np.integer)) and not isinstance(label, bool) and label == position:
+            return f"row {position}"
+        return f"row at position {position} (index label {label!r})"
+
+
 #: customer's purchases of that day, or drop the negative rows (transactions).
 NEGATIVE_AMOUNT_POLICIES = ("refuse", "net", "drop")
 DUPLICATE_POLICIES = ("keep", "report", "drop")
@@ -87,7 +116,7 @@ def _policy(monetary_value_col, **options) -> _Policy:
     return _Policy(**options).check(monetary_value_col)
 
 
-def _numbers(column: pd.Series, name: str) -> np.ndarray:
+def _numbers(column: pd.Series, name: str, where: _Where | None = None) -> np.ndarray:
     if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iuf":
         # plain numpy numbers, the common case at scale: one check, no conversion (for float64 a view of the
         # caller's column, which nothing here writes to)
@@ -98,6 +127,7 @@ def _numbers(column: pd.Series, name: str) -> np.ndarray:
     bad = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
         rows = np.flatnonzero(bad)
+        where = where or _Where(column.index)
         example = column.iloc[rows[0]]
         hint = ""
         if isinstance(example, str) and "," in example:
@@ -107,7 +137,7 @@ def _numbers(column: pd.Series, name: str) -> np.ndarray:
             )
         raise DataError(
             f"column '{name}' has {rows.size} missing or non-numeric values "
-            f"(first at row {rows[0]}: {example!r}){hint}"
+            f"(first at {where(rows[0])}: {example!r}){hint}"
         )
     return values.to_numpy(dtype=np.float64)
 
@@ -145,10 +175,13 @@ def _id_text(value) -> str:
     return str(value)
 
 
-def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, policy: _Policy | None = None) -> _Log:
+def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, policy: _Policy | None = None,
+              *, source: tuple[str, str] | None = None) -> _Log:
     """Validate a transaction log and apply the input policies; rows that survive become flat arrays.
 
-    ``report`` of the result counts what each policy did (for warnings and the summary's attrs).
+    ``report`` of the result counts what each policy did (for warnings and the summary's attrs). ``source``
+    is the file the log was read from and its format, ``(path, "csv" or "parquet")`` (its rows in order, as
+    :func:`clv_predict.io.read_transactions` gives them): errors then name its lines.
     """
     policy = policy or _Policy()
     line_items = policy.quantity_col is not None
@@ -160,12 +193,14 @@ def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, p
     if len(transactions) == 0:
         raise DataError("transactions is empty: there is nothing to summarise")
     report = {"rows": len(transactions)}
+    where = _Where(transactions.index, source)
 
     if policy.duplicates != "keep":
         duplicated = transactions.duplicated(keep="first").to_numpy()
         report["duplicate_rows"] = int(duplicated.sum())
         if policy.duplicates == "drop" and duplicated.any():
             transactions = transactions[~duplicated]
+            where = where.keep(~duplicated)
             report["duplicate_rows_dropped"] = int(duplicated.sum())
 
     raw_ids = transactions[customer_id_col]
@@ -177,10 +212,11 @@ def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, p
         if policy.missing_ids == "refuse":
             raise DataError(
                 f"column '{customer_id_col}' has {rows.size} rows without a customer id "
-                f"(first at row {rows[0]}); drop or fill them first, or pass missing_ids='drop'"
+                f"(first at {where(rows[0])}); drop or fill them first, or pass missing_ids='drop'"
             )
         report["missing_id_rows_dropped"] = int(rows.size)
         transactions = transactions[~missing]
+        where = where.keep(~missing)
         if len(transactions) == 0:
             raise DataError(f"column '{customer_id_col}' has no customer id on any row")
         raw_ids = transactions[customer_id_col]
@@ -188,21 +224,23 @@ def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, p
     codes, ids = _factorize_sorted(raw_ids)
     ids = pd.Index(ids, name="customer_id")
 
-    days = _to_days(transactions[datetime_col], datetime_col, dayfirst=policy.dayfirst)
+    days = _to_days(transactions[datetime_col], datetime_col, dayfirst=policy.dayfirst, where=where)
 
     amounts = None
     if line_items:
-        quantity = _numbers(transactions[policy.quantity_col], policy.quantity_col)
-        price = _numbers(transactions[policy.unit_price_col], policy.unit_price_col)
+        quantity = _numbers(transactions[policy.quantity_col], policy.quantity_col, where)
+        price = _numbers(transactions[policy.unit_price_col], policy.unit_price_col, where)
         amounts = quantity * price
         amount_name = f"{policy.quantity_col} x {policy.unit_price_col}"
     elif monetary_value_col is not None:
-        amounts = _numbers(transactions[monetary_value_col], monetary_value_col)
+        amounts = _numbers(transactions[monetary_value_col], monetary_value_col, where)
         amount_name = monetary_value_col
 
     unit = "rows"
     if policy.transaction_col is not None:
-        codes, days, amounts = _group_transactions(transactions[policy.transaction_col], policy.transaction_col, codes, days, amounts)
+        codes, days, amounts = _group_transactions(
+            transactions[policy.transaction_col], policy.transaction_col, codes, days, amounts, where
+        )
         report["transactions"] = int(codes.size)
         unit = "transactions"
 
@@ -229,13 +267,14 @@ def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, p
     return _Log(ids=ids, codes=codes, days=days, amounts=amounts, report=report)
 
 
-def _group_transactions(column: pd.Series, name: str, codes, days, amounts):
+def _group_transactions(column: pd.Series, name: str, codes, days, amounts, where: _Where | None = None):
     """One entry per (customer, transaction id): its first day and the sum of its lines."""
     missing = column.isna().to_numpy()
     if missing.any():
         rows = np.flatnonzero(missing)
         raise DataError(
-            f"column '{name}' has {rows.size} rows without a transaction id (first at row {rows[0]})"
+            f"column '{name}' has {rows.size} rows without a transaction id "
+            f"(first at {(where or _Where(column.index))(rows[0])})"
         )
     keys = pd.MultiIndex.from_arrays([codes, column.astype(str).to_numpy()])
     group, _ = keys.factorize()
@@ -310,12 +349,13 @@ def _local_days(column: pd.Series, name: str, dayfirst: bool) -> pd.Series:
     return stamps
 
 
-def _to_days(column: pd.Series, name: str, dayfirst: bool | None = None) -> np.ndarray:
+def _to_days(column: pd.Series, name: str, dayfirst: bool | None = None, where: _Where | None = None) -> np.ndarray:
     """Whole days since 1970-01-01 for each row; errors name the column and the first bad row.
 
     Time-zone-aware stamps count on the calendar day where the purchase happened,
     in their own zone; so do naive stamps mixed with them (with a warning).
     """
+    where = where or _Where(column.index)
     if isinstance(column.dtype, pd.DatetimeTZDtype):
         # the calendar day where the purchase happened, in the log's own zone
         stamps = column.dt.tz_localize(None)
@@ -350,12 +390,12 @@ def _to_days(column: pd.Series, name: str, dayfirst: bool | None = None) -> np.n
             rows = np.flatnonzero(unparsed.to_numpy())
             raise DataError(
                 f"column '{name}' has {rows.size} values that are not dates "
-                f"(first at row {rows[0]}: {column.iloc[rows[0]]!r})"
+                f"(first at {where(rows[0])}: {column.iloc[rows[0]]!r})"
             )
     missing = stamps.isna()
     if missing.any():
         rows = np.flatnonzero(missing.to_numpy())
-        raise DataError(f"column '{name}' has {rows.size} missing dates (first at row {rows[0]})")
+        raise DataError(f"column '{name}' has {rows.size} missing dates (first at {where(rows[0])})")
     return stamps.to_numpy().astype("datetime64[D]").view(np.int64)  # the cast is a fresh array: view it
 
 
@@ -684,7 +724,7 @@ class TransactionLog:
         those of :func:`clv_predict.io.read_transactions`; ``policies`` those
         of the constructor.
         """
-        from .io import read_transactions
+        from .io import file_format, read_transactions
 
         unknown = sorted(set(policies) - _INPUT_OPTIONS)
         if unknown:
@@ -694,7 +734,8 @@ class TransactionLog:
                    policy.transaction_col]
         frame = read_transactions(path, [c for c in columns if c], sep=sep, decimal=decimal)
         log = cls.__new__(cls)
-        log._open(frame, customer_id_col, datetime_col, monetary_value_col, policy, stacklevel=3)
+        log._open(frame, customer_id_col, datetime_col, monetary_value_col, policy, stacklevel=3,
+                  source=(str(path), file_format(path)))
         return log
 
     @classmethod
@@ -710,7 +751,7 @@ class TransactionLog:
         return log
 
     def _open(self, transactions, customer_id_col, datetime_col, monetary_value_col, policy: _Policy, *,
-              stacklevel: int, warn: bool = True) -> None:
+              stacklevel: int, warn: bool = True, source: tuple[str, str] | None = None) -> None:
         policy.check(monetary_value_col)
         if not isinstance(transactions, pd.DataFrame):
             raise DataError(f"transactions must be a pandas DataFrame; got {type(transactions).__name__}")
@@ -719,7 +760,7 @@ class TransactionLog:
         self._columns = {"customer_id_col": customer_id_col, "datetime_col": datetime_col,
                          "monetary_value_col": monetary_value_col}
         self._policy = policy
-        self._rows = _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, policy)
+        self._rows = _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, policy, source=source)
         self._merged: _Transactions | None = None
         report = self._rows.report
         report["customers_without_purchase"] = 0

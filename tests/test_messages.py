@@ -1,0 +1,58 @@
+"""Messages a user reads: rows named as they can find them, flags from the command line, counts in good English,
+doubtful settings said out loud."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from clv_predict import DataError, TransactionLog, rfm_summary
+
+COLUMNS = {"customer_id_col": "id", "datetime_col": "date", "monetary_value_col": "amount"}
+
+
+def _csv(tmp_path, text: str):
+    path = tmp_path / "log.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------- rows: file lines, DataFrame labels and positions
+FILE_CASES = [
+    # (the data rows of the file, the message); the bad value is on data row 5 = line 7 of the file (header line 1)
+    ("{i},2024-01-0{d},x", r"'amount' has 1 missing or non-numeric values \(first at line 7 of '.*log\.csv': 'x'\)"),
+    ("{i},2024-01-45,1.0", r"'date' has 1 values that are not dates \(first at line 7 of '.*log\.csv': '2024-01-45'\)"),
+    ("{i},,1.0", r"'date' has 1 missing dates \(first at line 7 of '.*log\.csv'\)"),
+    (",2024-01-0{d},1.0", r"'id' has 1 rows? without a customer id \(first at line 7 of '.*log\.csv'\)"),
+]
+
+
+@pytest.mark.parametrize("bad_row, message", FILE_CASES)
+def test_errors_about_a_file_name_its_line(tmp_path, bad_row, message):
+    rows = [f"{i},2024-01-0{i + 1},1.0" for i in range(8)]
+    rows[5] = bad_row.format(i=5, d=6)
+    path = _csv(tmp_path, "id,date,amount\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=message):
+        TransactionLog.read(path, **COLUMNS)
+
+
+def test_errors_about_a_dataframe_name_the_row_position_and_its_index_label():
+    frame = pd.DataFrame({"id": [1, 2, 3], "date": ["2024-01-01", "2024-01-02", "2024-01-03"], "amount": [1.0, "x", 2.0]})
+    with pytest.raises(DataError, match=r"first at row 1: 'x'"):
+        rfm_summary(frame, **COLUMNS)
+    labelled = frame.set_axis(["a", "b", "c"])
+    with pytest.raises(DataError, match=r"first at row at position 1 \(index label 'b'\): 'x'"):
+        rfm_summary(labelled, **COLUMNS)
+
+
+def test_positions_count_the_rows_given_even_after_rows_are_dropped():
+    frame = pd.DataFrame({"id": [None, 2, 3], "date": ["2024-01-01", "2024-01-02", "2024-13-03"], "amount": 1.0})
+    with pytest.raises(DataError, match=r"first at row 2: '2024-13-03'"):
+        rfm_summary(frame.astype({"id": object}), **COLUMNS, missing_ids="drop")
+
+
+def test_errors_about_a_parquet_file_name_its_row_counted_from_one(tmp_path):
+    frame = pd.DataFrame({"id": [1, 2, 3], "date": ["2024-01-01", "2024-01-02", "2024-13-03"], "amount": 1.0})
+    frame.to_parquet(tmp_path / "log.parquet")
+    with pytest.raises(DataError, match=r"first at row 3 of '.*log\.parquet' \(counting from 1\): '2024-13-03'"):
+        TransactionLog.read(tmp_path / "log.parquet", **COLUMNS)
