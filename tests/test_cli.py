@@ -32,7 +32,7 @@ def test_fit_then_score(log_csv, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0
     assert "Scored 2,357 customers as of 1997-09-30" in captured.out
-    assert "transactions dated after observation_period_end" in captured.err  # the dropped holdout rows are reported
+    assert "transactions dated after --observation-end 1997-09-30" in captured.err  # the dropped holdout rows are reported
     frame = pd.read_csv(scores)
     assert len(frame) == 2357 and frame["clv"].gt(0).all()
 

@@ -56,3 +56,53 @@ def test_errors_about_a_parquet_file_name_its_row_counted_from_one(tmp_path):
     frame.to_parquet(tmp_path / "log.parquet")
     with pytest.raises(DataError, match=r"first at row 3 of '.*log\.parquet' \(counting from 1\): '2024-13-03'"):
         TransactionLog.read(tmp_path / "log.parquet", **COLUMNS)
+
+
+# ---------------------------------------------------------------- the command line names its flags
+@pytest.fixture(scope="module")
+def cli_files(tmp_path_factory, cdnow_log):
+    from clv_predict.cli import main
+
+    folder = tmp_path_factory.mktemp("flags")
+    log_csv = folder / "log.csv"
+    cdnow_log.to_csv(log_csv, index=False)
+    model = folder / "m.joblib"
+    assert main(["fit", "--input", str(log_csv), "--observation-end", "1997-09-30", "--output", str(model)]) == 0
+    return log_csv, model
+
+
+def _error(argv, capsys) -> str:
+    from clv_predict.cli import main
+
+    capsys.readouterr()
+    assert main(argv) == 1
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, flag, keyword",
+    [
+        (["--discount-rate", "-0.1"], "--discount-rate", "discount_rate"),
+        (["--margin", "-1"], "--margin", "margin"),
+        (["--horizon", "0"], "--horizon", "horizon"),
+        (["--observation-end", "someday"], "--observation-end", "observation_period_end"),
+    ],
+)
+def test_score_errors_name_the_flag_not_the_keyword(cli_files, tmp_path, capsys, extra, flag, keyword):
+    log_csv, model = cli_files
+    err = _error(["score", "--model", str(model), "--input", str(log_csv), *extra,
+                  "--output", str(tmp_path / "s.csv")], capsys)
+    assert flag in err, err
+    assert keyword not in err.replace(flag, ""), err
+
+
+def test_cli_errors_name_the_column_flag_and_the_input_policy_flags(cli_files, tmp_path, capsys):
+    log_csv, _ = cli_files
+    err = _error(["cohorts", "--input", str(log_csv), "--customer-col", "client", "--output", str(tmp_path / "c.csv")],
+                 capsys)
+    assert "no column 'client' (--customer-col)" in err, err
+    returns = tmp_path / "returns.csv"
+    returns.write_text("customer_id,date,amount\n1,2024-01-01,5\n1,2024-01-02,-5\n")
+    err = _error(["cohorts", "--input", str(returns), "--output", str(tmp_path / "c.csv")], capsys)
+    assert "pass --negative-amounts net to net them" in err, err
+    assert "negative_amounts=" not in err and "(--negative-amounts net)" not in err, err

@@ -400,7 +400,7 @@ def test_cli_reads_semicolon_files_with_decimal_commas_only_when_told(tmp_path, 
     path.write_text("\ufeff" + text.replace("customer_id;date;amount", " customer_id ; date ; amount "), encoding="utf-8")
     model = tmp_path / "m.joblib"
     assert main(["fit", "--input", str(path), "--output", str(model)]) == 1
-    assert "decimal=','" in capsys.readouterr().err and not model.exists()
+    assert "read the file with --decimal ,;" in capsys.readouterr().err and not model.exists()
     assert main(["fit", "--input", str(path), "--sep", ";", "--decimal", ",", "--output", str(model)]) == 0
     # day-first dates (settled by the data), decimal commas, BOM and spaced header: the same model as from the frame
     from clv_predict import load_model
