@@ -20,6 +20,16 @@ TIME_UNIT_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12.0}
 RFM_COLUMNS = ("frequency", "recency", "T")
 
 
+def plural(count, noun: str, nouns: str | None = None) -> str:
+    """A count with its noun in the right number: every message that counts says it this way.
+
+    >>> plural(1, "customer"), plural(3, "customer"), plural(2, "entry", "entries")
+    ('1 customer', '3 customers', '2 entries')
+    """
+    count = int(count)
+    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
+
+
 def check_time_unit(time_unit) -> str:
     if time_unit not in TIME_UNIT_DAYS:
         raise DataError(

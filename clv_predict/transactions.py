@@ -29,6 +29,7 @@ from ._validation import (
     check_choice,
     check_columns,
     check_time_unit,
+    plural,
     to_timestamp,
 )
 from .exceptions import DataError, DataWarning
@@ -290,14 +291,25 @@ def _group_transactions(column: pd.Series, name: str, codes, days, amounts, wher
 _SLASHED_DATE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b"
 
 
-def _date_order(column: pd.Series, name: str, dayfirst: bool | None) -> bool:
-    """Whether to read day-first, from the user's word checked against the data; never a silent guess."""
-    text = column.dropna().astype(str)
+def _date_order(column: pd.Series, name: str, dayfirst: bool | None, where: _Where | None = None) -> bool:
+    """Whether to read day-first, from the user's word checked against the data; never a silent guess.
+
+    A value that is a date in neither order (``32/13/1997``) is refused as not a date, naming its row.
+    """
+    present = np.flatnonzero(column.notna().to_numpy())
+    text = column.iloc[present].astype(str).reset_index(drop=True)  # indexed by position among present values
     parts = text.str.extract(_SLASHED_DATE).dropna()
     if parts.empty:
         return bool(dayfirst)
     text = text.loc[parts.index]
     first, second = parts[0].astype(int), parts[1].astype(int)
+    impossible = (first > 31) | (second > 31) | ((first > 12) & (second > 12)) | (first == 0) | (second == 0)
+    if impossible.any():
+        bad = text[impossible]
+        where = where or _Where(column.index)
+        raise DataError(
+            f"column '{name}' has {_not_dates(len(bad))} (first at {where(int(present[bad.index[0]]))}: {bad.iloc[0]!r})"
+        )
     proves_dayfirst, proves_monthfirst = (first > 12).any(), (second > 12).any()
     if proves_dayfirst and proves_monthfirst:
         raise DataError(
@@ -322,6 +334,10 @@ def _date_order(column: pd.Series, name: str, dayfirst: bool | None) -> bool:
                 "say which with dayfirst=True or dayfirst=False (--dayfirst / --monthfirst on the command line)"
             )
     return bool(dayfirst)
+
+
+def _not_dates(count: int) -> str:
+    return f"{plural(count, 'value')} that {'is not a date' if count == 1 else 'are not dates'}"
 
 
 def _local_days(column: pd.Series, name: str, dayfirst: bool) -> pd.Series:
@@ -373,7 +389,7 @@ def _to_days(column: pd.Series, name: str, dayfirst: bool | None = None, where: 
                 # ISO 8601 first (dates and datetimes may be mixed); otherwise the format pandas infers from the first value
                 stamps = pd.to_datetime(column, errors="coerce", format="ISO8601")
                 if (stamps.isna() & column.notna()).any():
-                    order = _date_order(column, name, dayfirst)
+                    order = _date_order(column, name, dayfirst, where)
                     inferred = pd.to_datetime(column, errors="coerce", dayfirst=order)
                     if inferred.notna().sum() > stamps.notna().sum():
                         stamps = inferred
@@ -389,7 +405,7 @@ def _to_days(column: pd.Series, name: str, dayfirst: bool | None = None, where: 
         if unparsed.any():
             rows = np.flatnonzero(unparsed.to_numpy())
             raise DataError(
-                f"column '{name}' has {rows.size} values that are not dates "
+                f"column '{name}' has {_not_dates(rows.size)} "
                 f"(first at {where(rows[0])}: {column.iloc[rows[0]]!r})"
             )
     missing = stamps.isna()

@@ -21,7 +21,7 @@ def _csv(tmp_path, text: str):
 FILE_CASES = [
     # (the data rows of the file, the message); the bad value is on data row 5 = line 7 of the file (header line 1)
     ("{i},2024-01-0{d},x", r"'amount' has 1 missing or non-numeric values \(first at line 7 of '.*log\.csv': 'x'\)"),
-    ("{i},2024-01-45,1.0", r"'date' has 1 values that are not dates \(first at line 7 of '.*log\.csv': '2024-01-45'\)"),
+    ("{i},2024-01-45,1.0", r"'date' has 1 value that is not a date \(first at line 7 of '.*log\.csv': '2024-01-45'\)"),
     ("{i},,1.0", r"'date' has 1 missing dates \(first at line 7 of '.*log\.csv'\)"),
     (",2024-01-0{d},1.0", r"'id' has 1 rows? without a customer id \(first at line 7 of '.*log\.csv'\)"),
 ]
@@ -106,3 +106,13 @@ def test_cli_errors_name_the_column_flag_and_the_input_policy_flags(cli_files, t
     err = _error(["cohorts", "--input", str(returns), "--output", str(tmp_path / "c.csv")], capsys)
     assert "pass --negative-amounts net to net them" in err, err
     assert "negative_amounts=" not in err and "(--negative-amounts net)" not in err, err
+
+
+# ---------------------------------------------------------------- impossible dates
+def test_an_impossible_date_is_not_a_date_not_a_mix_of_orders(tmp_path):
+    path = _csv(tmp_path, "id,date,amount\n1,01/02/1997,1\n2,32/13/1997,1\n3,05/02/1997,1\n")
+    with pytest.raises(DataError, match=r"'date' has 1 value that is not a date \(first at line 3 of '.*log\.csv': '32/13/1997'\)"):
+        TransactionLog.read(path, **COLUMNS, dayfirst=True)
+    frame = pd.DataFrame({"id": [1, 2, 3], "date": ["13/02/1997", "15/13/1997", "02/14/1997"], "amount": 1.0})
+    with pytest.raises(DataError, match=r"not a date \(first at row 1: '15/13/1997'\)"):
+        rfm_summary(frame, **COLUMNS)

@@ -159,7 +159,7 @@ def test_ids_as_text_or_integers_give_the_same_numbers(cdnow_log):
 @pytest.mark.parametrize(
     "dates, message",
     [
-        (["2024-01-01", "2024-13-45"], r"'date' has 1 values that are not dates \(first at row 1: '2024-13-45'\)"),
+        (["2024-01-01", "2024-13-45"], r"'date' has 1 value that is not a date \(first at row 1: '2024-13-45'\)"),
         (["2024-01-01", None], r"'date' has 1 missing dates \(first at row 1\)"),
         (["01/02/2024", "03/04/2024"], "read differently day-first and month-first; say which with dayfirst"),
         (["13/02/2024", "02/14/2024"], "mixes day-first and month-first dates"),
