@@ -23,11 +23,11 @@ RFM_COLUMNS = ("frequency", "recency", "T")
 def plural(count, noun: str, nouns: str | None = None) -> str:
     """A count with its noun in the right number: every message that counts says it this way.
 
-    >>> plural(1, "customer"), plural(3, "customer"), plural(2, "entry", "entries")
-    ('1 customer', '3 customers', '2 entries')
+    >>> plural(1, "customer"), plural(2357, "customer"), plural(2, "entry", "entries")
+    ('1 customer', '2,357 customers', '2 entries')
     """
     count = int(count)
-    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
+    return f"{count:,} {noun if count == 1 else (nouns or noun + 's')}"
 
 
 def check_time_unit(time_unit) -> str:
@@ -118,7 +118,7 @@ def check_rfm(rfm: pd.DataFrame, *, need_monetary: bool = False, what: str = "rf
         problems.append("'recency' must be >= 0")
     too_recent = recency > T * (1 + 1e-9) + 1e-12
     if too_recent.any():
-        problems.append(f"'recency' exceeds 'T' for {int(too_recent.sum())} customers")
+        problems.append(f"'recency' exceeds 'T' for {plural(too_recent.sum(), 'customer')}")
     if ((frequency == 0) & (recency != 0)).any():
         problems.append("customers with 'frequency' 0 must have 'recency' 0")
     if (T <= 0).any() and ((T <= 0) & (frequency > 0)).any():

@@ -360,7 +360,9 @@ def cmd_cohorts(args, out) -> int:
                                          discount_rate=args.discount_rate, margin=args.margin, **keywords)
             table = table.join(value.drop(columns="customers"))
     _write_table(table, output)
-    print(f"{len(table):,} acquisition cohorts ({args.period}); {args.table} table written to {output}", file=out)
+    from ._validation import plural
+
+    print(f"{plural(len(table), 'acquisition cohort')} ({args.period}); {args.table} table written to {output}", file=out)
     return 0
 
 

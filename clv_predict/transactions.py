@@ -212,7 +212,7 @@ def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, p
         rows = np.flatnonzero(missing)
         if policy.missing_ids == "refuse":
             raise DataError(
-                f"column '{customer_id_col}' has {rows.size} rows without a customer id "
+                f"column '{customer_id_col}' has {plural(rows.size, 'row')} without a customer id "
                 f"(first at {where(rows[0])}); drop or fill them first, or pass missing_ids='drop'"
             )
         report["missing_id_rows_dropped"] = int(rows.size)
@@ -250,10 +250,11 @@ def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, p
         if negative.any():
             n_negative, n_customers = int(negative.sum()), int(np.unique(codes[negative]).size)
             if policy.negative_amounts == "refuse":
-                what = "negative amounts" if unit == "rows" else f"transactions ({policy.transaction_col}) with a negative total"
+                what = (plural(n_negative, "negative amount") if unit == "rows" else
+                        f"{plural(n_negative, 'transaction')} ({policy.transaction_col}) with a negative total")
                 raise DataError(
-                    f"column '{amount_name}' has {n_negative} {what} "
-                    f"from {n_customers} customers (returns or cancellations?); "
+                    f"column '{amount_name}' has {what} "
+                    f"from {plural(n_customers, 'customer')} (returns or cancellations?); "
                     "pass negative_amounts='net' (--negative-amounts net) to net them against the same customer's purchases that day, "
                     "or negative_amounts='drop' to leave them out"
                 )
@@ -274,7 +275,7 @@ def _group_transactions(column: pd.Series, name: str, codes, days, amounts, wher
     if missing.any():
         rows = np.flatnonzero(missing)
         raise DataError(
-            f"column '{name}' has {rows.size} rows without a transaction id "
+            f"column '{name}' has {plural(rows.size, 'row')} without a transaction id "
             f"(first at {(where or _Where(column.index))(rows[0])})"
         )
     keys = pd.MultiIndex.from_arrays([codes, column.astype(str).to_numpy()])
@@ -357,7 +358,7 @@ def _local_days(column: pd.Series, name: str, dayfirst: bool) -> pd.Series:
     n_naive = int(stamps.notna().sum()) - n_zoned
     if n_zoned and n_naive:
         warnings.warn(
-            f"column '{name}' mixes {n_zoned} timestamps with a time zone and {n_naive} without one; each was "
+            f"column '{name}' mixes {plural(n_zoned, 'timestamp')} with a time zone and {n_naive} without one; each was "
             "taken on the calendar day written in it (no conversion between zones)",
             DataWarning,
             stacklevel=5,
@@ -575,28 +576,38 @@ def _grouped(ids: pd.Index, codes, days, amounts, end_day: int, time_unit: str) 
     return _Transactions(present, dense, days, amounts, starts, counts, end_day, time_unit)
 
 
+def _were(count: int) -> str:
+    return "was" if count == 1 else "were"
+
+
 def _changes(report: dict) -> str:
     """What the input policies changed, in one sentence (empty when nothing)."""
     parts = []
     if report.get("missing_id_rows_dropped"):
-        parts.append(f"{report['missing_id_rows_dropped']} rows without a customer id were dropped")
+        n = report["missing_id_rows_dropped"]
+        parts.append(f"{plural(n, 'row')} without a customer id {_were(n)} dropped")
     if report.get("duplicate_rows"):
-        verb = "were dropped" if report.get("duplicate_rows_dropped") else "were kept (duplicates='drop' drops them)"
-        parts.append(f"{report['duplicate_rows']} rows are exact duplicates of an earlier row and {verb}")
+        n = report["duplicate_rows"]
+        verb = f"{_were(n)} dropped" if report.get("duplicate_rows_dropped") else f"{_were(n)} kept (duplicates='drop' drops them)"
+        what = "row is an exact duplicate" if n == 1 else "rows are exact duplicates"
+        parts.append(f"{n} {what} of an earlier row and {verb}")
     for unit in ("rows", "transactions"):
         n_negative = report.get(f"negative_{unit}")
         if n_negative:
             done = "dropped" if report["policy"] == "drop" else "netted against the same day's purchases"
             parts.append(
-                f"{n_negative} {unit} with a negative amount from {report['negative_customers']} customers were {done}"
+                f"{plural(n_negative, unit[:-1])} with a negative amount from "
+                f"{plural(report['negative_customers'], 'customer')} {_were(n_negative)} {done}"
             )
     if report.get("days_not_purchases"):
         parts.append(
-            f"{report['days_not_purchases']} customer-days whose purchases were all returned (or that held only "
-            "returns) are not purchases"
+            f"{plural(report['days_not_purchases'], 'customer-day')} whose purchases were all returned (or that held "
+            f"only returns) {'is not a purchase' if report['days_not_purchases'] == 1 else 'are not purchases'}"
         )
     if report.get("customers_without_purchase"):
-        parts.append(f"{report['customers_without_purchase']} customers have no purchase left and are not in the summary")
+        n = report["customers_without_purchase"]
+        parts.append(f"{plural(n, 'customer')} {'has' if n == 1 else 'have'} no purchase left and "
+                     f"{'is' if n == 1 else 'are'} not in the summary")
     return "; ".join(parts)
 
 
@@ -883,7 +894,7 @@ class TransactionLog:
         late = int(np.count_nonzero(self._rows.days > end_day))
         if late:
             warnings.warn(
-                f"{late} transactions dated after {name} {_iso(end_day)} were left out{suffix}",
+                f"{plural(late, 'transaction')} dated after {name} {_iso(end_day)} {_were(late)} left out{suffix}",
                 DataWarning,
                 stacklevel=stacklevel + 1,
             )
@@ -957,8 +968,8 @@ class TransactionLog:
     def __repr__(self) -> str:
         tx = self._all()
         return (
-            f"TransactionLog: {tx.ids.size:,} customers, {tx.codes.size:,} transactions "
-            f"({self._rows.report['rows']:,} rows) from {_iso(int(tx.days.min()))} to {_iso(int(tx.days.max()))}"
+            f"TransactionLog: {plural(tx.ids.size, 'customer')}, {plural(tx.codes.size, 'transaction')} "
+            f"({plural(self._rows.report['rows'], 'row')}) from {_iso(int(tx.days.min()))} to {_iso(int(tx.days.max()))}"
         )
 
     def _repr_html_(self) -> str:

@@ -46,7 +46,7 @@ def test_net_policy_a_fully_returned_day_is_not_a_purchase_but_a_zero_value_day_
     message = str(caught[0].message)
     assert "3 rows with a negative amount from 3 customers were netted" in message
     assert "2 customer-days whose purchases were all returned" in message
-    assert "1 customers have no purchase left" in message
+    assert "1 customer has no purchase left" in message
     assert list(rfm.index) == [1, 2]
     # customer 1: 01-01 first purchase, 01-05 all returned (not a purchase), 01-09 zero-value (a purchase)
     assert rfm.loc[1, "frequency"] == 1 and rfm.loc[1, "recency"] == 8
@@ -68,7 +68,7 @@ def test_drop_policy_counts_gross_purchases():
 
 def test_netting_tolerates_rounding_when_everything_was_returned():
     log = _log([(1, "2024-01-01", 1.0), (1, "2024-01-02", 0.1), (1, "2024-01-02", 0.2), (1, "2024-01-02", -0.3)])
-    with pytest.warns(DataWarning, match="1 customer-days whose purchases were all returned"):
+    with pytest.warns(DataWarning, match="1 customer-day whose purchases were all returned"):
         rfm = rfm_summary(log, **COLUMNS, negative_amounts="net")
     assert rfm.loc[1, "frequency"] == 0
 
@@ -193,7 +193,7 @@ def test_time_zones_count_on_the_local_calendar_day():
 
 def test_transactions_after_the_test_period_are_reported():
     log = _log([(1, "2024-01-01", 1.0), (1, "2024-02-01", 1.0), (1, "2024-04-01", 1.0)])
-    with pytest.warns(DataWarning, match="1 transactions dated after test_period_end 2024-03-01 were left out"):
+    with pytest.warns(DataWarning, match="1 transaction dated after test_period_end 2024-03-01 was left out"):
         split = rfm_train_test_split(log, **COLUMNS, train_period_end="2024-01-15", test_period_end="2024-03-01")
     assert split.loc[1, "test_frequency"] == 1
 
@@ -215,9 +215,9 @@ LINE_COLUMNS = {
 
 
 def test_line_items_amount_is_quantity_times_price_and_invoices_are_transactions():
-    with pytest.raises(DataError, match=r"1 transactions \(InvoiceNo\) with a negative total from 1 customers"):
+    with pytest.raises(DataError, match=r"1 transaction \(InvoiceNo\) with a negative total from 1 customer\b"):
         rfm_summary(LINES, **LINE_COLUMNS)
-    with pytest.warns(DataWarning, match="1 transactions with a negative amount from 1 customers were dropped"):
+    with pytest.warns(DataWarning, match="1 transaction with a negative amount from 1 customer was dropped"):
         rfm = rfm_summary(LINES, **LINE_COLUMNS, negative_amounts="drop")
     assert rfm.attrs["input_report"]["transactions"] == 4
     assert rfm.loc[7, "frequency"] == 1 and rfm.loc[7, "monetary_value"] == 3.0
