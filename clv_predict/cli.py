@@ -605,9 +605,12 @@ def main(argv=None) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ClvWarning)
             code = args.handler(args, sys.stdout)
+        said = set()
         for warning in caught:
-            if issubclass(warning.category, ClvWarning):
-                print(f"clv-predict: warning: {_with_flags(str(warning.message), args)}", file=sys.stderr)
+            message = _with_flags(str(warning.message), args)
+            if issubclass(warning.category, ClvWarning) and message not in said:  # a check made twice: said once
+                said.add(message)
+                print(f"clv-predict: warning: {message}", file=sys.stderr)
         return code
     except (ClvError, ValueError) as exc:
         print(f"clv-predict: error: {_with_flags(str(exc), args)}", file=sys.stderr)

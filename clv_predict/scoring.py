@@ -231,11 +231,11 @@ def score_file(
     if chunk_rows <= 0:
         raise DataError(f"'chunk_rows' must be a positive number of rows; got {chunk_rows!r}")
     # validate these before reading anything
-    from ._validation import check_horizon, check_nonnegative_number
+    from ._validation import check_discount_rate, check_horizon, check_margin
 
     check_horizon(horizon)
-    check_nonnegative_number(discount_rate, "discount_rate")
-    check_nonnegative_number(margin, "margin")
+    check_discount_rate(discount_rate)
+    check_margin(margin)
     settings = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin}
 
     with (_atomic_folder(output_path) if output_parts else _atomic_output(output_path)) as partial:

@@ -27,6 +27,7 @@ import pandas as pd
 from ._validation import (
     TIME_UNIT_DAYS,
     check_choice,
+    check_end_after_last_purchase,
     check_columns,
     check_time_unit,
     plural,
@@ -498,6 +499,8 @@ def _resolve_end(log: _Log, end, name: str) -> int:
     end_day = _day(to_timestamp(end, name))
     if end_day < log.days.min():
         raise DataError(f"'{name}' {_iso(end_day)} is before the first transaction ({_iso(int(log.days.min()))})")
+    check_end_after_last_purchase(pd.Timestamp(_iso(end_day)), pd.Timestamp(_iso(int(log.days.max()))), name,
+                                  stacklevel=5)
     return end_day
 
 

@@ -116,3 +116,71 @@ def test_an_impossible_date_is_not_a_date_not_a_mix_of_orders(tmp_path):
     frame = pd.DataFrame({"id": [1, 2, 3], "date": ["13/02/1997", "15/13/1997", "02/14/1997"], "amount": 1.0})
     with pytest.raises(DataError, match=r"not a date \(first at row 1: '15/13/1997'\)"):
         rfm_summary(frame, **COLUMNS)
+
+
+# ---------------------------------------------------------------- counts in good English
+def test_counts_of_one_are_singular(tmp_path, capsys):
+    from clv_predict import DataWarning
+    from clv_predict.cli import main
+
+    returns = pd.DataFrame({"id": [1, 1, 2], "date": ["2024-01-01", "2024-01-02", "2024-01-03"], "amount": [5.0, -1.0, 2.0]})
+    with pytest.raises(DataError, match=r"has 1 negative amount from 1 customer \("):
+        rfm_summary(returns, **COLUMNS)
+    with pytest.warns(DataWarning, match=r"1 row with a negative amount from 1 customer was netted"):
+        rfm_summary(returns, **COLUMNS, negative_amounts="net")
+    missing = pd.DataFrame({"id": [1, None], "date": ["2024-01-01", "2024-01-02"], "amount": 1.0}).astype({"id": object})
+    with pytest.raises(DataError, match=r"has 1 row without a customer id \(first at row 1\)"):
+        rfm_summary(missing, **COLUMNS)
+    with pytest.warns(DataWarning, match=r"1 row without a customer id was dropped"):
+        rfm_summary(missing, **COLUMNS, missing_ids="drop")
+    twice = pd.DataFrame({"id": [1, 1], "date": ["2024-01-01", "2024-01-01"], "amount": 1.0})
+    with pytest.warns(DataWarning, match=r"1 row is an exact duplicate of an earlier row and was dropped"):
+        log = TransactionLog(twice, **COLUMNS, duplicates="drop")
+    assert repr(log).startswith("TransactionLog: 1 customer, 1 transaction (2 rows)")
+    path = _csv(tmp_path, "customer_id,date,amount\n1,2024-01-01,5\n1,2024-01-09,5\n")
+    assert main(["cohorts", "--input", str(path), "--output", str(tmp_path / "c.csv")]) == 0
+    assert capsys.readouterr().out.startswith("1 acquisition cohort (M);")
+
+
+# ---------------------------------------------------------------- doubtful settings are said out loud
+@pytest.fixture(scope="module")
+def small_fit(cdnow_split):
+    from clv_predict import CLVModel
+
+    return CLVModel().fit(cdnow_split)
+
+
+def test_a_margin_above_one_is_doubtful(small_fit, cdnow_split):
+    from clv_predict import DataWarning
+
+    with pytest.warns(DataWarning, match=r"'margin' is 30: .*a fraction .*did you mean 0\.3\?"):
+        small_fit.predict(cdnow_split, horizon=52, margin=30)
+
+
+def test_a_discount_rate_above_half_per_time_unit_is_doubtful(small_fit, cdnow_split):
+    from clv_predict import DataWarning
+
+    with pytest.warns(DataWarning, match=r"'discount_rate' is 5 per time unit \('W'\).*did you mean 0\.05\?"):
+        small_fit.predict(cdnow_split, horizon=52, discount_rate=5)
+
+
+def test_an_observation_end_long_after_the_last_purchase_is_doubtful():
+    from clv_predict import DataWarning
+
+    frame = pd.DataFrame({"id": [1, 1, 2], "date": ["2024-01-01", "2024-02-01", "2024-03-01"], "amount": 1.0})
+    log = TransactionLog(frame, **COLUMNS)
+    with pytest.warns(DataWarning, match=r"'observation_period_end' 2026-03-01 is 730 days after the last purchase "
+                                         r"\(2024-03-01\)"):
+        log.rfm(observation_period_end="2026-03-01")
+    log.rfm(observation_period_end="2024-12-01")  # a quiet autumn is not doubtful
+
+
+def test_doubtful_settings_warn_on_the_command_line_once_with_the_flag(cli_files, tmp_path, capsys):
+    from clv_predict.cli import main
+
+    log_csv, model = cli_files
+    capsys.readouterr()
+    assert main(["segments", "--model", str(model), "--input", str(log_csv), "--margin", "30",
+                 "--output", str(tmp_path / "s.csv")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning: --margin is 30") == 1, err
