@@ -160,7 +160,7 @@ def check_rfm(rfm: pd.DataFrame, *, need_monetary: bool = False, what: str = "rf
             array = None
         if bad.any():
             raise DataError(
-                f"{what} column '{column}' has {int(bad.sum())} missing or non-numeric values "
+                f"{what} column '{column}' has {plural(bad.sum(), 'missing or non-numeric value')} "
                 f"(first at customer {rfm.index[bad][0]!r})"
             )
         out[column] = values.to_numpy(dtype=float) if array is None else array

@@ -279,7 +279,8 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
         policy_counts = {}
         schema = pa.schema([("id", pa.string()), ("day", pa.int64()), ("amount", pa.float64())])
         for batch in _batches(path, columns, chunk_rows, string_columns=(id_col,), **(read_options or {})):
-            log = _rfm._read_log(batch, id_col, date_col, amount_col, policy)
+            log = _rfm._read_log(batch, id_col, date_col, amount_col, policy,
+                                 source=(str(path), _io.file_format(path)), first_row=total_rows)
             for key, value in log.report.items():
                 if isinstance(value, int) and key != "rows":
                     policy_counts[key] = policy_counts.get(key, 0) + value

@@ -138,7 +138,7 @@ def _numbers(column: pd.Series, name: str, where: _Where | None = None) -> np.nd
                 "a thousands separator? remove it first)"
             )
         raise DataError(
-            f"column '{name}' has {rows.size} missing or non-numeric values "
+            f"column '{name}' has {plural(rows.size, 'missing or non-numeric value')} "
             f"(first at {where(rows[0])}: {example!r}){hint}"
         )
     return values.to_numpy(dtype=np.float64)
@@ -178,12 +178,13 @@ def _id_text(value) -> str:
 
 
 def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, policy: _Policy | None = None,
-              *, source: tuple[str, str] | None = None) -> _Log:
+              *, source: tuple[str, str] | None = None, first_row: int = 0) -> _Log:
     """Validate a transaction log and apply the input policies; rows that survive become flat arrays.
 
     ``report`` of the result counts what each policy did (for warnings and the summary's attrs). ``source``
     is the file the log was read from and its format, ``(path, "csv" or "parquet")`` (its rows in order, as
-    :func:`clv_predict.io.read_transactions` gives them): errors then name its lines.
+    :func:`clv_predict.io.read_transactions` gives them): errors then name its lines; ``first_row`` is the
+    position in it of the first row given (a chunk of a file read in chunks).
     """
     policy = policy or _Policy()
     line_items = policy.quantity_col is not None
@@ -195,7 +196,7 @@ def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, p
     if len(transactions) == 0:
         raise DataError("transactions is empty: there is nothing to summarise")
     report = {"rows": len(transactions)}
-    where = _Where(transactions.index, source)
+    where = _Where(transactions.index, source, np.arange(len(transactions)) + first_row)
 
     if policy.duplicates != "keep":
         duplicated = transactions.duplicated(keep="first").to_numpy()
@@ -413,7 +414,7 @@ def _to_days(column: pd.Series, name: str, dayfirst: bool | None = None, where: 
     missing = stamps.isna()
     if missing.any():
         rows = np.flatnonzero(missing.to_numpy())
-        raise DataError(f"column '{name}' has {rows.size} missing dates (first at {where(rows[0])})")
+        raise DataError(f"column '{name}' has {plural(rows.size, 'missing date')} (first at {where(rows[0])})")
     return stamps.to_numpy().astype("datetime64[D]").view(np.int64)  # the cast is a fresh array: view it
 
 

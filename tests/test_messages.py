@@ -20,9 +20,9 @@ def _csv(tmp_path, text: str):
 # ---------------------------------------------------------------- rows: file lines, DataFrame labels and positions
 FILE_CASES = [
     # (the data rows of the file, the message); the bad value is on data row 5 = line 7 of the file (header line 1)
-    ("{i},2024-01-0{d},x", r"'amount' has 1 missing or non-numeric values \(first at line 7 of '.*log\.csv': 'x'\)"),
+    ("{i},2024-01-0{d},x", r"'amount' has 1 missing or non-numeric value \(first at line 7 of '.*log\.csv': 'x'\)"),
     ("{i},2024-01-45,1.0", r"'date' has 1 value that is not a date \(first at line 7 of '.*log\.csv': '2024-01-45'\)"),
-    ("{i},,1.0", r"'date' has 1 missing dates \(first at line 7 of '.*log\.csv'\)"),
+    ("{i},,1.0", r"'date' has 1 missing date \(first at line 7 of '.*log\.csv'\)"),
     (",2024-01-0{d},1.0", r"'id' has 1 rows? without a customer id \(first at line 7 of '.*log\.csv'\)"),
 ]
 
@@ -184,3 +184,16 @@ def test_doubtful_settings_warn_on_the_command_line_once_with_the_flag(cli_files
                  "--output", str(tmp_path / "s.csv")]) == 0
     err = capsys.readouterr().err
     assert err.count("warning: --margin is 30") == 1, err
+
+
+def test_score_file_names_the_line_of_the_file_across_chunks(cli_files, tmp_path):
+    from clv_predict import load_model, score_file
+
+    _, model = cli_files
+    rows = [f"{i},1997-01-0{i + 1},1.0" for i in range(8)]
+    rows[5] = "5,1997-01-06,x"
+    path = tmp_path / "log.csv"
+    path.write_text("customer_id,date,amount\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"first at line 7 of '.*log\.csv': 'x'"):
+        score_file(load_model(model), path, tmp_path / "scores.csv", customer_id_col="customer_id",
+                   datetime_col="date", monetary_value_col="amount", horizon=52, chunk_rows=3)

@@ -160,7 +160,7 @@ def test_ids_as_text_or_integers_give_the_same_numbers(cdnow_log):
     "dates, message",
     [
         (["2024-01-01", "2024-13-45"], r"'date' has 1 value that is not a date \(first at row 1: '2024-13-45'\)"),
-        (["2024-01-01", None], r"'date' has 1 missing dates \(first at row 1\)"),
+        (["2024-01-01", None], r"'date' has 1 missing date \(first at row 1\)"),
         (["01/02/2024", "03/04/2024"], "read differently day-first and month-first; say which with dayfirst"),
         (["13/02/2024", "02/14/2024"], "mixes day-first and month-first dates"),
     ],
@@ -233,7 +233,7 @@ def test_line_item_options_are_checked():
         rfm_summary(LINES, customer_id_col="CustomerID", datetime_col="InvoiceDate", quantity_col="Quantity")
     with pytest.raises(DataError, match="either 'monetary_value_col' or 'quantity_col'"):
         rfm_summary(LINES, **LINE_COLUMNS, monetary_value_col="UnitPrice")
-    with pytest.raises(DataError, match="'Quantity' has 1 missing or non-numeric values"):
+    with pytest.raises(DataError, match="'Quantity' has 1 missing or non-numeric value"):
         rfm_summary(LINES.assign(Quantity=["2", "1", "x", "-1", "3", "1", "1"]), **LINE_COLUMNS)
 
 
