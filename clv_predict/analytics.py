@@ -368,7 +368,7 @@ def historical_clv(
     3                     16.0               2         16.0            8.0
     """
     check_margin(margin)
-    discount_rate = check_discount_rate(discount_rate)
+    discount_rate = check_discount_rate(discount_rate, time_unit)
     period = _check_period(period)
     tx = _load(transactions, observation_period_end, time_unit,
                stacklevel=2, log_keywords=log_keywords, need_amounts="historical_clv")
@@ -464,7 +464,7 @@ def historical_clv_summary(
     Name: value, dtype: float64
     """
     check_margin(margin)
-    discount_rate = check_discount_rate(discount_rate)
+    discount_rate = check_discount_rate(discount_rate, time_unit)
     period = _check_period(period)
     tx = _load(transactions, observation_period_end, time_unit,
                stacklevel=2, log_keywords=log_keywords, need_amounts="historical_clv_summary")
@@ -848,7 +848,7 @@ def _customer_table(
     time_unit = _model_time_unit(model, time_unit)
     check_horizon(horizon)
     margin = check_margin(margin)
-    check_discount_rate(discount_rate)
+    check_discount_rate(discount_rate, time_unit)
     period = _check_period(period)
     _check_tiers(tiers)
     value_quantile = _check_fraction(at_risk_value_quantile, "at_risk_value_quantile", closed=True)
@@ -981,7 +981,7 @@ def compare_clv(
     time_unit = _model_time_unit(model, time_unit)
     check_horizon(horizon)
     margin = check_margin(margin)
-    discount_rate = check_discount_rate(discount_rate)
+    discount_rate = check_discount_rate(discount_rate, time_unit)
     period = _check_period(period)
     tx = _load(transactions, observation_period_end, time_unit,
                stacklevel=2, log_keywords=log_keywords, need_amounts="compare_clv")

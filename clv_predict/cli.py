@@ -553,6 +553,8 @@ _FLAGS = {
     "chunk_rows": "--chunk-rows",
     "input_kind": "--input-kind",
     "target_ratio": "--target-ratio",
+    "at_risk_value_quantile": "--at-risk-quantile",
+    "at_risk_p_alive": "--at-risk-p-alive",
     "period": "--period",
     "sep": "--sep",
     "decimal": "--decimal",

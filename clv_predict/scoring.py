@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from . import io as _io
 from . import rfm as _rfm
-from ._validation import check_rfm, to_timestamp
+from ._validation import check_end_after_last_purchase, check_rfm, to_timestamp
 from ._files import atomic_output
 from .exceptions import DataError, DataWarning
 
@@ -234,7 +234,7 @@ def score_file(
     from ._validation import check_discount_rate, check_horizon, check_margin
 
     check_horizon(horizon)
-    check_discount_rate(discount_rate)
+    check_discount_rate(discount_rate, getattr(model, "time_unit_", None))
     check_margin(margin)
     settings = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin}
 
@@ -310,6 +310,8 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
                 raise DataError(
                     f"'observation_period_end' {_rfm._iso(end_day)} is before the first transaction ({_rfm._iso(first_day)})"
                 )
+            check_end_after_last_purchase(pd.Timestamp(_rfm._iso(end_day)), pd.Timestamp(_rfm._iso(last_day)),
+                                          "observation_period_end", stacklevel=4)
         dropped = 0
         done = 0
         used = [b for b in range(len(buckets)) if buckets[b] is not None]

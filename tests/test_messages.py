@@ -197,3 +197,23 @@ def test_score_file_names_the_line_of_the_file_across_chunks(cli_files, tmp_path
     with pytest.raises(DataError, match=r"first at line 7 of '.*log\.csv': 'x'"):
         score_file(load_model(model), path, tmp_path / "scores.csv", customer_id_col="customer_id",
                    datetime_col="date", monetary_value_col="amount", horizon=52, chunk_rows=3)
+
+
+def test_score_warns_of_doubtful_settings_once_each_with_the_flag(cli_files, tmp_path, capsys):
+    from clv_predict.cli import main
+
+    log_csv, model = cli_files
+    capsys.readouterr()
+    assert main(["score", "--model", str(model), "--input", str(log_csv), "--discount-rate", "5",
+                 "--observation-end", "2001-01-01", "--output", str(tmp_path / "s.csv")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning: --discount-rate is 5 per time unit ('W')") == 1, err
+    assert err.count("--discount-rate is 5") == 1, err
+    assert "warning: --observation-end 2001-01-01 is 916 days after the last purchase (1998-06-30)" in err, err
+
+
+def test_segments_errors_name_the_at_risk_flags(cli_files, tmp_path, capsys):
+    log_csv, model = cli_files
+    err = _error(["segments", "--model", str(model), "--input", str(log_csv), "--at-risk-quantile", "2",
+                  "--output", str(tmp_path / "s.csv")], capsys)
+    assert "--at-risk-quantile must be between 0 and 1" in err, err
