@@ -3,7 +3,12 @@
 transactions -> :class:`TransactionLog` (read and checked once) -> :meth:`TransactionLog.rfm` / :func:`rfm_summary`
 -> a purchase model (:class:`BetaGeoModel`, :class:`ParetoNBDModel`, ...) / :class:`GammaGammaModel`
 / :class:`CLVModel` -> forecasts -> ``save`` / :func:`load_model` -> :func:`score_file`.
+
+The submodules ``plotting``, ``analytics``, ``datasets``, ``synthetic``, ``io``, ``report`` and ``dask`` load on
+first use (``cp.plotting.plot_tracking(...)``), so ``import clv_predict`` does not import matplotlib or Dask.
 """
+
+from importlib import import_module
 
 from .clv import CLVModel
 from .comparison import compare_models, fit_models
@@ -69,3 +74,18 @@ __all__ = [
     "score",
     "score_file",
 ]
+
+#: Submodules imported on first attribute access (PEP 562): plotting pulls in matplotlib, dask needs its extra.
+_LAZY_SUBMODULES = ("plotting", "analytics", "datasets", "synthetic", "io", "report", "dask")
+
+
+def __getattr__(name: str):
+    if name not in _LAZY_SUBMODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # import_module also sets it as an attribute of the package: loaded once (clv_predict.dask without Dask
+    # raises an ImportError naming the extra)
+    return import_module(f".{name}", __name__)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))

@@ -7,17 +7,28 @@ same mistake gets the same message wherever it is made.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import pandas as pd
 
-from .exceptions import DataError
+from .exceptions import DataError, DataWarning
 
 #: Length of one time unit in days. A month is a twelfth of a Julian year,
 #: never a hidden 30 days.
 TIME_UNIT_DAYS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12.0}
 
 RFM_COLUMNS = ("frequency", "recency", "T")
+
+
+def plural(count, noun: str, nouns: str | None = None) -> str:
+    """A count with its noun in the right number: every message that counts says it this way.
+
+    >>> plural(1, "customer"), plural(2357, "customer"), plural(2, "entry", "entries")
+    ('1 customer', '2,357 customers', '2 entries')
+    """
+    count = int(count)
+    return f"{count:,} {noun if count == 1 else (nouns or noun + 's')}"
 
 
 def check_time_unit(time_unit) -> str:
@@ -55,6 +66,59 @@ def check_nonnegative_number(value, name: str, *, allow_zero: bool = True) -> fl
         bound = ">= 0" if allow_zero else "> 0"
         raise DataError(f"'{name}' must be {bound}; got {value!r}")
     return float(value)
+
+
+#: Above these a setting is doubtful: a margin is a fraction of revenue; a discount rate is per time unit, and
+#: more than 50% per period halves the value of every next period (a percentage or a yearly rate given instead?).
+#: An observation end a year after everyone's last purchase makes the whole base look gone.
+MARGIN_DOUBTFUL_ABOVE = 1.0
+DISCOUNT_RATE_DOUBTFUL_ABOVE = 0.5
+DAYS_AFTER_LAST_PURCHASE_DOUBTFUL = 365
+
+
+def _as_fraction(value: float) -> str:
+    return f"; did you mean {value / 100:g}?" if 1 < value <= 100 else ""
+
+
+def check_margin(margin, *, stacklevel: int = 3) -> float:
+    """``margin`` as a float >= 0; a DataWarning when it is above 1 (a percentage given for a fraction?)."""
+    value = check_nonnegative_number(margin, "margin")
+    if value > MARGIN_DOUBTFUL_ABOVE:
+        warnings.warn(
+            f"'margin' is {value:g}: the margin is a fraction of revenue (0.3 keeps 30% of it), so {value:g} counts "
+            f"{value:.0%} of revenue as profit{_as_fraction(value)}",
+            DataWarning,
+            stacklevel=stacklevel,
+        )
+    return value
+
+
+def check_discount_rate(discount_rate, time_unit: str | None = None, *, stacklevel: int = 3) -> float:
+    """``discount_rate`` as a float >= 0; a DataWarning above 0.5 per time unit (a percentage or a yearly rate?)."""
+    value = check_nonnegative_number(discount_rate, "discount_rate")
+    if value > DISCOUNT_RATE_DOUBTFUL_ABOVE:
+        unit = f" ({time_unit!r})" if time_unit else ""
+        warnings.warn(
+            f"'discount_rate' is {value:g} per time unit{unit}: each period is worth {1 / (1 + value):.0%} of the one "
+            f"before; the rate is per time unit, not a percentage nor a yearly rate (10% a year is about "
+            f"0.0018 a week){_as_fraction(value)}",
+            DataWarning,
+            stacklevel=stacklevel,
+        )
+    return value
+
+
+def check_end_after_last_purchase(end: pd.Timestamp, last_purchase: pd.Timestamp, name: str, *,
+                                  stacklevel: int = 3) -> None:
+    """A DataWarning when ``end`` is more than a year after the last purchase of the whole log."""
+    gap = (end - last_purchase).days
+    if gap > DAYS_AFTER_LAST_PURCHASE_DOUBTFUL:
+        warnings.warn(
+            f"'{name}' {end:%Y-%m-%d} is {gap} days after the last purchase ({last_purchase:%Y-%m-%d}): nobody "
+            "bought anything for more than a year, so every customer looks gone; is it the date you meant?",
+            DataWarning,
+            stacklevel=stacklevel,
+        )
 
 
 def check_horizon(horizon) -> int:
@@ -96,7 +160,7 @@ def check_rfm(rfm: pd.DataFrame, *, need_monetary: bool = False, what: str = "rf
             array = None
         if bad.any():
             raise DataError(
-                f"{what} column '{column}' has {int(bad.sum())} missing or non-numeric values "
+                f"{what} column '{column}' has {plural(bad.sum(), 'missing or non-numeric value')} "
                 f"(first at customer {rfm.index[bad][0]!r})"
             )
         out[column] = values.to_numpy(dtype=float) if array is None else array
@@ -108,7 +172,7 @@ def check_rfm(rfm: pd.DataFrame, *, need_monetary: bool = False, what: str = "rf
         problems.append("'recency' must be >= 0")
     too_recent = recency > T * (1 + 1e-9) + 1e-12
     if too_recent.any():
-        problems.append(f"'recency' exceeds 'T' for {int(too_recent.sum())} customers")
+        problems.append(f"'recency' exceeds 'T' for {plural(too_recent.sum(), 'customer')}")
     if ((frequency == 0) & (recency != 0)).any():
         problems.append("customers with 'frequency' 0 must have 'recency' 0")
     if (T <= 0).any() and ((T <= 0) & (frequency > 0)).any():

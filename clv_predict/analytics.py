@@ -43,7 +43,9 @@ import pandas as pd
 
 from ._validation import (
     TIME_UNIT_DAYS,
+    check_discount_rate,
     check_horizon,
+    check_margin,
     check_nonnegative_number,
     check_time_unit,
 )
@@ -365,8 +367,8 @@ def historical_clv(
     2                     10.0               2         10.0            5.0
     3                     16.0               2         16.0            8.0
     """
-    check_nonnegative_number(margin, "margin")
-    discount_rate = check_nonnegative_number(discount_rate, "discount_rate")
+    check_margin(margin)
+    discount_rate = check_discount_rate(discount_rate, time_unit)
     period = _check_period(period)
     tx = _load(transactions, observation_period_end, time_unit,
                stacklevel=2, log_keywords=log_keywords, need_amounts="historical_clv")
@@ -461,8 +463,8 @@ def historical_clv_summary(
     clv_retention          11.0
     Name: value, dtype: float64
     """
-    check_nonnegative_number(margin, "margin")
-    discount_rate = check_nonnegative_number(discount_rate, "discount_rate")
+    check_margin(margin)
+    discount_rate = check_discount_rate(discount_rate, time_unit)
     period = _check_period(period)
     tx = _load(transactions, observation_period_end, time_unit,
                stacklevel=2, log_keywords=log_keywords, need_amounts="historical_clv_summary")
@@ -693,7 +695,7 @@ def cumulative_value(
     2024-01  8.0  8.0  18.0
     2024-02  4.0  4.0   NaN
     """
-    margin = check_nonnegative_number(margin, "margin")
+    margin = check_margin(margin)
     period = _check_period(period)
     tx = _load(transactions, observation_period_end, "D",
                stacklevel=2, log_keywords=log_keywords, need_amounts="cumulative_value")
@@ -845,8 +847,8 @@ def _customer_table(
     model = _check_model(model)
     time_unit = _model_time_unit(model, time_unit)
     check_horizon(horizon)
-    margin = check_nonnegative_number(margin, "margin")
-    check_nonnegative_number(discount_rate, "discount_rate")
+    margin = check_margin(margin)
+    check_discount_rate(discount_rate, time_unit)
     period = _check_period(period)
     _check_tiers(tiers)
     value_quantile = _check_fraction(at_risk_value_quantile, "at_risk_value_quantile", closed=True)
@@ -980,8 +982,8 @@ def compare_clv(
     model = _check_model(model)
     time_unit = _model_time_unit(model, time_unit)
     check_horizon(horizon)
-    margin = check_nonnegative_number(margin, "margin")
-    discount_rate = check_nonnegative_number(discount_rate, "discount_rate")
+    margin = check_margin(margin)
+    discount_rate = check_discount_rate(discount_rate, time_unit)
     period = _check_period(period)
     tx = _load(transactions, observation_period_end, time_unit,
                stacklevel=2, log_keywords=log_keywords, need_amounts="compare_clv")

@@ -7,6 +7,7 @@ exceptions to one line on stderr and a non-zero exit code.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -385,7 +386,9 @@ def cmd_cohorts(args, out) -> int:
                                          discount_rate=args.discount_rate, margin=args.margin, **keywords)
             table = table.join(value.drop(columns="customers"))
     _write_table(table, output)
-    print(f"{len(table):,} acquisition cohorts ({args.period}); {args.table} table written to {output}", file=out)
+    from ._validation import plural
+
+    print(f"{plural(len(table), 'acquisition cohort')} ({args.period}); {args.table} table written to {output}", file=out)
     return 0
 
 
@@ -567,6 +570,74 @@ def _raise_terminated(signum, frame):
     raise _Terminated()
 
 
+#: The library's keywords and the flags that set them: a message raised under the command line names the flag.
+_FLAGS = {
+    "observation_period_end": "--observation-end",
+    "train_period_end": "--train-end",
+    "test_period_end": "--test-end",
+    "discount_rate": "--discount-rate",
+    "horizon": "--horizon",
+    "margin": "--margin",
+    "time_unit": "--time-unit",
+    "penalizer_coef": "--penalizer",
+    "customer_id_col": "--customer-col",
+    "datetime_col": "--date-col",
+    "monetary_value_col": "--amount-col",
+    "quantity_col": "--quantity-col",
+    "unit_price_col": "--unit-price-col",
+    "transaction_col": "--invoice-col",
+    "negative_amounts": "--negative-amounts",
+    "missing_ids": "--missing-ids",
+    "chunk_rows": "--chunk-rows",
+    "input_kind": "--input-kind",
+    "target_ratio": "--target-ratio",
+    "at_risk_value_quantile": "--at-risk-quantile",
+    "at_risk_p_alive": "--at-risk-p-alive",
+    "period": "--period",
+    "sep": "--sep",
+    "decimal": "--decimal",
+}
+_KEYWORDS = "|".join(sorted(_FLAGS, key=len, reverse=True))
+#: The flags naming input columns, by their attribute on the parsed arguments.
+_COLUMN_FLAGS = {"customer_col": "--customer-col", "date_col": "--date-col", "amount_col": "--amount-col",
+                 "quantity_col": "--quantity-col", "unit_price_col": "--unit-price-col", "invoice_col": "--invoice-col"}
+
+
+def _with_flags(message: str, args=None) -> str:
+    """A library message as the command line's user reads it: flags instead of keywords.
+
+    ``'discount_rate'`` becomes ``--discount-rate``, ``negative_amounts='net'`` becomes ``--negative-amounts net``,
+    ``dayfirst=True`` ``--dayfirst``, a keyword with an underscore written bare becomes its flag, a column that is
+    missing is followed by the flag that named it, and a parenthesis that only repeats flags already said goes.
+    """
+    message = re.sub(r"\bdayfirst=True\b", "--dayfirst", message)
+    message = re.sub(r"\bdayfirst=False\b", "--monthfirst", message)
+    message = re.sub(
+        rf"\b({_KEYWORDS})=(?:'([^']*)'|(\w+))",
+        lambda m: f"{_FLAGS[m.group(1)]} {m.group(2) if m.group(2) is not None else m.group(3)}",
+        message,
+    )
+    message = re.sub(rf"'({_KEYWORDS})'", lambda m: _FLAGS[m.group(1)], message)
+    message = re.sub(rf"(?<![\w'-])({_KEYWORDS})(?![\w'])",
+                     lambda m: _FLAGS[m.group(1)] if "_" in m.group(1) else m.group(1), message)
+
+    def repeated(match) -> str:
+        said = message[: match.start()]
+        flags = re.findall(r"--[a-z-]+", match.group(1))
+        return "" if flags and all(flag in said for flag in flags) else match.group(0)
+
+    message = re.sub(r" \((--[^()]*)\)", repeated, message)
+    if args is not None and "no column " in message:
+        columns = {getattr(args, name): flag for name, flag in _COLUMN_FLAGS.items() if getattr(args, name, None)}
+
+        def named(match) -> str:
+            return re.sub(r"'([^']*)'", lambda q: q.group(0) + (f" ({columns[q.group(1)]})" if q.group(1) in columns else ""),
+                          match.group(0))
+
+        message = re.sub(r"no column [^;]*", named, message)
+    return message
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -588,12 +659,15 @@ def _run(args) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ClvWarning)
             code = args.handler(args, sys.stdout)
+        said = set()
         for warning in caught:
-            if issubclass(warning.category, ClvWarning):
-                print(f"clv-predict: warning: {warning.message}", file=sys.stderr)
+            message = _with_flags(str(warning.message), args)
+            if issubclass(warning.category, ClvWarning) and message not in said:  # a check made twice: said once
+                said.add(message)
+                print(f"clv-predict: warning: {message}", file=sys.stderr)
         return code
     except (ClvError, ValueError) as exc:
-        print(f"clv-predict: error: {exc}", file=sys.stderr)
+        print(f"clv-predict: error: {_with_flags(str(exc), args)}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as exc:
         print(f"clv-predict: error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), file=sys.stderr)

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 
-from ._validation import check_horizon, check_nonnegative_number
+from ._validation import check_discount_rate, check_horizon, check_margin
 from .exceptions import DataError, NotFittedError
 from .models import GammaGammaModel, PurchaseModel, purchase_model
 
@@ -147,8 +147,8 @@ class CLVModel:
         """
         self._check_fitted()
         horizon = check_horizon(horizon)
-        discount_rate = check_nonnegative_number(discount_rate, "discount_rate")
-        margin = check_nonnegative_number(margin, "margin")
+        discount_rate = check_discount_rate(discount_rate, self.time_unit_)
+        margin = check_margin(margin)
         purchases = self.purchase_model_
         if isinstance(rfm, pd.DataFrame) and "monetary_value" not in rfm.columns:
             raise DataError("rfm has no column 'monetary_value', which CLV needs; build it with monetary_value_col")

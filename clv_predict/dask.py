@@ -40,12 +40,16 @@ from __future__ import annotations
 
 import warnings
 
-import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
+try:
+    import dask.dataframe as dd
+except ImportError as exc:  # the optional extra: say how to get it
+    raise ImportError('clv_predict.dask needs Dask, which is not installed: pip install "clv-predict[dask]"') from exc
+
 from . import rfm as _rfm
-from ._validation import check_horizon, check_nonnegative_number, check_time_unit, to_timestamp
+from ._validation import check_discount_rate, check_horizon, check_margin, check_time_unit, to_timestamp
 from .clv import PREDICTION_COLUMNS, CLVModel
 from .exceptions import DataError, DataWarning
 from .models import GammaGammaModel
@@ -229,8 +233,8 @@ def predict(model: CLVModel, rfm: dd.DataFrame, *, horizon, discount_rate: float
     model._check_fitted()
     settings = {
         "horizon": check_horizon(horizon),
-        "discount_rate": check_nonnegative_number(discount_rate, "discount_rate"),
-        "margin": check_nonnegative_number(margin, "margin"),
+        "discount_rate": check_discount_rate(discount_rate),
+        "margin": check_margin(margin),
     }
     time_unit = model.time_unit_  # a Dask summary carries no attrs: it is taken to be in the model's unit
     meta = pd.DataFrame({c: pd.Series(dtype=float) for c in PREDICTION_COLUMNS},

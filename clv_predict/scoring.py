@@ -26,8 +26,8 @@ import pyarrow.parquet as pq
 
 from . import io as _io
 from . import rfm as _rfm
-from ._validation import check_rfm, to_timestamp
 from ._files import _temporary_prefix, atomic_output, remove_stale_partials
+from ._validation import check_end_after_last_purchase, check_rfm, to_timestamp
 from .exceptions import DataError, DataWarning
 
 #: Columns of every scoring output, in this order. ``customer_id`` is an integer when every id of the input is
@@ -298,11 +298,11 @@ def score_file(
     if chunk_rows <= 0:
         raise DataError(f"'chunk_rows' must be a positive number of rows; got {chunk_rows!r}")
     # validate these before reading anything
-    from ._validation import check_horizon, check_nonnegative_number
+    from ._validation import check_discount_rate, check_horizon, check_margin
 
     check_horizon(horizon)
-    check_nonnegative_number(discount_rate, "discount_rate")
-    check_nonnegative_number(margin, "margin")
+    check_discount_rate(discount_rate, getattr(model, "time_unit_", None))
+    check_margin(margin)
     settings = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin}
 
     with (_atomic_folder(output_path) if output_parts else _atomic_output(output_path)) as partial:
@@ -355,7 +355,8 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
         integer_ids = True
         schema = pa.schema([("id", pa.string()), ("day", pa.int64()), ("amount", pa.float64())])
         for batch in _batches(path, columns, chunk_rows, string_columns=(id_col,), **(read_options or {})):
-            log = _rfm._read_log(batch, id_col, date_col, amount_col, policy)
+            log = _rfm._read_log(batch, id_col, date_col, amount_col, policy,
+                                 source=(str(path), _io.file_format(path)), first_row=total_rows)
             for key, value in log.report.items():
                 if isinstance(value, int) and key != "rows":
                     policy_counts[key] = policy_counts.get(key, 0) + value
@@ -389,6 +390,8 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
                 raise DataError(
                     f"'observation_period_end' {_rfm._iso(end_day)} is before the first transaction ({_rfm._iso(first_day)})"
                 )
+            check_end_after_last_purchase(pd.Timestamp(_rfm._iso(end_day)), pd.Timestamp(_rfm._iso(last_day)),
+                                          "observation_period_end", stacklevel=4)
         dropped = 0
         done = 0
         used = files

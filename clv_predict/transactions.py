@@ -27,8 +27,10 @@ import pandas as pd
 from ._validation import (
     TIME_UNIT_DAYS,
     check_choice,
+    check_end_after_last_purchase,
     check_columns,
     check_time_unit,
+    plural,
     to_timestamp,
 )
 from .exceptions import DataError, DataWarning
@@ -48,6 +50,35 @@ class _Log:
     amounts: np.ndarray | None  # float64
     report: dict = field(default_factory=dict)  # what the input policies did, counted
 
+
+
+class _Where:
+    """Names a row of the input in messages as the user can find it.
+
+    A file read from disk: its line (the header is line 1, so data row 0 is line 2) or, in a Parquet file, its
+    row counted from 1. A DataFrame: its position, with its index label when that is not the position. Positions
+    count the rows given, also after rows without an id or duplicates were left out.
+    """
+
+    def __init__(self, index: pd.Index, source: tuple[str, str] | None = None, positions: np.ndarray | None = None):
+        self.index = index
+        self.source = source  # (path, "csv" or "parquet")
+        self.positions = np.arange(len(index)) if positions is None else positions
+
+    def keep(self, mask: np.ndarray) -> _Where:
+        return _Where(self.index[mask], self.source, self.positions[mask])
+
+    def __call__(self, i: int) -> str:
+        position = int(self.positions[i])
+        if self.source is not None:
+            path, kind = self.source
+            if kind == "csv":
+                return f"line {position + 2} of {path!r}"
+            return f"row {position + 1} of {path!r} (counting from 1)"
+        label = self.index[i]
+        if isinstance(label, (int, np.integer)) and not isinstance(label, bool) and label == position:
+            return f"row {position}"
+        return f"row at position {position} (index label {label!r})"
 
 
 #: customer's purchases of that day, or drop the negative rows (transactions).
@@ -87,7 +118,7 @@ def _policy(monetary_value_col, **options) -> _Policy:
     return _Policy(**options).check(monetary_value_col)
 
 
-def _numbers(column: pd.Series, name: str) -> np.ndarray:
+def _numbers(column: pd.Series, name: str, where: _Where | None = None) -> np.ndarray:
     if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iuf":
         # plain numpy numbers, the common case at scale: one check, no conversion (for float64 a view of the
         # caller's column, which nothing here writes to)
@@ -98,6 +129,7 @@ def _numbers(column: pd.Series, name: str) -> np.ndarray:
     bad = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
         rows = np.flatnonzero(bad)
+        where = where or _Where(column.index)
         example = column.iloc[rows[0]]
         hint = ""
         if isinstance(example, str) and "," in example:
@@ -106,8 +138,8 @@ def _numbers(column: pd.Series, name: str) -> np.ndarray:
                 "a thousands separator? remove it first)"
             )
         raise DataError(
-            f"column '{name}' has {rows.size} missing or non-numeric values "
-            f"(first at row {rows[0]}: {example!r}){hint}"
+            f"column '{name}' has {plural(rows.size, 'missing or non-numeric value')} "
+            f"(first at {where(rows[0])}: {example!r}){hint}"
         )
     return values.to_numpy(dtype=np.float64)
 
@@ -145,10 +177,14 @@ def _id_text(value) -> str:
     return str(value)
 
 
-def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, policy: _Policy | None = None) -> _Log:
+def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, policy: _Policy | None = None,
+              *, source: tuple[str, str] | None = None, first_row: int = 0) -> _Log:
     """Validate a transaction log and apply the input policies; rows that survive become flat arrays.
 
-    ``report`` of the result counts what each policy did (for warnings and the summary's attrs).
+    ``report`` of the result counts what each policy did (for warnings and the summary's attrs). ``source``
+    is the file the log was read from and its format, ``(path, "csv" or "parquet")`` (its rows in order, as
+    :func:`clv_predict.io.read_transactions` gives them): errors then name its lines; ``first_row`` is the
+    position in it of the first row given (a chunk of a file read in chunks).
     """
     policy = policy or _Policy()
     line_items = policy.quantity_col is not None
@@ -160,12 +196,14 @@ def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, p
     if len(transactions) == 0:
         raise DataError("transactions is empty: there is nothing to summarise")
     report = {"rows": len(transactions)}
+    where = _Where(transactions.index, source, np.arange(len(transactions)) + first_row)
 
     if policy.duplicates != "keep":
         duplicated = transactions.duplicated(keep="first").to_numpy()
         report["duplicate_rows"] = int(duplicated.sum())
         if policy.duplicates == "drop" and duplicated.any():
             transactions = transactions[~duplicated]
+            where = where.keep(~duplicated)
             report["duplicate_rows_dropped"] = int(duplicated.sum())
 
     raw_ids = transactions[customer_id_col]
@@ -176,11 +214,12 @@ def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, p
         rows = np.flatnonzero(missing)
         if policy.missing_ids == "refuse":
             raise DataError(
-                f"column '{customer_id_col}' has {rows.size} rows without a customer id "
-                f"(first at row {rows[0]}); drop or fill them first, or pass missing_ids='drop'"
+                f"column '{customer_id_col}' has {plural(rows.size, 'row')} without a customer id "
+                f"(first at {where(rows[0])}); drop or fill them first, or pass missing_ids='drop'"
             )
         report["missing_id_rows_dropped"] = int(rows.size)
         transactions = transactions[~missing]
+        where = where.keep(~missing)
         if len(transactions) == 0:
             raise DataError(f"column '{customer_id_col}' has no customer id on any row")
         raw_ids = transactions[customer_id_col]
@@ -188,21 +227,23 @@ def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, p
     codes, ids = _factorize_sorted(raw_ids)
     ids = pd.Index(ids, name="customer_id")
 
-    days = _to_days(transactions[datetime_col], datetime_col, dayfirst=policy.dayfirst)
+    days = _to_days(transactions[datetime_col], datetime_col, dayfirst=policy.dayfirst, where=where)
 
     amounts = None
     if line_items:
-        quantity = _numbers(transactions[policy.quantity_col], policy.quantity_col)
-        price = _numbers(transactions[policy.unit_price_col], policy.unit_price_col)
+        quantity = _numbers(transactions[policy.quantity_col], policy.quantity_col, where)
+        price = _numbers(transactions[policy.unit_price_col], policy.unit_price_col, where)
         amounts = quantity * price
         amount_name = f"{policy.quantity_col} x {policy.unit_price_col}"
     elif monetary_value_col is not None:
-        amounts = _numbers(transactions[monetary_value_col], monetary_value_col)
+        amounts = _numbers(transactions[monetary_value_col], monetary_value_col, where)
         amount_name = monetary_value_col
 
     unit = "rows"
     if policy.transaction_col is not None:
-        codes, days, amounts = _group_transactions(transactions[policy.transaction_col], policy.transaction_col, codes, days, amounts)
+        codes, days, amounts = _group_transactions(
+            transactions[policy.transaction_col], policy.transaction_col, codes, days, amounts, where
+        )
         report["transactions"] = int(codes.size)
         unit = "transactions"
 
@@ -211,10 +252,11 @@ def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, p
         if negative.any():
             n_negative, n_customers = int(negative.sum()), int(np.unique(codes[negative]).size)
             if policy.negative_amounts == "refuse":
-                what = "negative amounts" if unit == "rows" else f"transactions ({policy.transaction_col}) with a negative total"
+                what = (plural(n_negative, "negative amount") if unit == "rows" else
+                        f"{plural(n_negative, 'transaction')} ({policy.transaction_col}) with a negative total")
                 raise DataError(
-                    f"column '{amount_name}' has {n_negative} {what} "
-                    f"from {n_customers} customers (returns or cancellations?); "
+                    f"column '{amount_name}' has {what} "
+                    f"from {plural(n_customers, 'customer')} (returns or cancellations?); "
                     "pass negative_amounts='net' (--negative-amounts net) to net them against the same customer's purchases that day, "
                     "or negative_amounts='drop' to leave them out"
                 )
@@ -229,13 +271,14 @@ def _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, p
     return _Log(ids=ids, codes=codes, days=days, amounts=amounts, report=report)
 
 
-def _group_transactions(column: pd.Series, name: str, codes, days, amounts):
+def _group_transactions(column: pd.Series, name: str, codes, days, amounts, where: _Where | None = None):
     """One entry per (customer, transaction id): its first day and the sum of its lines."""
     missing = column.isna().to_numpy()
     if missing.any():
         rows = np.flatnonzero(missing)
         raise DataError(
-            f"column '{name}' has {rows.size} rows without a transaction id (first at row {rows[0]})"
+            f"column '{name}' has {plural(rows.size, 'row')} without a transaction id "
+            f"(first at {(where or _Where(column.index))(rows[0])})"
         )
     keys = pd.MultiIndex.from_arrays([codes, column.astype(str).to_numpy()])
     group, _ = keys.factorize()
@@ -251,14 +294,25 @@ def _group_transactions(column: pd.Series, name: str, codes, days, amounts):
 _SLASHED_DATE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b"
 
 
-def _date_order(column: pd.Series, name: str, dayfirst: bool | None) -> bool:
-    """Whether to read day-first, from the user's word checked against the data; never a silent guess."""
-    text = column.dropna().astype(str)
+def _date_order(column: pd.Series, name: str, dayfirst: bool | None, where: _Where | None = None) -> bool:
+    """Whether to read day-first, from the user's word checked against the data; never a silent guess.
+
+    A value that is a date in neither order (``32/13/1997``) is refused as not a date, naming its row.
+    """
+    present = np.flatnonzero(column.notna().to_numpy())
+    text = column.iloc[present].astype(str).reset_index(drop=True)  # indexed by position among present values
     parts = text.str.extract(_SLASHED_DATE).dropna()
     if parts.empty:
         return bool(dayfirst)
     text = text.loc[parts.index]
     first, second = parts[0].astype(int), parts[1].astype(int)
+    impossible = (first > 31) | (second > 31) | ((first > 12) & (second > 12)) | (first == 0) | (second == 0)
+    if impossible.any():
+        bad = text[impossible]
+        where = where or _Where(column.index)
+        raise DataError(
+            f"column '{name}' has {_not_dates(len(bad))} (first at {where(int(present[bad.index[0]]))}: {bad.iloc[0]!r})"
+        )
     proves_dayfirst, proves_monthfirst = (first > 12).any(), (second > 12).any()
     if proves_dayfirst and proves_monthfirst:
         raise DataError(
@@ -285,6 +339,10 @@ def _date_order(column: pd.Series, name: str, dayfirst: bool | None) -> bool:
     return bool(dayfirst)
 
 
+def _not_dates(count: int) -> str:
+    return f"{plural(count, 'value')} that {'is not a date' if count == 1 else 'are not dates'}"
+
+
 def _local_days(column: pd.Series, name: str, dayfirst: bool) -> pd.Series:
     """Parse value by value a column that mixes time zones: each stamp on the calendar day written in it."""
     parsed, zoned = {}, set()
@@ -302,7 +360,7 @@ def _local_days(column: pd.Series, name: str, dayfirst: bool) -> pd.Series:
     n_naive = int(stamps.notna().sum()) - n_zoned
     if n_zoned and n_naive:
         warnings.warn(
-            f"column '{name}' mixes {n_zoned} timestamps with a time zone and {n_naive} without one; each was "
+            f"column '{name}' mixes {plural(n_zoned, 'timestamp')} with a time zone and {n_naive} without one; each was "
             "taken on the calendar day written in it (no conversion between zones)",
             DataWarning,
             stacklevel=5,
@@ -310,12 +368,13 @@ def _local_days(column: pd.Series, name: str, dayfirst: bool) -> pd.Series:
     return stamps
 
 
-def _to_days(column: pd.Series, name: str, dayfirst: bool | None = None) -> np.ndarray:
+def _to_days(column: pd.Series, name: str, dayfirst: bool | None = None, where: _Where | None = None) -> np.ndarray:
     """Whole days since 1970-01-01 for each row; errors name the column and the first bad row.
 
     Time-zone-aware stamps count on the calendar day where the purchase happened,
     in their own zone; so do naive stamps mixed with them (with a warning).
     """
+    where = where or _Where(column.index)
     if isinstance(column.dtype, pd.DatetimeTZDtype):
         # the calendar day where the purchase happened, in the log's own zone
         stamps = column.dt.tz_localize(None)
@@ -333,7 +392,7 @@ def _to_days(column: pd.Series, name: str, dayfirst: bool | None = None) -> np.n
                 # ISO 8601 first (dates and datetimes may be mixed); otherwise the format pandas infers from the first value
                 stamps = pd.to_datetime(column, errors="coerce", format="ISO8601")
                 if (stamps.isna() & column.notna()).any():
-                    order = _date_order(column, name, dayfirst)
+                    order = _date_order(column, name, dayfirst, where)
                     inferred = pd.to_datetime(column, errors="coerce", dayfirst=order)
                     if inferred.notna().sum() > stamps.notna().sum():
                         stamps = inferred
@@ -349,13 +408,13 @@ def _to_days(column: pd.Series, name: str, dayfirst: bool | None = None) -> np.n
         if unparsed.any():
             rows = np.flatnonzero(unparsed.to_numpy())
             raise DataError(
-                f"column '{name}' has {rows.size} values that are not dates "
-                f"(first at row {rows[0]}: {column.iloc[rows[0]]!r})"
+                f"column '{name}' has {_not_dates(rows.size)} "
+                f"(first at {where(rows[0])}: {column.iloc[rows[0]]!r})"
             )
     missing = stamps.isna()
     if missing.any():
         rows = np.flatnonzero(missing.to_numpy())
-        raise DataError(f"column '{name}' has {rows.size} missing dates (first at row {rows[0]})")
+        raise DataError(f"column '{name}' has {plural(rows.size, 'missing date')} (first at {where(rows[0])})")
     return stamps.to_numpy().astype("datetime64[D]").view(np.int64)  # the cast is a fresh array: view it
 
 
@@ -441,6 +500,8 @@ def _resolve_end(log: _Log, end, name: str) -> int:
     end_day = _day(to_timestamp(end, name))
     if end_day < log.days.min():
         raise DataError(f"'{name}' {_iso(end_day)} is before the first transaction ({_iso(int(log.days.min()))})")
+    check_end_after_last_purchase(pd.Timestamp(_iso(end_day)), pd.Timestamp(_iso(int(log.days.max()))), name,
+                                  stacklevel=5)
     return end_day
 
 
@@ -519,28 +580,38 @@ def _grouped(ids: pd.Index, codes, days, amounts, end_day: int, time_unit: str) 
     return _Transactions(present, dense, days, amounts, starts, counts, end_day, time_unit)
 
 
+def _were(count: int) -> str:
+    return "was" if count == 1 else "were"
+
+
 def _changes(report: dict) -> str:
     """What the input policies changed, in one sentence (empty when nothing)."""
     parts = []
     if report.get("missing_id_rows_dropped"):
-        parts.append(f"{report['missing_id_rows_dropped']} rows without a customer id were dropped")
+        n = report["missing_id_rows_dropped"]
+        parts.append(f"{plural(n, 'row')} without a customer id {_were(n)} dropped")
     if report.get("duplicate_rows"):
-        verb = "were dropped" if report.get("duplicate_rows_dropped") else "were kept (duplicates='drop' drops them)"
-        parts.append(f"{report['duplicate_rows']} rows are exact duplicates of an earlier row and {verb}")
+        n = report["duplicate_rows"]
+        verb = f"{_were(n)} dropped" if report.get("duplicate_rows_dropped") else f"{_were(n)} kept (duplicates='drop' drops them)"
+        what = "row is an exact duplicate" if n == 1 else "rows are exact duplicates"
+        parts.append(f"{n} {what} of an earlier row and {verb}")
     for unit in ("rows", "transactions"):
         n_negative = report.get(f"negative_{unit}")
         if n_negative:
             done = "dropped" if report["policy"] == "drop" else "netted against the same day's purchases"
             parts.append(
-                f"{n_negative} {unit} with a negative amount from {report['negative_customers']} customers were {done}"
+                f"{plural(n_negative, unit[:-1])} with a negative amount from "
+                f"{plural(report['negative_customers'], 'customer')} {_were(n_negative)} {done}"
             )
     if report.get("days_not_purchases"):
         parts.append(
-            f"{report['days_not_purchases']} customer-days whose purchases were all returned (or that held only "
-            "returns) are not purchases"
+            f"{plural(report['days_not_purchases'], 'customer-day')} whose purchases were all returned (or that held "
+            f"only returns) {'is not a purchase' if report['days_not_purchases'] == 1 else 'are not purchases'}"
         )
     if report.get("customers_without_purchase"):
-        parts.append(f"{report['customers_without_purchase']} customers have no purchase left and are not in the summary")
+        n = report["customers_without_purchase"]
+        parts.append(f"{plural(n, 'customer')} {'has' if n == 1 else 'have'} no purchase left and "
+                     f"{'is' if n == 1 else 'are'} not in the summary")
     return "; ".join(parts)
 
 
@@ -684,7 +755,7 @@ class TransactionLog:
         those of :func:`clv_predict.io.read_transactions`; ``policies`` those
         of the constructor.
         """
-        from .io import read_transactions
+        from .io import file_format, read_transactions
 
         unknown = sorted(set(policies) - _INPUT_OPTIONS)
         if unknown:
@@ -694,7 +765,8 @@ class TransactionLog:
                    policy.transaction_col]
         frame = read_transactions(path, [c for c in columns if c], sep=sep, decimal=decimal)
         log = cls.__new__(cls)
-        log._open(frame, customer_id_col, datetime_col, monetary_value_col, policy, stacklevel=3)
+        log._open(frame, customer_id_col, datetime_col, monetary_value_col, policy, stacklevel=3,
+                  source=(str(path), file_format(path)))
         return log
 
     @classmethod
@@ -710,7 +782,7 @@ class TransactionLog:
         return log
 
     def _open(self, transactions, customer_id_col, datetime_col, monetary_value_col, policy: _Policy, *,
-              stacklevel: int, warn: bool = True) -> None:
+              stacklevel: int, warn: bool = True, source: tuple[str, str] | None = None) -> None:
         policy.check(monetary_value_col)
         if not isinstance(transactions, pd.DataFrame):
             raise DataError(f"transactions must be a pandas DataFrame; got {type(transactions).__name__}")
@@ -719,7 +791,7 @@ class TransactionLog:
         self._columns = {"customer_id_col": customer_id_col, "datetime_col": datetime_col,
                          "monetary_value_col": monetary_value_col}
         self._policy = policy
-        self._rows = _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, policy)
+        self._rows = _read_log(transactions, customer_id_col, datetime_col, monetary_value_col, policy, source=source)
         self._merged: _Transactions | None = None
         report = self._rows.report
         report["customers_without_purchase"] = 0
@@ -826,7 +898,7 @@ class TransactionLog:
         late = int(np.count_nonzero(self._rows.days > end_day))
         if late:
             warnings.warn(
-                f"{late} transactions dated after {name} {_iso(end_day)} were left out{suffix}",
+                f"{plural(late, 'transaction')} dated after {name} {_iso(end_day)} {_were(late)} left out{suffix}",
                 DataWarning,
                 stacklevel=stacklevel + 1,
             )
@@ -900,8 +972,8 @@ class TransactionLog:
     def __repr__(self) -> str:
         tx = self._all()
         return (
-            f"TransactionLog: {tx.ids.size:,} customers, {tx.codes.size:,} transactions "
-            f"({self._rows.report['rows']:,} rows) from {_iso(int(tx.days.min()))} to {_iso(int(tx.days.max()))}"
+            f"TransactionLog: {plural(tx.ids.size, 'customer')}, {plural(tx.codes.size, 'transaction')} "
+            f"({plural(self._rows.report['rows'], 'row')}) from {_iso(int(tx.days.min()))} to {_iso(int(tx.days.max()))}"
         )
 
     def _repr_html_(self) -> str:

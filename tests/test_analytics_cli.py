@@ -98,5 +98,5 @@ def test_bad_output_or_input_gives_one_line_and_no_file(log_csv, model_file, tmp
 
     assert main(["segments", "--model", str(model_file), "--input", str(log_csv), *COLUMNS,
                  "--at-risk-p-alive", "2", "--output", str(output)]) == 1
-    assert "'at_risk_p_alive' must be between 0 and 1" in capsys.readouterr().err
+    assert "--at-risk-p-alive must be between 0 and 1" in capsys.readouterr().err
     assert not output.exists()

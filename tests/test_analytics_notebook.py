@@ -17,3 +17,8 @@ def test_customer_value_notebook_runs_on_the_cdnow_master(tmp_path):
     assert len(images) >= 5
     errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    # no warning box: the one repeat customer with zero spend is said in the notebook's own words
+    warned = [o.get("text", "") for c in notebook.cells for o in c.get("outputs", [])
+              if o.get("output_type") == "stream" and o.get("name") == "stderr"]
+    assert not warned, warned
+    assert "1 repeat customer with zero repeat spend" in text

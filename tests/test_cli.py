@@ -32,7 +32,7 @@ def test_fit_then_score(log_csv, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0
     assert "Scored 2,357 customers as of 1997-09-30" in captured.out
-    assert "transactions dated after observation_period_end" in captured.err  # the dropped holdout rows are reported
+    assert "transactions dated after --observation-end 1997-09-30" in captured.err  # the dropped holdout rows are reported
     frame = pd.read_csv(scores)
     assert len(frame) == 2357 and frame["clv"].gt(0).all()
 
@@ -74,11 +74,11 @@ def test_help(command, capsys):
 
 BAD_FILES = {
     "missing column": ("cust,day\n1,2024-01-01\n", "no column 'value'"),
-    "unparseable date": ("cust,day,value\n1,2024-01-01,3\n1,31/02/2024x,4\n", "'day' has 1 values that are not dates"),
+    "unparseable date": ("cust,day,value\n1,2024-01-01,3\n1,31/02/2024x,4\n", "'day' has 1 value that is not a date"),
     "empty file": ("", "is empty"),
     "header only": ("cust,day,value\n", "empty"),
-    "missing ids": ("cust,day,value\n1,2024-01-01,3\n,2024-01-02,4\n", "1 rows without a customer id"),
-    "negative amounts": ("cust,day,value\n1,2024-01-01,3\n1,2024-01-02,-4\n", "1 negative amounts from 1 customers"),
+    "missing ids": ("cust,day,value\n1,2024-01-01,3\n,2024-01-02,4\n", "1 row without a customer id"),
+    "negative amounts": ("cust,day,value\n1,2024-01-01,3\n1,2024-01-02,-4\n", "1 negative amount from 1 customer"),
 }
 
 

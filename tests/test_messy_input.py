@@ -46,7 +46,7 @@ def test_net_policy_a_fully_returned_day_is_not_a_purchase_but_a_zero_value_day_
     message = str(caught[0].message)
     assert "3 rows with a negative amount from 3 customers were netted" in message
     assert "2 customer-days whose purchases were all returned" in message
-    assert "1 customers have no purchase left" in message
+    assert "1 customer has no purchase left" in message
     assert list(rfm.index) == [1, 2]
     # customer 1: 01-01 first purchase, 01-05 all returned (not a purchase), 01-09 zero-value (a purchase)
     assert rfm.loc[1, "frequency"] == 1 and rfm.loc[1, "recency"] == 8
@@ -68,7 +68,7 @@ def test_drop_policy_counts_gross_purchases():
 
 def test_netting_tolerates_rounding_when_everything_was_returned():
     log = _log([(1, "2024-01-01", 1.0), (1, "2024-01-02", 0.1), (1, "2024-01-02", 0.2), (1, "2024-01-02", -0.3)])
-    with pytest.warns(DataWarning, match="1 customer-days whose purchases were all returned"):
+    with pytest.warns(DataWarning, match="1 customer-day whose purchases were all returned"):
         rfm = rfm_summary(log, **COLUMNS, negative_amounts="net")
     assert rfm.loc[1, "frequency"] == 0
 
@@ -159,8 +159,8 @@ def test_ids_as_text_or_integers_give_the_same_numbers(cdnow_log):
 @pytest.mark.parametrize(
     "dates, message",
     [
-        (["2024-01-01", "2024-13-45"], r"'date' has 1 values that are not dates \(first at row 1: '2024-13-45'\)"),
-        (["2024-01-01", None], r"'date' has 1 missing dates \(first at row 1\)"),
+        (["2024-01-01", "2024-13-45"], r"'date' has 1 value that is not a date \(first at row 1: '2024-13-45'\)"),
+        (["2024-01-01", None], r"'date' has 1 missing date \(first at row 1\)"),
         (["01/02/2024", "03/04/2024"], "read differently day-first and month-first; say which with dayfirst"),
         (["13/02/2024", "02/14/2024"], "mixes day-first and month-first dates"),
     ],
@@ -193,7 +193,7 @@ def test_time_zones_count_on_the_local_calendar_day():
 
 def test_transactions_after_the_test_period_are_reported():
     log = _log([(1, "2024-01-01", 1.0), (1, "2024-02-01", 1.0), (1, "2024-04-01", 1.0)])
-    with pytest.warns(DataWarning, match="1 transactions dated after test_period_end 2024-03-01 were left out"):
+    with pytest.warns(DataWarning, match="1 transaction dated after test_period_end 2024-03-01 was left out"):
         split = rfm_train_test_split(log, **COLUMNS, train_period_end="2024-01-15", test_period_end="2024-03-01")
     assert split.loc[1, "test_frequency"] == 1
 
@@ -215,9 +215,9 @@ LINE_COLUMNS = {
 
 
 def test_line_items_amount_is_quantity_times_price_and_invoices_are_transactions():
-    with pytest.raises(DataError, match=r"1 transactions \(InvoiceNo\) with a negative total from 1 customers"):
+    with pytest.raises(DataError, match=r"1 transaction \(InvoiceNo\) with a negative total from 1 customer\b"):
         rfm_summary(LINES, **LINE_COLUMNS)
-    with pytest.warns(DataWarning, match="1 transactions with a negative amount from 1 customers were dropped"):
+    with pytest.warns(DataWarning, match="1 transaction with a negative amount from 1 customer was dropped"):
         rfm = rfm_summary(LINES, **LINE_COLUMNS, negative_amounts="drop")
     assert rfm.attrs["input_report"]["transactions"] == 4
     assert rfm.loc[7, "frequency"] == 1 and rfm.loc[7, "monetary_value"] == 3.0
@@ -233,7 +233,7 @@ def test_line_item_options_are_checked():
         rfm_summary(LINES, customer_id_col="CustomerID", datetime_col="InvoiceDate", quantity_col="Quantity")
     with pytest.raises(DataError, match="either 'monetary_value_col' or 'quantity_col'"):
         rfm_summary(LINES, **LINE_COLUMNS, monetary_value_col="UnitPrice")
-    with pytest.raises(DataError, match="'Quantity' has 1 missing or non-numeric values"):
+    with pytest.raises(DataError, match="'Quantity' has 1 missing or non-numeric value"):
         rfm_summary(LINES.assign(Quantity=["2", "1", "x", "-1", "3", "1", "1"]), **LINE_COLUMNS)
 
 
@@ -400,7 +400,7 @@ def test_cli_reads_semicolon_files_with_decimal_commas_only_when_told(tmp_path, 
     path.write_text("\ufeff" + text.replace("customer_id;date;amount", " customer_id ; date ; amount "), encoding="utf-8")
     model = tmp_path / "m.joblib"
     assert main(["fit", "--input", str(path), "--output", str(model)]) == 1
-    assert "decimal=','" in capsys.readouterr().err and not model.exists()
+    assert "read the file with --decimal ,;" in capsys.readouterr().err and not model.exists()
     assert main(["fit", "--input", str(path), "--sep", ";", "--decimal", ",", "--output", str(model)]) == 0
     # day-first dates (settled by the data), decimal commas, BOM and spaced header: the same model as from the frame
     from clv_predict import load_model

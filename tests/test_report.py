@@ -114,7 +114,7 @@ def test_report_command_refuses_a_holdout_before_the_training_end(tmp_path, cdno
     code = main(["report", "--model", str(model_path), "--input", str(data_path), "--test-end", "1997-06-30",
                  "--output", str(tmp_path / "bad.html")])
     assert code == 1
-    assert "clv-predict: error: 'test_period_end' 1997-06-30 must be after" in capsys.readouterr().err
+    assert "clv-predict: error: --test-end 1997-06-30 must be after --train-end" in capsys.readouterr().err
     assert not (tmp_path / "bad.html").exists()
 
 

@@ -96,9 +96,9 @@ def test_split_keeps_only_customers_first_seen_in_training():
     "frame, message",
     [
         (_log([(1, "2024-01-01", 1.0)]).drop(columns="amount"), "no column 'amount'"),
-        (_log([(None, "2024-01-01", 1.0), (1, "2024-01-02", 1.0)]), "1 rows without a customer id"),
-        (_log([(1, "2024-01-01", 1.0), (1, "not a date", 1.0)]), "'date' has 1 values that are not dates"),
-        (_log([(1, "2024-01-01", -3.0), (2, "2024-01-02", 1.0)]), "1 negative amounts from 1 customers"),
+        (_log([(None, "2024-01-01", 1.0), (1, "2024-01-02", 1.0)]), "1 row without a customer id"),
+        (_log([(1, "2024-01-01", 1.0), (1, "not a date", 1.0)]), "'date' has 1 value that is not a date"),
+        (_log([(1, "2024-01-01", -3.0), (2, "2024-01-02", 1.0)]), "1 negative amount from 1 customer"),
         (_log([(1, "2024-01-01", "twelve")]), "'amount' has 1 missing or non-numeric"),
         (_log([]), "empty"),
     ],
@@ -112,7 +112,7 @@ def test_observation_end_before_the_data_is_refused_and_later_rows_are_reported(
     log = _log([(1, "2024-01-10", 1.0), (1, "2024-02-10", 1.0)])
     with pytest.raises(DataError, match="before the first transaction"):
         rfm_summary(log, **COLUMNS, observation_period_end="2024-01-01")
-    with pytest.warns(DataWarning, match="1 transactions dated after observation_period_end 2024-01-31"):
+    with pytest.warns(DataWarning, match="1 transaction dated after observation_period_end 2024-01-31"):
         rfm = rfm_summary(log, **COLUMNS, observation_period_end="2024-01-31")
     assert rfm.loc[1, "frequency"] == 0
     with pytest.raises(DataError, match="'time_unit' must be one of 'D', 'W', 'M'; got 'weeks'"):

@@ -63,7 +63,7 @@ def test_bad_input_leaves_no_output_file(cdnow_model, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("customer_id,date,amount\n1,2024-01-01,3\n2,yesterday,4\n")
     out = tmp_path / "out.csv"
-    with pytest.raises(DataError, match="'date' has 1 values that are not dates"):
+    with pytest.raises(DataError, match="'date' has 1 value that is not a date"):
         score_file(cdnow_model, bad, out, horizon=4)
     assert list(tmp_path.iterdir()) == [bad]
     with pytest.raises(DataError, match="no column 'amt'"):

@@ -39,7 +39,7 @@ def cdnow(cdnow_log):
 
 @pytest.fixture(scope="module")
 def weekly_model(cdnow):
-    with pytest.warns(DataWarning, match="1959 transactions dated after observation_period_end 1997-09-30"):
+    with pytest.warns(DataWarning, match="1,959 transactions dated after observation_period_end 1997-09-30"):
         return CLVModel().fit(cdnow.rfm(observation_period_end=TRAIN_END, time_unit="W"))
 
 

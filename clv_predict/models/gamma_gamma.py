@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _lifetimes, _math, _rows
-from .._validation import check_rfm
+from .._validation import check_rfm, plural
 from ..exceptions import DataError, DataWarning, ModelWarning
 from ._base import _compress, _ParametricModel, _row_weights, _time_unit_of
 
@@ -58,8 +58,9 @@ class GammaGammaModel(_ParametricModel):
         n_repeat, n_usable, unique, weights = self._prepare(checked, row_weights) if prepared is None else prepared
         if n_usable < n_repeat:
             warnings.warn(
-                f"{n_repeat - n_usable} repeat customers whose mean repeat spend is 0 were left out of the "
-                "Gamma-Gamma fit (the model describes positive spend)",
+                f"{plural(n_repeat - n_usable, 'repeat customer')} whose mean repeat spend is 0 "
+                f"{'was' if n_repeat - n_usable == 1 else 'were'} left out of the Gamma-Gamma fit "
+                "(the model describes positive spend)",
                 DataWarning,
                 stacklevel=3,
             )
