@@ -243,4 +243,4 @@ def test_fit_and_score_report_the_rows_after_the_observation_end_alike(log_csv, 
                  "--output", str(tmp_path / "s.csv")]) == 0
     score_lines = [line for line in capsys.readouterr().err.splitlines() if "dated after" in line]
     assert fit_lines == score_lines == [
-        "clv-predict: warning: 1959 transactions dated after observation_period_end 1997-09-30 were left out of the summary"]
+        "clv-predict: warning: 1,959 transactions dated after --observation-end 1997-09-30 were left out of the summary"]
