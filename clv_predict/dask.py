@@ -53,7 +53,7 @@ from ._validation import check_discount_rate, check_horizon, check_margin, check
 from .clv import PREDICTION_COLUMNS, CLVModel
 from .exceptions import DataError, DataWarning
 from .models import GammaGammaModel
-from .transactions import _INPUT_OPTIONS, _Policy, _unknown_option
+from .transactions import _INPUT_OPTIONS, _Policy, _unknown_option, late_rows_message
 
 
 def _end_day(transactions: dd.DataFrame, datetime_col: str, observation_period_end) -> int:
@@ -126,7 +126,7 @@ def rfm_summary(
         late = int((dates > pd.Timestamp(end) + pd.Timedelta(days=1) - pd.Timedelta(1)).sum().compute())
         if late:
             warnings.warn(
-                f"{late} transactions dated after observation_period_end {end} were left out of the summary",
+                late_rows_message(late, str(end)),
                 DataWarning,
                 stacklevel=2,
             )

@@ -29,6 +29,7 @@ from . import rfm as _rfm
 from ._files import _temporary_prefix, atomic_output, remove_stale_partials
 from ._validation import check_end_after_last_purchase, check_rfm, to_timestamp
 from .exceptions import DataError, DataWarning
+from .transactions import late_rows_message
 
 #: Columns of every scoring output, in this order. ``customer_id`` is an integer when every id of the input is
 #: one (written without leading zeros), text otherwise; ``frequency`` is an integer count; customers are in
@@ -425,7 +426,7 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
             warnings.warn("; ".join(changed), DataWarning, stacklevel=3)
         if dropped:
             warnings.warn(
-                f"{dropped} transactions dated after observation_period_end {_rfm._iso(end_day)} were left out of the summary",
+                late_rows_message(dropped, _rfm._iso(end_day)),
                 DataWarning,
                 stacklevel=3,
             )

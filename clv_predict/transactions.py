@@ -584,6 +584,12 @@ def _were(count: int) -> str:
     return "was" if count == 1 else "were"
 
 
+def late_rows_message(count: int, end: str, *, name: str = "observation_period_end",
+                      suffix: str = " of the summary") -> str:
+    """What every reader says of the rows after the end it summarises to: one wording everywhere."""
+    return f"{plural(count, 'transaction')} dated after {name} {end} {_were(count)} left out{suffix}"
+
+
 def _changes(report: dict) -> str:
     """What the input policies changed, in one sentence (empty when nothing)."""
     parts = []
@@ -898,7 +904,7 @@ class TransactionLog:
         late = int(np.count_nonzero(self._rows.days > end_day))
         if late:
             warnings.warn(
-                f"{plural(late, 'transaction')} dated after {name} {_iso(end_day)} {_were(late)} left out{suffix}",
+                late_rows_message(late, _iso(end_day), name=name, suffix=suffix),
                 DataWarning,
                 stacklevel=stacklevel + 1,
             )

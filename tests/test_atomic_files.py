@@ -162,7 +162,9 @@ def test_a_terminated_or_interrupted_cli_leaves_nothing_behind(two_models, trans
         time.sleep(0.01)
     process.send_signal(sent)
     process.wait(timeout=60)
-    assert process.returncode == (143 if sent == signal.SIGTERM else 130)
+    # Ctrl-C is reported with 130; one that lands outside the command's own handler ends Python by the signal
+    expected = (143,) if sent == signal.SIGTERM else (130, -signal.SIGINT)
+    assert process.returncode in expected, process.stderr.read().decode()
     assert list(tmp_path.iterdir()) == []
 
 
