@@ -76,10 +76,15 @@ class _ParametricModel:
         return {name: getattr(self, name) for name in names}
 
     # ------------------------------------------------------------------ subclass hooks
-    def _negative_objective(self, data, scaled_params):  # mean penalised negative log-likelihood
-        raise NotImplementedError
+    def _negative_objective(self, data, scaled):
+        """Mean penalised negative log-likelihood; ``data["rows"]`` sums the weighted log-likelihood."""
+        return -data["rows"].value(scaled) / data["n"] + self.penalizer_coef * np.sum(scaled**2)
 
-    def _negative_objective_gradient(self, data, scaled_params):
+    def _negative_objective_gradient(self, data, scaled):
+        return -data["rows"].gradient(scaled) / data["n"] + 2 * self.penalizer_coef * scaled
+
+    def _make_rows(self, columns: dict, weights: np.ndarray):
+        """The model's weighted log-likelihood over the compressed rows ``columns`` (``value``, ``gradient``)."""
         raise NotImplementedError
 
     def _lifetimes_fit(self, data, initial_log_params):
@@ -167,8 +172,8 @@ class _ParametricModel:
         return {"rows": self._rows_of(data, keep, thinned[keep]), "n": float(thinned[keep].sum())}
 
     def _rows_of(self, data, keep, weights):
-        """The objective's rows object on the rows ``keep`` of ``data``, with new ``weights``."""
-        raise NotImplementedError
+        """The objective's rows object on the rows ``keep`` of ``data["columns"]``, with new ``weights``."""
+        return self._make_rows({name: values[keep] for name, values in data["columns"].items()}, weights)
 
     def _objective(self, data):
         """The objective in log-parameters, with its gradient, as the optimiser wants it."""
@@ -598,19 +603,7 @@ class PurchaseModel(_ParametricModel):
         with np.errstate(all="ignore"):
             self._set_covariance(total_gradient, params)
 
-    def _rows_of(self, data, keep, weights):
-        return self._make_rows({name: values[keep] for name, values in data["columns"].items()}, weights)
-
-    def _negative_objective(self, data, scaled):
-        return -data["rows"].value(scaled) / data["n"] + self.penalizer_coef * np.sum(scaled**2)
-
-    def _negative_objective_gradient(self, data, scaled):
-        return -data["rows"].gradient(scaled) / data["n"] + 2 * self.penalizer_coef * scaled
-
     # ------------------------------------------------------------------ the maths each model declares
-    def _make_rows(self, columns: dict, weights: np.ndarray):
-        raise NotImplementedError
-
     def _probability_alive_values(self, params, x, t_x, T) -> np.ndarray:
         raise NotImplementedError
 

@@ -98,18 +98,6 @@ class _DiscreteModel(_ParametricModel):
         self._set_no_training()
         return self
 
-    def _rows_of(self, data, keep, weights):
-        return self._make_rows({name: values[keep] for name, values in data["columns"].items()}, weights)
-
-    def _negative_objective(self, data, params):
-        return -data["rows"].value(params) / data["n"] + self.penalizer_coef * np.sum(params**2)
-
-    def _negative_objective_gradient(self, data, params):
-        return -data["rows"].gradient(params) / data["n"] + 2 * self.penalizer_coef * params
-
-    def _make_rows(self, columns: dict, weights: np.ndarray):
-        raise NotImplementedError
-
     def __repr__(self) -> str:
         if not hasattr(self, "params_"):
             return f"{type(self).__name__}(penalizer_coef={self.penalizer_coef!r})"

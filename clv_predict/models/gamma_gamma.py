@@ -129,12 +129,6 @@ class GammaGammaModel(_ParametricModel):
                 stacklevel=3,
             )
 
-    def _negative_objective(self, data, params):
-        return -data["rows"].value(params) / data["n"] + self.penalizer_coef * np.sum(params**2)
-
-    def _negative_objective_gradient(self, data, params):
-        return -data["rows"].gradient(params) / data["n"] + 2 * self.penalizer_coef * params
-
     def _lifetimes_fit(self, data, initial_log_params):
         return _lifetimes.fit_gamma_gamma(data["x"], data["m"], data["weights"], self.penalizer_coef, initial_log_params)
 
