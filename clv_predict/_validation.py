@@ -143,6 +143,24 @@ def to_timestamp(value, name: str) -> pd.Timestamp:
     return stamp.normalize()
 
 
+def numeric_column(frame: pd.DataFrame, column: str, *, what: str, missing: str | None = None) -> np.ndarray:
+    """The column ``column`` of a summary as finite floats, or a DataError naming it and its first bad customer.
+
+    ``missing`` is the message when the column is absent (default: the columns there are).
+    """
+    if column not in frame.columns:
+        raise DataError(missing or f"{what} needs a column {column!r}; it has "
+                        f"{', '.join(map(repr, frame.columns)) or 'none'}")
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise DataError(
+            f"{what} column {column!r} has {plural(int(bad.sum()), 'missing or non-numeric value')} "
+            f"(first at customer {frame.index[bad][0]!r})"
+        )
+    return values
+
+
 def check_rfm(rfm: pd.DataFrame, *, need_monetary: bool = False, what: str = "rfm") -> pd.DataFrame:
     """Check an RFM table and return float columns ``frequency, recency, T`` (+ ``monetary_value``)."""
     columns = list(RFM_COLUMNS) + (["monetary_value"] if need_monetary else [])

@@ -20,21 +20,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._validation import to_timestamp
+from ._validation import numeric_column, to_timestamp
 from .exceptions import DataError
 
 
 def _numeric(summary: pd.DataFrame, column: str, what: str) -> np.ndarray:
-    if column not in summary.columns:
-        raise DataError(f"{what} needs a column {column!r}; it has {', '.join(map(repr, summary.columns)) or 'none'}")
-    values = pd.to_numeric(summary[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        raise DataError(
-            f"{what} column {column!r} has {int(bad.sum())} missing or non-numeric values "
-            f"(first at customer {summary.index[bad][0]!r})"
-        )
-    return values
+    return numeric_column(summary, column, what=what)
 
 
 def _check_frame(summary, what: str) -> None:

@@ -23,7 +23,7 @@ from scipy.optimize import minimize
 from scipy.stats import norm
 
 from .. import _lifetimes, _rows
-from .._validation import check_nonnegative_number, check_rfm, check_time_unit
+from .._validation import check_nonnegative_number, check_rfm, check_time_unit, numeric_column
 from ..exceptions import ConvergenceWarning, DataError, ModelWarning, NotFittedError
 
 ENGINES = ("lifetimes", "native")
@@ -512,17 +512,9 @@ class PurchaseModel(_ParametricModel):
         checked = check_rfm(rfm, need_monetary=need_monetary)
         extra = [column for column in self._fit_columns if column not in checked.columns]
         for column in extra:
-            if column not in rfm.columns:
-                hint = self._column_hints.get(column, "")
-                raise DataError(f"{type(self).__name__} needs column {column!r} in rfm{': ' + hint if hint else ''}")
-            values = pd.to_numeric(rfm[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-            bad = ~np.isfinite(values)
-            if bad.any():
-                raise DataError(
-                    f"rfm column {column!r} has {int(bad.sum())} missing or non-numeric values "
-                    f"(first at customer {rfm.index[bad][0]!r})"
-                )
-            checked[column] = values
+            hint = self._column_hints.get(column, "")
+            missing = f"{type(self).__name__} needs column {column!r} in rfm{': ' + hint if hint else ''}"
+            checked[column] = numeric_column(rfm, column, what="rfm", missing=missing)
         return checked
 
     def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None, weights=None):
