@@ -70,6 +70,24 @@ class _ParametricModel:
         self.penalizer_coef = penalizer_coef
         self.engine = engine
 
+    @classmethod
+    def _given(cls, params: dict) -> dict:
+        """Known parameters for ``from_params``, checked: every name of the model, each a finite number > 0."""
+        names = list(cls._param_names)
+        unknown = sorted(set(params) - set(names) - set(cls._extra_param_names))
+        missing = [name for name in names if name not in params]
+        if unknown or missing:
+            raise DataError(
+                f"{cls.__name__}.from_params takes the parameters {', '.join(names)}"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unknown {', '.join(unknown)}" if unknown else "")
+            )
+        for name, value in params.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value) \
+                    or value <= 0:
+                raise DataError(f"parameter {name!r} must be a finite number > 0; got {value!r}")
+        return {name: float(value) for name, value in params.items()}
+
     def _settings(self) -> dict:
         """The constructor's settings, as given (what a copy or a saved file needs to rebuild the model)."""
         names = [name for name in inspect.signature(type(self).__init__).parameters if name != "self"]
@@ -468,22 +486,7 @@ class PurchaseModel(_ParametricModel):
         1.446
         """
         model = cls()
-        names = list(cls._param_names)
-        unknown = sorted(set(params) - set(names) - set(getattr(cls, "_extra_param_names", ())))
-        missing = [name for name in names if name not in params]
-        if unknown or missing:
-            raise DataError(
-                f"{cls.__name__}.from_params takes the parameters {', '.join(names)}"
-                + (f"; missing {', '.join(missing)}" if missing else "")
-                + (f"; unknown {', '.join(unknown)}" if unknown else "")
-            )
-        values = {}
-        for name, value in params.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value) \
-                    or value <= 0:
-                raise DataError(f"parameter {name!r} must be a finite number > 0; got {value!r}")
-            values[name] = float(value)
-        model._set_given_params(values)
+        model._set_given_params(cls._given(params))
         model.time_unit_ = None if time_unit is None else check_time_unit(time_unit)
         return model
 

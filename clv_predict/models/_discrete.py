@@ -36,18 +36,7 @@ class _DiscreteModel(_ParametricModel):
         Standard errors and the log-likelihood are unknown (NaN).
         """
         names = list(cls._param_names)
-        unknown = sorted(set(params) - set(names))
-        missing = [name for name in names if name not in params]
-        if unknown or missing:
-            raise DataError(
-                f"{cls.__name__}.from_params takes the parameters {', '.join(names)}"
-                + (f"; missing {', '.join(missing)}" if missing else "")
-                + (f"; unknown {', '.join(unknown)}" if unknown else "")
-            )
-        for name, value in params.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value) \
-                    or value <= 0:
-                raise DataError(f"parameter {name!r} must be a finite number > 0; got {value!r}")
+        params = cls._given(params)
         model = cls()
         model.params_ = pd.Series([float(params[name]) for name in names], index=names, name="estimate")
         model.covariance_ = pd.DataFrame(np.nan, index=names, columns=names)
