@@ -207,7 +207,10 @@ def model_comparison_section(
 
     from matplotlib.figure import Figure
 
-    from .plotting.diagnostics import plot_frequency_comparison, plot_tracking_comparison
+    from .plotting.diagnostics import (
+        plot_frequency_comparison,
+        plot_tracking_comparison,
+    )
     from .report import figure_html, table_html
 
     table = compare_models(split, models)

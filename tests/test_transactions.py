@@ -265,7 +265,10 @@ def test_data_plots_refuse_what_they_cannot_draw(cdnow_log, cdnow):
 
 
 def test_tracking_history_and_report_take_a_log_as_they_take_its_frame(cdnow_log, cdnow_model, tmp_path):
-    from clv_predict.plotting.diagnostics import probability_alive_history, tracking_table
+    from clv_predict.plotting.diagnostics import (
+        probability_alive_history,
+        tracking_table,
+    )
     from clv_predict.report import build_report
 
     log = TransactionLog(cdnow_log, customer_id_col="customer_id", datetime_col="date", monetary_value_col="amount")

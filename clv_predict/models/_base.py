@@ -23,7 +23,12 @@ from scipy.optimize import minimize
 from scipy.stats import norm
 
 from .. import _lifetimes, _rows
-from .._validation import check_nonnegative_number, check_rfm, check_time_unit, numeric_column
+from .._validation import (
+    check_nonnegative_number,
+    check_rfm,
+    check_time_unit,
+    numeric_column,
+)
 from ..exceptions import ConvergenceWarning, DataError, ModelWarning, NotFittedError
 
 ENGINES = ("lifetimes", "native")
