@@ -273,7 +273,7 @@ def test_future_p_alive_of_bg_models_equals_its_integral(name, shift):
     alive = model.probability_alive(ROWS).to_numpy()
     for i, (x, T) in enumerate(zip(ROWS["frequency"], ROWS["T"])):
         R, A, B = r + x, alpha + T, b + x + shift
-        value = integrate.quad(lambda p: stats.beta.pdf(p, a, B) * (A / (A + t * p)) ** R, 0, 1, epsabs=0,
+        value = integrate.quad(lambda p, A=A, B=B, R=R: stats.beta.pdf(p, a, B) * (A / (A + t * p)) ** R, 0, 1, epsabs=0,
                                epsrel=1e-12, limit=200)[0]
         assert got[i] == pytest.approx(alive[i] * value, rel=1e-8)
 
