@@ -282,14 +282,6 @@ def bg_family_survival_if_alive(weights, shapes, A, a, B, k, t, n):
     return np.where(t[:, None] > 0, out, (n[None, :] <= 0).astype(float))
 
 
-def bg_family_pmf(p_alive, weights, shapes, A, a, B, k, t, n):
-    """P(X(T, T + t] = n | history) for the BG family: alive, the differences of the survival; dead, 0."""
-    n = np.asarray(n, dtype=float)
-    survival = bg_family_survival_if_alive(weights, shapes, A, a, B, k, t, np.concatenate([n, n + 1]))
-    if_alive = np.clip(survival[:, : n.size] - survival[:, n.size :], 0.0, 1.0)
-    return p_alive[:, None] * if_alive + (1.0 - p_alive)[:, None] * (n[None, :] == 0)
-
-
 def bg_family_still_alive(weights, shapes, A, a, B, k, t, *, block: int = 64, tolerance: float = 1e-13):
     """P(alive at T + t | alive at T) for the BG family: P(J > M) = 1 - sum_{m >= 1} P(M >= m) E[p (1 - p)^(m - 1)].
 

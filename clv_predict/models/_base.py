@@ -810,9 +810,18 @@ class PurchaseModel(_ParametricModel):
         return self._probability_of_n_values(params, t, np.atleast_1d(np.asarray(n, dtype=float)))
 
     # ------------------------------------------------------------------ conditional distributions
-    def _conditional_pmf_values(self, params, x, t_x, T, t: float, n: np.ndarray) -> np.ndarray:
-        """P(X(T, T + t] = n | x, t_x, T), rows x n (whole numbers >= 0)."""
+    def _survival_if_alive_values(self, params, x, t_x, T, t: float, n: np.ndarray) -> np.ndarray:
+        """P(X(T, T + t] >= n | alive at T, x, t_x, T), rows x n (whole numbers >= 0). Depends on the
+        columns of ``_if_alive_columns`` only (the others may be anything)."""
         raise NotImplementedError
+
+    def _conditional_pmf_values(self, params, x, t_x, T, t: float, n: np.ndarray) -> np.ndarray:
+        """P(X(T, T + t] = n | x, t_x, T), rows x n: alive, differences of the survival; dead, no purchase."""
+        p_alive = np.asarray(self._probability_alive_values(params, x, t_x, T), dtype=float)
+        n = np.asarray(n, dtype=float)
+        survival = self._survival_if_alive_values(params, x, t_x, T, t, np.concatenate([n, n + 1]))
+        if_alive = np.clip(survival[:, : n.size] - survival[:, n.size :], 0.0, 1.0)
+        return p_alive[:, None] * if_alive + (1.0 - p_alive)[:, None] * (n[None, :] == 0)
 
     def _future_alive_values(self, params, x, t_x, T, t: float) -> np.ndarray:
         """P(alive at T + t | x, t_x, T)."""

@@ -457,10 +457,14 @@ class ParetoNBDModel(PurchaseModel):
     def _probability_of_n_values(self, params, t, n):
         return np.array([_probability_of_n(params, float(t), float(value)) for value in n])
 
-    def _conditional_pmf_values(self, params, x, t_x, T, t, n):
-        p_alive = pareto_nbd_probability_alive(params, x, t_x, T)
-        if_alive = pareto_nbd_pmf_if_alive(params, x, T, t, n)
-        return p_alive[:, None] * if_alive + (1.0 - p_alive)[:, None] * (np.asarray(n)[None, :] == 0)
+    def _survival_if_alive_values(self, params, x, t_x, T, t, n):
+        # P(X >= n) = 1 - sum of the probabilities below n (absolute error ~1e-16, what probabilities need)
+        n = np.asarray(n, dtype=float)
+        below = np.arange(max(int(n.max()), 0), dtype=float) if n.size else np.zeros(0)
+        cumulative = np.zeros((np.size(x), below.size + 1))
+        if below.size:
+            cumulative[:, 1:] = np.cumsum(pareto_nbd_pmf_if_alive(params, x, T, t, below), axis=1)
+        return np.clip(1.0 - cumulative[:, n.astype(int)], 0.0, 1.0)
 
     def _future_alive_values(self, params, x, t_x, T, t):
         # the remaining lifetime of a customer alive at T is Lomax: survival ((beta + T) / (beta + T + t))^s
