@@ -326,3 +326,55 @@ def test_time_to_next_purchase_agrees_with_the_simulated_process(name):
 def test_next_purchase_cdf_checks_its_times():
     with pytest.raises(DataError, match="'times'"):
         given("bg_nbd").next_purchase_cdf(ROWS, [-1.0])
+
+
+# --------------------------------------------------------------------------- prediction intervals
+def test_predict_bounds_without_parameter_uncertainty_are_the_quantiles_of_the_conditional_pmf():
+    model = given("bg_nbd")
+    with pytest.warns(Warning, match="parameter uncertainty"):
+        frame = model.predict(ROWS, horizon=52.0, interval=0.8)
+    assert frame["purchases_ci_lower"].isna().all() and frame.attrs["n_draws"] == 0
+    cdf = model.conditional_probability_of_n_purchases(ROWS, 52.0, 3000).cumsum(axis=1).to_numpy()
+    np.testing.assert_array_equal(frame["purchases_lower"], np.argmax(cdf >= 0.1 - 1e-12, axis=1))
+    np.testing.assert_array_equal(frame["purchases_upper"], np.argmax(cdf >= 0.9 - 1e-12, axis=1))
+    pd.testing.assert_series_equal(frame["expected_purchases"], model.expected_purchases(ROWS, 52.0),
+                                   check_names=False)
+
+
+@pytest.fixture(scope="module")
+def simulated_split():
+    truth = given("bg_nbd")
+    rfm, holdout = _simulate_split(truth, 20_000, 39.0, 39.0, seed=21)
+    rfm.attrs["time_unit"] = "W"
+    return BetaGeoModel().fit(rfm), rfm, holdout
+
+
+def test_predict_bounds_bracket_the_forecast_and_are_seeded(simulated_split):
+    model, rfm, _ = simulated_split
+    frame = model.predict(rfm.iloc[:2000], horizon=39.0, interval=0.9, seed=4)
+    assert list(frame.columns) == ["expected_purchases", "p_alive", "purchases_lower", "purchases_upper",
+                                   "purchases_ci_lower", "purchases_ci_upper"]
+    assert (frame["purchases_lower"] <= frame["purchases_upper"]).all()
+    assert (frame["purchases_ci_lower"] <= frame["expected_purchases"] * (1 + 1e-9)).mean() > 0.99
+    assert (frame["purchases_ci_upper"] >= frame["expected_purchases"] * (1 - 1e-9)).mean() > 0.99
+    assert (frame["purchases_ci_upper"] - frame["purchases_ci_lower"] > 0).all()
+    again = model.predict(rfm.iloc[:2000], horizon=39.0, interval=0.9, seed=4)
+    pd.testing.assert_frame_equal(frame, again)
+    wider = model.predict(rfm.iloc[:2000], horizon=39.0, interval=0.99, seed=4)
+    assert (wider["purchases_upper"] >= frame["purchases_upper"]).all()
+    assert (wider["purchases_ci_upper"] >= frame["purchases_ci_upper"]).all()
+    for bad in (0, 1, 1.5, "0.9", True):
+        with pytest.raises(DataError, match="'interval'"):
+            model.predict(rfm.iloc[:10], horizon=39.0, interval=bad)
+
+
+def test_predictive_purchase_bounds_cover_simulated_holdouts(simulated_split):
+    """Calibration and holdout drawn together from the process, the model fitted on the calibration: the 90%
+    and 80% bounds cover at least their share of customers, overall and by calibration frequency."""
+    model, rfm, holdout = simulated_split
+    for level in (0.8, 0.9):
+        frame = model.predict(rfm, horizon=39.0, interval=level)
+        inside = (holdout >= frame["purchases_lower"]) & (holdout <= frame["purchases_upper"])
+        assert inside.mean() >= level
+        for group in (rfm["frequency"] == 0, rfm["frequency"].between(1, 3), rfm["frequency"] >= 4):
+            assert inside[group.to_numpy()].mean() >= level - 0.02, (level, inside[group.to_numpy()].mean())
