@@ -1,6 +1,8 @@
 """Per-customer uncertainty: parameter draws, the conditional purchase distribution, the time to the next
 purchase and prediction intervals, for every model of the family."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -378,3 +380,58 @@ def test_predictive_purchase_bounds_cover_simulated_holdouts(simulated_split):
         assert inside.mean() >= level
         for group in (rfm["frequency"] == 0, rfm["frequency"].between(1, 3), rfm["frequency"] >= 4):
             assert inside[group.to_numpy()].mean() >= level - 0.02, (level, inside[group.to_numpy()].mean())
+
+
+@pytest.fixture(scope="module")
+def simulated_log_split():
+    from clv_predict import CLVModel, rfm_train_test_split
+    from clv_predict.synthetic import simulate_transactions
+
+    log = simulate_transactions(30_000, seed=3, acquisition_days=365, observation_days=365 + 273)
+    split = rfm_train_test_split(
+        log, customer_id_col="customer_id", datetime_col="date", monetary_value_col="amount",
+        train_period_end=pd.Timestamp("2020-12-31"), test_period_end=log["date"].max(), time_unit="W",
+    )
+    with warnings.catch_warnings():  # what the fit may say of a simulated log is not this test's subject
+        warnings.simplefilter("ignore")
+        model = CLVModel().fit(split)
+    return model, split
+
+
+def test_predictive_value_bounds_cover_simulated_holdout_value(simulated_log_split):
+    """The value bounds (moment matching) on a simulated log: the holdout spend lies above the upper bound
+    for about the nominal tail share, below the lower bound for at most it (the lower bound is 0 for most
+    customers: no purchase is likely), so the interval covers at least its level, overall and by frequency."""
+    model, split = simulated_log_split
+    value = (split["test_frequency"] * split["test_monetary_value"]).to_numpy()
+    horizon = round(float(split["test_T"].iloc[0]))
+    for level in (0.8, 0.9):
+        frame = model.predict(split, horizon=horizon, interval=level)
+        above = value > frame["clv_upper"].to_numpy()
+        below = value < frame["clv_lower"].to_numpy() - 1e-9
+        tail = (1 - level) / 2
+        assert tail - 0.03 <= above.mean() <= tail + 0.01, (level, above.mean())
+        assert below.mean() <= tail
+        inside = ~(above | below)
+        assert inside.mean() >= level
+        for group in (split["frequency"] == 0, split["frequency"].between(1, 3), split["frequency"] >= 4):
+            assert inside[group.to_numpy()].mean() >= level - 0.02
+
+
+def test_clv_model_bounds_have_their_names_and_bracket_the_forecast(simulated_log_split):
+    model, split = simulated_log_split
+    part = split.iloc[:3000]
+    plain = model.predict(part, horizon=39, discount_rate=0.002, margin=0.3)
+    frame = model.predict(part, horizon=39, discount_rate=0.002, margin=0.3, interval=0.9, n_draws=200, seed=1)
+    assert list(frame.columns) == [*plain.columns, "purchases_lower", "purchases_upper", "clv_lower", "clv_upper",
+                                   "purchases_ci_lower", "purchases_ci_upper", "clv_ci_lower", "clv_ci_upper"]
+    pd.testing.assert_frame_equal(frame[plain.columns], plain)
+    assert frame.attrs["interval"] == 0.9 and frame.attrs["n_draws"] == 200
+    assert (frame["clv_lower"] <= frame["clv"]).all() and (frame["clv_lower"] <= frame["clv_upper"]).all()
+    # the upper bound is above the forecast, or 0 for a customer who most likely buys nothing any more
+    assert ((frame["clv"] <= frame["clv_upper"]) | (frame["clv_upper"] == 0)).all()
+    assert (frame["clv_upper"] == 0).mean() < 0.2
+    assert ((frame["clv_ci_lower"] <= frame["clv"] * (1 + 1e-9)) & (frame["clv"] * (1 - 1e-9) <= frame["clv_ci_upper"])).mean() > 0.99
+    # confidence bounds are far narrower than predictive ones: a customer's future is less sure than her mean
+    buying = frame["clv_upper"] > 0
+    assert ((frame["clv_ci_upper"] - frame["clv_ci_lower"]) < (frame["clv_upper"] - frame["clv_lower"]))[buying].all()

@@ -26,7 +26,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from ..exceptions import DataError, ModelWarning
 from ._base import _distinct_rows
@@ -101,6 +101,7 @@ class PurchaseBounds:
     def __init__(self, model, x, t_x, T, horizon: float, interval: float, models, *, discount_rate: float = 0.0,
                  moments: bool = False):
         self.codes, (ux, ut_x, uT) = _distinct_rows([x, t_x, T])
+        self.frequency = ux
         self.alpha = (1.0 - interval) / 2
         params = model._params()
         self.p_alive = model._probability_alive_values(params, ux, ut_x, uT)
@@ -130,7 +131,7 @@ class PurchaseBounds:
             with np.errstate(invalid="ignore", divide="ignore"):
                 factor = np.where(expected > 0, discounted / expected, 1.0)
             self.discounted_draws = self.expected_draws * factor
-            self.ci = np.quantile(self.expected_draws, [self.alpha, 1 - self.alpha], axis=0)
+            self.ci = log_normal_bounds(self.expected_draws, self.alpha)
 
     def _counts(self, models, alive_of_draw, horizon, moments):
         """Walk n = 1, 2, ... with P(X >= n) of the mixture until each row's upper bound is found (and, for
@@ -183,61 +184,90 @@ class PurchaseBounds:
         return np.asarray(values)[..., self.codes]
 
 
+def log_normal_bounds(draws: np.ndarray, alpha: float) -> np.ndarray:
+    """Equal-tailed bounds of a positive forecast from its values at parameter draws (draws x rows): the mean
+    and standard deviation of its log over the draws, exp(mean -+ z sd). Sums over the draws, no sorting (the
+    quantiles of a hundred draws per customer cost far more at millions of customers), and steadier in the
+    tails than the empirical quantiles of a hundred draws."""
+    z = stats.norm.ppf(1 - alpha)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log(draws)
+        centre = logs.mean(axis=0)
+        spread = logs.std(axis=0, ddof=1)
+        lower, upper = np.exp(centre - z * spread), np.exp(centre + z * spread)
+    zero = ~(draws > 0).all(axis=0)  # a forecast of 0 (a horizon of 0, a spend of 0) has no spread
+    return np.stack([np.where(zero, draws.min(axis=0), lower), np.where(zero, draws.max(axis=0), upper)])
+
+
 def value_bounds(bounds: PurchaseBounds, spend_model, x, m, interval: float, margin: float):
     """Predictive bounds of the customer's value in the horizon, by moment matching.
 
     The spend of the customer's next purchases is, given her history under Gamma-Gamma, z ~ Gamma(p, nu) with
-    nu ~ Gamma(q + p x, v + x m) (the posterior of her spend rate): so E[z] = p v' / (q' - 1) and
-    E[z z'] = p^2 v'^2 / ((q' - 1)(q' - 2)), E[z^2] = p (p + 1) v'^2 / ((q' - 1)(q' - 2)). With the mixture
-    moments of the count X (exact, over the parameter draws), the total spend S has its exact mean and variance;
-    S = 0 with probability P(X = 0), and given S > 0 it is taken as Gamma with the matching mean and variance
-    (the approximation). The discounting of each purchase is its expected factor (the discounted forecast over
-    the undiscounted). Gamma-Gamma's own parameter uncertainty is left out of these bounds (it is a small
-    fraction of a customer's spend variance); it is in the confidence bounds. Returns (lower, upper) per customer.
+    nu ~ Gamma(q + p x, v + x m) (the posterior of her spend rate): so E[z] = p v' / (q' - 1),
+    E[z z'] = p^2 v'^2 / ((q' - 1)(q' - 2)) and E[z^2] = p (p + 1) v'^2 / ((q' - 1)(q' - 2)). With the mixture
+    moments of the count X (exact, over the parameter distribution), the total spend S has its exact mean and
+    variance; S = 0 with probability P(X = 0), and given S > 0 it is taken as Gamma with the matching mean
+    and variance (the approximation). The discounting of each purchase is its expected factor (the
+    discounted forecast over the undiscounted). Gamma-Gamma's own parameter uncertainty is left out of these
+    bounds (a small fraction of a customer's spend variance; it is in the confidence bounds). The upper bound
+    is infinite where the spend's variance is (q' <= 2). Computed once per distinct (purchase row, mean
+    spend). Returns (lower, upper) per customer.
     """
     alpha = (1.0 - interval) / 2
     p, q, v = spend_model.params_.to_numpy()
     x = np.asarray(x, dtype=float)
     m = np.where(x > 0, np.asarray(m, dtype=float), 0.0)
+    codes, (row, m) = _distinct_rows([bounds.codes.astype(float), m])
+    row = row.astype(np.int64)
+    x = bounds.frequency[row]
     shape, rate = q + p * x, v + x * m
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         first = np.where(shape > 1, p * rate / (shape - 1), np.inf)
         cross = np.where(shape > 2, rate**2 / ((shape - 1) * (shape - 2)), np.inf)
-        mean_x, second_x = bounds.customers(bounds.mean), bounds.customers(bounds.second)
-        none = np.clip(bounds.customers(bounds.none), 0.0, 1.0)
+        mean_x, second_x = bounds.mean[row], bounds.second[row]
+        none = np.clip(bounds.none[row], 0.0, 1.0)
         total_mean = mean_x * first
         total_second = (p * p * second_x + p * mean_x) * cross
         positive = np.maximum(1.0 - none, 1e-300)
         mean_pos = total_mean / positive
-        var_pos = np.maximum(total_second / positive - mean_pos**2, 1e-300 * mean_pos**2)
-        k = mean_pos**2 / var_pos
-        scale = var_pos / mean_pos
-        ratio = np.where(
-            bounds.customers(bounds.expected) > 0,
-            bounds.customers(bounds.discounted) / bounds.customers(bounds.expected), 1.0,
-        )
+        var_pos = np.maximum(total_second / positive - mean_pos**2, 1e-12 * mean_pos**2)
+        k = np.where(np.isfinite(var_pos) & (mean_pos > 0), mean_pos**2 / var_pos, 1.0)
+        scale = np.where(np.isfinite(var_pos) & (mean_pos > 0), var_pos / mean_pos, 0.0)
+        expected = bounds.expected[row]
+        ratio = np.where(expected > 0, bounds.discounted[row] / expected, 1.0)
         out = []
         for level in (alpha, 1 - alpha):
-            u = np.clip((level - none) / positive, 0.0, 1.0)
-            quantile = np.where(level <= none, 0.0, stats.gamma.ppf(u, np.where(np.isfinite(k), k, 1.0),
-                                                                      scale=np.where(np.isfinite(scale), scale, 1.0)))
+            quantile = np.zeros(row.size)
+            needed = (level > none) & (mean_pos > 0)
+            u = np.clip((level - none[needed]) / positive[needed], 0.0, 1.0)
+            quantile[needed] = special.gammaincinv(k[needed], u) * scale[needed]
             quantile = np.where(np.isfinite(total_second) | (level <= none), quantile, np.inf)
-            out.append(margin * ratio * np.nan_to_num(quantile, nan=0.0))
+            out.append((margin * ratio * quantile)[codes])
     return out[0], out[1]
 
 
 def value_confidence(bounds: PurchaseBounds, spend_model, spend_models, x, m, interval: float, margin: float,
                      chunk: int = 100_000):
-    """Confidence bounds of the expected value: quantiles over the draws of margin x expected spend x discounted
-    expected purchases, the purchase and spend parameters drawn independently (the two fits are separate).
-    Chunked over customers (memory draws x chunk)."""
+    """Confidence bounds of the expected value, margin x expected spend x discounted expected purchases, from
+    their values at the draws (the purchase and spend parameters drawn independently: the two fits are
+    separate), log-normal as :func:`log_normal_bounds`. Chunked over customers (memory draws x chunk)."""
     alpha = (1.0 - interval) / 2
     x = np.asarray(x, dtype=float)
     m = np.asarray(m, dtype=float)
-    lower, upper = np.empty(x.size), np.empty(x.size)
-    for first in range(0, x.size, chunk):
-        part = slice(first, first + chunk)
-        spend = np.stack([s._expected_spend_values(x[part], m[part]) for s in spend_models])
-        value = margin * spend * bounds.discounted_draws[:, bounds.codes[part]]
-        lower[part], upper[part] = np.quantile(value, [alpha, 1 - alpha], axis=0)
+    # log value = log spend + log discounted purchases, drawn independently: the means and variances of the
+    # two logs over their draws add (the spend's once per customer, the purchases' once per distinct row)
+    z = stats.norm.ppf(1 - alpha)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log(bounds.discounted_draws)
+        purchase_mean, purchase_var = logs.mean(axis=0), logs.var(axis=0, ddof=1)
+        spend_mean, spend_var = np.empty(x.size), np.empty(x.size)
+        for first in range(0, x.size, chunk):
+            part = slice(first, first + chunk)
+            spend = np.log(np.stack([s._expected_spend_values(x[part], m[part]) for s in spend_models]))
+            spend_mean[part], spend_var[part] = spend.mean(axis=0), spend.var(axis=0, ddof=1)
+        centre = bounds.customers(purchase_mean) + spend_mean + np.log(margin)
+        spread = np.sqrt(bounds.customers(purchase_var) + spend_var)
+        lower, upper = np.exp(centre - z * spread), np.exp(centre + z * spread)
+    lower = np.where(np.isfinite(centre), lower, 0.0)
+    upper = np.where(np.isfinite(centre), upper, 0.0)
     return lower, upper
