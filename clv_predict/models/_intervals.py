@@ -34,7 +34,7 @@ from ._base import _distinct_rows
 #: Cells (rows x draws x counts) gathered at once when mixing the survival over draws.
 _CELLS = 2_000_000
 #: The count distribution is summed (for its moments) until P(X >= n) falls below this, or up to _MOST_COUNTS.
-_TAIL = 1e-7
+_TAIL = 1e-6
 _MOST_COUNTS = 20_000
 
 
@@ -184,6 +184,17 @@ class PurchaseBounds:
         return np.asarray(values)[..., self.codes]
 
 
+def _log_moments(draws: np.ndarray):
+    """Mean and variance (ddof 1) over axis 0 of log(draws), in one pass of sums (the logs vary little
+    around their mean, so nothing cancels that matters)."""
+    logs = np.log(draws)
+    size = logs.shape[0]
+    total = logs.sum(axis=0)
+    squares = np.einsum("dr,dr->r", logs, logs)
+    mean = total / size
+    return mean, np.maximum(squares - size * mean**2, 0.0) / (size - 1)
+
+
 def log_normal_bounds(draws: np.ndarray, alpha: float) -> np.ndarray:
     """Equal-tailed bounds of a positive forecast from its values at parameter draws (draws x rows): the mean
     and standard deviation of its log over the draws, exp(mean -+ z sd). Sums over the draws, no sorting (the
@@ -191,9 +202,8 @@ def log_normal_bounds(draws: np.ndarray, alpha: float) -> np.ndarray:
     tails than the empirical quantiles of a hundred draws."""
     z = stats.norm.ppf(1 - alpha)
     with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.log(draws)
-        centre = logs.mean(axis=0)
-        spread = logs.std(axis=0, ddof=1)
+        centre, variance = _log_moments(draws)
+        spread = np.sqrt(variance)
         lower, upper = np.exp(centre - z * spread), np.exp(centre + z * spread)
     zero = ~(draws > 0).all(axis=0)  # a forecast of 0 (a horizon of 0, a spend of 0) has no spread
     return np.stack([np.where(zero, draws.min(axis=0), lower), np.where(zero, draws.max(axis=0), upper)])
@@ -258,13 +268,15 @@ def value_confidence(bounds: PurchaseBounds, spend_model, spend_models, x, m, in
     # two logs over their draws add (the spend's once per customer, the purchases' once per distinct row)
     z = stats.norm.ppf(1 - alpha)
     with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.log(bounds.discounted_draws)
-        purchase_mean, purchase_var = logs.mean(axis=0), logs.var(axis=0, ddof=1)
-        spend_mean, spend_var = np.empty(x.size), np.empty(x.size)
-        for first in range(0, x.size, chunk):
+        purchase_mean, purchase_var = _log_moments(bounds.discounted_draws)
+        # the expected spend depends on (frequency, mean spend) only: once per distinct pair
+        pairs, (ux, um) = _distinct_rows([x, np.where(x > 0, m, 0.0)])
+        spend_mean, spend_var = np.empty(ux.size), np.empty(ux.size)
+        for first in range(0, ux.size, chunk):
             part = slice(first, first + chunk)
-            spend = np.log(np.stack([s._expected_spend_values(x[part], m[part]) for s in spend_models]))
-            spend_mean[part], spend_var[part] = spend.mean(axis=0), spend.var(axis=0, ddof=1)
+            spend = np.stack([s._expected_spend_values(ux[part], um[part]) for s in spend_models])
+            spend_mean[part], spend_var[part] = _log_moments(spend)
+        spend_mean, spend_var = spend_mean[pairs], spend_var[pairs]
         centre = bounds.customers(purchase_mean) + spend_mean + np.log(margin)
         spread = np.sqrt(bounds.customers(purchase_var) + spend_var)
         lower, upper = np.exp(centre - z * spread), np.exp(centre + z * spread)
