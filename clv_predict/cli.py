@@ -180,6 +180,7 @@ def cmd_score(args, out) -> int:
         sep=args.sep,
         decimal=args.decimal,
         time_unit=args.time_unit,
+        interval=args.interval,
         **_input_policy(args),
     )
     bar.finish()
@@ -474,6 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--horizon", type=int, default=52, help="forecast horizon in the model's time unit (default: 52)")
     score.add_argument("--discount-rate", type=float, default=0.0, help="discount rate per time unit (default: 0)")
     score.add_argument("--margin", type=float, default=1.0, help="profit margin applied to spend (default: 1)")
+    score.add_argument("--interval", type=float, default=None, metavar="LEVEL",
+                       help="also write bounds at this level, such as 0.9: predictive (purchases_lower/upper, "
+                            "clv_lower/upper) and confidence (..._ci_lower/upper) (default: none)")
     score.add_argument("--chunk-rows", type=int, default=None, help="input rows per chunk (default: 2,000,000)")
     score.add_argument("--output", required=True, help="scores to write, .csv or .parquet")
     score.add_argument("--output-parts", action="store_true",
@@ -578,6 +582,7 @@ _FLAGS = {
     "discount_rate": "--discount-rate",
     "horizon": "--horizon",
     "margin": "--margin",
+    "interval": "--interval",
     "time_unit": "--time-unit",
     "penalizer_coef": "--penalizer",
     "customer_id_col": "--customer-col",

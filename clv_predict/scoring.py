@@ -46,6 +46,19 @@ SCORE_COLUMNS = (
     "clv",
 )
 
+#: Columns added after :data:`SCORE_COLUMNS` when scoring with an ``interval`` (see :meth:`CLVModel.predict`):
+#: predictive bounds of the customer's purchases and value, then confidence bounds of their expectations.
+INTERVAL_COLUMNS = (
+    "purchases_lower",
+    "purchases_upper",
+    "clv_lower",
+    "clv_upper",
+    "purchases_ci_lower",
+    "purchases_ci_upper",
+    "clv_ci_lower",
+    "clv_ci_upper",
+)
+
 DEFAULT_CHUNK_ROWS = 2_000_000
 
 
@@ -59,21 +72,30 @@ def _check_model(model):
     model._check_fitted()
 
 
-def score(model, rfm: pd.DataFrame, *, horizon, discount_rate: float = 0.0, margin: float = 1.0) -> pd.DataFrame:
+def _columns(interval) -> tuple[str, ...]:
+    return SCORE_COLUMNS + (INTERVAL_COLUMNS if interval is not None else ())
+
+
+def score(
+    model, rfm: pd.DataFrame, *, horizon, discount_rate: float = 0.0, margin: float = 1.0, interval: float | None = None
+) -> pd.DataFrame:
     """Score an RFM table with a fitted :class:`CLVModel`; returns the fixed scoring schema.
 
     The result has one row per customer and the columns of :data:`SCORE_COLUMNS`
-    (``customer_id`` of the table's index type, ``frequency`` an integer), ready to be written to a file.
+    (``customer_id`` of the table's index type, ``frequency`` an integer), ready to be written to a file;
+    with ``interval`` (such as 0.9) also those of :data:`INTERVAL_COLUMNS`.
     """
     _check_model(model)
     checked = check_rfm(rfm, need_monetary=True)
     checked.attrs = dict(rfm.attrs)
-    forecast = model.predict(checked, horizon=horizon, discount_rate=discount_rate, margin=margin)
+    bounds = {} if interval is None else {"interval": interval}
+    forecast = model.predict(checked, horizon=horizon, discount_rate=discount_rate, margin=margin, **bounds)
     out = pd.concat([checked, forecast], axis=1)
     ids = checked.index
     out.insert(0, "customer_id", ids.to_numpy() if pd.api.types.is_integer_dtype(ids) else ids.astype(str))
-    out = out.reset_index(drop=True)[list(SCORE_COLUMNS)]
-    out = out.astype({c: "float64" for c in SCORE_COLUMNS[1:]})
+    columns = _columns(interval)
+    out = out.reset_index(drop=True)[list(columns)]
+    out = out.astype({c: "float64" for c in columns[1:]})
     out.attrs = {"time_unit": model.time_unit_} if model.time_unit_ else {}
     if np.array_equal(out["frequency"], np.round(out["frequency"])):
         out["frequency"] = out["frequency"].astype(np.int64)
@@ -89,11 +111,12 @@ def _all_integer_ids(ids) -> bool:
     return bool(ids.str.fullmatch(_INTEGER_ID).all())
 
 
-def _schema(frame: pd.DataFrame | None) -> pa.Schema:
+def _schema(frame: pd.DataFrame | None, columns=SCORE_COLUMNS) -> pa.Schema:
     integer = frame is not None and pd.api.types.is_integer_dtype(frame["customer_id"])
     unit = (frame.attrs.get("time_unit") if frame is not None else None) or ""
+    columns = columns if frame is None else tuple(frame.columns)
     return pa.schema([("customer_id", pa.int64() if integer else pa.string()), ("frequency", pa.int64())]
-                     + [(c, pa.float64()) for c in SCORE_COLUMNS[2:]],
+                     + [(c, pa.float64()) for c in columns[2:]],
                      metadata={"time_unit": unit} if unit else None)
 
 
@@ -170,8 +193,8 @@ def _atomic_folder(path: Path):
 class _PartsWriter:
     """Writes each scored chunk as its own Parquet file (``part-00000.parquet``, ...) in a folder."""
 
-    def __init__(self, folder: Path):
-        self.folder, self.rows, self.parts, self.schema = folder, 0, 0, None
+    def __init__(self, folder: Path, columns=SCORE_COLUMNS):
+        self.folder, self.rows, self.parts, self.schema, self.columns = folder, 0, 0, None, columns
 
     def write(self, frame: pd.DataFrame) -> None:
         self.schema = self.schema or _schema(frame)
@@ -183,14 +206,15 @@ class _PartsWriter:
     def close(self) -> None:
         if self.parts == 0:  # an empty result is still a readable dataset with the schema
             self.write(pd.DataFrame({c: pd.Series(dtype={"customer_id": str, "frequency": "int64"}.get(c, float))
-                                     for c in SCORE_COLUMNS}))
+                                     for c in self.columns}))
 
 
 class _Writer:
     """Appends scored chunks to one CSV or Parquet file with the fixed schema."""
 
-    def __init__(self, path: Path, kind: str):
+    def __init__(self, path: Path, kind: str, columns=SCORE_COLUMNS):
         self.path, self.kind, self._parquet, self.rows, self.schema = path, kind, None, 0, None
+        self.columns = columns
 
     def write(self, frame: pd.DataFrame) -> None:
         self.schema = self.schema or _schema(frame)
@@ -205,10 +229,10 @@ class _Writer:
     def close(self) -> None:
         if self.kind == "parquet":
             if self._parquet is None:
-                self._parquet = pq.ParquetWriter(str(self.path), _schema(None))
+                self._parquet = pq.ParquetWriter(str(self.path), _schema(None, self.columns))
             self._parquet.close()
         elif self.rows == 0:
-            pd.DataFrame(columns=list(SCORE_COLUMNS)).to_csv(self.path, index=False)
+            pd.DataFrame(columns=list(self.columns)).to_csv(self.path, index=False)
 
 
 def score_file(
@@ -237,6 +261,7 @@ def score_file(
     decimal: str = ".",
     observation_end=None,
     time_unit: str | None = None,
+    interval: float | None = None,
 ) -> dict:
     """Score every customer of a file with a fitted :class:`CLVModel` and write the result.
 
@@ -253,6 +278,11 @@ def score_file(
         (``pandas.read_parquet(folder)``); it appears only once complete.
     horizon, discount_rate, margin
         As in :meth:`CLVModel.predict`, in the model's time unit.
+    interval : float, optional
+        With a level such as 0.9, the output also has the bounds of
+        :data:`INTERVAL_COLUMNS` (predictive and confidence; see :meth:`CLVModel.predict`).
+        The bounds depend on each customer's own history only, so chunked scoring
+        gives the same bounds as one-shot scoring.
     input_kind : {"transactions", "rfm"}
         A transaction log (summarised here, as of ``observation_period_end``,
         default the last date in the file) or a ready RFM table with ``frequency``,
@@ -304,10 +334,14 @@ def score_file(
     check_horizon(horizon)
     check_discount_rate(discount_rate, getattr(model, "time_unit_", None))
     check_margin(margin)
-    settings = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin}
+    from .models._intervals import check_interval
+
+    interval = check_interval(interval)
+    settings = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin, "interval": interval}
+    columns = _columns(interval)
 
     with (_atomic_folder(output_path) if output_parts else _atomic_output(output_path)) as partial:
-        writer = _PartsWriter(partial) if output_parts else _Writer(partial, out_kind)
+        writer = _PartsWriter(partial, columns) if output_parts else _Writer(partial, out_kind, columns)
         if input_kind == "rfm":
             _check_rfm_time_unit(input_path, model.time_unit_, time_unit, sep)
             columns = ("customer_id", "frequency", "recency", "T", "monetary_value")
