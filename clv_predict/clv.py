@@ -127,7 +127,7 @@ class CLVModel:
 
     def predict(
         self, rfm: pd.DataFrame, *, horizon, discount_rate: float = 0.0, margin: float = 1.0,
-        interval: float | None = None, n_draws: int = 100, seed=0,
+        interval: float | None = None, n_draws: int | None = None, seed=0,
     ) -> pd.DataFrame:
         """Forecast each customer's next ``horizon`` time units.
 
@@ -155,14 +155,19 @@ class CLVModel:
               expected factor; Gamma-Gamma's parameter uncertainty left out);
             * confidence, the expected value alone with the parameter uncertainty only:
               ``purchases_ci_lower``, ``purchases_ci_upper``, ``clv_ci_lower``,
-              ``clv_ci_upper``, the quantiles of the forecast over ``n_draws`` parameter
-              vectors drawn from the estimates' asymptotic distribution (sampling, not
-              the delta method; purchase and spend parameters drawn independently; each
-              draw's discounting is the estimate's factor, discounted over undiscounted).
-        n_draws : int, default 100
-            Parameter vectors drawn for the bounds.
+              ``clv_ci_upper``, log-normal with the mean and variance of the log
+              forecast over the estimates' sigma points (the unscented transform,
+              second order; the purchase and spend fits independent, so their log
+              variances add; each parameter vector's discounting is the estimate's
+              factor, discounted over undiscounted).
+
+            The purchase count mixes over the same sigma points, so the bounds cost
+            2k + 1 evaluations of the model per distinct row.
+        n_draws : int, optional
+            Take the confidence bounds' log mean and variance over this many sampled
+            parameter vectors (``parameter_draws``) instead of the sigma points.
         seed : int or None, default 0
-            Seed of the parameter draws (the bounds are repeatable).
+            Seed of the parameter draws (with ``n_draws``).
 
         Returns
         -------
@@ -207,26 +212,23 @@ class CLVModel:
 
         interval = _intervals.check_interval(interval)
         n_draws = _intervals.check_draws(n_draws)
-        purchases = self.purchase_model_
-        models = _intervals.drawn_models(purchases, n_draws, seed, stacklevel=5)
-        spend_models = _intervals.drawn_models(self.spend_model_, n_draws, None if seed is None else seed + 1,
-                                               stacklevel=5)
-        bounds = _intervals.PurchaseBounds(purchases, x, t_x, T, horizon, interval, models,
-                                           discount_rate=discount_rate, moments=True)
+        purchases, spend = self.purchase_model_, self.spend_model_
+        _intervals.warn_if_unknown(purchases, stacklevel=5)
+        _intervals.warn_if_unknown(spend, stacklevel=5)
+        bounds = _intervals.PurchaseBounds(
+            purchases, x, t_x, T, horizon, interval, _intervals.drawn_models(purchases, n_draws, seed),
+            discount_rate=discount_rate, moments=True,
+        )
         frame["purchases_lower"] = bounds.customers(bounds.lower)
         frame["purchases_upper"] = bounds.customers(bounds.upper)
-        frame["clv_lower"], frame["clv_upper"] = _intervals.value_bounds(
-            bounds, self.spend_model_, x, monetary, interval, margin
+        frame["clv_lower"], frame["clv_upper"] = _intervals.value_bounds(bounds, spend, x, monetary, interval, margin)
+        ci = bounds.ci if bounds.ci is not None else np.full((2, bounds.lower.size), np.nan)
+        frame["purchases_ci_lower"] = bounds.customers(ci[0])
+        frame["purchases_ci_upper"] = bounds.customers(ci[1])
+        spend_draws = _intervals.drawn_models(spend, n_draws, None if seed is None else seed + 1)
+        frame["clv_ci_lower"], frame["clv_ci_upper"] = _intervals.value_confidence(
+            bounds, spend, spend_draws, x, monetary, interval, margin
         )
-        if bounds.ci is None or spend_models is None:
-            for column in ("purchases_ci_lower", "purchases_ci_upper", "clv_ci_lower", "clv_ci_upper"):
-                frame[column] = np.nan
-        else:
-            frame["purchases_ci_lower"] = bounds.customers(bounds.ci[0])
-            frame["purchases_ci_upper"] = bounds.customers(bounds.ci[1])
-            frame["clv_ci_lower"], frame["clv_ci_upper"] = _intervals.value_confidence(
-                bounds, self.spend_model_, spend_models, x, monetary, interval, margin
-            )
         frame.attrs.update({"interval": interval, "n_draws": n_draws})
 
     def expected_purchases(self, rfm: pd.DataFrame, t: float) -> pd.Series:

@@ -335,7 +335,7 @@ def test_predict_bounds_without_parameter_uncertainty_are_the_quantiles_of_the_c
     model = given("bg_nbd")
     with pytest.warns(Warning, match="parameter uncertainty"):
         frame = model.predict(ROWS, horizon=52.0, interval=0.8)
-    assert frame["purchases_ci_lower"].isna().all() and frame.attrs["n_draws"] == 0
+    assert frame["purchases_ci_lower"].isna().all() and frame.attrs["n_draws"] is None
     cdf = model.conditional_probability_of_n_purchases(ROWS, 52.0, 3000).cumsum(axis=1).to_numpy()
     np.testing.assert_array_equal(frame["purchases_lower"], np.argmax(cdf >= 0.1 - 1e-12, axis=1))
     np.testing.assert_array_equal(frame["purchases_upper"], np.argmax(cdf >= 0.9 - 1e-12, axis=1))
@@ -435,3 +435,17 @@ def test_clv_model_bounds_have_their_names_and_bracket_the_forecast(simulated_lo
     # confidence bounds are far narrower than predictive ones: a customer's future is less sure than her mean
     buying = frame["clv_upper"] > 0
     assert ((frame["clv_ci_upper"] - frame["clv_ci_lower"]) < (frame["clv_upper"] - frame["clv_lower"]))[buying].all()
+
+
+def test_sigma_point_confidence_bounds_agree_with_sampled_draws(simulated_log_split):
+    """The default confidence bounds (unscented transform over the sigma points) against the same log-normal
+    bounds from 1,500 sampled parameter vectors: the same to sampling error."""
+    model, split = simulated_log_split
+    part = split.iloc[:2000]
+    sigma = model.predict(part, horizon=39, discount_rate=0.002, margin=0.3, interval=0.9)
+    drawn = model.predict(part, horizon=39, discount_rate=0.002, margin=0.3, interval=0.9, n_draws=1500, seed=2)
+    for column in ("purchases_ci_lower", "purchases_ci_upper", "clv_ci_lower", "clv_ci_upper"):
+        np.testing.assert_allclose(sigma[column], drawn[column], rtol=0.015)
+    # and the width against the spread of the forecast itself over the draws
+    pd.testing.assert_frame_equal(sigma.drop(columns=[c for c in sigma if "_ci_" in c]),
+                                  drawn.drop(columns=[c for c in drawn if "_ci_" in c]))

@@ -965,7 +965,7 @@ class PurchaseModel(_ParametricModel):
         frame.index.name = "customer_id"
         return frame
 
-    def predict(self, rfm: pd.DataFrame, *, horizon: float, interval: float | None = None, n_draws: int = 100,
+    def predict(self, rfm: pd.DataFrame, *, horizon: float, interval: float | None = None, n_draws: int | None = None,
                 seed=0) -> pd.DataFrame:
         """Each customer's expected purchases in the next ``horizon`` time units and P(alive) now, with bounds.
 
@@ -978,16 +978,18 @@ class PurchaseModel(_ParametricModel):
         interval : float, optional
             With a level such as 0.9, adds two kinds of equal-tailed bounds:
             ``purchases_lower`` / ``purchases_upper`` (predictive: the purchases the
-            customer will actually make, from the conditional distribution of her
-            purchases mixed over ``n_draws`` parameter vectors drawn from the estimates'
-            asymptotic distribution; whole numbers, so they cover at least the level)
-            and ``purchases_ci_lower`` / ``purchases_ci_upper`` (confidence: the
-            expected purchases alone, parameter uncertainty only, the quantiles of the
-            forecast over the same draws: sampling, not the delta method).
-        n_draws : int, default 100
-            Parameter vectors drawn for the bounds.
+            customer will actually make, the quantiles of the conditional distribution
+            of her purchases mixed over the estimates' asymptotic distribution, normal
+            on the log scale, by its 2k + 1 sigma points; whole numbers, so they cover
+            at least the level) and ``purchases_ci_lower`` / ``purchases_ci_upper``
+            (confidence: the expected purchases alone, parameter uncertainty only,
+            log-normal with the mean and variance of the log forecast over the same
+            sigma points: the unscented transform, exact to second order).
+        n_draws : int, optional
+            Take the confidence bounds' log mean and variance over this many sampled
+            parameter vectors (:meth:`parameter_draws`, seeded by ``seed``) instead.
         seed : int or None, default 0
-            Seed of the parameter draws (the bounds are repeatable).
+            Seed of the parameter draws.
 
         Returns
         -------
@@ -1018,14 +1020,14 @@ class PurchaseModel(_ParametricModel):
         if interval is None:
             return frame
         n_draws = _intervals.check_draws(n_draws)
-        models = _intervals.drawn_models(self, n_draws, seed)
-        bounds = _intervals.PurchaseBounds(self, x, t_x, T, horizon, interval, models)
+        _intervals.warn_if_unknown(self)
+        bounds = _intervals.PurchaseBounds(self, x, t_x, T, horizon, interval, _intervals.drawn_models(self, n_draws, seed))
         frame["purchases_lower"] = bounds.customers(bounds.lower)
         frame["purchases_upper"] = bounds.customers(bounds.upper)
         ci = bounds.ci if bounds.ci is not None else np.full((2, bounds.lower.size), np.nan)
         frame["purchases_ci_lower"] = bounds.customers(ci[0])
         frame["purchases_ci_upper"] = bounds.customers(ci[1])
-        frame.attrs.update({"interval": interval, "n_draws": n_draws if models is not None else 0})
+        frame.attrs.update({"interval": interval, "n_draws": n_draws})
         return frame
 
     def _forecast(self, x, t_x, T, horizon: float, discount_rate: float, *, p_alive=None):

@@ -13,8 +13,9 @@ Two kinds, named so that nobody confuses them:
   (they are whole numbers). The value adds the customer's spend given her history under Gamma-Gamma (see
   :func:`value_bounds`).
 * **confidence** (``..._ci_lower``/``..._ci_upper``): the expected value alone, with the parameter uncertainty
-  only: the equal-tailed quantiles of the point forecast evaluated at each parameter draw (sampling, not the
-  delta method).
+  only, taken as normal on the log scale: the mean and variance of the log forecast over the same sigma
+  points (the unscented transform: second order, where the delta method is first order; no evaluation beyond
+  those the predictive bounds make), or with ``n_draws`` over that many sampled parameter vectors.
 
 Everything is computed on the distinct (frequency, recency, T) rows (the costly survival of an alive customer
 on the distinct rows of the model's ``_if_alive_columns``), in chunks whose size bounds the memory whatever
@@ -46,17 +47,18 @@ def check_interval(interval) -> float | None:
     return float(interval)
 
 
-def check_draws(n_draws) -> int:
+def check_draws(n_draws) -> int | None:
+    if n_draws is None:
+        return None
     if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 2:
-        raise DataError(f"'n_draws' must be a whole number >= 2; got {n_draws!r}")
+        raise DataError(f"'n_draws' must be a whole number >= 2, or None (sigma points); got {n_draws!r}")
     return int(n_draws)
 
 
-def drawn_models(model, n_draws: int, seed, *, stacklevel: int = 4) -> list | None:
-    """Copies of ``model`` at ``n_draws`` parameter vectors, or None (with a warning) when the estimates'
-    covariance is unknown: the bounds then leave the parameter uncertainty out."""
+def warn_if_unknown(model, *, stacklevel: int = 4) -> bool:
+    """Whether the estimates' covariance is known; if not, a warning that the bounds leave it out."""
     try:
-        draws = model.parameter_draws(n_draws, seed=seed)
+        model._log_covariance()
     except DataError as reason:
         warnings.warn(
             f"{type(model).__name__}: {reason}. The predictive bounds leave the parameter uncertainty out and "
@@ -64,6 +66,17 @@ def drawn_models(model, n_draws: int, seed, *, stacklevel: int = 4) -> list | No
             ModelWarning,
             stacklevel=stacklevel,
         )
+        return False
+    return True
+
+
+def drawn_models(model, n_draws: int | None, seed) -> list | None:
+    """Copies of ``model`` at ``n_draws`` sampled parameter vectors (None: none asked, or no covariance)."""
+    if n_draws is None:
+        return None
+    try:
+        draws = model.parameter_draws(n_draws, seed=seed)
+    except DataError:
         return None
     return [model._with_params(row) for _, row in draws.iterrows()]
 
@@ -96,10 +109,14 @@ def sigma_point_models(model) -> tuple[list, np.ndarray]:
 
 class PurchaseBounds:
     """The bounds of the purchases in ``(T, T + horizon]`` of customers (x, t_x, T), and what the value's bounds
-    need, computed on distinct rows (attributes are per distinct row; ``codes`` maps customers to them)."""
+    need, computed on distinct rows (attributes are per distinct row; ``codes`` maps customers to them).
 
-    def __init__(self, model, x, t_x, T, horizon: float, interval: float, models, *, discount_rate: float = 0.0,
-                 moments: bool = False):
+    ``draws`` (models at sampled parameter vectors) makes the confidence bounds come from them; without, they
+    come from the sigma points the predictive mixture uses anyway (no further evaluation).
+    """
+
+    def __init__(self, model, x, t_x, T, horizon: float, interval: float, draws=None, *,
+                 discount_rate: float = 0.0, moments: bool = False):
         self.codes, (ux, ut_x, uT) = _distinct_rows([x, t_x, T])
         self.frequency = ux
         self.alpha = (1.0 - interval) / 2
@@ -107,7 +124,12 @@ class PurchaseBounds:
         self.p_alive = model._probability_alive_values(params, ux, ut_x, uT)
         expected, discounted = model._forecast(ux, ut_x, uT, horizon, discount_rate, p_alive=self.p_alive)
         self.expected, self.discounted = expected, discounted
-        mixed, mixture_weights = sigma_point_models(model) if models is not None else ([model], np.ones(1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # each parameter vector's discounted purchases: its expected purchases times the estimate's discount
+            # factor (the timing of purchases within the horizon moves far less with the parameters than their number)
+            self.log_factor = np.log(np.where(expected > 0, discounted / expected, 1.0))
+        mixed, mixture_weights = sigma_point_models(model)
+        self.known = len(mixed) > 1
         # the costly part once per distinct row of the columns an alive customer's future depends on
         by_name = {"frequency": ux, "recency": ut_x, "T": uT}
         self.alive_codes, alive_rows = _distinct_rows([by_name[c] for c in model._if_alive_columns])
@@ -119,19 +141,23 @@ class PurchaseBounds:
         )  # (rows, points)
         self._counts(mixed, alive_of_point * mixture_weights[None, :], horizon, moments)
         self.ci = None
-        if models is not None:
-            # the forecast at each draw, its alive part once per distinct alive row
-            self.expected_draws = np.stack([
+        if draws is not None:
+            values = np.stack([
                 m._probability_alive_values(m._params(), ux, ut_x, uT)
                 * m._expected_if_alive_values(m._params(), *self.alive_columns, float(horizon))[self.alive_codes]
-                for m in models
+                for m in draws
             ])  # (D, rows)
-            # each draw's discounted purchases: its expected purchases times the estimate's discount factor (the
-            # timing of purchases within the horizon moves far less with the parameters than their number)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                factor = np.where(expected > 0, discounted / expected, 1.0)
-            self.discounted_draws = self.expected_draws * factor
-            self.ci = log_normal_bounds(self.expected_draws, self.alpha)
+            self.log_mean, self.log_var = _log_moments(values)
+        elif self.known:
+            values = np.stack([
+                alive_of_point[:, i]
+                * m._expected_if_alive_values(m._params(), *self.alive_columns, float(horizon))[self.alive_codes]
+                for i, m in enumerate(mixed)
+            ])
+            self.log_mean, self.log_var = _log_moments(values, mixture_weights)
+        else:
+            return
+        self.ci = _log_normal(self.log_mean, self.log_var, self.alpha)
 
     def _counts(self, models, alive_of_draw, horizon, moments):
         """Walk n = 1, 2, ... with P(X >= n) of the mixture until each row's upper bound is found (and, for
@@ -184,29 +210,29 @@ class PurchaseBounds:
         return np.asarray(values)[..., self.codes]
 
 
-def _log_moments(draws: np.ndarray):
-    """Mean and variance (ddof 1) over axis 0 of log(draws), in one pass of sums (the logs vary little
-    around their mean, so nothing cancels that matters)."""
-    logs = np.log(draws)
-    size = logs.shape[0]
-    total = logs.sum(axis=0)
-    squares = np.einsum("dr,dr->r", logs, logs)
-    mean = total / size
-    return mean, np.maximum(squares - size * mean**2, 0.0) / (size - 1)
-
-
-def log_normal_bounds(draws: np.ndarray, alpha: float) -> np.ndarray:
-    """Equal-tailed bounds of a positive forecast from its values at parameter draws (draws x rows): the mean
-    and standard deviation of its log over the draws, exp(mean -+ z sd). Sums over the draws, no sorting (the
-    quantiles of a hundred draws per customer cost far more at millions of customers), and steadier in the
-    tails than the empirical quantiles of a hundred draws."""
-    z = stats.norm.ppf(1 - alpha)
+def _log_moments(values: np.ndarray, weights: np.ndarray | None = None):
+    """Mean and variance over axis 0 of log(values): equally weighted draws (variance with ddof 1), or sigma
+    points with their weights. One pass of sums (the logs vary little around their mean: nothing that
+    matters cancels)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        centre, variance = _log_moments(draws)
-        spread = np.sqrt(variance)
-        lower, upper = np.exp(centre - z * spread), np.exp(centre + z * spread)
-    zero = ~(draws > 0).all(axis=0)  # a forecast of 0 (a horizon of 0, a spend of 0) has no spread
-    return np.stack([np.where(zero, draws.min(axis=0), lower), np.where(zero, draws.max(axis=0), upper)])
+        logs = np.log(values)
+        if weights is None:
+            size = logs.shape[0]
+            mean = logs.sum(axis=0) / size
+            squares = np.einsum("dr,dr->r", logs, logs)
+            return mean, np.maximum(squares - size * mean**2, 0.0) / (size - 1)
+        mean = weights @ logs
+        return mean, np.maximum(weights @ (logs * logs) - mean**2, 0.0)
+
+
+def _log_normal(log_mean, log_var, alpha: float) -> np.ndarray:
+    """exp(mean -+ z sd): equal-tailed bounds of a positive forecast normal on the log scale; 0 where it is 0."""
+    z = stats.norm.ppf(1 - alpha)
+    with np.errstate(invalid="ignore", over="ignore"):
+        spread = z * np.sqrt(log_var)
+        finite = np.isfinite(log_mean)
+        return np.stack([np.where(finite, np.exp(log_mean - spread), 0.0),
+                         np.where(finite, np.exp(log_mean + spread), 0.0)])
 
 
 def value_bounds(bounds: PurchaseBounds, spend_model, x, m, interval: float, margin: float):
@@ -256,30 +282,31 @@ def value_bounds(bounds: PurchaseBounds, spend_model, x, m, interval: float, mar
     return out[0], out[1]
 
 
-def value_confidence(bounds: PurchaseBounds, spend_model, spend_models, x, m, interval: float, margin: float,
+def value_confidence(bounds: PurchaseBounds, spend_model, spend_draws, x, m, interval: float, margin: float,
                      chunk: int = 100_000):
-    """Confidence bounds of the expected value, margin x expected spend x discounted expected purchases, from
-    their values at the draws (the purchase and spend parameters drawn independently: the two fits are
-    separate), log-normal as :func:`log_normal_bounds`. Chunked over customers (memory draws x chunk)."""
+    """Confidence bounds of the expected value, margin x expected spend x discounted expected purchases, normal
+    on the log scale: log value = log spend + log purchases, their parameters independent (two separate fits),
+    so the means and variances of the two logs add. The spend's come from ``spend_draws`` (models at sampled
+    parameters) or from the spend model's sigma points, once per distinct (frequency, mean spend); the
+    purchases' from :class:`PurchaseBounds`. Returns (lower, upper), or NaN where the uncertainty is unknown."""
     alpha = (1.0 - interval) / 2
     x = np.asarray(x, dtype=float)
     m = np.asarray(m, dtype=float)
-    # log value = log spend + log discounted purchases, drawn independently: the means and variances of the
-    # two logs over their draws add (the spend's once per customer, the purchases' once per distinct row)
-    z = stats.norm.ppf(1 - alpha)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        purchase_mean, purchase_var = _log_moments(bounds.discounted_draws)
-        # the expected spend depends on (frequency, mean spend) only: once per distinct pair
-        pairs, (ux, um) = _distinct_rows([x, np.where(x > 0, m, 0.0)])
-        spend_mean, spend_var = np.empty(ux.size), np.empty(ux.size)
-        for first in range(0, ux.size, chunk):
-            part = slice(first, first + chunk)
-            spend = np.stack([s._expected_spend_values(ux[part], um[part]) for s in spend_models])
-            spend_mean[part], spend_var[part] = _log_moments(spend)
-        spend_mean, spend_var = spend_mean[pairs], spend_var[pairs]
-        centre = bounds.customers(purchase_mean) + spend_mean + np.log(margin)
-        spread = np.sqrt(bounds.customers(purchase_var) + spend_var)
-        lower, upper = np.exp(centre - z * spread), np.exp(centre + z * spread)
-    lower = np.where(np.isfinite(centre), lower, 0.0)
-    upper = np.where(np.isfinite(centre), upper, 0.0)
+    if bounds.ci is None:
+        return np.full(x.size, np.nan), np.full(x.size, np.nan)
+    if spend_draws is None:
+        spend_points, weights = sigma_point_models(spend_model)
+        if len(spend_points) == 1:
+            return np.full(x.size, np.nan), np.full(x.size, np.nan)
+    else:
+        spend_points, weights = spend_draws, None
+    pairs, (ux, um) = _distinct_rows([x, np.where(x > 0, m, 0.0)])
+    spend_mean, spend_var = np.empty(ux.size), np.empty(ux.size)
+    for first in range(0, ux.size, chunk):
+        part = slice(first, first + chunk)
+        spend = np.stack([s._expected_spend_values(ux[part], um[part]) for s in spend_points])
+        spend_mean[part], spend_var[part] = _log_moments(spend, weights)
+    log_mean = bounds.customers(bounds.log_mean + bounds.log_factor) + spend_mean[pairs] + np.log(margin)
+    log_var = bounds.customers(bounds.log_var) + spend_var[pairs]
+    lower, upper = _log_normal(log_mean, log_var, alpha)
     return lower, upper
