@@ -8,6 +8,7 @@ model" (note 021).
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -272,10 +273,15 @@ def _phase_tail(shapes, A, k, t, m):
     steps = np.arange(low, high + 1, dtype=float)  # (C,)
     with np.errstate(invalid="ignore", divide="ignore"):
         first = betainc(float(low), shapes, q[:, None])  # (D, k)
-        log_pmf = (
-            gammaln(shapes[:, :, None] + steps) - gammaln(shapes)[:, :, None] - gammaln(steps + 1.0)
-            + (shapes * np.log1p(-q)[:, None])[:, :, None] + steps * np.log(q)[:, None, None]
-        )  # (D, k, C)
+        # log NB(c) at the first c, then a factor (R + c - 1) q / c per step
+        log_first = (
+            gammaln(shapes + low) - gammaln(shapes) - math.lgamma(low + 1.0)
+            + shapes * np.log1p(-q)[:, None] + low * np.log(q)[:, None]
+        )  # (D, k)
+        ratios = (np.log(shapes[:, :, None] + steps[None, None, 1:] - 1.0) - np.log(steps[1:])[None, None, :]
+                  + np.log(q)[:, None, None])
+        log_pmf = log_first[:, :, None] + np.concatenate([np.zeros(log_first.shape + (1,)), np.cumsum(ratios, axis=2)],
+                                                           axis=2)  # (D, k, C)
     pmf = np.exp(log_pmf)
     tails = first[:, :, None] - np.concatenate([np.zeros(pmf.shape[:2] + (1,)), np.cumsum(pmf[:, :, :-1], axis=2)],
                                                  axis=2)
@@ -293,9 +299,20 @@ def bg_family_survival_if_alive(weights, shapes, A, a, B, k, t, n):
     """
     n = np.asarray(n, dtype=float)
     t = np.broadcast_to(np.asarray(t, dtype=float), A.shape)
-    at_least = np.einsum("dmk,dk->dm", _phase_tail(shapes, A, k, t, np.maximum(n, 1.0)), weights)
-    with np.errstate(invalid="ignore"):
-        survive = np.exp(betaln(a, B[:, None] + np.maximum(n, 1.0)[None, :] - 1.0) - betaln(a, B)[:, None])
+    m = np.maximum(n, 1.0)
+    if k == 1:
+        at_least = _phase_tail(shapes, A, k, t, m)[:, :, 0]
+    else:
+        at_least = np.einsum("dmk,dk->dm", _phase_tail(shapes, A, k, t, m), weights)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if m.size > 1 and np.all(np.diff(m) == 1):
+            # E[(1 - p)^(m - 1)] at the first m, then a factor (B + m - 1) / (a + B + m - 1) per step
+            first = betaln(a, B + m[0] - 1.0) - betaln(a, B)
+            steps = np.log(B[:, None] + m[None, :-1] - 1.0) - np.log(a + B[:, None] + m[None, :-1] - 1.0)
+            log_survive = first[:, None] + np.concatenate([np.zeros((B.size, 1)), np.cumsum(steps, axis=1)], axis=1)
+            survive = np.exp(log_survive)
+        else:
+            survive = np.exp(betaln(a, B[:, None] + m[None, :] - 1.0) - betaln(a, B)[:, None])
     out = np.where(n[None, :] <= 0, 1.0, at_least * survive)
     return np.where(t[:, None] > 0, out, (n[None, :] <= 0).astype(float))
 
