@@ -449,3 +449,23 @@ def test_sigma_point_confidence_bounds_agree_with_sampled_draws(simulated_log_sp
     # and the width against the spread of the forecast itself over the draws
     pd.testing.assert_frame_equal(sigma.drop(columns=[c for c in sigma if "_ci_" in c]),
                                   drawn.drop(columns=[c for c in drawn if "_ci_" in c]))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_purchase_model_predicts_with_bounds(name):
+    truth = given(name)
+    rfm = truth.simulate(3000, 39.0, seed=2)
+    model = purchase_model_class(name)(**({"k": GIVEN[name]["k"]} if "k" in GIVEN[name] else {})).fit(rfm)
+    frame = model.predict(rfm.iloc[:300], horizon=26.0, interval=0.9)
+    assert (frame["purchases_lower"] <= frame["purchases_upper"]).all()
+    assert (frame["purchases_ci_lower"] <= frame["purchases_ci_upper"]).all()
+    inside = (frame["expected_purchases"] >= frame["purchases_ci_lower"] * (1 - 1e-9)) & (
+        frame["expected_purchases"] <= frame["purchases_ci_upper"] * (1 + 1e-9))
+    assert inside.mean() > 0.95
+    # without parameter uncertainty the bounds are the conditional distribution's quantiles
+    point = model._with_params(model.params_)
+    point.covariance_ = model.covariance_ * np.nan
+    with pytest.warns(Warning, match="parameter uncertainty"):
+        plain = point.predict(rfm.iloc[:50], horizon=26.0, interval=0.9)
+    cdf = model.conditional_probability_of_n_purchases(rfm.iloc[:50], 26.0, 400).cumsum(axis=1).to_numpy()
+    np.testing.assert_array_equal(plain["purchases_upper"], np.argmax(cdf >= 0.95 - 1e-12, axis=1))
