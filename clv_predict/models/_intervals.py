@@ -160,14 +160,12 @@ class PurchaseBounds:
         self.ci = _log_normal(self.log_mean, self.log_var, self.alpha)
 
     def _counts(self, models, alive_of_draw, horizon, moments):
-        """Walk n = 1, 2, ... with P(X >= n) of the mixture until each row's upper bound is found (and, for
-        the moments, until the tail is negligible). ``alive_of_draw`` is P(alive) at each mixed model times
-        its weight."""
+        """Walk n = 1, 2, ... with P(X >= n) of the mixture until each row's upper bound is found; for the
+        moments, the alive customers' survival sums per distinct alive row and mixed model (the mixture's
+        moments are linear in them). ``alive_of_draw`` is P(alive) at each mixed model times its weight."""
         rows, draws = alive_of_draw.shape
         self.lower = np.full(rows, -1, dtype=np.int64)
         self.upper = np.full(rows, -1, dtype=np.int64)
-        self.mean = np.zeros(rows)  # sum_{n >= 1} P(X >= n)
-        self.second = np.zeros(rows)  # sum_{n >= 1} (2n - 1) P(X >= n)
         self.none = np.zeros(rows)  # P(X = 0)
         active = np.arange(rows)
         start, block = 1, 4
@@ -175,10 +173,7 @@ class PurchaseBounds:
             needed, position = np.unique(self.alive_codes[active], return_inverse=True)
             block = int(max(1, min(block, _CELLS // max(1, draws * needed.size))))
             n = np.arange(start, start + block, dtype=float)
-            columns = [c[needed] for c in self.alive_columns]
-            survival = np.stack(
-                [m._survival_if_alive_values(m._params(), *columns, horizon, n) for m in models], axis=1
-            )  # (needed, D, block)
+            survival = self._survival(models, needed, horizon, n)  # (needed, D, block)
             mixed = np.empty((active.size, block))
             step = max(1, _CELLS // (draws * block))
             for first in range(0, active.size, step):
@@ -186,8 +181,6 @@ class PurchaseBounds:
                 mixed[part] = np.einsum("rd,rdb->rb", alive_of_draw[active[part]], survival[position[part]])
             if start == 1:
                 self.none[active] = 1.0 - mixed[:, 0]
-            self.mean[active] += mixed.sum(axis=1)
-            self.second[active] += mixed @ (2 * n - 1)
             # P(X <= m) = 1 - P(X >= m + 1): the lower bound is the first m where it reaches alpha, the upper
             # the first where it reaches 1 - alpha
             for bound, level in ((self.lower, 1 - self.alpha), (self.upper, self.alpha)):
@@ -196,15 +189,38 @@ class PurchaseBounds:
                 first = np.argmax(reached, axis=1)
                 found = open_rows & reached.any(axis=1)
                 bound[active[found]] = start + first[found] - 1
-            finished = self.upper[active] >= 0
-            if moments:
-                finished &= mixed[:, -1] < _TAIL
-            active = active[~finished]
+            active = active[self.upper[active] < 0]
             start += block
             block = min(2 * block, 256)
         # rows cut off at _MOST_COUNTS (a heavy tail): their bounds say so
         self.lower[self.lower < 0] = _MOST_COUNTS
         self.upper[self.upper < 0] = _MOST_COUNTS
+        if moments:
+            first_sum, second_sum = self._alive_moments(models, horizon)  # (alive rows, D)
+            self.mean = np.einsum("rd,rd->r", alive_of_draw, first_sum[self.alive_codes])  # E[X]
+            self.second = np.einsum("rd,rd->r", alive_of_draw, second_sum[self.alive_codes])  # E[X^2]
+
+    def _survival(self, models, alive_rows, horizon, n):
+        columns = [c[alive_rows] for c in self.alive_columns]
+        return np.stack([m._survival_if_alive_values(m._params(), *columns, horizon, n) for m in models], axis=1)
+
+    def _alive_moments(self, models, horizon):
+        """sum_{n >= 1} G(n) and sum_{n >= 1} (2n - 1) G(n), G(n) = P(X >= n | alive), per distinct alive row and
+        model: E[X] and E[X^2] of an alive customer, summed until G is below _TAIL (or _MOST_COUNTS)."""
+        size, draws = self.alive_columns[0].size, len(models)
+        first_sum, second_sum = np.zeros((size, draws)), np.zeros((size, draws))
+        active = np.arange(size)
+        start, block = 1, 16
+        while active.size and start <= _MOST_COUNTS:
+            block = int(max(1, min(block, _CELLS // max(1, draws * active.size))))
+            n = np.arange(start, start + block, dtype=float)
+            survival = self._survival(models, active, horizon, n)  # (active, D, block)
+            first_sum[active] += survival.sum(axis=2)
+            second_sum[active] += survival @ (2 * n - 1)
+            active = active[survival[:, :, -1].max(axis=1) >= _TAIL]
+            start += block
+            block = min(2 * block, 1024)
+        return first_sum, second_sum
 
     def customers(self, values):
         return np.asarray(values)[..., self.codes]
