@@ -8,7 +8,7 @@ import pandas as pd
 
 from ._validation import check_discount_rate, check_horizon, check_margin
 from .exceptions import DataError, NotFittedError
-from .models import GammaGammaModel, PurchaseModel, purchase_model
+from .models import GammaGammaModel, PurchaseModel, is_purchase_model, purchase_model
 
 PREDICTION_COLUMNS = ("expected_purchases", "p_alive", "expected_spend", "clv")
 
@@ -24,7 +24,13 @@ class CLVModel:
         The model of purchasing and dropout: a name of
         :data:`clv_predict.models.PURCHASE_MODELS` (``"bg_nbd"``,
         ``"pareto_nbd"``, ``"mbg_nbd"``, ``"bg_cnbd_k"``, ``"mbg_cnbd_k"``) or an
-        unfitted model instance, whose own settings are then used.
+        unfitted model instance, whose own settings are then used. A model of
+        purchasing at discrete opportunities (``"bg_bb"``, of
+        :data:`clv_predict.models.OPPORTUNITY_MODELS`) is fitted on an
+        opportunity summary with ``monetary_value``
+        (:func:`clv_predict.discrete.opportunity_summary`); its horizons and
+        discount rate are then per opportunity, and ``p_alive`` is the
+        probability of being alive at the next one.
     penalizer_coef : float, default 0
         L2 penalty of the purchase model's fit (when given by name).
     spend_penalizer_coef : float, default 0
@@ -66,7 +72,7 @@ class CLVModel:
 
     def _new_purchase_model(self) -> PurchaseModel:
         """An unfitted copy of the chosen purchase model (an instance given by the user is never fitted in place)."""
-        if isinstance(self.purchase_model, PurchaseModel):
+        if is_purchase_model(self.purchase_model):
             chosen = self.purchase_model
             return type(chosen)(**chosen._settings())
         model = purchase_model(self.purchase_model)

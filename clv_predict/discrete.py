@@ -91,6 +91,56 @@ def check_whole_number(value, name: str, *, minimum: int = 0) -> int:
     return int(value)
 
 
+def _end_period(end: pd.Timestamp, period: str, name: str = "observation_period_end") -> pd.Period:
+    """The last opportunity that is over by ``end``: its period, or the one before when ``end`` falls inside it."""
+    try:
+        end_period = pd.Period(end, freq=period)
+    except (ValueError, TypeError, AttributeError):
+        raise DataError(
+            f"'period' must be a pandas period alias such as 'Y', 'Q', 'M' or 'W'; got {period!r}"
+        ) from None
+    if end.normalize() < end_period.end_time.normalize():
+        end_period -= 1  # the period of the end is not over: no opportunity yet
+    return end_period
+
+
+def _period_numbers(dates, period: str, end_period: pd.Period) -> np.ndarray:
+    """Each date's period as a whole number, 0 for the last opportunity (ordinals, no Period objects)."""
+    return pd.PeriodIndex(pd.DatetimeIndex(dates).to_period(period)).asi8 - end_period.ordinal
+
+
+def _opportunity_frame(customer, number, amount=None) -> pd.DataFrame:
+    """The summary of purchases whose period numbers (0 = the last opportunity; later ones are ignored) are given.
+
+    ``monetary_value`` (with amounts) is the mean value bought per opportunity with a purchase after the first,
+    0 without any: the spend Gamma-Gamma describes, as ``rfm_summary`` gives it per repeat purchase.
+    """
+    frame = pd.DataFrame({"customer_id": customer, "number": np.asarray(number, dtype=np.int64)})
+    if amount is not None:
+        frame["amount"] = np.asarray(amount, dtype=float)
+    first = frame.groupby("customer_id", sort=False)["number"].transform("min").to_numpy()
+    frame["opportunity"] = frame["number"].to_numpy() - first
+    later = frame[(frame["opportunity"] > 0) & (frame["number"] <= 0)]
+    per_opportunity = later.groupby(["customer_id", "opportunity"], sort=False)
+    opportunities = per_opportunity.size().reset_index()[["customer_id", "opportunity"]]
+    grouped = opportunities.groupby("customer_id", sort=False)["opportunity"]
+    ids = pd.unique(frame["customer_id"].to_numpy())
+    first_of = pd.Series(first, index=frame["customer_id"].to_numpy()).groupby(level=0, sort=False).first().reindex(ids)
+    frequency = grouped.size().reindex(ids, fill_value=0).to_numpy(dtype=np.int64)
+    summary = pd.DataFrame(
+        {
+            "frequency": frequency,
+            "recency": grouped.max().reindex(ids, fill_value=0).to_numpy(dtype=np.int64),
+            "T": np.maximum(-first_of.to_numpy(dtype=np.int64), 0),
+        },
+        index=pd.Index(ids, name="customer_id"),
+    )
+    if amount is not None:
+        spent = later.groupby("customer_id", sort=False)["amount"].sum().reindex(ids, fill_value=0.0).to_numpy()
+        summary["monetary_value"] = np.where(frequency > 0, spent / np.maximum(frequency, 1), 0.0)
+    return summary
+
+
 def opportunity_summary(log, *, period: str = "Y", observation_period_end=None) -> pd.DataFrame:
     """A discrete-opportunity summary from a transaction log: one opportunity per calendar ``period``.
 
@@ -99,8 +149,10 @@ def opportunity_summary(log, *, period: str = "Y", observation_period_end=None) 
     log's last purchase) is an opportunity. ``frequency`` counts the
     opportunities with at least one purchase, ``recency`` is the number of the
     last of them (1 for the period after the acquisition; 0 without any) and
-    ``T`` the number of opportunities. Customers acquired after the end are left
-    out; purchases after it are ignored.
+    ``T`` the number of opportunities. With amounts in the log,
+    ``monetary_value`` is the mean value bought per opportunity with a purchase
+    after the first (0 without any), for the Gamma-Gamma spend model. Customers
+    acquired after the end are left out; purchases after it are ignored.
 
     Parameters
     ----------
@@ -112,38 +164,65 @@ def opportunity_summary(log, *, period: str = "Y", observation_period_end=None) 
     Returns
     -------
     DataFrame
-        Indexed by ``customer_id``, int64 columns ``frequency``, ``recency``, ``T``,
-        ready for :class:`~clv_predict.BetaGeoBetaBinomModel`.
+        Indexed by ``customer_id``, int64 columns ``frequency``, ``recency``, ``T``
+        (and float ``monetary_value``), ready for :class:`~clv_predict.BetaGeoBetaBinomModel`
+        and ``CLVModel(purchase_model="bg_bb")``. ``attrs`` holds ``opportunity_period``
+        (the period alias, which a fitted model records and checks) and ``observation_period_end``.
     """
     end = log.last_purchase if observation_period_end is None else to_timestamp(
         observation_period_end, "observation_period_end")
-    try:
-        end_period = pd.Period(end, freq=period)
-    except (ValueError, TypeError, AttributeError):
-        raise DataError(
-            f"'period' must be a pandas period alias such as 'Y', 'Q', 'M' or 'W'; got {period!r}"
-        ) from None
-    if end.normalize() < end_period.end_time.normalize():
-        end_period -= 1  # the period of the end is not over: no opportunity yet
+    end_period = _end_period(end, period)
     transactions = log.transactions()
     transactions = transactions[transactions["date"] <= end]
-    periods = transactions["date"].dt.to_period(period)
-    # each purchase's period as a whole number, 0 for the last opportunity (ordinals, no Period objects)
-    number = pd.PeriodIndex(periods).asi8 - end_period.ordinal
-    customer = transactions["customer_id"].to_numpy()
-    frame = pd.DataFrame({"customer_id": customer, "number": number})
-    first = frame.groupby("customer_id", sort=False)["number"].transform("min").to_numpy()
-    later = pd.DataFrame({"customer_id": customer, "opportunity": number - first})
-    later = later[(later["opportunity"] > 0) & (number <= 0)].drop_duplicates()
-    grouped = later.groupby("customer_id", sort=False)["opportunity"]
-    ids = pd.unique(customer)
-    first_of = pd.Series(first, index=customer).groupby(level=0, sort=False).first().reindex(ids)
-    summary = pd.DataFrame(
-        {
-            "frequency": grouped.size().reindex(ids, fill_value=0).to_numpy(dtype=np.int64),
-            "recency": grouped.max().reindex(ids, fill_value=0).to_numpy(dtype=np.int64),
-            "T": np.maximum(-first_of.to_numpy(dtype=np.int64), 0),
-        },
-        index=pd.Index(ids, name="customer_id"),
-    )
+    number = _period_numbers(transactions["date"], period, end_period)
+    amount = transactions["amount"].to_numpy() if "amount" in transactions.columns else None
+    summary = _opportunity_frame(transactions["customer_id"].to_numpy(), number, amount)
+    return _stamp(summary, period, end_period)
+
+
+def _stamp(summary: pd.DataFrame, period: str, end_period: pd.Period) -> pd.DataFrame:
+    summary.attrs["summary"] = "opportunities"
+    summary.attrs["opportunity_period"] = period
+    summary.attrs["observation_period_end"] = str(end_period.end_time.date())
     return summary
+
+
+def opportunity_train_test_split(log, *, period: str = "Y", train_period_end, test_period_end=None) -> pd.DataFrame:
+    """A calibration/holdout split in opportunities: the summary as of ``train_period_end`` plus the holdout.
+
+    The customers acquired by ``train_period_end`` (one row each, as
+    :func:`opportunity_summary` gives them) with ``test_frequency``, the holdout
+    opportunities (the periods after the training end that are over by
+    ``test_period_end``, default the log's last day) with a purchase,
+    ``test_T`` their number (the same for everyone), and, with amounts,
+    ``test_monetary_value`` (mean value per holdout opportunity with a purchase).
+    It is what :func:`clv_predict.evaluate` and :func:`clv_predict.compare_models`
+    take for a BG/BB model.
+    """
+    train_end = to_timestamp(train_period_end, "train_period_end")
+    test_end = log.last_purchase if test_period_end is None else to_timestamp(test_period_end, "test_period_end")
+    if test_end <= train_end:
+        raise DataError(f"'test_period_end' ({test_end.date()}) must be after 'train_period_end' ({train_end.date()})")
+    train_period = _end_period(train_end, period, "train_period_end")
+    test_period = _end_period(test_end, period, "test_period_end")
+    holdout = int(test_period.ordinal - train_period.ordinal)
+    if holdout < 1:
+        raise DataError(
+            f"no {period!r} period is over between train_period_end {train_end.date()} and test_period_end "
+            f"{test_end.date()}: the holdout has no opportunity"
+        )
+    split = opportunity_summary(log, period=period, observation_period_end=train_end)
+    transactions = log.transactions()
+    number = _period_numbers(transactions["date"], period, train_period)
+    in_holdout = (number >= 1) & (number <= holdout) & transactions["customer_id"].isin(split.index).to_numpy()
+    chosen = transactions[in_holdout].assign(number=number[in_holdout])
+    per_opportunity = chosen.groupby(["customer_id", "number"], sort=False)
+    counts = per_opportunity.size().groupby(level=0).size()
+    split["test_frequency"] = counts.reindex(split.index, fill_value=0).to_numpy(dtype=np.int64)
+    split["test_T"] = holdout
+    if "amount" in chosen.columns:
+        spent = chosen.groupby("customer_id")["amount"].sum().reindex(split.index, fill_value=0.0).to_numpy()
+        frequency = split["test_frequency"].to_numpy()
+        split["test_monetary_value"] = np.where(frequency > 0, spent / np.maximum(frequency, 1), 0.0)
+    split.attrs["test_period_end"] = str(test_period.end_time.date())
+    return split

@@ -473,6 +473,8 @@ class PurchaseModel(_ParametricModel):
     _if_alive_columns: tuple[str, ...] = ("frequency", "T")
     #: Whether ``engine="lifetimes"`` can fit the model (lifetimes has a fitter of it).
     _lifetimes_engine = False
+    #: The family, whose log-likelihoods compare with each other (``compare_models`` refuses to mix families).
+    family = "purchases in continuous time"
 
     # ------------------------------------------------------------------ construction from known parameters
     @classmethod
@@ -724,6 +726,17 @@ class PurchaseModel(_ParametricModel):
             tail = np.exp(log_v * (done + 1)) * (at_end[active] - reached[active])
             active = active[tail > _DISCOUNT_TOLERANCE * values[active]]
         return values
+
+    # ------------------------------------------------------------------ from a log
+    def _summary_of_arrays(self, ids, days, amounts, end_day: int, policy_counts=None) -> pd.DataFrame:
+        """The RFM summary of transactions given as day numbers, in the model's time unit (batch scoring)."""
+        from .. import rfm
+
+        return rfm._rfm_from_arrays(ids, days, amounts, end_day, self.time_unit_, policy_counts)
+
+    def _holdout_split(self, log, train_period_end, test_period_end) -> pd.DataFrame:
+        """A calibration/holdout split of ``log`` in the model's time unit (for ``evaluate``)."""
+        return log.split(train_period_end=train_period_end, test_period_end=test_period_end, time_unit=self.time_unit_)
 
     # ------------------------------------------------------------------ simulation
     def simulate(self, n_customers: int, T, *, seed=None) -> pd.DataFrame:
