@@ -28,7 +28,12 @@ import pandas as pd
 from ._validation import check_rfm
 from .evaluation import FREQUENCY_BINS, frequency_bin_labels
 from .exceptions import DataError, DataWarning
-from .models import OPPORTUNITY_MODELS, PURCHASE_MODELS, is_purchase_model, purchase_model
+from .models import (
+    OPPORTUNITY_MODELS,
+    PURCHASE_MODELS,
+    is_purchase_model,
+    purchase_model,
+)
 
 __all__ = ["compare_models", "fit_models"]
 

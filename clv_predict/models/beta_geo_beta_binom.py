@@ -11,7 +11,6 @@ import pandas as pd
 from scipy.special import betaln, digamma, gammaln, logsumexp, softmax
 
 from .._rows import _Cached
-from .._validation import check_nonnegative_number
 from ..discrete import check_whole_number
 from ..exceptions import DataError
 from ._discrete import OpportunityModel, hyp2f1_one
@@ -138,7 +137,7 @@ class BetaGeoBetaBinomModel(OpportunityModel):
         Its exponential times B(gamma, delta + n + k) / B(gamma, delta) is the probability of a purchase at
         opportunity n + k.
         """
-        a, b, g, d = params
+        a, b = params[0], params[1]
         return betaln(a + x + 1, b + n - x) - betaln(a, b) - self._log_likelihood_values(params, x, t_x, n)
 
     def expected_purchases(self, summary: pd.DataFrame, t) -> pd.Series:

@@ -21,14 +21,16 @@ from .diagnostics import _ACTUAL, _MODEL, _axes
 
 __all__ = [
     "opportunity_frequency_counts",
-    "plot_opportunity_frequency",
     "opportunity_holdout_table",
+    "opportunity_tracking_table",
     "plot_holdout_by_frequency",
     "plot_holdout_by_recency",
-    "opportunity_tracking_table",
-    "plot_opportunity_tracking",
-    "probability_alive_grid",
     "plot_opportunity_alive_matrix",
+    "plot_opportunity_frequency",
+    "plot_opportunity_tracking",
+    "plot_retention_by_tenure",
+    "plot_segment_retention",
+    "probability_alive_grid",
 ]
 
 
@@ -208,4 +210,40 @@ def plot_opportunity_alive_matrix(model, n_opportunities: int, *, ax=None):
     ax.set_title(f"P(alive at the next opportunity) after {n_opportunities} opportunities")
     bar_axes = ax.inset_axes([1.02, 0.0, 0.04, 1.0])
     ax.figure.colorbar(image, cax=bar_axes, label="P(alive)")
+    return ax
+
+
+def plot_retention_by_tenure(model, summary: pd.DataFrame, *, retention=None, weights=None, periods=None, ax=None):
+    """Retention by tenure of contract customers: observed, the sBG's (rising: survivors are more loyal) and the
+    constant rate of the practitioners' formula (:func:`clv_predict.contracts.retention_by_tenure`)."""
+    from ..contracts import retention_by_tenure
+
+    table = retention_by_tenure(model, summary, retention=retention, weights=weights, periods=periods)
+    ax = _axes(ax)
+    seen = table["observed"].notna()
+    ax.plot(table.index[seen], table.loc[seen, "observed"], marker="o", linestyle="none", color=_ACTUAL["color"],
+            label="Observed")
+    ax.plot(table.index, table["sbg"], color=_MODEL["color"], label="sBG")
+    ax.plot(table.index, table["constant"], color="0.45", linestyle=":",
+            label=f"Constant {table['constant'].iloc[0]:.1%}")
+    ax.set_xlabel("Tenure: renewal at the end of period")
+    ax.set_ylabel("Share of customers renewing")
+    ax.set_ylim(min(0.5, float(np.nanmin(table[["observed", "sbg", "constant"]].to_numpy())) - 0.05), 1.0)
+    ax.set_title("Retention by tenure: observed, sBG and constant")
+    ax.legend(loc="lower right")
+    return ax
+
+
+def plot_segment_retention(models: dict, *, periods=range(1, 13), ax=None):
+    """The sBG retention curve of each segment (:func:`clv_predict.contracts.fit_segments`)."""
+    from ..contracts import retention_curves
+
+    curves = retention_curves(models, periods)
+    ax = _axes(ax)
+    for name in curves.columns:
+        ax.plot(curves.index, curves[name], marker=".", label=str(name))
+    ax.set_xlabel("Tenure: renewal at the end of period")
+    ax.set_ylabel("sBG retention rate")
+    ax.set_title("Retention by tenure, per segment")
+    ax.legend()
     return ax
