@@ -33,6 +33,7 @@ __all__ = [
     "lifetime_table",
     "retention_by_tenure",
     "retention_curves",
+    "score_contracts",
 ]
 
 
@@ -265,3 +266,30 @@ def constant_retention_comparison(model: ShiftedBetaGeoModel, summary: pd.DataFr
         "margin": margin,
     }
     return RetentionComparison(tenure, by_T, totals)
+
+
+def score_contracts(model: ShiftedBetaGeoModel, summary: pd.DataFrame, *, discount_rate: float,
+                    margin: float = 1.0) -> pd.DataFrame:
+    """Per customer of a contract summary: ``T``, ``churned``, ``p_renew`` (probability of renewing at the end
+    of the current period; 0 after churn), ``expected_residual_lifetime`` (DERL) and ``clv`` = margin x DERL,
+    the residual value with ``margin`` per period (price x margin rate) and ``discount_rate`` per period.
+
+    Examples
+    --------
+    >>> model = ShiftedBetaGeoModel.from_params(alpha=3.80, beta=15.20)
+    >>> summary = pd.DataFrame({"T": [0, 4, 2], "churned": [False, False, True]})
+    >>> score_contracts(model, summary, discount_rate=0.1, margin=10)["clv"].round(1).tolist()
+    [33.1, 38.4, 0.0]
+    """
+    margin = check_nonnegative_number(margin, "margin")
+    checked = check_contract_summary(summary)
+    derl = model.expected_residual_lifetime(summary, discount_rate=discount_rate)
+    T = checked["T"].to_numpy()
+    churned = checked["churned"].to_numpy() > 0
+    a, b = model.params_["alpha"], model.params_["beta"]
+    p_renew = np.where(churned, 0.0, (b + T) / (a + b + T))
+    out = pd.DataFrame({"T": T.astype(np.int64), "churned": churned, "p_renew": p_renew,
+                        "expected_residual_lifetime": derl.to_numpy(), "clv": margin * derl.to_numpy()},
+                       index=checked.index)
+    out.index.name = "customer_id"
+    return out
