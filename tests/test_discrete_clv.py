@@ -182,3 +182,24 @@ def test_a_model_fitted_without_a_period_cannot_summarise_a_log(frame, tmp_path)
     frame.to_csv(tmp_path / "log.csv", index=False)
     with pytest.raises(DataError, match="does not state its opportunity period"):
         cp.score_file(model, tmp_path / "log.csv", tmp_path / "out.csv", horizon=3)
+
+
+@pytest.mark.parametrize("params", [
+    {"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783},
+    {"alpha": 0.01, "beta": 100.0, "gamma": 0.01, "delta": 100.0},
+    {"alpha": 100.0, "beta": 0.01, "gamma": 100.0, "delta": 0.01},
+    {"alpha": 1000.0, "beta": 1000.0, "gamma": 1.0, "delta": 1000.0},
+])
+def test_bg_bb_numbers_stay_finite_for_thousands_of_opportunities_and_extreme_parameters(params):
+    model = cp.BetaGeoBetaBinomModel.from_params(**params)
+    summary = pd.DataFrame({"frequency": [0, 1, 2500, 5000, 3], "recency": [0, 4000, 4999, 5000, 6],
+                            "T": [5000, 5000, 5000, 5000, 6]})
+    p_alive = model.probability_alive(summary)
+    assert np.all(np.isfinite(p_alive)) and p_alive.between(0, 1).all()
+    for values in (model.expected_purchases(summary, 10), model.expected_residual_purchases(summary, discount_rate=0.01),
+                   model.expected_residual_purchases(summary, discount_rate=0.01, horizon=3000)):
+        assert np.all(np.isfinite(values)) and (values >= 0).all()
+    assert np.isfinite(model.expected_purchases_new_customer(5000))
+    # a finite horizon never exceeds the infinite one
+    assert (model.expected_residual_purchases(summary, discount_rate=0.01, horizon=3000)
+            <= model.expected_residual_purchases(summary, discount_rate=0.01) * (1 + 1e-9)).all()
