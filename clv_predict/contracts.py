@@ -31,6 +31,7 @@ __all__ = [
     "constant_retention_comparison",
     "fit_segments",
     "lifetime_table",
+    "probability_subscribed",
     "retention_by_tenure",
     "retention_curves",
     "score_contracts",
@@ -266,6 +267,31 @@ def constant_retention_comparison(model: ShiftedBetaGeoModel, summary: pd.DataFr
         "margin": margin,
     }
     return RetentionComparison(tenure, by_T, totals)
+
+
+def probability_subscribed(model: ShiftedBetaGeoModel, summary: pd.DataFrame, periods) -> pd.DataFrame:
+    """P(still subscribed ``t`` periods from now), per customer (rows) and ``t`` of ``periods`` (columns).
+
+    For a customer active after ``T`` completed periods it is S(T + t) / S(T); after churn, 0.
+
+    Examples
+    --------
+    >>> model = ShiftedBetaGeoModel.from_params(alpha=0.704, beta=1.182)
+    >>> summary = pd.DataFrame({"T": [0, 7, 3], "churned": [False, False, True]})
+    >>> probability_subscribed(model, summary, [1, 5]).round(3).values.tolist()
+    [[0.627, 0.292], [0.921, 0.711], [0.0, 0.0]]
+    """
+    from scipy.special import betaln
+
+    checked = check_contract_summary(summary)
+    steps = np.atleast_1d(np.asarray(periods, dtype=float))
+    if not np.all(np.isfinite(steps)) or (steps < 0).any() or (np.floor(steps) != steps).any():
+        raise DataError(f"'periods' must hold whole numbers >= 0; got {periods!r}")
+    a, b = model.params_["alpha"], model.params_["beta"]
+    T = checked["T"].to_numpy()[:, None]
+    values = np.exp(betaln(a, b + T + steps[None, :]) - betaln(a, b + T))
+    values[checked["churned"].to_numpy() > 0] = 0.0
+    return pd.DataFrame(values, index=checked.index, columns=pd.Index(steps.astype(np.int64), name="periods_ahead"))
 
 
 def score_contracts(model: ShiftedBetaGeoModel, summary: pd.DataFrame, *, discount_rate: float,

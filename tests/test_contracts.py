@@ -158,3 +158,17 @@ def test_numbers_stay_finite_for_long_tenures_and_extreme_parameters(alpha, beta
     assert np.all(np.isfinite(model.survival_function([0, 10, 5000])))
     assert np.all(np.isfinite(model.retention_rate([1, 5000])))
     assert np.isfinite(lifetime_table(model, discount_rate=0.01)["discounted_lifetime"]).all()
+
+
+def test_probability_subscribed_is_the_ratio_of_survival_and_agrees_with_score_contracts():
+    from clv_predict.contracts import probability_subscribed, score_contracts
+
+    model = ShiftedBetaGeoModel.from_params(alpha=0.704, beta=1.182)
+    summary = pd.DataFrame({"T": [0, 7, 3, 2000], "churned": [False, False, True, False]})
+    table = probability_subscribed(model, summary, [0, 1, 5])
+    survival = model.survival_function([7, 8, 12])
+    assert table.loc[1].tolist() == pytest.approx([1.0, survival[8] / survival[7], survival[12] / survival[7]])
+    assert table.loc[2].tolist() == [0.0, 0.0, 0.0]
+    scores = score_contracts(model, summary, discount_rate=0.1)
+    np.testing.assert_allclose(scores["p_renew"], table[1])
+    assert np.all(np.isfinite(table.to_numpy()))
