@@ -278,8 +278,6 @@ def _print_comparison(table: pd.DataFrame, out) -> None:
 
 
 def cmd_compare(args, out) -> int:
-    from . import compare_models
-
     output = Path(args.output) if args.output else None
     if output is not None:
         _table_format(output)
@@ -287,11 +285,25 @@ def cmd_compare(args, out) -> int:
     if not args.quantity_col and args.negative_amounts == "refuse":
         args.amount_col = None  # who bought when is enough: amounts matter only to a returns policy
     log = _transaction_log(args.input, args)
+    if all(name in OPPORTUNITY_MODELS for name in args.models):  # one opportunity per --period
+        from .discrete import opportunity_summary, opportunity_train_test_split
+
+        period = args.period or "Y"
+        data = opportunity_summary(log, period=period, observation_period_end=args.test_end) \
+            if args.train_end is None else opportunity_train_test_split(
+                log, period=period, train_period_end=args.train_end, test_period_end=args.test_end)
+        return _compare_and_print(data, args, output, out)
     summary = {"time_unit": args.time_unit, "regularity": _needs_regularity(args.models)}
     if args.train_end is None:
         data = log.rfm(observation_period_end=args.test_end, **summary)
     else:
         data = log.split(train_period_end=args.train_end, test_period_end=args.test_end, **summary)
+    return _compare_and_print(data, args, output, out)
+
+
+def _compare_and_print(data, args, output, out) -> int:
+    from . import compare_models
+
     table = compare_models(data, args.models, penalizer_coef=args.penalizer)
     _print_comparison(table, out)
     if output is not None:
@@ -616,8 +628,12 @@ def build_parser() -> argparse.ArgumentParser:
                                               "log-likelihood, AIC, BIC and, with --train-end, the holdout forecasts.")
     compare.add_argument("--input", required=True, help="transactions, .csv/.csv.gz/.parquet")
     _add_columns(compare)
-    compare.add_argument("--models", nargs="+", choices=list(PURCHASE_MODELS), default=list(PURCHASE_MODELS),
-                         help="models to compare (default: all)")
+    compare.add_argument("--models", nargs="+", choices=list(PURCHASE_MODELS) + list(OPPORTUNITY_MODELS),
+                         default=list(PURCHASE_MODELS),
+                         help="models to compare (default: every continuous-time model); models of discrete "
+                              "opportunities (bg_bb) are compared among themselves, one opportunity per --period")
+    compare.add_argument("--period", choices=["Y", "Q", "M", "W"],
+                         help="opportunity models: one opportunity per period (default: Y)")
     compare.add_argument("--time-unit", default="W", choices=["D", "W", "M"], help="time unit (default: W)")
     compare.add_argument("--train-end", help="end of the training period, YYYY-MM-DD; later purchases are the holdout "
                                              "(default: fit on the whole file, no holdout)")

@@ -203,14 +203,21 @@ class CLVModel:
                 f"spend_penalizer_coef={self.spend_penalizer_coef!r})"
             )
         params = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
-        return f"<CLVModel: {params}; time unit {self.time_unit_!r}; {self.n_customers_:,} customers>"
+        return f"<CLVModel: {params}; {self._unit_text()}; {self.n_customers_:,} customers>"
+
+    def _unit_text(self) -> str:
+        """What the horizons count: a time unit, or (BG/BB) the period of one opportunity."""
+        period = getattr(self.purchase_model_, "period_", None)
+        if self.time_unit_ is None and period is not None:
+            return f"one opportunity per period {period!r}"
+        return f"time unit {self.time_unit_!r}"
 
     def _repr_html_(self) -> str:
         if not hasattr(self, "purchase_model_"):
             return "<p>CLVModel (not fitted)</p>"
         caption = (
             f"CLVModel ({self.purchase_model_.label} + Gamma-Gamma): {self.n_customers_:,} customers ({self.n_repeat_customers_:,} repeat), "
-            f"time unit {self.time_unit_!r}, observation end {self.observation_period_end_}"
+            f"{self._unit_text()}, observation end {self.observation_period_end_}"
         )
         return self.summary().to_html(float_format=lambda v: f"{v:.4f}").replace(
             "<thead>", f"<caption>{caption}</caption><thead>", 1

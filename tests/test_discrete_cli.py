@@ -89,3 +89,12 @@ def test_sbg_fit_on_a_log_of_renewals(tmp_path, capsys):
     assert main(["fit", "--model", "sbg", "--renewals", "--input", str(source), "--observation-end", "2024-06-10",
                  "--output", str(tmp_path / "m.joblib")]) == 0
     assert "Fitted on 3 customers (2 churned)" in capsys.readouterr().out
+
+
+def test_compare_takes_the_opportunity_models_among_themselves(opportunity_file, capsys):
+    assert main(["compare", "--models", "bg_bb", "--period", "Y", "--input", str(opportunity_file),
+                 "--train-end", "1999-12-31"]) == 0
+    printed = capsys.readouterr().out
+    assert "BG/BB" in printed and "Lowest BIC: BG/BB" in printed
+    assert main(["compare", "--models", "bg_bb", "bg_nbd", "--input", str(opportunity_file)]) == 1
+    assert "cannot be compared on one table" in capsys.readouterr().err
