@@ -203,3 +203,35 @@ def test_bg_bb_numbers_stay_finite_for_thousands_of_opportunities_and_extreme_pa
     # a finite horizon never exceeds the infinite one
     assert (model.expected_residual_purchases(summary, discount_rate=0.01, horizon=3000)
             <= model.expected_residual_purchases(summary, discount_rate=0.01) * (1 + 1e-9)).all()
+
+
+def test_the_bg_bb_plots_and_their_tables(model, log, summary):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from clv_predict.plotting import discrete as plots
+
+    counts = plots.opportunity_frequency_counts(model, summary)
+    assert counts["actual"].sum() == len(summary)
+    assert counts["model"].sum() == pytest.approx(len(summary))
+    tracking = plots.opportunity_tracking_table(model, log, train_period_end="2001-12-31")
+    assert tracking["actual"].sum() == summary["frequency"].sum()
+    assert tracking["model_cumulative"].iloc[-1] == pytest.approx(tracking["actual_cumulative"].iloc[-1], rel=0.05)
+    grid = plots.probability_alive_grid(cp.BetaGeoBetaBinomModel.from_params(
+        alpha=1.204, beta=0.750, gamma=0.657, delta=2.783), 6)
+    assert [round(grid.loc[x, t], 2) for x, t in ((0, 0), (2, 4), (6, 6))] == [0.11, 0.59, 0.93]
+    assert np.isnan(grid.loc[3, 2]) and np.isnan(grid.loc[0, 1])
+    split = opportunity_train_test_split(log, period="Y", train_period_end="1998-12-31")
+    by_recency = plots.opportunity_holdout_table(model, split, by="recency")
+    assert by_recency["customers"].sum() == len(split)
+    for draw in (lambda ax: plots.plot_opportunity_frequency(model, summary, ax=ax),
+                 lambda ax: plots.plot_holdout_by_frequency(model, split, ax=ax),
+                 lambda ax: plots.plot_holdout_by_recency(model, split, ax=ax),
+                 lambda ax: plots.plot_opportunity_tracking(model, log, train_period_end="1998-12-31", ax=ax),
+                 lambda ax: plots.plot_opportunity_alive_matrix(model, 6, ax=ax)):
+        ax = Figure().subplots()
+        assert draw(ax) is ax
+    with pytest.raises(DataError, match="discrete opportunities"):
+        plots.plot_opportunity_alive_matrix(cp.BetaGeoModel.from_params(r=1, alpha=1, a=1, b=1), 6)

@@ -36,7 +36,7 @@ __all__ = [
 
 def _opportunity_model(model):
     purchases = _purchase_model(model)
-    if not hasattr(purchases, "probability_of_n_purchases") or getattr(purchases, "unit_name", "") != "opportunities":
+    if getattr(purchases, "unit_name", None) != "opportunities":  # the OpportunityModel protocol
         raise DataError(f"these plots are of a model of discrete opportunities (BG/BB); got {purchases.label}")
     return purchases
 
