@@ -254,7 +254,9 @@ def evaluate(model, split, *, train_period_end=None, test_period_end=None) -> Ho
         Fitted on the training columns of ``split`` (or loaded with :func:`clv_predict.load_model`).
         With a BetaGeoModel only purchases are evaluated; the revenue figures are NaN.
     split : DataFrame or TransactionLog
-        From :func:`clv_predict.rfm_train_test_split`, in the model's time unit. Revenue is
+        From :func:`clv_predict.rfm_train_test_split`, in the model's time unit (for a model of
+        discrete opportunities, BG/BB: :func:`clv_predict.discrete.opportunity_train_test_split`, in
+        the model's opportunity period). Revenue is
         evaluated when it has ``monetary_value`` and ``test_monetary_value``. A
         :class:`~clv_predict.TransactionLog` is split here, in the model's time unit, at
         ``train_period_end`` (default: the end of the model's training) and ``test_period_end``

@@ -455,8 +455,11 @@ class PurchaseModel(_ParametricModel):
     * ``_dropout_distribution(params)``: the fitted heterogeneity in dropout.
 
     Everything else (fitting, discounting, the public methods, persistence, the
-    summary) comes from here, so that CLV, scoring, evaluation, plots and the
-    command line work with any model. Registering a new module in
+    summary, the RFM summary of a chunk of transactions for batch scoring and the
+    calibration/holdout split for ``evaluate``) comes from here, so that CLV,
+    scoring, evaluation, plots and the command line work with any model. Models of
+    purchasing at discrete opportunities answer the same private methods through
+    :class:`~._discrete.OpportunityModel`. Registering a new module in
     :data:`clv_predict.models.PURCHASE_MODELS` makes it available by name.
     """
 
