@@ -143,7 +143,8 @@ def _opportunity_frame(customer, number, amount=None) -> pd.DataFrame:
     return summary
 
 
-def opportunity_summary(log, *, period: str = "Y", observation_period_end=None) -> pd.DataFrame:
+def opportunity_summary(log, *, period: str = "Y", observation_period_end=None,
+                        opportunity_dates=None) -> pd.DataFrame:
     """A discrete-opportunity summary from a transaction log: one opportunity per calendar ``period``.
 
     A customer's first purchase falls in his acquisition period; every later
@@ -162,6 +163,12 @@ def opportunity_summary(log, *, period: str = "Y", observation_period_end=None) 
     period : str, default "Y"
         A pandas period alias: "Y" (calendar years), "Q", "M", "W", ...
     observation_period_end : date-like, optional
+    opportunity_dates : list of date-like, optional
+        Instead of calendar periods, the dates of the opportunities (a gala, an
+        appeal): opportunity ``i`` runs from its date to the day before the next
+        one, and the opportunities dated by ``observation_period_end`` count. A
+        purchase before the first date falls in an acquisition window of its own.
+        The summary then states no ``opportunity_period``.
 
     Returns
     -------
@@ -173,13 +180,33 @@ def opportunity_summary(log, *, period: str = "Y", observation_period_end=None) 
     """
     end = log.last_purchase if observation_period_end is None else to_timestamp(
         observation_period_end, "observation_period_end")
-    end_period = _end_period(end, period)
     transactions = log.transactions()
     transactions = transactions[transactions["date"] <= end]
-    number = _period_numbers(transactions["date"], period, end_period)
     amount = transactions["amount"].to_numpy() if "amount" in transactions.columns else None
+    if opportunity_dates is not None:
+        number = _dated_numbers(transactions["date"], opportunity_dates, end)
+        summary = _opportunity_frame(transactions["customer_id"].to_numpy(), number, amount)
+        summary.attrs.update({"summary": "opportunities", "observation_period_end": str(end.date())})
+        return summary
+    end_period = _end_period(end, period)
+    number = _period_numbers(transactions["date"], period, end_period)
     summary = _opportunity_frame(transactions["customer_id"].to_numpy(), number, amount)
     return _stamp(summary, period, end_period)
+
+
+def _dated_numbers(dates: pd.Series, opportunity_dates, end: pd.Timestamp) -> np.ndarray:
+    """Each purchase's opportunity among ``opportunity_dates`` as a whole number, 0 for the last one by ``end``."""
+    try:
+        given = pd.DatetimeIndex(pd.to_datetime(list(opportunity_dates))).normalize()
+    except (ValueError, TypeError):
+        raise DataError(f"'opportunity_dates' must be a list of dates; got {opportunity_dates!r}") from None
+    if given.size == 0 or given.hasnans or not given.is_monotonic_increasing or given.has_duplicates:
+        raise DataError("'opportunity_dates' must be one or more distinct dates in increasing order")
+    held = int((given <= end).sum())
+    if held == 0:
+        raise DataError(f"no opportunity date is on or before the observation end {end.date()}")
+    # opportunity i covers [date_i, date_(i+1)); before the first date: an acquisition window (-held)
+    return np.searchsorted(given.to_numpy(), dates.to_numpy(), side="right") - held
 
 
 def _stamp(summary: pd.DataFrame, period: str, end_period: pd.Period) -> pd.DataFrame:

@@ -235,3 +235,16 @@ def test_the_bg_bb_plots_and_their_tables(model, log, summary):
         assert draw(ax) is ax
     with pytest.raises(DataError, match="discrete opportunities"):
         plots.plot_opportunity_alive_matrix(cp.BetaGeoModel.from_params(r=1, alpha=1, a=1, b=1), 6)
+
+
+def test_opportunity_summary_from_a_list_of_opportunity_dates():
+    galas = ["2019-06-01", "2020-06-01", "2021-06-01", "2022-06-01", "2023-06-01"]
+    summary = opportunity_summary(_hand_log(), opportunity_dates=galas, observation_period_end="2022-12-31")
+    # a: first purchase 2019-03-01 (before the first gala: acquisition window), then 2020-02-01 (gala 2019),
+    # 2020-09-01 (gala 2020), 2022-05-01 (gala 2021); 4 galas by the end
+    assert summary.loc["a"].to_dict() == {"frequency": 3, "recency": 3, "T": 4, "monetary_value": 30.0}
+    # b: 2019-12-31 falls in the window of the 2019 gala: acquired there, 3 later galas
+    assert summary.loc["b", ["frequency", "T"]].tolist() == [0, 3]
+    assert "opportunity_period" not in summary.attrs
+    with pytest.raises(DataError, match="increasing order"):
+        opportunity_summary(_hand_log(), opportunity_dates=galas[::-1])
