@@ -192,7 +192,7 @@ def simulate_opportunity_transactions(
     Examples
     --------
     >>> log = simulate_opportunity_transactions(500, seed=1)
-    >>> log["date"].dt.year.min(), log["date"].dt.year.max(), log.attrs["observation_period_end"]
+    >>> int(log["date"].dt.year.min()), int(log["date"].dt.year.max()), log.attrs["observation_period_end"]
     (1995, 2001, '2001-12-31')
     """
     from .discrete import check_whole_number
