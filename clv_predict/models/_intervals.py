@@ -117,6 +117,11 @@ class PurchaseBounds:
 
     def __init__(self, model, x, t_x, T, horizon: float, interval: float, draws=None, *,
                  discount_rate: float = 0.0, moments: bool = False):
+        if not hasattr(model, "_survival_if_alive_values"):
+            raise DataError(
+                f"prediction bounds (interval) are not available for {type(model).__name__} yet: it does not "
+                "answer the purchase models' conditional distribution"
+            )
         self.codes, (ux, ut_x, uT) = _distinct_rows([x, t_x, T])
         self.frequency = ux
         self.alpha = (1.0 - interval) / 2

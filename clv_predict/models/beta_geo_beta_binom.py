@@ -272,7 +272,8 @@ class BetaGeoBetaBinomModel(OpportunityModel):
 
         t = check_whole_number(t, "t")
         counts = _check_counts(n)
-        index, x, t_x, T = self._arrays(summary)
+        checked, x, t_x, T = self._rfm_arrays(summary)
+        index = checked.index
         params = self._params()
         a, b, g, d = params
         codes, (ux, ut, uT) = _distinct_rows([x, t_x, T])
