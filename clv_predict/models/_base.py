@@ -610,6 +610,11 @@ class PurchaseModel(_ParametricModel):
     def _expected_if_alive_values(self, params, x, t_x, T, t) -> np.ndarray:
         raise NotImplementedError
 
+    def _second_moment_if_alive_values(self, params, x, t_x, T, t) -> np.ndarray:
+        """E[X(T, T + t]^2] of a customer alive at ``T`` (same arguments and columns as
+        ``_expected_if_alive_values``): with it, the variance of a forecast (:func:`clv_predict.uncertainty.forecast_total`)."""
+        raise NotImplementedError
+
     def _expected_new_customer_values(self, params, t):
         raise NotImplementedError
 
