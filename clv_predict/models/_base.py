@@ -13,6 +13,7 @@ evaluation, plots and the command line never ask which model they hold.
 
 from __future__ import annotations
 
+import copy as copy_module
 import inspect
 import warnings
 from dataclasses import dataclass
@@ -366,6 +367,109 @@ class _ParametricModel:
         from ..persistence import save_model
 
         save_model(self, path)
+
+    # ------------------------------------------------------------------ parameter uncertainty
+    def parameter_draws(self, n_draws: int = 1000, *, seed=None) -> pd.DataFrame:
+        """Parameter vectors drawn from the estimates' asymptotic distribution, one row per draw.
+
+        The estimates are taken as normal on the log scale of the (positive)
+        parameters, with the covariance of the logs from ``covariance_`` by the
+        delta method (``cov(log a, log b) = cov(a, b) / (a b)``): draws stay
+        positive, and a parameter whose standard error is large against its
+        value is skewed as its likelihood is. Parameters the fit does not
+        estimate (CNBD-k's ``k``, chosen by a search) are held at their value.
+
+        Parameters
+        ----------
+        n_draws : int, default 1000
+            Number of parameter vectors.
+        seed : int, Generator or None
+            Seed of the draws (``numpy.random.default_rng``), for repeatable results.
+
+        Returns
+        -------
+        DataFrame
+            One column per parameter (the index of ``params_``), one row per draw
+            (index ``draw``). Evaluate the model at a row with ``_with_params(row)``.
+
+        Raises
+        ------
+        DataError
+            If the covariance of the estimates is unknown (a model built with
+            ``from_params``) or not finite (a Hessian that was not positive definite).
+
+        Examples
+        --------
+        >>> from clv_predict import BetaGeoModel
+        >>> import pandas as pd
+        >>> rfm = BetaGeoModel.from_params(r=0.25, alpha=4.0, a=0.8, b=2.4, time_unit="W").simulate(2000, 39.0, seed=1)
+        >>> draws = BetaGeoModel().fit(rfm).parameter_draws(500, seed=2)
+        >>> draws.shape, list(draws.columns)
+        ((500, 4), ['r', 'alpha', 'a', 'b'])
+        >>> bool((draws > 0).all().all())
+        True
+        """
+        self._check_fitted()
+        if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws <= 0:
+            raise DataError(f"'n_draws' must be a positive whole number; got {n_draws!r}")
+        log_cov = self._log_covariance()
+        names = list(self._param_names)
+        estimates = self.params_[names].to_numpy(dtype=float)
+        # a symmetric square root that tolerates a covariance positive semi-definite to rounding
+        values, vectors = np.linalg.eigh(log_cov)
+        root = vectors * np.sqrt(np.clip(values, 0.0, None))
+        rng = np.random.default_rng(seed)
+        draws = np.exp(np.log(estimates) + rng.standard_normal((int(n_draws), len(names))) @ root.T)
+        frame = pd.DataFrame(draws, columns=names, index=pd.RangeIndex(int(n_draws), name="draw"))
+        for name in self.params_.index:
+            if name not in frame.columns:
+                frame[name] = float(self.params_[name])
+        return frame[list(self.params_.index)]
+
+    def _log_covariance(self) -> np.ndarray:
+        """Covariance of the log estimates (delta method), or a ``DataError`` saying why there is none."""
+        names = list(self._param_names)
+        covariance = self.covariance_.loc[names, names].to_numpy(dtype=float)
+        if getattr(self, "convergence_", {}).get("engine") == "given":
+            raise DataError(
+                f"this {type(self).__name__} was built from known parameters (from_params), so the uncertainty "
+                "of its estimates is unknown: fit it on data to draw parameters or get confidence bounds"
+            )
+        if not np.all(np.isfinite(covariance)):
+            raise DataError(
+                f"the covariance of this {type(self).__name__}'s estimates is not finite (the Hessian at the "
+                "estimates was not positive definite), so parameters cannot be drawn: more data or a "
+                "penalizer_coef gives standard errors"
+            )
+        estimates = self.params_[names].to_numpy(dtype=float)
+        log_cov = covariance / np.outer(estimates, estimates)
+        return (log_cov + log_cov.T) / 2
+
+    def _with_params(self, params) -> _ParametricModel:
+        """A copy of this fitted model that predicts with ``params`` (a Series or mapping by name, or an
+        array in the order of ``params_``), without refitting.
+
+        Everything else (time unit, training figures, ``covariance_`` of the original
+        fit) is kept; only ``params_`` changes. Used to evaluate a forecast at each of
+        :meth:`parameter_draws`.
+        """
+        self._check_fitted()
+        index = self.params_.index
+        if isinstance(params, (pd.Series, dict)):
+            values = pd.Series(params, dtype=float).reindex(index)
+            if values.isna().any():
+                missing = [name for name in index if pd.isna(values[name])]
+                raise DataError(f"parameters for {type(self).__name__} miss {', '.join(missing)}")
+        else:
+            values = pd.Series(np.asarray(params, dtype=float).reshape(-1), dtype=float)
+            if values.size != index.size:
+                raise DataError(f"{type(self).__name__} has {index.size} parameters; got {values.size} values")
+            values.index = index
+        if not np.all(np.isfinite(values.to_numpy())) or (values.to_numpy() <= 0).any():
+            raise DataError(f"parameters must be finite numbers > 0; got {values.to_dict()}")
+        copy = copy_module.copy(self)
+        copy.params_ = pd.Series(values.to_numpy(), index=index, name="estimate")
+        return copy
 
 
 def _time_unit_of(rfm: pd.DataFrame, time_unit) -> str | None:
