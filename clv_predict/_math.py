@@ -279,7 +279,7 @@ def _first_moment_integral(k, z):
     return out
 
 
-def bg_second_moment_if_alive(r, alpha, a, b, t, nodes: int = 64):
+def bg_second_moment_if_alive(r, alpha, a, b, t, nodes: int = 32):
     """E[X(t)^2] of a BG/NBD customer alive at time 0 with lambda ~ Gamma(r, alpha) and p ~ Beta(a, b).
 
     Given p, the count is min(N(t), J), N Poisson, J ~ Geometric(p) on 1, 2, ...: with
@@ -290,7 +290,8 @@ def bg_second_moment_if_alive(r, alpha, a, b, t, nodes: int = 64):
 
     (see :func:`_power_integral`, :func:`_first_moment_integral`); its limit as p -> 0 is the NBD's
     r t / alpha + r (r + 1) (t / alpha)^2. The average over p is an n-point Gauss-Jacobi rule for
-    Beta(a, b). ``r``, ``alpha``, ``b`` and ``t`` broadcast; ``a`` is a number.
+    Beta(a, b) (32 points: within 1e-9 of the series summed in mpmath for horizons up to ten times
+    alpha, 5e-5 at a hundred times). ``r``, ``alpha``, ``b`` and ``t`` broadcast; ``a`` is a number.
     A customer alive at T with x repeat purchases is such a customer with (r + x, alpha + T, a, b + x)
     (BG/NBD; b + x + 1 for MBG/NBD), as the expectations of the models use.
     """
@@ -299,9 +300,15 @@ def bg_second_moment_if_alive(r, alpha, a, b, t, nodes: int = 64):
     for value in np.unique(b):
         cells = b == value
         p, weights = _beta_rule(nodes, float(a), float(value))
-        rc, ac, tc = r[cells][:, None], alpha[cells][:, None], t[cells][:, None]
-        z = p[None, :] * tc / ac
-        moment = rc * _power_integral(rc, z) / p + 2 * (1 - p) * rc * (rc + 1) * _first_moment_integral(rc + 2, z) / p**2
+        rc, tc = r[cells][:, None], (t[cells] / alpha[cells])[:, None]
+        z = p[None, :] * tc
+        log_z = np.log1p(z)
+        g_r = -np.expm1(-rc * log_z) / rc  # G_r(z) (r > 0)
+        g_next = -np.expm1(-(rc + 1) * log_z) / (rc + 1)  # G_(r+1)(z)
+        h = g_r - g_next  # H_(r+2)(z), which cancels for small z:
+        small = (z < 1e-3) & (rc * z < 0.1)
+        if small.any():
+            h[small] = _first_moment_integral(np.broadcast_to(rc + 2, z.shape)[small], z[small])
+        moment = rc * g_r / p + 2 * (1 - p) * rc * (rc + 1) * h / p**2
         out[cells] = moment @ weights
     return out
-

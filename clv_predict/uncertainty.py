@@ -39,6 +39,9 @@ METHODS = ("normal", "bootstrap")
 #: Draws of the parameters when ``draws`` is not given: (normal, bootstrap).
 _DEFAULT_DRAWS = {"normal": 200, "bootstrap": 100}
 
+#: Draws at which the process variance of the total is computed (and averaged): see forecast_total.
+_VARIANCE_DRAWS = 20
+
 
 # --------------------------------------------------------------------------- bootstrap
 def _check_fitted_model(model):
@@ -257,19 +260,23 @@ class _Base:
         self.customer_x = np.asarray(x, dtype=float)
         self.monetary = None if monetary is None else np.asarray(monetary, dtype=float)
 
-    def moments(self, purchases: PurchaseModel, params, periods, spend_params=None, margin: float = 1.0):
-        """Mean and variance of the total purchases (and value) at each period end, given the parameters."""
+    def moments(self, purchases: PurchaseModel, params, periods, spend_params=None, margin: float = 1.0, *,
+                variance: bool = True):
+        """Mean and variance (None unless ``variance``) of the total purchases (and value) at each period
+        end, given the parameters."""
         p_alive = purchases._probability_alive_values(params, self.x, self.t_x, self.T)
         args = (self.alive_x[:, None], self.alive_t_x[:, None], self.alive_T[:, None], periods[None, :])
         with np.errstate(all="ignore"):
             first = purchases._expected_if_alive_values(params, *args)
-            second = purchases._second_moment_if_alive_values(params, *args)
-        first = np.broadcast_to(first, second.shape)
+            second = purchases._second_moment_if_alive_values(params, *args) if variance else None
+        first = np.broadcast_to(first, (self.n_alive_rows, periods.size))
         size = self.n_alive_rows
         alive = np.bincount(self.alive_of_row, self.weights * p_alive, size)
-        alive_squared = np.bincount(self.alive_of_row, self.weights * p_alive**2, size)
-        # Var = P(alive) E[X^2 | alive] - (P(alive) E[X | alive])^2 per customer, summed
-        result = {"purchases": (alive @ first, alive @ second - alive_squared @ first**2)}
+        result = {"purchases": (alive @ first, None)}
+        if variance:
+            alive_squared = np.bincount(self.alive_of_row, self.weights * p_alive**2, size)
+            # Var = P(alive) E[X^2 | alive] - (P(alive) E[X | alive])^2 per customer, summed
+            result["purchases"] = (alive @ first, alive @ second - alive_squared @ first**2)
         if spend_params is not None:
             result["value"] = self._value_moments(p_alive, first, second, spend_params, margin)
         return result
@@ -292,6 +299,8 @@ class _Base:
         alive = p_alive[self.customer_rows]
         rows, size = self.alive_of_row[self.customer_rows], self.n_alive_rows
         mean_weight = np.bincount(rows, alive * mean_spend, size)
+        if second is None:
+            return margin * (mean_weight @ first), None
         spread_weight = np.bincount(rows, alive * p * inverse_square, size)
         square_weight = np.bincount(rows, alive * p**2 * inverse_square, size)
         cross_weight = np.bincount(rows, alive**2 * mean_spend**2, size)
@@ -407,20 +416,25 @@ def forecast_total(
     draws = _draws_for(model, rfm, method, draws, seed, n_jobs)
     n_purchase = len(purchases.params_)
 
-    def moments_at(vector):
+    def moments_at(vector, variance):
         vector = np.asarray(vector, dtype=float)
         return base.moments(
             purchases, vector[:n_purchase], times,
-            vector[n_purchase:] if with_value else None, margin,
+            vector[n_purchase:] if with_value else None, margin, variance=variance,
         )
 
-    at_estimate = moments_at(model.params_.to_numpy(dtype=float))
-    per_draw = [moments_at(vector) for vector in draws.to_numpy(dtype=float)]
+    at_estimate = moments_at(model.params_.to_numpy(dtype=float), True)
+    vectors = draws.to_numpy(dtype=float)
+    # The process variance of the total is a small, smooth part of its spread: computed exactly at
+    # _VARIANCE_DRAWS of the (independent) draws and averaged, it keeps the predictive variance
+    # (mean process variance + variance of the means) and costs a fraction of the whole.
+    per_draw = [moments_at(vector, number < _VARIANCE_DRAWS) for number, vector in enumerate(vectors)]
     level_low, level_high = (1 - interval) / 2, (1 + interval) / 2
     frame = {}
     for quantity in at_estimate:
         means = np.array([moments[quantity][0] for moments in per_draw])
-        variances = np.array([moments[quantity][1] for moments in per_draw])
+        process = np.array([moments[quantity][1] for moments in per_draw if moments[quantity][1] is not None])
+        variances = np.broadcast_to(process.mean(axis=0), means.shape)
         expected = at_estimate[quantity][0]
         name = "purchases" if quantity == "purchases" else "value"
         frame[f"expected_{name}"] = expected
