@@ -312,3 +312,85 @@ def bg_second_moment_if_alive(r, alpha, a, b, t, nodes: int = 32):
         moment = rc * g_r / p + 2 * (1 - p) * rc * (rc + 1) * h / p**2
         out[cells] = moment @ weights
     return out
+
+
+# --------------------------------------------------------------------------- conditional distributions
+# The BG family (BG/NBD, MBG/NBD, BG/CNBD-k, MBG/CNBD-k) shares one structure once a customer is known to be
+# alive at T: his purchases in (T, T + t] are min(M, J), with M the purchases his phases complete and J the
+# purchase after which he drops out (Geometric(p) counted from 1). The posterior given alive is a mixture, over
+# j = 0..k-1 phases of the current inter-purchase time already done (weights w_j), of lambda ~ Gamma(R_j, A),
+# with p ~ Beta(a, B) independent of it. So N_j, the phases in t, is negative binomial, M = floor((N_j + j) / k),
+# and P(min(M, J) >= n) = P(M >= n) E[(1 - p)^(n - 1)], every factor in closed form.
+def _phase_tail(shapes, A, k, t, m):
+    """P(M >= m) for m (1-d whole numbers): sum_j w_j P(N_j >= m k - j) without the weights, shape (D, m, k).
+
+    P(N >= c) for N ~ NegBin(R, A / (A + t)) is the regularized incomplete beta I_(t / (A + t))(c, R).
+    """
+    j = np.arange(k, dtype=float)
+    c = m[None, :, None] * k - j[None, None, :]  # (1, m, k)
+    q = (t / (A + t))[:, None, None]
+    with np.errstate(invalid="ignore"):
+        tail = betainc(np.maximum(c, 1.0), shapes[:, None, :], np.broadcast_to(q, (q.shape[0], 1, 1)))
+    return np.where(c <= 0, 1.0, tail)
+
+
+def bg_family_survival_if_alive(weights, shapes, A, a, B, k, t, n):
+    """P(X(T, T + t] >= n | alive at T) for the BG family, rows x n (see the comment above).
+
+    ``weights`` and ``shapes`` are (D, k): the mixture weights w_j and the Gamma shapes R_j of the purchase
+    rate; ``A`` its rate and ``B`` the second Beta parameter of p, per row (D,).
+    """
+    n = np.asarray(n, dtype=float)
+    t = np.broadcast_to(np.asarray(t, dtype=float), A.shape)
+    at_least = np.einsum("dmk,dk->dm", _phase_tail(shapes, A, k, t, np.maximum(n, 1.0)), weights)
+    with np.errstate(invalid="ignore"):
+        survive = np.exp(betaln(a, B[:, None] + np.maximum(n, 1.0)[None, :] - 1.0) - betaln(a, B)[:, None])
+    out = np.where(n[None, :] <= 0, 1.0, at_least * survive)
+    return np.where(t[:, None] > 0, out, (n[None, :] <= 0).astype(float))
+
+
+def bg_family_pmf(p_alive, weights, shapes, A, a, B, k, t, n):
+    """P(X(T, T + t] = n | history) for the BG family: alive, the differences of the survival; dead, 0."""
+    n = np.asarray(n, dtype=float)
+    survival = bg_family_survival_if_alive(weights, shapes, A, a, B, k, t, np.concatenate([n, n + 1]))
+    if_alive = np.clip(survival[:, : n.size] - survival[:, n.size :], 0.0, 1.0)
+    return p_alive[:, None] * if_alive + (1.0 - p_alive)[:, None] * (n[None, :] == 0)
+
+
+def bg_family_still_alive(weights, shapes, A, a, B, k, t, *, block: int = 64, tolerance: float = 1e-13):
+    """P(alive at T + t | alive at T) for the BG family: P(J > M) = 1 - sum_{m >= 1} P(M >= m) E[p (1 - p)^(m - 1)].
+
+    Summed over m in blocks, per row, until P(M >= m) (which bounds the rest of the sum) is below ``tolerance``.
+    """
+    t = np.broadcast_to(np.asarray(t, dtype=float), A.shape)
+    out = np.ones(A.size)
+    active = np.flatnonzero(t > 0)
+    start = 1
+    while active.size:
+        m = np.arange(start, start + block, dtype=float)
+        at_least = np.einsum("dmk,dk->dm", _phase_tail(shapes[active], A[active], k, t[active], m), weights[active])
+        drop = np.exp(betaln(a + 1.0, B[active, None] + m[None, :] - 1.0) - betaln(a, B[active])[:, None])
+        out[active] -= np.sum(at_least * drop, axis=1)
+        active = active[at_least[:, -1] > tolerance]
+        start += block
+        block = min(2 * block, 4096)
+    return np.clip(out, 0.0, 1.0)
+
+
+def bg_family_next_purchase_cdf(weights, shapes, A, k, w):
+    """P(next purchase within w of T | alive at T): k - j phases to complete, P(N_j(w) >= k - j). (D, w)."""
+    w = np.asarray(w, dtype=float)
+    w = w[None, :] if w.ndim == 1 else w  # one set of times for every row, or one per row
+    j = np.arange(k, dtype=float)
+    q = (w / (A[:, None] + w))[:, :, None]
+    values = betainc((k - j)[None, None, :], shapes[:, None, :], q)
+    return np.einsum("dwk,dk->dw", values, weights)
+
+
+def bg_family_next_purchase_mean(weights, shapes, A, k):
+    """E[time from T to the next purchase | alive at T] = sum_j w_j (k - j) A / (R_j - 1); infinite if some R_j <= 1."""
+    j = np.arange(k, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        parts = (k - j)[None, :] * A[:, None] / np.where(shapes > 1, shapes - 1, 1.0)
+    infinite = np.any((shapes <= 1) & (weights > 0), axis=1)
+    return np.where(infinite, np.inf, np.sum(weights * parts, axis=1))

@@ -539,6 +539,44 @@ _DISCOUNT_TOLERANCE = 1e-9
 _RFM_ARGUMENTS = {"frequency": "x", "recency": "t_x", "T": "T"}
 
 
+#: Distinct rows evaluated at once by the conditional distributions (bounds their memory).
+_CHUNK_ROWS = 20_000
+
+
+def _check_counts(n) -> np.ndarray:
+    """The counts of ``n``: 0..n for a whole number, else the given whole numbers >= 0 (floats)."""
+    if isinstance(n, (int, np.integer)) and not isinstance(n, bool):
+        if n < 0:
+            raise DataError(f"'n' must be a whole number >= 0 or a list of them; got {n!r}")
+        return np.arange(int(n) + 1, dtype=float)
+    try:
+        counts = np.atleast_1d(np.asarray(n, dtype=float))
+    except (TypeError, ValueError):
+        counts = np.array([np.nan])
+    if counts.ndim != 1 or counts.size == 0 or not np.all(np.isfinite(counts)) or (counts < 0).any() \
+            or (np.floor(counts) != counts).any():
+        raise DataError(f"'n' must be a whole number >= 0 or a list of them; got {n!r}")
+    return counts
+
+
+def _median(cdf, size: int) -> np.ndarray:
+    """Per row, the w > 0 where ``cdf(w)`` (rows, increasing from 0 to 1) crosses 1/2: bisection on log w,
+    after bracketing by doubling (rows whose cdf never reaches 1/2 within 1e12 time units get infinity)."""
+    low, high = np.zeros(size), np.ones(size)
+    for _ in range(45):
+        short = cdf(high) < 0.5
+        if not short.any():
+            break
+        low = np.where(short, high, low)
+        high = np.where(short, high * 2.0, high)
+    unreached = cdf(high) < 0.5
+    for _ in range(60):
+        middle = np.where(low > 0, np.sqrt(low * high), high / 2)
+        below = cdf(middle) < 0.5
+        low, high = np.where(below, middle, low), np.where(below, high, middle)
+    return np.where(unreached, np.inf, (low + high) / 2)
+
+
 class PurchaseModel(_ParametricModel):
     """The protocol every model of purchasing and dropout answers to, and what they share.
 
@@ -775,6 +813,153 @@ class PurchaseModel(_ParametricModel):
         params = self._params()
         t = check_nonnegative_number(t, "t")
         return self._probability_of_n_values(params, t, np.atleast_1d(np.asarray(n, dtype=float)))
+
+    # ------------------------------------------------------------------ conditional distributions
+    def _conditional_pmf_values(self, params, x, t_x, T, t: float, n: np.ndarray) -> np.ndarray:
+        """P(X(T, T + t] = n | x, t_x, T), rows x n (whole numbers >= 0)."""
+        raise NotImplementedError
+
+    def _future_alive_values(self, params, x, t_x, T, t: float) -> np.ndarray:
+        """P(alive at T + t | x, t_x, T)."""
+        raise NotImplementedError
+
+    def _next_purchase_values(self, params, x, t_x, T, times):
+        """(P(a next purchase ever comes), P(it comes within ``times`` of T | it comes) rows x times, its
+        expected time after T given that it comes). ``times`` is 1-d (the same for every row) or rows x m."""
+        raise NotImplementedError
+
+    def _by_distinct_rows(self, rfm, compute, *, columns: int | None = None):
+        """``compute(x, t_x, T)`` on the distinct (frequency, recency, T) rows of ``rfm``, chunk by chunk
+        (memory bounded whatever the number of customers), gathered back to the customers."""
+        checked, x, t_x, T = self._rfm_arrays(rfm)
+        codes, (ux, ut_x, uT) = _distinct_rows([x, t_x, T])
+        parts = [
+            compute(ux[start : start + _CHUNK_ROWS], ut_x[start : start + _CHUNK_ROWS], uT[start : start + _CHUNK_ROWS])
+            for start in range(0, ux.size, _CHUNK_ROWS)
+        ]
+        if not parts:
+            return checked, np.zeros((0,) if columns is None else (0, columns))
+        return checked, np.concatenate(parts)[codes]
+
+    def conditional_probability_of_n_purchases(self, rfm: pd.DataFrame, t: float, n) -> pd.DataFrame:
+        """P(X(T, T + t] = n | the customer's history): the distribution of each customer's purchases in
+        the next ``t`` time units.
+
+        Computed exactly (closed forms, or for Pareto/NBD a checked quadrature of
+        the death time) once per distinct (frequency, recency, T) row.
+
+        Parameters
+        ----------
+        rfm : DataFrame
+            RFM summary (``frequency``, ``recency``, ``T``) in the model's time unit.
+        t : float
+            Horizon, in the model's time unit.
+        n : int or sequence of int
+            An int gives the columns 0..n; a sequence, those counts.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by ``customer_id``, one column per count (the columns' name is
+            ``purchases``). Over all counts a row sums to 1; with ``n`` an int,
+            ``1 - row.sum()`` is P(more than n).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from clv_predict import BetaGeoModel
+        >>> model = BetaGeoModel.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426, time_unit="W")
+        >>> rfm = pd.DataFrame({"frequency": [0, 2], "recency": [0.0, 30.43], "T": [38.86, 38.86]})
+        >>> model.conditional_probability_of_n_purchases(rfm, 39, 2).round(3).values.tolist()
+        [[0.855, 0.11, 0.024], [0.445, 0.239, 0.144]]
+        """
+        params = self._params()
+        t = check_nonnegative_number(t, "t")
+        counts = _check_counts(n)
+        checked, values = self._by_distinct_rows(
+            rfm, lambda x, t_x, T: self._conditional_pmf_values(params, x, t_x, T, t, counts), columns=counts.size
+        )
+        frame = pd.DataFrame(values, index=checked.index, columns=pd.Index(counts.astype(int), name="purchases"))
+        frame.index.name = "customer_id"
+        return frame
+
+    def probability_alive_at(self, rfm: pd.DataFrame, t: float) -> pd.Series:
+        """P(alive at T + t | the customer's history): P(alive) ``t`` time units after the end of observation.
+
+        With ``t = 0`` it is :meth:`probability_alive`. A customer who is alive now may
+        drop out in the meantime (after a purchase for the BG models, at any time for
+        Pareto/NBD), so it falls with ``t``.
+        """
+        params = self._params()
+        t = check_nonnegative_number(t, "t")
+        checked, values = self._by_distinct_rows(rfm, lambda x, t_x, T: self._future_alive_values(params, x, t_x, T, t))
+        return pd.Series(values, index=checked.index, name="p_alive_at")
+
+    def probability_of_purchase(self, rfm: pd.DataFrame, t: float) -> pd.Series:
+        """P(at least one purchase in (T, T + t] | the customer's history), per customer."""
+        none = self.conditional_probability_of_n_purchases(rfm, t, [0])[0]
+        return (1.0 - none).clip(0.0, 1.0).rename("p_purchase")
+
+    def next_purchase_cdf(self, rfm: pd.DataFrame, times) -> pd.DataFrame:
+        """P(the next purchase comes within ``w`` time units of the end of observation), for each ``w`` of
+        ``times``: the distribution of the time to the next purchase, one column per time.
+
+        It does not reach 1: its limit is the probability that a next purchase comes at all
+        (see :meth:`time_to_next_purchase`, whose ``p_never`` is one minus that limit).
+        """
+        params = self._params()
+        w = np.atleast_1d(np.asarray(times, dtype=float))
+        if w.ndim != 1 or w.size == 0 or not np.all(np.isfinite(w)) or (w < 0).any():
+            raise DataError(f"'times' must be finite numbers >= 0 (time units after T); got {times!r}")
+
+        def compute(x, t_x, T):
+            p_ever, cdf, _ = self._next_purchase_values(params, x, t_x, T, w)
+            return p_ever[:, None] * cdf
+
+        checked, values = self._by_distinct_rows(rfm, compute, columns=w.size)
+        frame = pd.DataFrame(values, index=checked.index, columns=pd.Index(w, name="within"))
+        frame.index.name = "customer_id"
+        return frame
+
+    def time_to_next_purchase(self, rfm: pd.DataFrame) -> pd.DataFrame:
+        """The time from the end of observation to each customer's next purchase.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by ``customer_id``: ``p_never`` (the probability that no purchase
+            ever comes: the customer has dropped out, or will before buying),
+            ``median_if_purchase`` and ``mean_if_purchase`` (the median and the
+            expectation of the time to it, in the model's time unit, given that it
+            comes; the expectation is infinite when the posterior purchase rate's
+            shape is at most 1, as a heavy-tailed waiting time has no mean).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from clv_predict import BetaGeoModel
+        >>> model = BetaGeoModel.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426, time_unit="W")
+        >>> rfm = pd.DataFrame({"frequency": [2], "recency": [30.43], "T": [38.86]})
+        >>> model.time_to_next_purchase(rfm).round(2).values.tolist()
+        [[0.27, 15.67, 34.81]]
+        """
+        params = self._params()
+
+        def compute(x, t_x, T):
+            p_ever, _, mean = self._next_purchase_values(params, x, t_x, T, np.zeros(1))
+
+            def cdf(w):
+                return self._next_purchase_values(params, x, t_x, T, w[:, None])[1][:, 0]
+
+            return np.column_stack([1.0 - p_ever, _median(cdf, x.size), mean])
+
+        checked, values = self._by_distinct_rows(rfm, compute, columns=3)
+        frame = pd.DataFrame(
+            values, index=checked.index, columns=["p_never", "median_if_purchase", "mean_if_purchase"]
+        )
+        frame["p_never"] = frame["p_never"].clip(0.0, 1.0)
+        frame.index.name = "customer_id"
+        return frame
 
     def _forecast(self, x, t_x, T, horizon: float, discount_rate: float, *, p_alive=None):
         """Expected purchases in the next ``horizon`` time units and their discounted count, per customer.

@@ -12,9 +12,10 @@ from scipy import stats
 
 from .. import _lifetimes, _math, _rows
 from ._base import PurchaseModel, _first_arrival_times
+from ._bg_family import GeometricDropoutMixin
 
 
-class BetaGeoModel(PurchaseModel):
+class BetaGeoModel(GeometricDropoutMixin, PurchaseModel):
     """The BG/NBD model of repeat purchasing and dropout (Fader, Hardie & Lee 2005).
 
     While alive, a customer buys as a Poisson process with rate ``lambda``;
@@ -89,6 +90,12 @@ class BetaGeoModel(PurchaseModel):
 
     def _probability_of_n_values(self, params, t, n):
         return _math.bgnbd_probability_of_n_purchases(params, t, n)
+
+    def _alive_posterior(self, params, x, t_x, T):
+        # alive at T: lambda ~ Gamma(r + x, alpha + T), and he survived x chances to drop out: p ~ Beta(a, b + x)
+        r, alpha, a, b = params
+        x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
+        return np.ones((x.size, 1)), (r + x)[:, None], alpha + T, a, b + x, 1
 
     def _simulate_repeat_times(self, params, horizons, rng):
         r, alpha, a, b = params

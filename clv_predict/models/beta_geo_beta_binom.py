@@ -235,6 +235,72 @@ class BetaGeoBetaBinomModel(_DiscreteModel):
             out[position] = np.exp(logsumexp(np.concatenate([[alive], died])))
         return out
 
+    def conditional_probability_of_n_purchases(self, summary: pd.DataFrame, t: int, n) -> pd.DataFrame:
+        """P(X(T, T + t) = n | the customer's history): the distribution of each customer's purchases at the
+        next ``t`` opportunities, a finite sum (Fader, Hardie & Shang 2010).
+
+        Alive at opportunity T (weight as in eq. 11 without the next opportunity),
+        a customer has ``p ~ Beta(alpha + x, beta + T - x)`` and ``theta ~ Beta(gamma,
+        delta + T)``; he stays for K of the next t opportunities (K < t with probability
+        B(gamma + 1, delta + T + K) / B(gamma, delta + T), K = t with B(gamma, delta + T + t) /
+        B(gamma, delta + T)) and buys at a beta-binomial number of them. Computed once per
+        distinct (frequency, recency, T).
+
+        Parameters
+        ----------
+        summary : DataFrame
+            Discrete-opportunity summary (``frequency``, ``recency``, ``T``).
+        t : int
+            Number of future opportunities.
+        n : int or sequence of int
+            An int gives the columns 0..n; a sequence, those counts.
+
+        Returns
+        -------
+        DataFrame
+            Indexed as ``summary``, one column per count (name ``purchases``).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> model = BetaGeoBetaBinomModel.from_params(alpha=1.204, beta=0.750, gamma=0.657, delta=2.783)
+        >>> summary = pd.DataFrame({"frequency": [6, 0], "recency": [6, 0], "T": [6, 6]})
+        >>> pmf = model.conditional_probability_of_n_purchases(summary, 5, 5)
+        >>> pmf.sum(axis=1).round(12).tolist()
+        [1.0, 1.0]
+        >>> pmf.round(3).iloc[0].tolist()
+        [0.077, 0.067, 0.069, 0.098, 0.193, 0.496]
+        """
+        from ._base import _check_counts, _distinct_rows
+
+        t = check_whole_number(t, "t")
+        counts = _check_counts(n)
+        index, x, t_x, T = self._arrays(summary)
+        params = self._params()
+        a, b, g, d = params
+        codes, (ux, ut, uT) = _distinct_rows([x, t_x, T])
+        log_alive = (
+            betaln(a + ux, b + uT - ux) - betaln(a, b) + betaln(g, d + uT) - betaln(g, d)
+            - self._log_likelihood_values(params, ux, ut, uT)
+        )
+        p_alive = np.minimum(np.exp(log_alive), 1.0)
+        stay = np.arange(t + 1, dtype=float)  # K, opportunities alive among the next t
+        log_stay = np.where(
+            stay[None, :] < t,
+            betaln(g + 1.0, d + uT[:, None] + stay[None, :]) - betaln(g, d + uT)[:, None],
+            betaln(g, d + uT[:, None] + t) - betaln(g, d + uT)[:, None],
+        )  # (D, t + 1)
+        k = counts[None, None, :]
+        K = stay[None, :, None]
+        A, B = (a + ux)[:, None, None], (b + uT - ux)[:, None, None]
+        with np.errstate(invalid="ignore"):
+            log_binomial = _log_choose(K, k) + betaln(A + k, B + K - k) - betaln(A, B)
+        log_binomial = np.where(k <= K, log_binomial, -np.inf)
+        if_alive = np.exp(logsumexp(log_stay[:, :, None] + log_binomial, axis=1))
+        values = p_alive[:, None] * if_alive + (1.0 - p_alive)[:, None] * (counts[None, :] == 0)
+        frame = pd.DataFrame(values[codes], index=index, columns=pd.Index(counts.astype(int), name="purchases"))
+        return frame
+
     # ------------------------------------------------------------------ simulation
     def simulate(self, n_customers: int, n_opportunities: int, *, seed=None) -> pd.DataFrame:
         """Draw discrete-opportunity summaries of ``n_customers`` from the model's own process.

@@ -25,6 +25,7 @@ from scipy.special import betaln, digamma, gammaln
 from .. import _math, _rows
 from ..exceptions import DataError
 from ._base import PurchaseModel, _first_arrival_times
+from ._bg_family import GeometricDropoutMixin
 
 #: The orders of regularity tried when ``k`` is not given, as in BTYDplus.
 K_CANDIDATES = tuple(range(1, 13))
@@ -247,7 +248,7 @@ class CnbdRows(_rows._Cached):
 
 
 # --------------------------------------------------------------------------- the models
-class _CnbdModel(PurchaseModel):
+class _CnbdModel(GeometricDropoutMixin, PurchaseModel):
     """What BG/CNBD-k and MBG/CNBD-k share; ``_modified`` says whether dropout can happen at time 0."""
 
     _modified = False
@@ -380,6 +381,16 @@ class _CnbdModel(PurchaseModel):
 
     def _probability_of_n_values(self, params, t, n):
         return cnbd_probability_of_n_purchases(self._full(params), t, n, modified=self._modified)
+
+    def _alive_posterior(self, params, x, t_x, T):
+        # alive at T with j phases of the current gap done (weights exp(A_j)): lambda ~ Gamma(r + kx + j, alpha + T);
+        # p ~ Beta(a, b + x), b + x + 1 for MBG (see _expected_if_alive)
+        r, alpha, a, b, k = self._full(params)
+        x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+        terms = _phase_terms(r, alpha, k, x, t_x, T)
+        weights = np.exp(terms - np.logaddexp.reduce(terms, axis=-1, keepdims=True))
+        shapes = (r + k * x)[:, None] + np.arange(k, dtype=float)[None, :]
+        return weights, shapes, alpha + T, a, b + x + (1.0 if self._modified else 0.0), k
 
     def _simulate_repeat_times(self, params, horizons, rng):
         r, alpha, a, b, k = self._full(params)

@@ -35,6 +35,7 @@ from scipy.special import betainc, betaln, digamma, expit, gammaln
 from .. import _lifetimes, _math
 from .._rows import _Cached, _codes, _dot
 from ._base import PurchaseModel, _first_arrival_times
+from ._bg_family import GeometricDropoutMixin
 
 
 # --------------------------------------------------------------------------- formulas
@@ -203,7 +204,7 @@ class ModifiedBetaGeoRows(_Cached):
 
 
 # --------------------------------------------------------------------------- the model
-class ModifiedBetaGeoModel(PurchaseModel):
+class ModifiedBetaGeoModel(GeometricDropoutMixin, PurchaseModel):
     """The MBG/NBD model of repeat purchasing and dropout (Batislam, Denizel & Filiztekin 2007).
 
     While alive, a customer buys as a Poisson process with rate ``lambda``; at
@@ -280,6 +281,12 @@ class ModifiedBetaGeoModel(PurchaseModel):
 
     def _probability_of_n_values(self, params, t, n):
         return probability_of_n_purchases(params, t, n)
+
+    def _alive_posterior(self, params, x, t_x, T):
+        # alive at T: lambda ~ Gamma(r + x, alpha + T); he survived x + 1 chances to drop out: p ~ Beta(a, b + x + 1)
+        r, alpha, a, b = params
+        x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
+        return np.ones((x.size, 1)), (r + x)[:, None], alpha + T, a, b + x + 1.0, 1
 
     def _simulate_repeat_times(self, params, horizons, rng):
         r, alpha, a, b = params

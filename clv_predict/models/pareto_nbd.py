@@ -260,6 +260,97 @@ def _probability_of_n(params, t: float, n: float) -> float:
     return alive + died * np.exp(top)
 
 
+# --------------------------------------------------------------------------- conditional distributions
+_LEGENDRE = {size: np.polynomial.legendre.leggauss(size) for size in (32, 64)}
+#: Cells (rows x nodes x counts) of the quadrature of the conditional distribution evaluated at once.
+_QUADRATURE_CELLS = 2_000_000
+
+
+def _death_quadrature(R, A, s, B, t, n, panels: int, size: int):
+    """sum over panels of Gauss-Legendre rules for the part "dies at tau < t" of P(X = n | alive at T):
+
+    integral over (0, t) of s B^s (B + tau)^-(s+1) NB(n; R, A / (A + tau)) dtau, in y = log(1 + tau / c),
+    c = min(A, B): the poles of the integrand at tau = -A and tau = -B go to y = -infinity and to
+    Im y = pi, far from the interval, so the rule converges fast. Returns (D, n).
+    """
+    c = np.minimum(A, B)
+    Y = np.log1p(t / c)
+    nodes, weights = _LEGENDRE[size]
+    edges = np.linspace(0.0, 1.0, panels + 1)
+    y = (edges[:-1, None] + (nodes[None, :] + 1) / 2 * np.diff(edges)[:, None]).ravel()  # on (0, 1)
+    w = np.repeat(np.diff(edges), size) * np.tile(weights, panels) / 2
+    y = Y[:, None] * y[None, :]  # (D, Q)
+    tau = c[:, None] * np.expm1(y)
+    log_jacobian = np.log(c)[:, None] + y + np.log(Y)[:, None] + np.log(w)[None, :]
+    log_density = np.log(s) + s * np.log(B)[:, None] - (s + 1) * np.log(B[:, None] + tau)
+    log_share = np.log(A)[:, None] - np.log(A[:, None] + tau)  # A / (A + tau)
+    with np.errstate(divide="ignore"):
+        log_buy = np.log(tau) - np.log(A[:, None] + tau)
+    log_nb = (
+        (gammaln(R[:, None] + n[None, :]) - gammaln(R)[:, None] - gammaln(n + 1)[None, :])[:, None, :]
+        + R[:, None, None] * log_share[:, :, None]
+        + np.where(n[None, None, :] > 0, n[None, None, :] * log_buy[:, :, None], 0.0)
+    )
+    return np.exp(log_nb + (log_jacobian + log_density)[:, :, None]).sum(axis=1)
+
+
+def pareto_nbd_pmf_if_alive(params, x, T, t, n):
+    """P(X(T, T + t] = n | alive at T), rows x n: NB(n; r + x, (alpha + T) / (alpha + T + tau)) for the
+    time tau he stays alive, tau = t with probability ((beta + T) / (beta + T + t))^s, else from the Lomax
+    density of his remaining lifetime (integrated by :func:`_death_quadrature`, two rules compared and
+    panels added where they disagree)."""
+    r, alpha, s, beta = params
+    x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
+    n = np.asarray(n, dtype=float)
+    R, A, B = r + x, alpha + T, beta + T
+    out = np.zeros((x.size, n.size))
+    if t <= 0:
+        out[:, n == 0] = 1.0
+        return out
+    log_nb_t = (
+        gammaln(R[:, None] + n[None, :]) - gammaln(R)[:, None] - gammaln(n + 1)[None, :]
+        + R[:, None] * (np.log(A) - np.log(A + t))[:, None] + n[None, :] * (np.log(t) - np.log(A + t))[:, None]
+    )
+    alive = np.exp(log_nb_t + s * (np.log(B) - np.log(B + t))[:, None])
+    step = max(1, _QUADRATURE_CELLS // (128 * max(n.size, 1)))
+    for start in range(0, x.size, step):
+        rows = slice(start, start + step)
+        args = (R[rows], A[rows], s, B[rows], t, n)
+        coarse = _death_quadrature(*args, panels=1, size=64)
+        fine = _death_quadrature(*args, panels=4, size=32)
+        doubtful = np.any(np.abs(fine - coarse) > 1e-11, axis=1)
+        if doubtful.any():
+            index = np.flatnonzero(doubtful)
+            fine[index] = _death_quadrature(R[rows][index], A[rows][index], s, B[rows][index], t, n, 16, 64)
+        out[rows] = alive[rows] + fine
+    return out
+
+
+def pareto_nbd_next_purchase(params, x, T, times):
+    """(P(a purchase comes | alive at T), P(within times | it comes), E[time to it | it comes]).
+
+    The next purchase of a customer alive at T comes at T + u with the (defective) density
+    E[lambda e^-(lambda + mu) u] = R A^R (A + u)^-(R+1) B^s (B + u)^-s, R = r + x, A = alpha + T,
+    B = beta + T, so every figure is a tail integral I(a, b; A, B) = integral over u > 0 of
+    (A + u)^-a (B + u)^-b du (:func:`_log_tail_integral`, as the likelihood uses).
+    """
+    r, alpha, s, beta = params
+    x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
+    R, A, B = r + x, alpha + T, beta + T
+    log_all = _log_tail_integral(R + 1, s, A, B)[0]
+    p_ever = np.exp(np.log(R) + R * np.log(A) + s * np.log(B) + log_all)
+    w = np.asarray(times, dtype=float)
+    w = np.broadcast_to(w[None, :] if w.ndim == 1 else w, (x.size, w.shape[-1]))
+    later = _log_tail_integral((R + 1)[:, None], s, A[:, None] + w, B[:, None] + w)[0]
+    cdf = -np.expm1(later - log_all[:, None])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # integral of u g(u) = R A^R B^s [I(R, s) - A I(R + 1, s)], finite for R + s > 1
+        finite = R + s > 1
+        log_first = _log_tail_integral(np.where(finite, R, 2.0), s + np.where(finite, 0.0, 1.0), A, B)[0]
+        mean = np.where(finite, np.exp(log_first - log_all) - A, np.inf)
+    return np.minimum(p_ever, 1.0), cdf, mean
+
+
 class ParetoNBDRows(_rows._Cached):
     """Sum of weighted Pareto/NBD log-likelihoods over rows (x, t_x, T) and its gradient in (r, alpha, s, beta).
 
@@ -381,6 +472,21 @@ class ParetoNBDModel(PurchaseModel):
 
     def _probability_of_n_values(self, params, t, n):
         return np.array([_probability_of_n(params, float(t), float(value)) for value in n])
+
+    def _conditional_pmf_values(self, params, x, t_x, T, t, n):
+        p_alive = pareto_nbd_probability_alive(params, x, t_x, T)
+        if_alive = pareto_nbd_pmf_if_alive(params, x, T, t, n)
+        return p_alive[:, None] * if_alive + (1.0 - p_alive)[:, None] * (np.asarray(n)[None, :] == 0)
+
+    def _future_alive_values(self, params, x, t_x, T, t):
+        # the remaining lifetime of a customer alive at T is Lomax: survival ((beta + T) / (beta + T + t))^s
+        s, beta = params[2], params[3]
+        T = np.asarray(T, dtype=float)
+        return pareto_nbd_probability_alive(params, x, t_x, T) * np.exp(s * (np.log(beta + T) - np.log(beta + T + t)))
+
+    def _next_purchase_values(self, params, x, t_x, T, times):
+        p_ever, cdf, mean = pareto_nbd_next_purchase(params, x, T, times)
+        return pareto_nbd_probability_alive(params, x, t_x, T) * p_ever, cdf, mean
 
     def _simulate_repeat_times(self, params, horizons, rng):
         r, alpha, s, beta = params
