@@ -472,4 +472,115 @@ def forecast_total(
     return result
 
 
-__all__ = ["METHODS", "bootstrap_params", "forecast_total"]
+
+
+
+# --------------------------------------------------------------------------- calibration against a holdout
+#: Groups of training frequency in calibration tables: (label, lowest, highest).
+FREQUENCY_GROUPS = (("0", 0, 0), ("1", 1, 1), ("2", 2, 2), ("3-4", 3, 4), ("5-9", 5, 9), ("10+", 10, np.inf))
+
+
+def _holdout_pmf(model, rfm, t: float, observed: np.ndarray) -> np.ndarray:
+    """The conditional distribution of each customer's holdout count, columns 0 .. beyond the largest
+    observed count until the mass left is below 1e-9 (the last column holds that rest)."""
+    most = max(int(observed.max()) + 1, 20)
+    while True:
+        pmf = model.conditional_probability_of_n_purchases(rfm, t, most).to_numpy(dtype=float)
+        rest = 1.0 - pmf.sum(axis=1)
+        if rest.max() < 1e-9 or most >= 1 << 12:
+            return np.column_stack([pmf, np.clip(rest, 0.0, None)])
+        most *= 2
+
+
+def _observed(rfm, observed, name: str = "observed") -> np.ndarray:
+    values = np.asarray(rfm[observed] if isinstance(observed, str) else observed, dtype=float).reshape(-1)
+    if values.size != len(rfm) or not np.all(np.isfinite(values)) or (values < 0).any() or (values != np.round(values)).any():
+        raise DataError(f"'{name}' must hold one whole number >= 0 per customer of rfm ({len(rfm)}); got {values.size} values")
+    return values.astype(np.int64)
+
+
+def holdout_calibration(model, rfm: pd.DataFrame, observed, *, t: float, levels=(0.8, 0.9), seed=None) -> dict:
+    """How well the customers' predicted purchase distributions match their holdout purchases.
+
+    For each customer the conditional distribution of purchases in the next ``t`` time units
+    (``model.conditional_probability_of_n_purchases``, at the fitted parameters) is set
+    against the count he made.
+
+    Parameters
+    ----------
+    model : PurchaseModel
+        Fitted on the calibration period that ``rfm`` summarises.
+    rfm : DataFrame
+        Calibration RFM summary.
+    observed : str or array
+        Holdout purchases per customer (a column of ``rfm`` such as ``"test_frequency"``, or an array).
+    t : float
+        Length of the holdout period, in the model's time unit.
+    levels : sequence of float
+        Nominal levels of the predictive intervals checked.
+    seed : int or None
+        Seed of the randomisation of the PIT.
+
+    Returns
+    -------
+    dict
+        ``pit``: the randomised probability integral transform's share of customers in each tenth
+        (Czado, Gneiting & Held 2009: uniform if the distributions are right);
+        ``histogram``: predicted (summed over customers) and observed number of customers per count,
+        with their total variation distance in ``attrs["total_variation"]``;
+        ``coverage``: per training-frequency group and overall, the share of customers whose count
+        lies in the equal-tailed interval [q((1-L)/2), q((1+L)/2)] and in the shortest set of counts
+        of probability >= L, with their mean widths (number of counts).
+    """
+    observed = _observed(rfm, observed)
+    pmf = _holdout_pmf(model, rfm, float(t), observed)
+    size = pmf.shape[1]
+    rows = np.arange(observed.size)
+    clipped = np.minimum(observed, size - 1)
+    cdf = np.cumsum(pmf, axis=1)
+    below = np.where(clipped > 0, cdf[rows, np.maximum(clipped - 1, 0)], 0.0)
+    uniform = np.random.default_rng(seed).uniform(size=observed.size)
+    pit = below + uniform * pmf[rows, clipped]
+    deciles = np.histogram(pit, bins=np.linspace(0, 1, 11))[0] / observed.size
+    pit_table = pd.Series(deciles, index=pd.Index([f"{k / 10:.1f}-{(k + 1) / 10:.1f}" for k in range(10)], name="pit"),
+                          name="share")
+
+    predicted = pmf.sum(axis=0)
+    counts = np.bincount(clipped, minlength=size).astype(float)
+    shown = max(int(observed.max()), 10) + 1
+    histogram = pd.DataFrame(
+        {"predicted": predicted[:shown], "observed": counts[:shown]},
+        index=pd.Index(np.arange(shown), name="purchases"),
+    )
+    histogram.loc[shown - 1] = [predicted[shown - 1:].sum(), counts[shown - 1:].sum()]  # the last row: shown - 1 or more
+    histogram.attrs["total_variation"] = float(0.5 * np.abs(predicted - counts).sum() / observed.size)
+
+    frequency = np.asarray(rfm["frequency"], dtype=float)
+    records = []
+    for level in levels:
+        low_level, high_level = (1 - level) / 2, (1 + level) / 2
+        lower = (cdf < low_level - 1e-12).sum(axis=1)
+        upper = (cdf < high_level - 1e-12).sum(axis=1)
+        in_interval = (observed >= lower) & (observed <= upper)
+        width = upper - lower + 1
+        # the shortest set: the most probable counts until their mass reaches the level
+        ordered = -np.sort(-pmf, axis=1)
+        needed = (np.cumsum(ordered, axis=1) < level - 1e-12).sum(axis=1)
+        threshold = ordered[rows, np.minimum(needed, size - 1)]
+        in_shortest = pmf[rows, clipped] >= threshold
+        shortest_width = (pmf >= threshold[:, None]).sum(axis=1)
+        groups = [(label, (frequency >= low) & (frequency <= high)) for label, low, high in FREQUENCY_GROUPS]
+        for label, members in [*groups, ("all", np.ones(observed.size, dtype=bool))]:
+            if not members.any():
+                continue
+            records.append({
+                "level": level, "frequency": label, "customers": int(members.sum()),
+                "coverage": float(in_interval[members].mean()), "width": float(width[members].mean()),
+                "coverage_shortest": float(in_shortest[members].mean()),
+                "width_shortest": float(shortest_width[members].mean()),
+            })
+    coverage = pd.DataFrame.from_records(records).set_index(["level", "frequency"])
+    return {"pit": pit_table, "histogram": histogram, "coverage": coverage}
+
+
+__all__ = ["FREQUENCY_GROUPS", "METHODS", "bootstrap_params", "forecast_total", "holdout_calibration"]
