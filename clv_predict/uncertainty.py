@@ -583,4 +583,30 @@ def holdout_calibration(model, rfm: pd.DataFrame, observed, *, t: float, levels=
     return {"pit": pit_table, "histogram": histogram, "coverage": coverage}
 
 
-__all__ = ["FREQUENCY_GROUPS", "METHODS", "bootstrap_params", "forecast_total", "holdout_calibration"]
+
+
+def cumulative_holdout_purchases(transactions: pd.DataFrame, rfm: pd.DataFrame, periods, *, train_period_end,
+                                 customer_id_col: str = "customer_id", datetime_col: str = "date",
+                                 time_unit: str = "W") -> pd.Series:
+    """The actual cumulative purchases of the customers of ``rfm`` after ``train_period_end``, at each period end.
+
+    Purchases are counted as the RFM summary counts them (one per customer and day), so they
+    compare with :func:`forecast_total`'s ``expected_purchases`` (pass ``total.index`` as ``periods``).
+    """
+    from ._validation import TIME_UNIT_DAYS, check_time_unit, to_timestamp
+
+    unit_days = TIME_UNIT_DAYS[check_time_unit(time_unit)]
+    end = to_timestamp(train_period_end, "train_period_end")
+    dates = pd.to_datetime(transactions[datetime_col]).dt.normalize()
+    later = (dates > end) & transactions[customer_id_col].isin(rfm.index)
+    days = pd.DataFrame({"customer": transactions.loc[later, customer_id_col], "day": dates[later]}).drop_duplicates()
+    elapsed = ((days["day"] - end).dt.days / unit_days).to_numpy()
+    periods = np.asarray(periods, dtype=float)
+    counts = np.searchsorted(np.sort(elapsed), periods, side="right")
+    return pd.Series(counts, index=pd.Index(periods, name="period"), name="actual_purchases")
+
+
+__all__ = [
+    "FREQUENCY_GROUPS", "METHODS", "bootstrap_params", "cumulative_holdout_purchases", "forecast_total",
+    "holdout_calibration",
+]
