@@ -56,25 +56,28 @@ def test_second_moment_agrees_with_the_conditional_distribution(name):
         np.testing.assert_allclose(closed, from_pmf, rtol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["bg_nbd", "pareto_nbd", "bg_cnbd_k"])
-def test_total_mean_and_variance_match_simulation(name):
-    """Given the true parameters, the sum of squared holdout errors estimates the total's process variance."""
+@pytest.mark.parametrize(("name", "n"), [("bg_nbd", 40_000), ("pareto_nbd", 40_000),
+                                         pytest.param("bg_cnbd_k", 10_000, marks=pytest.mark.slow)])
+def test_total_mean_and_variance_match_simulation(name, n):
+    """Given the true parameters, the sum of squared holdout errors estimates the total's process variance
+    (CNBD-k's comes from its conditional distribution, slower: fewer customers, a wider tolerance)."""
     model = _truth(name)
     rng = np.random.default_rng(5)
-    n, t = 40_000, 39.0
+    t = 39.0
     T = np.round(rng.uniform(27, 39, n) * 7) / 7
     owner, times = model._simulate_repeat_times(model._params(), T + t, rng)
     calibration = times <= T[owner]
     x = np.bincount(owner[calibration], minlength=n).astype(float)
     t_x = np.zeros(n)
     np.maximum.at(t_x, owner[calibration], times[calibration])
+    t_x = np.floor(t_x * 7) / 7  # recency in days, as a summary of a real log has it
     holdout = np.bincount(owner[~calibration], minlength=n)
     mean, variance = _Base(model, x, t_x, T).moments(model, model._params(), np.array([t]))["purchases"]
     rfm = pd.DataFrame({"frequency": x, "recency": t_x, "T": T})
     expected = model.expected_purchases(rfm, t).to_numpy()
     assert mean[0] == pytest.approx(expected.sum(), rel=1e-9)
     assert holdout.sum() == pytest.approx(mean[0], abs=4 * np.sqrt(variance[0]))
-    assert ((holdout - expected) ** 2).sum() == pytest.approx(variance[0], rel=0.06)
+    assert ((holdout - expected) ** 2).sum() == pytest.approx(variance[0], rel=0.06 if n >= 40_000 else 0.12)
 
 
 # --------------------------------------------------------------------------- bootstrap
@@ -120,7 +123,7 @@ def test_bootstrap_of_a_clv_model_refits_both_models(cdnow_split):
 def test_bootstrap_in_parallel_gives_the_same_draws(simulated):
     rfm, model = simulated
     pd.testing.assert_frame_equal(
-        bootstrap_params(model, rfm, 4, seed=9, n_jobs=2), bootstrap_params(model, rfm, 4, seed=9, n_jobs=1)
+        bootstrap_params(model, rfm, 2, seed=9, n_jobs=2), bootstrap_params(model, rfm, 2, seed=9, n_jobs=1)
     )
 
 
@@ -137,7 +140,7 @@ def test_bootstrap_refuses_bad_input(simulated):
 # --------------------------------------------------------------------------- the total
 def test_forecast_total_is_the_sum_of_the_forecasts_with_ordered_bounds(simulated):
     rfm, model = simulated
-    total = forecast_total(model, rfm, horizon=26, periods=[13, 26], draws=60, seed=1)
+    total = forecast_total(model, rfm, horizon=26, periods=[13, 26], draws=30, seed=1)
     assert list(total.index) == [13.0, 26.0] and total.index.name == "period"
     assert total.loc[26.0, "expected_purchases"] == pytest.approx(model.expected_purchases(rfm, 26).sum(), rel=1e-9)
     assert total.loc[13.0, "expected_purchases"] == pytest.approx(model.expected_purchases(rfm, 13).sum(), rel=1e-9)
@@ -148,7 +151,7 @@ def test_forecast_total_is_the_sum_of_the_forecasts_with_ordered_bounds(simulate
     assert (total["purchases_ci_lower"] < total["expected_purchases"]).all()
     assert (total["expected_purchases"] < total["purchases_ci_upper"]).all()
     assert (total["purchases_ci_upper"] < total["purchases_upper"]).all()
-    assert total.attrs["n_draws"] == 60 and total.attrs["interval"] == 0.9 and total.attrs["time_unit"] == "W"
+    assert total.attrs["n_draws"] == 30 and total.attrs["interval"] == 0.9 and total.attrs["time_unit"] == "W"
 
 
 def test_forecast_total_without_parameter_uncertainty_is_the_process_normal(simulated):
@@ -185,7 +188,8 @@ def test_total_value_variance_matches_simulation():
     revenue = holdout.reindex(split.index, fill_value=0.0).to_numpy()
     model = cp.CLVModel()
     model.purchase_model_ = cp.BetaGeoModel.from_params(**TRUE["bg_nbd"], time_unit="W")
-    model.spend_model_ = cp.GammaGammaModel.from_params(p=6.25, q=3.74, v=15.44)
+    model.spend_model_ = cp.GammaGammaModel()
+    model.spend_model_.params_ = pd.Series({"p": 6.25, "q": 3.74, "v": 15.44})  # the true spend parameters
     model._take_training_figures()
     x, t_x, T = (split[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
     base = _Base(model.purchase_model_, x, t_x, T, split["monetary_value"].to_numpy())
