@@ -11,7 +11,12 @@ import clv_predict as cp
 from clv_predict import _math
 from clv_predict.exceptions import DataError
 from clv_predict.models import purchase_model_class
-from clv_predict.uncertainty import _Base, bootstrap_params, forecast_total, holdout_calibration
+from clv_predict.uncertainty import (
+    _Base,
+    bootstrap_params,
+    forecast_total,
+    holdout_calibration,
+)
 
 TRUE = {
     "bg_nbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
@@ -101,7 +106,7 @@ def test_bootstrap_params_shape_and_seed(simulated):
 
 def test_bootstrap_on_weights_equals_fit_on_resampled_customers(simulated):
     """A multinomial reweighting of the distinct rows is a resample of the customers: same estimates."""
-    rfm, model = simulated
+    rfm, _ = simulated
     rng = np.random.default_rng(0)
     picked = rng.integers(0, len(rfm), len(rfm))
     resample = rfm.iloc[picked].reset_index(drop=True)
@@ -231,3 +236,37 @@ def test_holdout_calibration_on_cdnow(cdnow_split):
     assert (coverage["width_shortest"] <= coverage["width"]).all()
     with pytest.raises(DataError, match="one whole number >= 0 per customer"):
         holdout_calibration(model, cdnow_split, np.zeros(3), t=39)
+
+
+# --------------------------------------------------------------------------- plots
+def test_uncertainty_plots_draw_on_the_given_axes(cdnow_split, cdnow_log):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from clv_predict import plotting
+    from clv_predict.uncertainty import cumulative_holdout_purchases
+
+    model = cp.BetaGeoModel().fit(cdnow_split)
+    total = forecast_total(model, cdnow_split, horizon=39, periods=13, draws=20, seed=1)
+    actual = cumulative_holdout_purchases(cdnow_log, cdnow_split, total.index, train_period_end="1997-09-30")
+    assert actual.iloc[-1] == cdnow_split["test_frequency"].sum() == 1882
+    assert actual.is_monotonic_increasing
+    calibration = holdout_calibration(model, cdnow_split, "test_frequency", t=39, seed=1)
+    try:
+        for draw, argument in ((plotting.plot_forecast_total, total), (plotting.plot_interval_coverage,
+                               calibration["coverage"]), (plotting.plot_count_histogram, calibration["histogram"])):
+            _, ax = plt.subplots()
+            assert draw(argument, ax=ax) is ax
+            assert len(plt.get_fignums()) == 1  # drew on the given Axes, opened no figure
+            assert ax.get_title()
+            plt.close("all")
+        ax = plotting.plot_forecast_total(total, actual)
+        assert len(ax.lines) == 2  # expected and actual
+        with pytest.raises(DataError, match="one value per period"):
+            plotting.plot_forecast_total(total, actual.iloc[:3].to_numpy())
+        with pytest.raises(DataError, match="holdout_calibration"):
+            plotting.plot_interval_coverage(total)
+    finally:
+        plt.close("all")

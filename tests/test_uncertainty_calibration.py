@@ -13,7 +13,11 @@ import pytest
 import clv_predict as cp
 from clv_predict.models import purchase_model_class
 from clv_predict.synthetic import simulate_transactions
-from clv_predict.uncertainty import FREQUENCY_GROUPS, forecast_total, holdout_calibration
+from clv_predict.uncertainty import (
+    FREQUENCY_GROUPS,
+    forecast_total,
+    holdout_calibration,
+)
 
 SPEND = {"p": 6.25, "q": 3.74, "v": 15.44}
 MODELS = {

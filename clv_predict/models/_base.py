@@ -594,7 +594,9 @@ class PurchaseModel(_ParametricModel):
     * ``_expected_new_customer_values(params, t)`` and
       ``_probability_of_n_values(params, t, n)`` for a customer just acquired;
     * ``_simulate_repeat_times(params, horizons, rng)``: the model's own process;
-    * ``_dropout_distribution(params)``: the fitted heterogeneity in dropout.
+    * ``_dropout_distribution(params)``: the fitted heterogeneity in dropout;
+    * optionally ``_second_moment_if_alive_values(params, x, t_x, T, t)``, E[X^2] of an alive customer's
+      future count, for the variance of forecasts (by default from the conditional distribution).
 
     Everything else (fitting, discounting, the public methods, persistence, the
     summary) comes from here, so that CLV, scoring, evaluation, plots and the

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..exceptions import DataError
 
-__all__ = ["plot_interval_coverage", "plot_forecast_total", "plot_count_histogram"]
+__all__ = ["plot_count_histogram", "plot_forecast_total", "plot_interval_coverage"]
 
 _UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months"}
 _BAND = "#1f4e79"
