@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pandas as pd
 
 from ._validation import check_discount_rate, check_horizon, check_margin
@@ -124,7 +125,10 @@ class CLVModel:
         table.attrs["alpha"] = alpha
         return table
 
-    def predict(self, rfm: pd.DataFrame, *, horizon, discount_rate: float = 0.0, margin: float = 1.0) -> pd.DataFrame:
+    def predict(
+        self, rfm: pd.DataFrame, *, horizon, discount_rate: float = 0.0, margin: float = 1.0,
+        interval: float | None = None, n_draws: int = 100, seed=0,
+    ) -> pd.DataFrame:
         """Forecast each customer's next ``horizon`` time units.
 
         Parameters
@@ -137,13 +141,36 @@ class CLVModel:
             Discount rate per time unit (weekly if fitted in weeks, ...).
         margin : float, default 1
             Profit margin applied to spend.
+        interval : float, optional
+            With a level such as 0.9, adds equal-tailed bounds of two kinds (see
+            "How sure is each forecast" in the README):
+
+            * predictive, the customer's actual purchases and value in the horizon:
+              ``purchases_lower``, ``purchases_upper`` (quantiles of the conditional
+              distribution of her purchases mixed over parameter draws: exact, whole
+              numbers, covering at least the level), ``clv_lower``, ``clv_upper``
+              (her spend given her history under Gamma-Gamma added to that count by
+              moment matching: value 0 with the probability of no purchase, else a
+              Gamma with the exact mean and variance; each purchase discounted by its
+              expected factor; Gamma-Gamma's parameter uncertainty left out);
+            * confidence, the expected value alone with the parameter uncertainty only:
+              ``purchases_ci_lower``, ``purchases_ci_upper``, ``clv_ci_lower``,
+              ``clv_ci_upper``, the quantiles of the forecast over ``n_draws`` parameter
+              vectors drawn from the estimates' asymptotic distribution (sampling, not
+              the delta method; purchase and spend parameters drawn independently; each
+              draw's discounting is the estimate's factor, discounted over undiscounted).
+        n_draws : int, default 100
+            Parameter vectors drawn for the bounds.
+        seed : int or None, default 0
+            Seed of the parameter draws (the bounds are repeatable).
 
         Returns
         -------
         DataFrame
             Indexed by ``customer_id``: ``expected_purchases`` in the horizon,
             ``p_alive`` now, ``expected_spend`` per purchase and
-            ``clv = margin * expected_spend * sum_k (E[X(k)] - E[X(k-1)]) / (1 + discount_rate)^k``.
+            ``clv = margin * expected_spend * sum_k (E[X(k)] - E[X(k-1)]) / (1 + discount_rate)^k``,
+            then the bounds if ``interval`` is given.
         """
         self._check_fitted()
         horizon = check_horizon(horizon)
@@ -169,7 +196,38 @@ class CLVModel:
         )
         frame.index.name = "customer_id"
         frame.attrs.update({"time_unit": self.time_unit_, "horizon": horizon, "discount_rate": discount_rate, "margin": margin})
+        if interval is not None:
+            self._add_bounds(frame, x, t_x, T, checked["monetary_value"].to_numpy(), horizon, discount_rate, margin,
+                             interval, n_draws, seed)
         return frame
+
+    def _add_bounds(self, frame, x, t_x, T, monetary, horizon, discount_rate, margin, interval, n_draws, seed):
+        """The predictive and confidence bounds of ``predict`` (see its docstring), in place."""
+        from .models import _intervals
+
+        interval = _intervals.check_interval(interval)
+        n_draws = _intervals.check_draws(n_draws)
+        purchases = self.purchase_model_
+        models = _intervals.drawn_models(purchases, n_draws, seed, stacklevel=5)
+        spend_models = _intervals.drawn_models(self.spend_model_, n_draws, None if seed is None else seed + 1,
+                                               stacklevel=5)
+        bounds = _intervals.PurchaseBounds(purchases, x, t_x, T, horizon, interval, models,
+                                           discount_rate=discount_rate, moments=True)
+        frame["purchases_lower"] = bounds.customers(bounds.lower)
+        frame["purchases_upper"] = bounds.customers(bounds.upper)
+        frame["clv_lower"], frame["clv_upper"] = _intervals.value_bounds(
+            bounds, self.spend_model_, x, monetary, interval, margin
+        )
+        if bounds.ci is None or spend_models is None:
+            for column in ("purchases_ci_lower", "purchases_ci_upper", "clv_ci_lower", "clv_ci_upper"):
+                frame[column] = np.nan
+        else:
+            frame["purchases_ci_lower"] = bounds.customers(bounds.ci[0])
+            frame["purchases_ci_upper"] = bounds.customers(bounds.ci[1])
+            frame["clv_ci_lower"], frame["clv_ci_upper"] = _intervals.value_confidence(
+                bounds, self.spend_model_, spend_models, x, monetary, interval, margin
+            )
+        frame.attrs.update({"interval": interval, "n_draws": n_draws})
 
     def expected_purchases(self, rfm: pd.DataFrame, t: float) -> pd.Series:
         """Shortcut to the purchase model's ``expected_purchases``."""

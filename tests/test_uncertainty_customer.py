@@ -1,6 +1,8 @@
 """Per-customer uncertainty: parameter draws, the conditional purchase distribution, the time to the next
 purchase and prediction intervals, for every model of the family."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -174,6 +176,17 @@ def _simulate_split(model, n_customers, T, t, seed):
     return rfm, holdout
 
 
+def _first_holdout_purchase(model, n_customers, T, t, seed):
+    """Calibration summary and the time from T to the first purchase after T (inf if none by T + t)."""
+    horizons = np.full(n_customers, T + t)
+    owner, times = model._simulate_repeat_times(model._params(), horizons, np.random.default_rng(seed))
+    early = times <= T
+    rfm, _ = _simulate_split(model, n_customers, T, t, seed)
+    first = np.full(n_customers, np.inf)
+    np.minimum.at(first, owner[~early], times[~early] - T)
+    return rfm, first
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_conditional_pmf_agrees_with_the_simulated_process(name):
     """Holdout counts drawn from the model's own process, against the conditional distributions of the same
@@ -196,6 +209,9 @@ def test_cnbd_with_k_1_is_bg_nbd_and_mbg_nbd():
         np.testing.assert_allclose(
             one.conditional_probability_of_n_purchases(ROWS, 39.0, 8),
             given(plain).conditional_probability_of_n_purchases(ROWS, 39.0, 8), atol=1e-13)
+        np.testing.assert_allclose(one.probability_alive_at(ROWS, 52.0), given(plain).probability_alive_at(ROWS, 52.0),
+                                   atol=1e-13)
+        pd.testing.assert_frame_equal(one.time_to_next_purchase(ROWS), given(plain).time_to_next_purchase(ROWS))
 
 
 def test_conditional_pmf_checks_its_arguments():
@@ -233,3 +249,189 @@ def test_bg_bb_conditional_pmf_sums_to_one_and_agrees_with_its_simulation():
         observed = np.bincount(holdout[chosen], minlength=6) / chosen.sum()
         error = np.sqrt(predicted * (1 - predicted) / chosen.sum())
         assert np.all(np.abs(observed - predicted) < 4.5 * error + 1e-3), (pattern, predicted, observed)
+
+
+# --------------------------------------------------------------------------- future P(alive), next purchase
+@pytest.mark.parametrize("name", NAMES)
+def test_future_p_alive_starts_at_p_alive_and_falls(name):
+    model = given(name)
+    now = model.probability_alive(ROWS)
+    pd.testing.assert_series_equal(model.probability_alive_at(ROWS, 0.0), now.rename("p_alive_at"))
+    later = [model.probability_alive_at(ROWS, t).to_numpy() for t in (1.0, 39.0, 520.0)]
+    assert np.all(np.diff(np.vstack([now.to_numpy(), *later]), axis=0) <= 1e-12)
+    assert np.all((later[-1] >= 0) & (later[-1] <= 1))
+
+
+@pytest.mark.parametrize("name, shift", [("bg_nbd", 0.0), ("mbg_nbd", 1.0)])
+def test_future_p_alive_of_bg_models_equals_its_integral(name, shift):
+    """Alive at T, he is alive at T + t if no purchase in between was his last: E[exp(-lambda t p)] over the
+    posterior lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x (+ 1)), i.e. E_p[(A / (A + t p))^R]."""
+    from scipy import integrate, stats
+
+    model = given(name)
+    r, alpha, a, b = GIVEN[name].values()
+    t = 52.0
+    got = model.probability_alive_at(ROWS, t).to_numpy()
+    alive = model.probability_alive(ROWS).to_numpy()
+    for i, (x, T) in enumerate(zip(ROWS["frequency"], ROWS["T"])):
+        R, A, B = r + x, alpha + T, b + x + shift
+        value = integrate.quad(lambda p, A=A, B=B, R=R: stats.beta.pdf(p, a, B) * (A / (A + t * p)) ** R, 0, 1, epsabs=0,
+                               epsrel=1e-12, limit=200)[0]
+        assert got[i] == pytest.approx(alive[i] * value, rel=1e-8)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_time_to_next_purchase_is_consistent(name):
+    model = given(name)
+    table = model.time_to_next_purchase(ROWS)
+    assert list(table.columns) == ["p_never", "median_if_purchase", "mean_if_purchase"]
+    assert ((table["p_never"] >= 0) & (table["p_never"] <= 1)).all()
+    if name != "pareto_nbd":  # a BG customer alive at T buys again for sure
+        np.testing.assert_allclose(table["p_never"], 1 - model.probability_alive(ROWS), atol=1e-12)
+    # the distribution: P(within t) is P(at least one purchase in t), and its limit is 1 - p_never
+    within = model.next_purchase_cdf(ROWS, [39.0, 1e200])
+    np.testing.assert_allclose(within[39.0], model.probability_of_purchase(ROWS, 39.0), atol=1e-10)
+    np.testing.assert_allclose(within[1e200], 1 - table["p_never"], atol=1e-9)
+    p_ever = 1 - table["p_never"].to_numpy()
+    columns = [ROWS[c].to_numpy() for c in ("frequency", "recency", "T")]
+    median = table["median_if_purchase"].to_numpy()
+    at_median = model._next_purchase_values(model._params(), *columns, median[:, None])[1][:, 0]
+    np.testing.assert_allclose(at_median, 0.5, rtol=1e-8)
+    np.testing.assert_allclose(model.next_purchase_cdf(ROWS.iloc[[3]], [median[3]]).iloc[0, 0], 0.5 * p_ever[3])
+    # E[W | it comes] = integral of P(W > w | it comes) dw, by the trapezoid rule in log w, on the customers
+    # whose waiting time has a light enough tail for the integral to end by w = e^25 (where the rounding of
+    # 1 - cdf, times w, is still below 1e-5)
+    u = np.linspace(-25.0, 25.0, 8_001)
+    w = np.exp(u)
+    survival = 1 - model._next_purchase_values(model._params(), *columns, np.broadcast_to(w, (len(ROWS), w.size)))[1]
+    integral = np.sum((survival * w)[:, :-1] + (survival * w)[:, 1:], axis=1) / 2 * (u[1] - u[0])
+    mean = table["mean_if_purchase"].to_numpy()
+    finite = np.isfinite(mean) & (mean < 30)
+    assert finite.sum() >= 3
+    np.testing.assert_allclose(mean[finite], integral[finite], rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_time_to_next_purchase_agrees_with_the_simulated_process(name):
+    model = given(name)
+    rfm, first = _first_holdout_purchase(model, 30_000, 39.0, 39.0, seed=5)
+    cdf = model.next_purchase_cdf(rfm, [2.0, 10.0, 39.0]).to_numpy()
+    for group in (rfm["frequency"] == 0, rfm["frequency"] == 1, rfm["frequency"] >= 2):
+        chosen = group.to_numpy()
+        size = chosen.sum()
+        predicted = cdf[chosen].mean(axis=0)
+        observed = np.array([(first[chosen] <= w).mean() for w in (2.0, 10.0, 39.0)])
+        error = np.sqrt(predicted * (1 - predicted) / size)
+        assert np.all(np.abs(observed - predicted) < 4.5 * error + 1e-3), (name, predicted, observed)
+
+
+def test_next_purchase_cdf_checks_its_times():
+    with pytest.raises(DataError, match="'times'"):
+        given("bg_nbd").next_purchase_cdf(ROWS, [-1.0])
+
+
+# --------------------------------------------------------------------------- prediction intervals
+def test_predict_bounds_without_parameter_uncertainty_are_the_quantiles_of_the_conditional_pmf():
+    model = given("bg_nbd")
+    with pytest.warns(Warning, match="parameter uncertainty"):
+        frame = model.predict(ROWS, horizon=52.0, interval=0.8)
+    assert frame["purchases_ci_lower"].isna().all() and frame.attrs["n_draws"] == 0
+    cdf = model.conditional_probability_of_n_purchases(ROWS, 52.0, 3000).cumsum(axis=1).to_numpy()
+    np.testing.assert_array_equal(frame["purchases_lower"], np.argmax(cdf >= 0.1 - 1e-12, axis=1))
+    np.testing.assert_array_equal(frame["purchases_upper"], np.argmax(cdf >= 0.9 - 1e-12, axis=1))
+    pd.testing.assert_series_equal(frame["expected_purchases"], model.expected_purchases(ROWS, 52.0),
+                                   check_names=False)
+
+
+@pytest.fixture(scope="module")
+def simulated_split():
+    truth = given("bg_nbd")
+    rfm, holdout = _simulate_split(truth, 20_000, 39.0, 39.0, seed=21)
+    rfm.attrs["time_unit"] = "W"
+    return BetaGeoModel().fit(rfm), rfm, holdout
+
+
+def test_predict_bounds_bracket_the_forecast_and_are_seeded(simulated_split):
+    model, rfm, _ = simulated_split
+    frame = model.predict(rfm.iloc[:2000], horizon=39.0, interval=0.9, seed=4)
+    assert list(frame.columns) == ["expected_purchases", "p_alive", "purchases_lower", "purchases_upper",
+                                   "purchases_ci_lower", "purchases_ci_upper"]
+    assert (frame["purchases_lower"] <= frame["purchases_upper"]).all()
+    assert (frame["purchases_ci_lower"] <= frame["expected_purchases"] * (1 + 1e-9)).mean() > 0.99
+    assert (frame["purchases_ci_upper"] >= frame["expected_purchases"] * (1 - 1e-9)).mean() > 0.99
+    assert (frame["purchases_ci_upper"] - frame["purchases_ci_lower"] > 0).all()
+    again = model.predict(rfm.iloc[:2000], horizon=39.0, interval=0.9, seed=4)
+    pd.testing.assert_frame_equal(frame, again)
+    wider = model.predict(rfm.iloc[:2000], horizon=39.0, interval=0.99, seed=4)
+    assert (wider["purchases_upper"] >= frame["purchases_upper"]).all()
+    assert (wider["purchases_ci_upper"] >= frame["purchases_ci_upper"]).all()
+    for bad in (0, 1, 1.5, "0.9", True):
+        with pytest.raises(DataError, match="'interval'"):
+            model.predict(rfm.iloc[:10], horizon=39.0, interval=bad)
+
+
+def test_predictive_purchase_bounds_cover_simulated_holdouts(simulated_split):
+    """Calibration and holdout drawn together from the process, the model fitted on the calibration: the 90%
+    and 80% bounds cover at least their share of customers, overall and by calibration frequency."""
+    model, rfm, holdout = simulated_split
+    for level in (0.8, 0.9):
+        frame = model.predict(rfm, horizon=39.0, interval=level)
+        inside = (holdout >= frame["purchases_lower"]) & (holdout <= frame["purchases_upper"])
+        assert inside.mean() >= level
+        for group in (rfm["frequency"] == 0, rfm["frequency"].between(1, 3), rfm["frequency"] >= 4):
+            assert inside[group.to_numpy()].mean() >= level - 0.02, (level, inside[group.to_numpy()].mean())
+
+
+@pytest.fixture(scope="module")
+def simulated_log_split():
+    from clv_predict import CLVModel, rfm_train_test_split
+    from clv_predict.synthetic import simulate_transactions
+
+    log = simulate_transactions(30_000, seed=3, acquisition_days=365, observation_days=365 + 273)
+    split = rfm_train_test_split(
+        log, customer_id_col="customer_id", datetime_col="date", monetary_value_col="amount",
+        train_period_end=pd.Timestamp("2020-12-31"), test_period_end=log["date"].max(), time_unit="W",
+    )
+    with warnings.catch_warnings():  # what the fit may say of a simulated log is not this test's subject
+        warnings.simplefilter("ignore")
+        model = CLVModel().fit(split)
+    return model, split
+
+
+def test_predictive_value_bounds_cover_simulated_holdout_value(simulated_log_split):
+    """The value bounds (moment matching) on a simulated log: the holdout spend lies above the upper bound
+    for about the nominal tail share, below the lower bound for at most it (the lower bound is 0 for most
+    customers: no purchase is likely), so the interval covers at least its level, overall and by frequency."""
+    model, split = simulated_log_split
+    value = (split["test_frequency"] * split["test_monetary_value"]).to_numpy()
+    horizon = round(float(split["test_T"].iloc[0]))
+    for level in (0.8, 0.9):
+        frame = model.predict(split, horizon=horizon, interval=level)
+        above = value > frame["clv_upper"].to_numpy()
+        below = value < frame["clv_lower"].to_numpy() - 1e-9
+        tail = (1 - level) / 2
+        assert tail - 0.03 <= above.mean() <= tail + 0.01, (level, above.mean())
+        assert below.mean() <= tail
+        inside = ~(above | below)
+        assert inside.mean() >= level
+        for group in (split["frequency"] == 0, split["frequency"].between(1, 3), split["frequency"] >= 4):
+            assert inside[group.to_numpy()].mean() >= level - 0.02
+
+
+def test_clv_model_bounds_have_their_names_and_bracket_the_forecast(simulated_log_split):
+    model, split = simulated_log_split
+    part = split.iloc[:3000]
+    plain = model.predict(part, horizon=39, discount_rate=0.002, margin=0.3)
+    frame = model.predict(part, horizon=39, discount_rate=0.002, margin=0.3, interval=0.9, n_draws=200, seed=1)
+    assert list(frame.columns) == [*plain.columns, "purchases_lower", "purchases_upper", "clv_lower", "clv_upper",
+                                   "purchases_ci_lower", "purchases_ci_upper", "clv_ci_lower", "clv_ci_upper"]
+    pd.testing.assert_frame_equal(frame[plain.columns], plain)
+    assert frame.attrs["interval"] == 0.9 and frame.attrs["n_draws"] == 200
+    assert (frame["clv_lower"] <= frame["clv"]).all() and (frame["clv_lower"] <= frame["clv_upper"]).all()
+    # the upper bound is above the forecast, or 0 for a customer who most likely buys nothing any more
+    assert ((frame["clv"] <= frame["clv_upper"]) | (frame["clv_upper"] == 0)).all()
+    assert (frame["clv_upper"] == 0).mean() < 0.2
+    assert ((frame["clv_ci_lower"] <= frame["clv"] * (1 + 1e-9)) & (frame["clv"] * (1 - 1e-9) <= frame["clv_ci_upper"])).mean() > 0.99
+    # confidence bounds are far narrower than predictive ones: a customer's future is less sure than her mean
+    buying = frame["clv_upper"] > 0
+    assert ((frame["clv_ci_upper"] - frame["clv_ci_lower"]) < (frame["clv_upper"] - frame["clv_lower"]))[buying].all()

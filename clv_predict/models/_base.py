@@ -840,9 +840,18 @@ class PurchaseModel(_ParametricModel):
         return self._probability_of_n_values(params, t, np.atleast_1d(np.asarray(n, dtype=float)))
 
     # ------------------------------------------------------------------ conditional distributions
-    def _conditional_pmf_values(self, params, x, t_x, T, t: float, n: np.ndarray) -> np.ndarray:
-        """P(X(T, T + t] = n | x, t_x, T), rows x n (whole numbers >= 0)."""
+    def _survival_if_alive_values(self, params, x, t_x, T, t: float, n: np.ndarray) -> np.ndarray:
+        """P(X(T, T + t] >= n | alive at T, x, t_x, T), rows x n (whole numbers >= 0). Depends on the
+        columns of ``_if_alive_columns`` only (the others may be anything)."""
         raise NotImplementedError
+
+    def _conditional_pmf_values(self, params, x, t_x, T, t: float, n: np.ndarray) -> np.ndarray:
+        """P(X(T, T + t] = n | x, t_x, T), rows x n: alive, differences of the survival; dead, no purchase."""
+        p_alive = np.asarray(self._probability_alive_values(params, x, t_x, T), dtype=float)
+        n = np.asarray(n, dtype=float)
+        survival = self._survival_if_alive_values(params, x, t_x, T, t, np.concatenate([n, n + 1]))
+        if_alive = np.clip(survival[:, : n.size] - survival[:, n.size :], 0.0, 1.0)
+        return p_alive[:, None] * if_alive + (1.0 - p_alive)[:, None] * (n[None, :] == 0)
 
     def _future_alive_values(self, params, x, t_x, T, t: float) -> np.ndarray:
         """P(alive at T + t | x, t_x, T)."""
@@ -984,6 +993,69 @@ class PurchaseModel(_ParametricModel):
         )
         frame["p_never"] = frame["p_never"].clip(0.0, 1.0)
         frame.index.name = "customer_id"
+        return frame
+
+    def predict(self, rfm: pd.DataFrame, *, horizon: float, interval: float | None = None, n_draws: int = 100,
+                seed=0) -> pd.DataFrame:
+        """Each customer's expected purchases in the next ``horizon`` time units and P(alive) now, with bounds.
+
+        Parameters
+        ----------
+        rfm : DataFrame
+            RFM summary in the model's time unit.
+        horizon : float
+            Time units ahead.
+        interval : float, optional
+            With a level such as 0.9, adds two kinds of equal-tailed bounds:
+            ``purchases_lower`` / ``purchases_upper`` (predictive: the purchases the
+            customer will actually make, from the conditional distribution of her
+            purchases mixed over ``n_draws`` parameter vectors drawn from the estimates'
+            asymptotic distribution; whole numbers, so they cover at least the level)
+            and ``purchases_ci_lower`` / ``purchases_ci_upper`` (confidence: the
+            expected purchases alone, parameter uncertainty only, the quantiles of the
+            forecast over the same draws: sampling, not the delta method).
+        n_draws : int, default 100
+            Parameter vectors drawn for the bounds.
+        seed : int or None, default 0
+            Seed of the parameter draws (the bounds are repeatable).
+
+        Returns
+        -------
+        DataFrame
+            Indexed by ``customer_id``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from clv_predict import BetaGeoModel
+        >>> model = BetaGeoModel.from_params(r=0.25, alpha=4.0, a=0.8, b=2.4, time_unit="W")
+        >>> model = BetaGeoModel().fit(model.simulate(3000, 39.0, seed=1))
+        >>> rfm = pd.DataFrame({"frequency": [0, 6], "recency": [0.0, 35.0], "T": [39.0, 39.0]})
+        >>> model.predict(rfm, horizon=52, interval=0.9)[["purchases_lower", "purchases_upper"]].values.tolist()
+        [[0, 2], [0, 12]]
+        """
+        horizon = check_nonnegative_number(horizon, "horizon")
+        checked, x, t_x, T = self._rfm_arrays(rfm)
+        params = self._params()
+        p_alive = self._probability_alive_values(params, x, t_x, T)
+        expected, _ = self._forecast(x, t_x, T, horizon, 0.0, p_alive=p_alive)
+        frame = pd.DataFrame({"expected_purchases": expected, "p_alive": p_alive}, index=checked.index)
+        frame.index.name = "customer_id"
+        frame.attrs.update({"time_unit": self.time_unit_, "horizon": horizon})
+        from . import _intervals
+
+        interval = _intervals.check_interval(interval)
+        if interval is None:
+            return frame
+        n_draws = _intervals.check_draws(n_draws)
+        models = _intervals.drawn_models(self, n_draws, seed)
+        bounds = _intervals.PurchaseBounds(self, x, t_x, T, horizon, interval, models)
+        frame["purchases_lower"] = bounds.customers(bounds.lower)
+        frame["purchases_upper"] = bounds.customers(bounds.upper)
+        ci = bounds.ci if bounds.ci is not None else np.full((2, bounds.lower.size), np.nan)
+        frame["purchases_ci_lower"] = bounds.customers(ci[0])
+        frame["purchases_ci_upper"] = bounds.customers(ci[1])
+        frame.attrs.update({"interval": interval, "n_draws": n_draws if models is not None else 0})
         return frame
 
     def _forecast(self, x, t_x, T, horizon: float, discount_rate: float, *, p_alive=None):

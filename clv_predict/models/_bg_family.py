@@ -23,10 +23,9 @@ class GeometricDropoutMixin:
         """(weights (D, k), shapes (D, k), A (D,), a, B (D,), k) given alive at T."""
         raise NotImplementedError
 
-    def _conditional_pmf_values(self, params, x, t_x, T, t, n):
-        p_alive = np.asarray(self._probability_alive_values(params, x, t_x, T), dtype=float)
+    def _survival_if_alive_values(self, params, x, t_x, T, t, n):
         weights, shapes, A, a, B, k = self._alive_posterior(params, x, t_x, T)
-        return _math.bg_family_pmf(p_alive, weights, shapes, A, a, B, k, t, n)
+        return _math.bg_family_survival_if_alive(weights, shapes, A, a, B, k, t, n)
 
     def _future_alive_values(self, params, x, t_x, T, t):
         p_alive = np.asarray(self._probability_alive_values(params, x, t_x, T), dtype=float)

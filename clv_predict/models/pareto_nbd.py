@@ -337,17 +337,21 @@ def pareto_nbd_next_purchase(params, x, T, times):
     r, alpha, s, beta = params
     x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
     R, A, B = r + x, alpha + T, beta + T
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # in the derivatives, not used here
+        return _next_purchase(R, A, s, B, times)
+
+
+def _next_purchase(R, A, s, B, times):
     log_all = _log_tail_integral(R + 1, s, A, B)[0]
     p_ever = np.exp(np.log(R) + R * np.log(A) + s * np.log(B) + log_all)
     w = np.asarray(times, dtype=float)
-    w = np.broadcast_to(w[None, :] if w.ndim == 1 else w, (x.size, w.shape[-1]))
+    w = np.broadcast_to(w[None, :] if w.ndim == 1 else w, (R.size, w.shape[-1]))
     later = _log_tail_integral((R + 1)[:, None], s, A[:, None] + w, B[:, None] + w)[0]
     cdf = -np.expm1(later - log_all[:, None])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # integral of u g(u) = R A^R B^s [I(R, s) - A I(R + 1, s)], finite for R + s > 1
-        finite = R + s > 1
-        log_first = _log_tail_integral(np.where(finite, R, 2.0), s + np.where(finite, 0.0, 1.0), A, B)[0]
-        mean = np.where(finite, np.exp(log_first - log_all) - A, np.inf)
+    # integral of u g(u) = R A^R B^s [I(R, s) - A I(R + 1, s)], finite for R + s > 1
+    finite = R + s > 1
+    log_first = _log_tail_integral(np.where(finite, R, 2.0), s + np.where(finite, 0.0, 1.0), A, B)[0]
+    mean = np.where(finite, np.exp(log_first - log_all) - A, np.inf)
     return np.minimum(p_ever, 1.0), cdf, mean
 
 
@@ -473,10 +477,14 @@ class ParetoNBDModel(PurchaseModel):
     def _probability_of_n_values(self, params, t, n):
         return np.array([_probability_of_n(params, float(t), float(value)) for value in n])
 
-    def _conditional_pmf_values(self, params, x, t_x, T, t, n):
-        p_alive = pareto_nbd_probability_alive(params, x, t_x, T)
-        if_alive = pareto_nbd_pmf_if_alive(params, x, T, t, n)
-        return p_alive[:, None] * if_alive + (1.0 - p_alive)[:, None] * (np.asarray(n)[None, :] == 0)
+    def _survival_if_alive_values(self, params, x, t_x, T, t, n):
+        # P(X >= n) = 1 - sum of the probabilities below n (absolute error ~1e-16, what probabilities need)
+        n = np.asarray(n, dtype=float)
+        below = np.arange(max(int(n.max()), 0), dtype=float) if n.size else np.zeros(0)
+        cumulative = np.zeros((np.size(x), below.size + 1))
+        if below.size:
+            cumulative[:, 1:] = np.cumsum(pareto_nbd_pmf_if_alive(params, x, T, t, below), axis=1)
+        return np.clip(1.0 - cumulative[:, n.astype(int)], 0.0, 1.0)
 
     def _future_alive_values(self, params, x, t_x, T, t):
         # the remaining lifetime of a customer alive at T is Lomax: survival ((beta + T) / (beta + T + t))^s
