@@ -758,28 +758,23 @@ class PurchaseModel(_ParametricModel):
         """E[X(T, T + t]^2] of a customer alive at ``T`` (same arguments and columns as
         ``_expected_if_alive_values``): with it, the variance of a forecast (:func:`clv_predict.uncertainty.forecast_total`).
 
-        By default from the conditional distribution: a customer dead at T buys nothing, so
-        E[X^2 | alive] = sum_n n^2 P(X = n | history) / P(alive), the sum taken until the mass left is
-        below 1e-12. That needs the history's recency, hence ``"recency"`` in ``_if_alive_columns``;
-        models whose expectations drop it declare a closed form instead.
+        By default from the survival of an alive customer's count: E[X^2 | alive] =
+        sum_(n >= 1) (2n - 1) P(X >= n | alive), summed until P(X >= n | alive) < 1e-12 for every row.
+        Models with a closed form declare it instead (much faster).
         """
-        if "recency" not in self._if_alive_columns:
-            raise NotImplementedError(f"{type(self).__name__} declares no second moment of its forecast")
         x, t_x, T, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T, t)))
         out = np.empty(x.shape)
         for horizon in np.unique(t):
             cells = t == horizon
             rows = [v[cells] for v in (x, t_x, T)]
-            p_alive = self._probability_alive_values(params, *rows)
             most = 64
             while True:
-                counts = np.arange(most + 1, dtype=float)
-                pmf = self._conditional_pmf_values(params, *rows, float(horizon), counts)
-                if (1 - pmf.sum(axis=1)).max() < 1e-12 or most >= 1 << 14:
+                counts = np.arange(1, most + 1, dtype=float)
+                survival = self._survival_if_alive_values(params, *rows, float(horizon), counts)
+                if survival[:, -1].max() < 1e-12 or most >= 1 << 14:
                     break
                 most *= 4
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out[cells] = np.where(p_alive > 0, (pmf @ counts**2) / p_alive, 0.0)
+            out[cells] = survival @ (2 * counts - 1)
         return out
 
     def _expected_new_customer_values(self, params, t):
