@@ -415,6 +415,7 @@ def forecast_total(
     if len(checked) == 0:
         raise DataError("rfm has no customers to forecast")
     base = _Base(purchases, x, t_x, T, checked["monetary_value"].to_numpy() if with_value else None)
+    given = isinstance(draws, pd.DataFrame)
     draws = _draws_for(model, rfm, method, draws, seed, n_jobs)
     n_purchase = len(purchases.params_)
 
@@ -427,9 +428,9 @@ def forecast_total(
 
     at_estimate = moments_at(model.params_.to_numpy(dtype=float), True)
     vectors = draws.to_numpy(dtype=float)
-    # The process variance of the total is a small, smooth part of its spread: computed exactly at
-    # _VARIANCE_DRAWS of the (independent) draws and averaged, it keeps the predictive variance
-    # (mean process variance + variance of the means) and costs a fraction of the whole.
+    # The process variance of the total is a smooth function of the parameters that varies little across
+    # the draws: computed exactly at _VARIANCE_DRAWS of the (independent) draws and averaged, it keeps the
+    # predictive variance (mean process variance + variance of the means) at a fraction of the cost.
     per_draw, failed = [], 0
     for number, vector in enumerate(vectors):
         try:
@@ -479,7 +480,7 @@ def forecast_total(
     result.attrs.update(
         {
             "interval": interval,
-            "method": draws.attrs.get("method", method) if isinstance(draws, pd.DataFrame) else method,
+            "method": draws.attrs.get("method", "given") if given else method,
             "n_draws": len(draws),
             "horizon": horizon,
             "time_unit": model.time_unit_,
@@ -488,9 +489,6 @@ def forecast_total(
         }
     )
     return result
-
-
-
 
 
 # --------------------------------------------------------------------------- calibration against a holdout
@@ -599,8 +597,6 @@ def holdout_calibration(model, rfm: pd.DataFrame, observed, *, t: float, levels=
             })
     coverage = pd.DataFrame.from_records(records).set_index(["level", "frequency"])
     return {"pit": pit_table, "histogram": histogram, "coverage": coverage}
-
-
 
 
 def cumulative_holdout_purchases(transactions: pd.DataFrame, rfm: pd.DataFrame, periods, *, train_period_end,
