@@ -40,6 +40,7 @@ from .persistence import load_model
 from .rfm import rfm_summary, rfm_train_test_split
 from .scoring import score, score_file
 from .transactions import TransactionLog
+from .uncertainty import bootstrap_params, forecast_total
 
 __version__ = "0.1.0"
 
@@ -65,9 +66,11 @@ __all__ = [
     "ShiftedBetaGeoModel",
     "TransactionLog",
     "VersionWarning",
+    "bootstrap_params",
     "compare_models",
     "evaluate",
     "fit_models",
+    "forecast_total",
     "load_model",
     "rfm_summary",
     "rfm_train_test_split",

@@ -248,6 +248,73 @@ def gamma_gamma_expected_spend(params, x, m):
     return (p * (v + x * m)) / (p * x + q - 1)
 
 
+# --------------------------------------------------------------------------- second moments (forecast variance)
+def _power_integral(c, z):
+    """G_c(z) = integral over (0, z) of (1 + u)^-(c + 1) du = (1 - (1 + z)^-c) / c, its limit log(1 + z) at c = 0."""
+    log_z = np.log1p(z)
+    y = c * log_z
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(np.abs(y) < 1e-8, 1.0 - y / 2, -np.expm1(-y) / np.where(y == 0, 1.0, y))
+    return log_z * ratio
+
+
+def _first_moment_integral(k, z):
+    """H_k(z) = integral over (0, z) of u (1 + u)^-k du, for z >= 0.
+
+    It is G_(k-2)(z) - G_(k-1)(z), which cancels for small z (both are about z, the difference
+    about z^2 / 2): there the series sum_j (-1)^j (k)_j / j! z^(j+2) / (j + 2) is summed instead.
+    """
+    k, z = np.broadcast_arrays(np.asarray(k, dtype=float), np.asarray(z, dtype=float))
+    closed = _power_integral(k - 2, z) - _power_integral(k - 1, z)
+    small = (z < 1e-3) & (k * z < 0.1)
+    if not small.any():
+        return closed
+    ks, zs = k[small], z[small]
+    term = np.ones_like(zs)  # (-1)^j (k)_j / j! z^j
+    total = np.zeros_like(zs)
+    for j in range(24):
+        total += term / (j + 2)
+        term = term * -(ks + j) * zs / (j + 1)
+    out = np.array(closed, dtype=float)
+    out[small] = total * zs**2
+    return out
+
+
+def bg_second_moment_if_alive(r, alpha, a, b, t, nodes: int = 32):
+    """E[X(t)^2] of a BG/NBD customer alive at time 0 with lambda ~ Gamma(r, alpha) and p ~ Beta(a, b).
+
+    Given p, the count is min(N(t), J), N Poisson, J ~ Geometric(p) on 1, 2, ...: with
+    P(X >= k) = P(N >= k) (1 - p)^(k-1) and E[X^2] = sum_k (2k - 1) P(X >= k), summing the series
+    inside the integral over arrival times and averaging over lambda gives, with z = p t / alpha,
+
+        E[X^2 | p] = r G_r(z) / p + 2 (1 - p) r (r + 1) H_(r+2)(z) / p^2
+
+    (see :func:`_power_integral`, :func:`_first_moment_integral`); its limit as p -> 0 is the NBD's
+    r t / alpha + r (r + 1) (t / alpha)^2. The average over p is an n-point Gauss-Jacobi rule for
+    Beta(a, b) (32 points: within 1e-9 of the series summed in mpmath for horizons up to ten times
+    alpha, 5e-5 at a hundred times). ``r``, ``alpha``, ``b`` and ``t`` broadcast; ``a`` is a number.
+    A customer alive at T with x repeat purchases is such a customer with (r + x, alpha + T, a, b + x)
+    (BG/NBD; b + x + 1 for MBG/NBD), as the expectations of the models use.
+    """
+    r, alpha, b, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (r, alpha, b, t)))
+    out = np.empty(r.shape)
+    for value in np.unique(b):
+        cells = b == value
+        p, weights = _beta_rule(nodes, float(a), float(value))
+        rc, tc = r[cells][:, None], (t[cells] / alpha[cells])[:, None]
+        z = p[None, :] * tc
+        log_z = np.log1p(z)
+        g_r = -np.expm1(-rc * log_z) / rc  # G_r(z) (r > 0)
+        g_next = -np.expm1(-(rc + 1) * log_z) / (rc + 1)  # G_(r+1)(z)
+        h = g_r - g_next  # H_(r+2)(z), which cancels for small z:
+        small = (z < 1e-3) & (rc * z < 0.1)
+        if small.any():
+            h[small] = _first_moment_integral(np.broadcast_to(rc + 2, z.shape)[small], z[small])
+        moment = rc * g_r / p + 2 * (1 - p) * rc * (rc + 1) * h / p**2
+        out[cells] = moment @ weights
+    return out
+
+
 # --------------------------------------------------------------------------- conditional distributions
 # The BG family (BG/NBD, MBG/NBD, BG/CNBD-k, MBG/CNBD-k) shares one structure once a customer is known to be
 # alive at T: his purchases in (T, T + t] are min(M, J), with M the purchases his phases complete and J the

@@ -279,6 +279,10 @@ def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_val
         result = evaluate(model, split)
     plots = render_plots(model, transactions, split, customer_id_col=customer_id_col, datetime_col=datetime_col,
                          customer_id=customer_id, dpi=dpi)
+    if result is not None:
+        split.attrs["uncertainty_plots"] = _uncertainty_plots(
+            model, transactions, split, customer_id_col=customer_id_col, datetime_col=datetime_col, dpi=dpi
+        )
     split.attrs["columns"] = shown_columns
     return split, result, plots
 
@@ -361,6 +365,9 @@ def _document(model, split, result, plots, *, title, source, sections) -> str:
     for plot in plots:
         body.append(f"<h3 id='{esc(plot.slug)}'>{esc(plot.title)}</h3>")
         body.append(figure_html(plot.png, alt=plot.title, caption=plot.caption))
+    uncertainty = split.attrs.get("uncertainty_plots")
+    if uncertainty is not None:
+        body += _uncertainty_section(uncertainty)
     for section_title, section_html in sections:
         body.append(f"<h2>{esc(str(section_title))}</h2>")
         body.append(str(section_html))
@@ -433,6 +440,54 @@ def build_report(
         test_period_end=test_period_end, customer_id=customer_id, dpi=dpi, input_policy=input_policy,
     )
     return _document(model, split, result, plots, title=title, source=source, sections=sections)
+
+
+# --------------------------------------------------------------------------- how sure the forecast is (issue 12)
+def _uncertainty_plots(model, transactions, split, *, customer_id_col, datetime_col, dpi) -> list | str:
+    """The fan chart of the holdout total and the calibration plot of the customers' intervals, or why not."""
+    from . import plotting
+    from .uncertainty import cumulative_holdout_purchases, forecast_total, holdout_calibration
+
+    purchases = model.purchase_model_ if isinstance(model, CLVModel) else model
+    holdout = float(split["test_T"].max())
+    horizon = max(int(np.floor(holdout)), 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            total = forecast_total(purchases, split, horizon=horizon, periods=min(horizon, 20), draws=100, seed=0)
+            coverage = holdout_calibration(purchases, split, "test_frequency", t=holdout,
+                                           levels=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95), seed=0)
+    except (DataError, NotImplementedError) as reason:
+        return f"Not available: {reason}"
+    actual = cumulative_holdout_purchases(transactions, split, total.index, train_period_end=split.attrs[
+        "observation_period_end"], customer_id_col=customer_id_col, datetime_col=datetime_col,
+        time_unit=model.time_unit_)
+    last = total.iloc[-1]
+    inside = last["purchases_lower"] <= actual.iloc[-1] <= last["purchases_upper"]
+    figure = _figure()
+    plotting.plot_forecast_total(total, actual, ax=figure.add_subplot())
+    fan = Plot("forecast_total", "Total purchases of the base: forecast with its interval, and the holdout",
+               f"After {horizon:g} time units the base made {int(actual.iloc[-1]):,} purchases; the forecast was "
+               f"{last['expected_purchases']:,.0f}, 90% predictive interval [{last['purchases_lower']:,.0f}, "
+               f"{last['purchases_upper']:,.0f}] ({'inside' if inside else 'outside'}). The inner band is the "
+               "parameters' uncertainty alone.", _png(figure, dpi))
+    figure = _figure()
+    plotting.plot_interval_coverage(coverage["coverage"], ax=figure.add_subplot())
+    calibration = Plot("interval_coverage", "Calibration of the customers' predictive intervals",
+                       "Share of customers whose holdout purchases fell inside their predictive interval, by "
+                       "training frequency: on or above the diagonal is calibrated (counts are discrete, so "
+                       "equal-tailed intervals are conservative).", _png(figure, dpi))
+    return [fan, calibration]
+
+
+def _uncertainty_section(plots) -> list[str]:
+    body = ["<h2>How sure the forecast is</h2>"]
+    if isinstance(plots, str):
+        return body + [f"<p>{html.escape(plots)}</p>"]
+    for plot in plots:
+        body.append(f"<h3 id='{html.escape(plot.slug)}'>{html.escape(plot.title)}</h3>")
+        body.append(figure_html(plot.png, alt=plot.title, caption=plot.caption))
+    return body
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

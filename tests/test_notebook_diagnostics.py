@@ -12,4 +12,5 @@ def test_diagnostics_notebook_runs_and_reads_the_published_holdout(tmp_path):
     html = [o["data"]["text/html"] for c in notebook.cells for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
     assert any("Mean holdout purchases by training frequency" in h for h in html)
     report = (tmp_path / "cdnow_report.html").read_text(encoding="utf-8")
-    assert report.count('<img src="data:image/png;base64,') == 11
+    # 11 diagnostic plots, then the fan chart and the calibration plot of "How sure the forecast is"
+    assert report.count('<img src="data:image/png;base64,') == 13

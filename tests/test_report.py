@@ -18,6 +18,7 @@ from clv_predict.report import build_report, write_report  # noqa: E402
 
 TRAIN_END, TEST_END = "1997-09-30", "1998-06-30"
 N_PLOTS = 11
+N_UNCERTAINTY_PLOTS = 2  # fan chart of the holdout total, calibration of the customers' intervals
 IMG = re.compile(r'<img src="([^"]*)"')
 EVIL_ID = '<script>alert("id")</script>'
 
@@ -61,9 +62,18 @@ def test_report_has_parameters_evaluation_and_every_plot(evil_report):
     assert evil_report.count("<table") == 5
 
 
+def test_report_says_how_sure_the_forecast_is(evil_report):
+    section = evil_report[evil_report.index("<h2>How sure the forecast is</h2>"):]
+    assert "Total purchases of the base: forecast with its interval, and the holdout" in section
+    assert "Calibration of the customers&#x27; predictive intervals" in section
+    # CDNOW's holdout total lies above BG/NBD's 90% interval, and the report says so
+    assert "the base made 1,882 purchases; the forecast was 1,653, 90% predictive interval [" in section
+    assert "(outside)" in section
+
+
 def test_report_is_self_contained(evil_report):
     sources = image_sources(evil_report)
-    assert len(sources) == N_PLOTS
+    assert len(sources) == N_PLOTS + N_UNCERTAINTY_PLOTS
     for source in sources:
         assert source.startswith("data:image/png;base64,")
         assert base64.b64decode(source.split(",", 1)[1]).startswith(b"\x89PNG\r\n\x1a\n")

@@ -594,7 +594,9 @@ class PurchaseModel(_ParametricModel):
     * ``_expected_new_customer_values(params, t)`` and
       ``_probability_of_n_values(params, t, n)`` for a customer just acquired;
     * ``_simulate_repeat_times(params, horizons, rng)``: the model's own process;
-    * ``_dropout_distribution(params)``: the fitted heterogeneity in dropout.
+    * ``_dropout_distribution(params)``: the fitted heterogeneity in dropout;
+    * optionally ``_second_moment_if_alive_values(params, x, t_x, T, t)``, E[X^2] of an alive customer's
+      future count, for the variance of forecasts (by default from the conditional distribution).
 
     Everything else (fitting, discounting, the public methods, persistence, the
     summary, the RFM summary of a chunk of transactions for batch scoring and the
@@ -756,6 +758,29 @@ class PurchaseModel(_ParametricModel):
 
     def _expected_if_alive_values(self, params, x, t_x, T, t) -> np.ndarray:
         raise NotImplementedError
+
+    def _second_moment_if_alive_values(self, params, x, t_x, T, t) -> np.ndarray:
+        """E[X(T, T + t]^2] of a customer alive at ``T`` (same arguments and columns as
+        ``_expected_if_alive_values``): with it, the variance of a forecast (:func:`clv_predict.uncertainty.forecast_total`).
+
+        By default from the survival of an alive customer's count: E[X^2 | alive] =
+        sum_(n >= 1) (2n - 1) P(X >= n | alive), summed until P(X >= n | alive) < 1e-12 for every row.
+        Models with a closed form declare it instead (much faster).
+        """
+        x, t_x, T, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T, t)))
+        out = np.empty(x.shape)
+        for horizon in np.unique(t):
+            cells = t == horizon
+            rows = [v[cells] for v in (x, t_x, T)]
+            most = 64
+            while True:
+                counts = np.arange(1, most + 1, dtype=float)
+                survival = self._survival_if_alive_values(params, *rows, float(horizon), counts)
+                if survival[:, -1].max() < 1e-12 or most >= 1 << 14:
+                    break
+                most *= 4
+            out[cells] = survival @ (2 * counts - 1)
+        return out
 
     def _expected_new_customer_values(self, params, t):
         raise NotImplementedError

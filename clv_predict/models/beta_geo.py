@@ -80,6 +80,11 @@ class BetaGeoModel(GeometricDropoutMixin, PurchaseModel):
     def _expected_if_alive_values(self, params, x, t_x, T, t):
         return _math.bgnbd_expected_if_alive(params, x, T, t)
 
+    def _second_moment_if_alive_values(self, params, x, t_x, T, t):
+        r, alpha, a, b = params
+        x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
+        return _math.bg_second_moment_if_alive(r + x, alpha + T, a, b + x, t)
+
     def _expected_new_customer_values(self, params, t):
         return _math.bgnbd_unconditional_expected(params, t)
 

@@ -270,6 +270,12 @@ class ModifiedBetaGeoModel(GeometricDropoutMixin, PurchaseModel):
     def _expected_if_alive_values(self, params, x, t_x, T, t):
         return expected_if_alive(params, x, T, t)
 
+    def _second_moment_if_alive_values(self, params, x, t_x, T, t):
+        # alive at T, he is a BG/NBD customer with (r + x, alpha + T, a, b + x + 1): see expected_if_alive
+        r, alpha, a, b = params
+        x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
+        return _math.bg_second_moment_if_alive(r + x, alpha + T, a, b + x + 1.0, t)
+
     def _expected_new_customer_values(self, params, t):
         return expected_new_customer(params, t)
 

@@ -30,7 +30,7 @@ from scipy import stats
 from scipy.integrate import IntegrationWarning, quad
 from scipy.special import digamma, gammaln, logsumexp
 
-from .. import _lifetimes, _rows
+from .. import _lifetimes, _math, _rows
 from ._base import PurchaseModel, _distinct_rows, _first_arrival_times
 
 #: Above this argument 2F1(1, a; a + b; z) is integrated rather than summed (the series needs ~180 terms here).
@@ -206,6 +206,23 @@ def pareto_nbd_expected_if_alive(params, x, T, t):
     r, alpha, s, beta = params
     x, T, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, T, t)))
     return (r + x) / (alpha + T) * _lifetime_factor(s, beta + T, t)
+
+
+def pareto_nbd_second_moment_if_alive(params, x, T, t):
+    """E[X(T, T + t]^2] of a customer alive at T with x repeat purchases.
+
+    Alive at T, he buys at rate lambda ~ Gamma(r + x, alpha + T) for the time m = min(tau, t) he stays,
+    tau ~ Exponential(mu), mu ~ Gamma(s, beta + T). Given them the count is Poisson(lambda m), so
+    E[X^2] = E[lambda] E[m] + E[lambda^2] E[m^2], with E[m] = (beta + T) G_(s-1)(z) and
+    E[m^2] = 2 (beta + T)^2 H_s(z), z = t / (beta + T) (the integrals of :mod:`clv_predict._math`).
+    """
+    r, alpha, s, beta = params
+    x, T, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, T, t)))
+    k, scale, life = r + x, alpha + T, beta + T
+    z = t / life
+    mean_time = life * _math._power_integral(s - 1.0, z)
+    mean_square_time = 2 * life**2 * _math._first_moment_integral(s, z)
+    return k / scale * mean_time + k * (k + 1) / scale**2 * mean_square_time
 
 
 def _probability_of_n(params, t: float, n: float) -> float:
@@ -449,6 +466,9 @@ class ParetoNBDModel(PurchaseModel):
 
     def _expected_if_alive_values(self, params, x, t_x, T, t):
         return pareto_nbd_expected_if_alive(params, x, T, t)
+
+    def _second_moment_if_alive_values(self, params, x, t_x, T, t):
+        return pareto_nbd_second_moment_if_alive(params, x, T, t)
 
     def _expected_new_customer_values(self, params, t):
         values = pareto_nbd_expected_if_alive(params, 0.0, 0.0, t)
