@@ -72,7 +72,7 @@ def test_zero_coefficients_give_the_model_without_covariates():
     assert abs(with_noise.params_["spend:noise[b]"]) < 2 * with_noise.standard_errors_["spend:noise[b]"]
     assert with_noise.log_likelihood_ >= plain.log_likelihood_ - 1e-6
     # the fitted likelihood is the formula's at the estimates
-    design = with_noise.encoding_.transform(rfm).to_numpy()
+    design = with_noise.covariate_encoding_.transform(rfm).to_numpy()
     assert with_noise.log_likelihood_ == pytest.approx(
         spend_log_likelihood(with_noise.params_.to_numpy(), x, m, design).sum(), rel=1e-10)
 
@@ -80,7 +80,7 @@ def test_zero_coefficients_give_the_model_without_covariates():
 def test_parameters_are_recovered_within_two_standard_errors():
     rfm = _simulate(4000, seed=11)
     model = GammaGammaModel(covariates=["channel", "region", "age"]).fit(rfm)
-    assert model.encoding_.reference == {"channel": "app", "region": "north"}
+    assert model.covariate_encoding_.reference == {"channel": "app", "region": "north"}
     assert list(model.params_.index) == list(TRUE)
     assert model.convergence_["converged"]
     for name, value in TRUE.items():
@@ -147,7 +147,7 @@ def test_errors_name_the_column():
 def test_covariate_penalty_shrinks_the_coefficients_alone():
     rfm = _simulate(800, seed=6)
     free = GammaGammaModel(covariates=["channel"]).fit(rfm)
-    shrunk = GammaGammaModel(covariates=["channel"], covariate_penalizer_coef=1.0).fit(rfm)
+    shrunk = GammaGammaModel(covariates=["channel"], covariate_penalizer=1.0).fit(rfm)
     assert abs(shrunk.params_["spend:channel[shop]"]) < 0.5 * abs(free.params_["spend:channel[shop]"])
 
 
@@ -155,4 +155,4 @@ def test_a_refit_without_covariates_has_the_plain_parameters():
     rfm = _simulate(300, seed=8)
     model = GammaGammaModel(covariates=["channel"]).fit(rfm)
     model.covariates = None
-    assert list(model.fit(rfm).params_.index) == ["p", "q", "v"] and model.encoding_ is None
+    assert list(model.fit(rfm).params_.index) == ["p", "q", "v"] and model.covariate_encoding_ is None

@@ -10,10 +10,11 @@ from scipy.special import digamma, gammaln
 
 from .. import _lifetimes, _rows
 from .._rows import _Cached
-from .._validation import check_nonnegative_number, check_rfm, plural
-from ..covariates import CovariateEncoding, check_covariate_names
+from .._validation import check_rfm, plural
+from ..covariates import check_covariate_names
 from ..exceptions import DataError, DataWarning, ModelWarning
 from ._base import _compress, _ParametricModel, _row_weights, _time_unit_of
+from ._coefficients import _CoefficientsMixin
 
 
 def spend_log_likelihood(params, x, m, design=None):
@@ -80,7 +81,7 @@ class _GammaGammaCovariateRows(_Cached):
         return float(value), np.concatenate([[d_p, d_q, d_v], d_gamma])
 
 
-class GammaGammaModel(_ParametricModel):
+class GammaGammaModel(_CoefficientsMixin, _ParametricModel):
     """The Gamma-Gamma model of the mean value of a customer's repeat purchases (Fader & Hardie 2013).
 
     A customer's purchase values are Gamma(p, nu) around his own mean; across
@@ -105,8 +106,14 @@ class GammaGammaModel(_ParametricModel):
         The optimiser; covariates are fitted by the native one only.
     covariates : list of str, optional
         Columns of the RFM table the spend scale depends on.
-    covariate_penalizer_coef : float, default 0
-        L2 penalty on the covariate coefficients alone.
+    covariate_penalizer : float, default 0
+        L2 penalty on the covariate coefficients alone (per unit of their column).
+    covariate_reference : dict, optional
+        ``{column: level}``: the reference level of a categorical covariate (default: its most
+        frequent level among the customers fitted).
+    unseen : {"error", "reference"}, default "error"
+        What a level not seen in training does at prediction: an error naming it, or counting as
+        the reference level (with a warning).
 
     Examples
     --------
@@ -130,11 +137,13 @@ class GammaGammaModel(_ParametricModel):
     #: Prefix of the covariate coefficients' names in ``params_``.
     _coefficient_prefix = "spend"
 
-    def __init__(self, penalizer_coef: float = 0.0, engine: str = "native", covariates=None,
-                 covariate_penalizer_coef: float = 0.0):
+    def __init__(self, penalizer_coef: float = 0.0, engine: str = "native", *, covariates=None,
+                 covariate_penalizer: float = 0.0, covariate_reference: dict | None = None, unseen: str = "error"):
         super().__init__(penalizer_coef, engine)
         self.covariates = covariates
-        self.covariate_penalizer_coef = covariate_penalizer_coef
+        self.covariate_penalizer = covariate_penalizer
+        self.covariate_reference = covariate_reference
+        self.unseen = unseen
 
     def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None, weights=None) -> "GammaGammaModel":
         """Fit on the repeat customers (``frequency > 0``) of an RFM summary with ``monetary_value``.
@@ -146,13 +155,7 @@ class GammaGammaModel(_ParametricModel):
 
     def _check_settings(self) -> None:
         super()._check_settings()
-        columns = check_covariate_names(self.covariates, "covariates")
-        check_nonnegative_number(self.covariate_penalizer_coef, "covariate_penalizer_coef")
-        if columns and self.engine != "native":
-            raise DataError(
-                f"engine={self.engine!r} cannot fit spend covariates (lifetimes has no Gamma-Gamma with covariates); "
-                "use engine='native'"
-            )
+        self._check_covariate_settings()
 
     def _fit(self, rfm, checked, time_unit, weights, prepared=None) -> "GammaGammaModel":
         """``fit`` on the columns ``check_rfm(rfm, need_monetary=True)`` returned.
@@ -163,8 +166,7 @@ class GammaGammaModel(_ParametricModel):
         row_weights = _row_weights(rfm, weights, len(checked))
         if check_covariate_names(self.covariates, "covariates"):
             return self._fit_covariates(rfm, checked, time_unit, row_weights)
-        self.__dict__.pop("_param_names", None)  # a refit without covariates has the class's names
-        self.encoding_ = None
+        self._forget_covariates()
         n_repeat, n_usable, unique, weights = self._prepare(checked, row_weights) if prepared is None else prepared
         _check_usable(n_repeat, n_usable, weights.size)
         data = {
@@ -202,10 +204,8 @@ class GammaGammaModel(_ParametricModel):
     def _fit_covariates(self, rfm, checked, time_unit, row_weights) -> "GammaGammaModel":
         """The fit with the spend scale ``v exp(gamma' z)``, on the repeat customers with positive spend.
 
-        The encoding is learnt on those customers (a level seen only among the others would have no
-        spend to estimate its effect from). The optimiser sees each coefficient as ``log`` of a
-        positive multiplier, so the shared machinery (starts in log space, sample then polish)
-        applies unchanged; numeric covariates are divided by their spread while fitting.
+        The encoding is learnt on those customers: a level seen only among the others would have no
+        spend to estimate its effect from.
         """
         frequency = checked["frequency"].to_numpy()
         spend = checked["monetary_value"].to_numpy()
@@ -217,17 +217,13 @@ class GammaGammaModel(_ParametricModel):
             n_repeat, n_usable = int(round(row_weights[repeat].sum())), int(round(row_weights[usable].sum()))
             usable &= row_weights > 0
         _check_usable(n_repeat, n_usable, int(usable.sum()))
-        table = rfm.loc[usable] if rfm.index.is_unique else rfm[usable]
-        encoding = CovariateEncoding.fit(table, self.covariates, what="the repeat customers with positive spend")
-        scales = encoding.scales
-        design = encoding.transform(table).to_numpy() / scales
+        table = rfm[usable]
+        design, design_names = self._learn_covariates(table, "the repeat customers with positive spend")
         columns = {"x": frequency[usable], "m": spend[usable]}
         columns.update({f"z{j}": design[:, j] for j in range(design.shape[1])})
         unique, weights = _compress(columns, None if row_weights is None else row_weights[usable])
         design = np.column_stack([unique[f"z{j}"] for j in range(design.shape[1])])
-        names = [f"{self._coefficient_prefix}:{name}" for name in encoding.names]
-        self._param_names = ("p", "q", "v", *names)
-        self.encoding_ = encoding
+        self._param_names = ("p", "q", "v", *(f"{self._coefficient_prefix}:{name}" for name in design_names))
         data = {
             "columns": unique,
             "design_columns": design.shape[1],
@@ -235,56 +231,8 @@ class GammaGammaModel(_ParametricModel):
             "n": weights.sum(),
             "rows": _GammaGammaCovariateRows(unique["x"], unique["m"], design, weights),
         }
-        with np.errstate(all="ignore"):
-            positive = self._optimise(data)
-        natural = _natural(positive)
-        self.log_likelihood_ = float(data["rows"].value(natural))
-
-        def total_gradient(point):
-            # in (p, q, v, exp(gamma)): every coordinate positive and of size ~1, so that the shared
-            # finite-difference steps (relative to the point) suit the coefficients too
-            at = _natural(point)
-            gradient = -data["rows"].gradient(at) + 2 * data["n"] * self._penalty_factors(at.size) * at
-            gradient[3:] /= point[3:]
-            return gradient
-
-        with np.errstate(all="ignore"):
-            self._set_covariance(total_gradient, positive)
-        # back to the coefficients: d gamma = d multiplier / multiplier, and numeric columns in their own units
-        factors = np.concatenate([np.ones(3), 1.0 / (positive[3:] * scales)])
-        covariance = self.covariance_.to_numpy() * np.outer(factors, factors)
-        natural[3:] /= scales
-        names = list(self._param_names)
-        self.params_ = pd.Series(natural, index=names, name="estimate")
-        self.covariance_ = pd.DataFrame(covariance, index=names, columns=names)
-        self.standard_errors_ = pd.Series(np.sqrt(np.diag(covariance)), index=names, name="standard_error")
+        self._fit_coefficients(data, self._covariate_encoding.scales)
         return self._finish(rfm, time_unit, n_usable, n_repeat, weights.size)
-
-    def _penalty_factors(self, size: int) -> np.ndarray:
-        """Penalty per parameter: ``penalizer_coef`` on p, q, v and ``covariate_penalizer_coef`` on the rest."""
-        return np.concatenate([np.full(3, float(self.penalizer_coef)),
-                               np.full(size - 3, float(self.covariate_penalizer_coef))])
-
-    def _negative_objective(self, data, scaled):
-        if "design_columns" not in data:
-            return super()._negative_objective(data, scaled)
-        at = _natural(scaled)
-        return -data["rows"].value(at) / data["n"] + self._penalty_factors(at.size) @ at**2
-
-    def _negative_objective_gradient(self, data, scaled):
-        if "design_columns" not in data:
-            return super()._negative_objective_gradient(data, scaled)
-        at = _natural(scaled)
-        gradient = -data["rows"].gradient(at) / data["n"] + 2 * self._penalty_factors(at.size) * at
-        gradient[3:] /= scaled[3:]  # the optimiser's coordinate is the multiplier exp(gamma)
-        return gradient
-
-    def _design(self, frame: pd.DataFrame, *, unseen: str = "error", what: str = "rfm") -> np.ndarray | None:
-        """The encoded covariates of ``frame`` (None for a model without covariates)."""
-        encoding = getattr(self, "encoding_", None)
-        if encoding is None:
-            return None
-        return encoding.transform(frame, unseen=unseen, what=what).to_numpy()
 
     def _spend_scales(self, design) -> np.ndarray | float:
         """Each customer's spend scale ``v exp(gamma' z)`` (``v`` without covariates)."""
@@ -332,13 +280,12 @@ class GammaGammaModel(_ParametricModel):
     def _lifetimes_fit(self, data, initial_log_params):
         return _lifetimes.fit_gamma_gamma(data["x"], data["m"], data["weights"], self.penalizer_coef, initial_log_params)
 
-    def expected_spend(self, rfm: pd.DataFrame, *, unseen: str = "error") -> pd.Series:
+    def expected_spend(self, rfm: pd.DataFrame, *, unseen: str | None = None) -> pd.Series:
         """Conditional expected mean transaction value per customer (equation 5 of Fader & Hardie's note).
 
         Customers without repeat purchases get the population mean ``p v / (q - 1)`` (with covariates,
         the mean of their profile, ``p v_i / (q - 1)``). A model with covariates reads them from
-        ``rfm``; ``unseen="reference"`` counts a level not seen in training as the reference level
-        instead of refusing it.
+        ``rfm``; ``unseen`` overrides the model's setting for levels not seen in training.
         """
         self._check_fitted()
         checked = check_rfm(rfm, need_monetary=True)
@@ -348,11 +295,11 @@ class GammaGammaModel(_ParametricModel):
         return pd.Series(values, index=checked.index, name="expected_spend")
 
     def _expected_spend_values(self, frequency: np.ndarray, monetary_value: np.ndarray, *, rfm=None,
-                               unseen: str = "error") -> np.ndarray:
+                               unseen: str | None = None) -> np.ndarray:
         """Expected spend per purchase; ``rfm`` (the table the arrays come from) holds the covariates, if any."""
         params = self.params_.to_numpy()
         design = None
-        if getattr(self, "encoding_", None) is not None:
+        if getattr(self, "_covariate_encoding", None) is not None:
             if rfm is None:
                 raise DataError("this Gamma-Gamma model has spend covariates: pass the table that holds them")
             design = self._design(rfm, unseen=unseen)
@@ -364,7 +311,7 @@ class GammaGammaModel(_ParametricModel):
             values = np.where(frequency > 0, values, np.nan)
         return values
 
-    def expected_spend_new_customer(self, profile=None, *, unseen: str = "error") -> pd.Series:
+    def expected_spend_new_customer(self, profile=None, *, unseen: str | None = None) -> pd.Series:
         """Expected spend per purchase of a customer not yet seen to buy again: ``p v_i / (q - 1)``.
 
         Parameters
@@ -392,18 +339,7 @@ class GammaGammaModel(_ParametricModel):
         """
         self._check_fitted()
         p, q = self.params_.iloc[0], self.params_.iloc[1]
-        encoding = getattr(self, "encoding_", None)
-        if encoding is None:
-            frame = pd.DataFrame(index=pd.RangeIndex(1))
-            design = None
-        else:
-            if profile is None:
-                raise DataError(
-                    "this Gamma-Gamma model has spend covariates: give a 'profile' with "
-                    f"{', '.join(map(repr, encoding.columns))}"
-                )
-            frame = encoding.profile_frame(profile)
-            design = encoding.transform(frame, unseen=unseen, what="profile").to_numpy()
+        frame, design = self._profile_design(profile, unseen=unseen)
         scales = np.broadcast_to(self._spend_scales(design), (len(frame),))
         values = p * scales / (q - 1) if q > 1 else np.full(len(frame), np.inf)
         return pd.Series(values, index=frame.index, name="expected_spend")
@@ -417,13 +353,6 @@ class GammaGammaModel(_ParametricModel):
         self._check_fitted()
         p, q, v = self.params_.to_numpy()
         return float(p * v / (q - 1)) if q > 1 else float("inf")
-
-
-def _natural(positive: np.ndarray) -> np.ndarray:
-    """(p, q, v, gamma) from the optimiser's positive coordinates (p, q, v, exp(gamma))."""
-    natural = np.array(positive, dtype=float)
-    natural[3:] = np.log(natural[3:])
-    return natural
 
 
 def _check_usable(n_repeat: int, n_usable: int, n_rows: int) -> None:
