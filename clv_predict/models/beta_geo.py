@@ -9,9 +9,37 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import stats
+from scipy.special import digamma, expit, gammaln
 
 from .. import _lifetimes, _math, _rows
 from ._base import PurchaseModel, _first_arrival_times
+
+
+def bgnbd_row_log_likelihood(params, x, t_x, T):
+    """Each row's BG/NBD log-likelihood and its derivatives in (r, alpha, a, b), shape (4, n), parameters per row.
+
+    Equation (6) of Fader, Hardie & Lee (2005), the form of :func:`clv_predict._math.bgnbd_log_likelihood`.
+    """
+    r, alpha, a, b = params
+    repeat = x > 0
+    log_T, log_t = np.log(alpha + T), np.log(alpha + t_x)
+    rx = r + x
+    b_x = b + np.maximum(x, 1) - 1
+    with np.errstate(divide="ignore"):
+        d = np.where(repeat, np.log(a) - np.log(b_x) - rx * (log_t - log_T), -np.inf)
+    share = expit(d)
+    values = (
+        gammaln(rx) - gammaln(r) + r * np.log(alpha) + gammaln(a + b) + gammaln(b + x) - gammaln(b)
+        - gammaln(a + b + x) - rx * log_T + np.logaddexp(0.0, d)
+    )
+    common = digamma(a + b) - digamma(a + b + x)
+    gradient = np.array([
+        digamma(rx) - digamma(r) + np.log(alpha) - (1 - share) * log_T - share * log_t,
+        r / alpha - (1 - share) * rx / (alpha + T) - share * rx / (alpha + t_x),
+        common + share / a,
+        common + digamma(b + x) - digamma(b) - share / b_x,
+    ])
+    return values, gradient
 
 
 class BetaGeoModel(PurchaseModel):
@@ -59,6 +87,11 @@ class BetaGeoModel(PurchaseModel):
     )
     _kind = "BetaGeoModel"
     _lifetimes_engine = True
+    # CLVTools' bgnbd with static covariates: alpha_i = alpha exp(-g_p'z); a_i = a exp(g_d'z), b_i = b exp(g_d'z)
+    _covariate_links = {"alpha": ("purchase", -1.0), "a": ("dropout", 1.0), "b": ("dropout", 1.0)}
+
+    def _row_log_likelihood(self, params, columns):
+        return bgnbd_row_log_likelihood(params, columns["frequency"], columns["recency"], columns["T"])
 
     def _make_rows(self, columns, weights):
         return _rows.BetaGeoRows(columns["frequency"], columns["recency"], columns["T"], weights)

@@ -202,6 +202,28 @@ class ModifiedBetaGeoRows(_Cached):
         return float(value), np.array([d_r, d_alpha, d_a, d_b])
 
 
+def row_log_likelihood(params, x, t_x, T):
+    """Each row's MBG/NBD log-likelihood and its derivatives in (r, alpha, a, b), shape (4, n), parameters per row
+    (the form of :func:`log_likelihood`)."""
+    r, alpha, a, b = params
+    log_T, log_t = np.log(alpha + T), np.log(alpha + t_x)
+    rx = r + x
+    d = np.log(a) - np.log(b + x) - rx * (log_t - log_T)
+    share = expit(d)
+    values = (
+        gammaln(rx) - gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b) + gammaln(b + x + 1)
+        - gammaln(a + b + x + 1) - rx * log_T + np.logaddexp(0.0, d)
+    )
+    common = digamma(a + b) - digamma(a + b + x + 1)
+    gradient = np.array([
+        digamma(rx) - digamma(r) + np.log(alpha) - (1 - share) * log_T - share * log_t,
+        r / alpha - (1 - share) * rx / (alpha + T) - share * rx / (alpha + t_x),
+        common + share / a,
+        common + digamma(b + x + 1) - digamma(b) - share / (b + x),
+    ])
+    return values, gradient
+
+
 # --------------------------------------------------------------------------- the model
 class ModifiedBetaGeoModel(PurchaseModel):
     """The MBG/NBD model of repeat purchasing and dropout (Batislam, Denizel & Filiztekin 2007).
@@ -250,6 +272,12 @@ class ModifiedBetaGeoModel(PurchaseModel):
     )
     _kind = "ModifiedBetaGeoModel"
     _lifetimes_engine = True
+
+    # as BG/NBD (CLVTools' convention): alpha_i = alpha exp(-g_p'z); a_i = a exp(g_d'z), b_i = b exp(g_d'z)
+    _covariate_links = {"alpha": ("purchase", -1.0), "a": ("dropout", 1.0), "b": ("dropout", 1.0)}
+
+    def _row_log_likelihood(self, params, columns):
+        return row_log_likelihood(params, columns["frequency"], columns["recency"], columns["T"])
 
     def _make_rows(self, columns, weights):
         return ModifiedBetaGeoRows(columns["frequency"], columns["recency"], columns["T"], weights)

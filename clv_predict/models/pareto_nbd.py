@@ -291,6 +291,28 @@ class ParetoNBDRows(_rows._Cached):
         return float(value), np.array([d_r, d_alpha, d_s, d_beta])
 
 
+def row_log_likelihood(params, x, t_x, T):
+    """Each row's Pareto/NBD log-likelihood and its derivatives in (r, alpha, s, beta), shape (4, n), parameters
+    per row: the two-integral form of this module's docstring, as :class:`ParetoNBDRows` sums it."""
+    r, alpha, s, beta = params
+    k = r + x
+    values = gammaln(k) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    alive = _log_tail_integral(k + 1, s, alpha + T, beta + T)
+    died = _log_tail_integral(k, s + 1, alpha + t_x, beta + t_x)
+    first = np.log(k) + alive[0]
+    second = np.log(s) + died[0]
+    total = np.logaddexp(first, second)
+    w_first = np.exp(first - total)
+    w_second = 1.0 - w_first
+    gradient = np.array([
+        digamma(k) - digamma(r) + np.log(alpha) + w_first * (1.0 / k + alive[1]) + w_second * died[1],
+        r / alpha + w_first * alive[3] + w_second * died[3],
+        np.log(beta) + w_first * alive[2] + w_second * (1.0 / s + died[2]),
+        s / beta + w_first * alive[4] + w_second * died[4],
+    ])
+    return values + total, gradient
+
+
 class ParetoNBDModel(PurchaseModel):
     """The Pareto/NBD model of repeat purchasing and dropout (Schmittlein, Morrison & Colombo 1987).
 
@@ -335,6 +357,11 @@ class ParetoNBDModel(PurchaseModel):
     )
     _kind = "ParetoNBDModel"
     _lifetimes_engine = True
+    # Fader & Hardie's note and CLVTools: alpha_i = alpha exp(-g_p'z), beta_i = beta exp(-g_d'z)
+    _covariate_links = {"alpha": ("purchase", -1.0), "beta": ("dropout", -1.0)}
+
+    def _row_log_likelihood(self, params, columns):
+        return row_log_likelihood(params, columns["frequency"], columns["recency"], columns["T"])
 
     def _make_rows(self, columns, weights):
         return ParetoNBDRows(columns["frequency"], columns["recency"], columns["T"], weights)
