@@ -68,6 +68,10 @@ def _model_state(model) -> dict:
         "n_unique_rows": int(model.n_unique_rows_),
         "convergence": {k: (v if isinstance(v, (str, bool, int, type(None))) else float(v)) for k, v in model.convergence_.items()},
     }
+    covariates = model._covariate_state()
+    if covariates is not None:
+        # the encoding learnt in training (levels, reference levels): the coefficients' names follow from it
+        state["covariates"] = covariates
     return state
 
 
@@ -197,10 +201,13 @@ def _new(kind: str, state: dict):
 
 
 def _restore(model, state: dict, training: dict):
-    names = list(model._param_names) + list(model._extra_param_names)
+    model._restore_covariates(state.get("covariates"))
+    own = list(type(model)._param_names) + list(model._extra_param_names)
+    names = model._all_param_names() + list(model._extra_param_names)
     model.params_ = pd.Series([float(state["params"][n]) for n in names], index=names, name="estimate")
-    if not (np.all(np.isfinite(model.params_)) and np.all(model.params_ > 0)):
-        raise ValueError(f"parameters must be positive numbers; got {model.params_.to_dict()}")
+    # covariate coefficients are any real number; the model's own parameters are positive
+    if not (np.all(np.isfinite(model.params_)) and np.all(model.params_[own] > 0)):
+        raise ValueError(f"parameters must be finite and the model's own positive; got {model.params_.to_dict()}")
     covariance = np.asarray(state["covariance"], dtype=float).reshape(len(names), len(names))
     model.covariance_ = pd.DataFrame(covariance, index=names, columns=names)
     model.standard_errors_ = pd.Series(

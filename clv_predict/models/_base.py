@@ -367,6 +367,21 @@ class _ParametricModel:
         """The names in ``params_``: the model's parameters, then any covariate coefficients."""
         return list(self._param_names)
 
+    # ------------------------------------------------------------------ covariates in a saved file
+    def _covariate_state(self) -> dict | None:
+        """What a saved file keeps of the covariates beyond the settings: the encoding learnt in training."""
+        encoding = getattr(self, "_covariate_encoding", None)
+        return None if encoding is None else {"encoding": encoding.to_dict()}
+
+    def _restore_covariates(self, state: dict | None) -> None:
+        """Take back the encoding of a saved file (the settings are already the saved ones)."""
+        if state:
+            self._adopt_encoding(CovariateEncoding.from_dict(state["encoding"]))
+
+    def _adopt_encoding(self, encoding: CovariateEncoding) -> None:
+        """Use ``encoding`` as if learnt in training: the coefficients' names and layout follow from it."""
+        raise DataError(f"{type(self).__name__} does not take covariates")
+
     # ------------------------------------------------------------------ fitted figures
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
@@ -656,6 +671,11 @@ class PurchaseModel(_ParametricModel):
         self._covariate_encoding = encoding
         self._coefficient_names, self._loadings = _covariates.coefficient_layout(encoding, purchase, dropout, constrain)
         return encoding.transform(rfm).to_numpy()
+
+    def _adopt_encoding(self, encoding: CovariateEncoding) -> None:
+        purchase, dropout, constrain = self._covariate_settings()
+        self._covariate_encoding = encoding
+        self._coefficient_names, self._loadings = _covariates.coefficient_layout(encoding, purchase, dropout, constrain)
 
     def _coefficient_scales(self) -> np.ndarray:
         """Spread of each coefficient's design column in training: the fit works per spread, not per unit."""

@@ -45,11 +45,19 @@ class _CoefficientsMixin:
         self.__dict__.pop("_param_names", None)
         self._covariate_encoding = None
 
-    def _learn_covariates(self, table: pd.DataFrame, what: str) -> tuple[np.ndarray, list[str]]:
-        """Fit the encoding on ``table``; the design divided by each column's spread, and the design names."""
+    def _learn_covariates(self, table: pd.DataFrame, what: str) -> np.ndarray:
+        """Fit the encoding on ``table`` and take it; the design divided by each column's spread."""
         encoding = CovariateEncoding.fit(table, self.covariates, reference=self.covariate_reference, what=what)
+        self._adopt_encoding(encoding)
+        return encoding.transform(table, what=what).to_numpy() / encoding.scales
+
+    def _adopt_encoding(self, encoding: CovariateEncoding) -> None:
         self._covariate_encoding = encoding
-        return encoding.transform(table, what=what).to_numpy() / encoding.scales, encoding.names
+        self._param_names = (*type(self)._param_names, *self._coefficient_names_of(encoding.names))
+
+    def _coefficient_names_of(self, design_names: list[str]) -> list[str]:
+        """The coefficients' names in ``params_`` for the design columns ``design_names``."""
+        raise NotImplementedError
 
     @property
     def _n_own(self) -> int:

@@ -218,12 +218,11 @@ class GammaGammaModel(_CoefficientsMixin, _ParametricModel):
             usable &= row_weights > 0
         _check_usable(n_repeat, n_usable, int(usable.sum()))
         table = rfm[usable]
-        design, design_names = self._learn_covariates(table, "the repeat customers with positive spend")
+        design = self._learn_covariates(table, "the repeat customers with positive spend")
         columns = {"x": frequency[usable], "m": spend[usable]}
         columns.update({f"z{j}": design[:, j] for j in range(design.shape[1])})
         unique, weights = _compress(columns, None if row_weights is None else row_weights[usable])
         design = np.column_stack([unique[f"z{j}"] for j in range(design.shape[1])])
-        self._param_names = ("p", "q", "v", *(f"{self._coefficient_prefix}:{name}" for name in design_names))
         data = {
             "columns": unique,
             "design_columns": design.shape[1],
@@ -233,6 +232,9 @@ class GammaGammaModel(_CoefficientsMixin, _ParametricModel):
         }
         self._fit_coefficients(data, self._covariate_encoding.scales)
         return self._finish(rfm, time_unit, n_usable, n_repeat, weights.size)
+
+    def _coefficient_names_of(self, design_names):
+        return [f"{self._coefficient_prefix}:{name}" for name in design_names]
 
     def _spend_scales(self, design) -> np.ndarray | float:
         """Each customer's spend scale ``v exp(gamma' z)`` (``v`` without covariates)."""

@@ -178,15 +178,13 @@ class ShiftedBetaGeoModel(_CoefficientsMixin, _DiscreteModel):
         row_weights = _row_weights(summary, weights, len(checked))
         if len(checked) == 0:
             raise DataError("the summary has no customers to fit on")
-        design, design_names = self._learn_covariates(summary, "summary")
+        design = self._learn_covariates(summary, "summary")
         columns = {"T": checked["T"].to_numpy(), "churned": checked["churned"].to_numpy()}
         columns.update({f"z{j}": design[:, j] for j in range(design.shape[1])})
         unique, counts = _compress(columns, row_weights)
         if counts.size == 0:
             raise DataError("the summary has no customers to fit on (every weight is 0)")
         design = np.column_stack([unique[f"z{j}"] for j in range(design.shape[1])])
-        self._param_names = ("alpha", "beta", *(f"churn:{name}" for name in design_names),
-                             *(f"retention:{name}" for name in design_names))
         data = {
             "columns": unique,
             "design_columns": design.shape[1],
@@ -202,6 +200,9 @@ class ShiftedBetaGeoModel(_CoefficientsMixin, _DiscreteModel):
         self.n_unique_rows_ = int(counts.size)
         self._set_no_training()
         return self
+
+    def _coefficient_names_of(self, design_names):
+        return [f"churn:{name}" for name in design_names] + [f"retention:{name}" for name in design_names]
 
     def _params(self) -> np.ndarray:
         """(alpha, beta): with covariates, those of the reference profile (reference levels, numbers at 0)."""
