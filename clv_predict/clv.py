@@ -33,6 +33,10 @@ class CLVModel:
         Optimiser used for both fits (see :class:`BetaGeoModel`): the
         package's own, or lifetimes' fitters (the reference; slow at millions
         of customers).
+    spend_covariates : list of str, optional
+        Columns of the RFM table the Gamma-Gamma spend scale depends on
+        (``GammaGammaModel(covariates=...)``): coefficients ``spend:<column>``,
+        a positive one raising expected spend per purchase.
 
     Examples
     --------
@@ -58,11 +62,14 @@ class CLVModel:
         spend_penalizer_coef: float = 0.0,
         engine: str = "native",
         purchase_model="bg_nbd",
+        *,
+        spend_covariates=None,
     ):
         self.penalizer_coef = penalizer_coef
         self.spend_penalizer_coef = spend_penalizer_coef
         self.engine = engine
         self.purchase_model = purchase_model
+        self.spend_covariates = spend_covariates
 
     def _new_purchase_model(self) -> PurchaseModel:
         """An unfitted copy of the chosen purchase model (an instance given by the user is never fitted in place)."""
@@ -76,11 +83,11 @@ class CLVModel:
     def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None) -> "CLVModel":
         """Fit the purchase model on every customer and Gamma-Gamma on the repeat customers of ``rfm``."""
         purchases = self._new_purchase_model()
-        spend = GammaGammaModel(self.spend_penalizer_coef, engine=self.engine)
+        spend = GammaGammaModel(self.spend_penalizer_coef, engine=self.engine, covariates=self.spend_covariates)
         purchases._check_settings()
         checked = purchases._checked(rfm, need_monetary=True)  # once, for both models
         spend._check_settings()
-        if len(checked) < _PARALLEL_ROWS:
+        if len(checked) < _PARALLEL_ROWS or spend._check_covariate_settings():
             self.purchase_model_ = purchases._fit(rfm, checked, time_unit, None)
             self.spend_model_ = spend._fit(rfm, checked, time_unit, None)
         else:
@@ -157,7 +164,7 @@ class CLVModel:
         p_alive = purchases._probability_alive_values(purchases._params(), x, t_x, T)
         expected_purchases, discounted = purchases._forecast(x, t_x, T, horizon, discount_rate, p_alive=p_alive)
         self.spend_model_._check_fitted()
-        spend = self.spend_model_._expected_spend_values(x, checked["monetary_value"].to_numpy())
+        spend = self.spend_model_._expected_spend_values(x, checked["monetary_value"].to_numpy(), rfm=rfm)
         frame = pd.DataFrame(
             {
                 "expected_purchases": expected_purchases,

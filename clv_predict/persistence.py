@@ -238,6 +238,7 @@ def _rebuild(content: dict):
         )
         model.purchase_model_ = purchases
         model.spend_model_ = _restore(_new("GammaGammaModel", spend), spend, training)
+        model.spend_covariates = model.spend_model_.covariates
         model._take_training_figures()
         return model
     state = content["model"]

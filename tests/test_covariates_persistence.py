@@ -40,3 +40,22 @@ def test_purchase_model_with_covariates_round_trips(tmp_path):
     loaded = load_model(tmp_path / "bg.joblib")
     assert loaded.params_.equals(model.params_)
     np.testing.assert_array_equal(loaded.expected_purchases(rfm, 10), model.expected_purchases(rfm, 10))
+
+
+def test_clv_model_with_spend_covariates_round_trips(tmp_path):
+    from clv_predict import CLVModel
+
+    truth = BetaGeoModel.from_params(r=0.5, alpha=5.0, a=0.8, b=2.4, time_unit="W")
+    rfm = truth.simulate(2000, 30.0, seed=4)
+    spend = simulate_spend(2000, seed=4)
+    rfm["channel"] = spend["channel"].to_numpy()
+    rfm["monetary_value"] = np.where(rfm["frequency"] > 0, spend["monetary_value"].to_numpy(), 0.0)
+    model = CLVModel(spend_covariates=["channel"]).fit(rfm)
+    assert [name for name in model.params_.index if name.startswith("spend:")] == [
+        "spend:channel[shop]", "spend:channel[web]"]
+    forecast = model.predict(rfm, horizon=10, discount_rate=0.01)
+    np.testing.assert_allclose(forecast["expected_spend"], model.spend_model_.expected_spend(rfm))
+    model.save(tmp_path / "clv.joblib")
+    loaded = load_model(tmp_path / "clv.joblib")
+    assert loaded.spend_covariates == ["channel"]
+    np.testing.assert_array_equal(loaded.predict(rfm, horizon=10, discount_rate=0.01), forecast)
