@@ -42,6 +42,58 @@ def _add_columns(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--decimal", choices=[".", ","], default=".", help="CSV decimal mark (default: .)")
 
 
+def _add_customers(parser: argparse.ArgumentParser, *, covariates: bool = False) -> None:
+    """``--customers`` (a customer table joined on the id) and, on ``fit``, the covariate columns to use."""
+    group = parser.add_argument_group("customer covariates")
+    group.add_argument("--customers", metavar="FILE",
+                       help="customer table, .csv/.csv.gz/.parquet, one row per customer (channel, region, plan, ...) "
+                            "joined on the customer id" + ("" if covariates else
+                                                           ": the covariate columns of a model fitted with them"))
+    group.add_argument("--customers-id-col", metavar="COLUMN",
+                       help="customer id column of --customers (default: the --customer-col name)")
+    if covariates:
+        group.add_argument("--purchase-covariates", nargs="+", metavar="COLUMN", default=[],
+                           help="columns of --customers the purchase rate depends on")
+        group.add_argument("--dropout-covariates", nargs="+", metavar="COLUMN", default=[],
+                           help="columns of --customers the dropout process depends on")
+        group.add_argument("--spend-covariates", nargs="+", metavar="COLUMN", default=[],
+                           help="columns of --customers the Gamma-Gamma spend scale depends on")
+        group.add_argument("--covariate-penalizer", type=float, default=0.0,
+                           help="L2 penalty on the covariate coefficients alone (default: 0)")
+
+
+def _customer_table(args, columns):
+    """The customer table of ``--customers`` with ``columns``, or None when no column is needed."""
+    from .customers import read_customer_table
+    from .exceptions import DataError
+
+    columns = list(dict.fromkeys(columns))
+    if not columns:
+        return None
+    if not getattr(args, "customers", None):
+        raise DataError(
+            f"the model reads the covariate column{'s' if len(columns) > 1 else ''} "
+            f"{', '.join(map(repr, columns))} of each customer: give a customer table with --customers FILE"
+        )
+    return read_customer_table(args.customers, customer_id_col=args.customers_id_col or args.customer_col,
+                               columns=columns, sep=args.sep, decimal=args.decimal)
+
+
+def _with_customers(log, args, columns):
+    """The log with the customer table's ``columns`` in every summary built from it (see ``with_customers``)."""
+    table = _customer_table(args, columns)
+    return log if table is None else log.with_customers(table, list(dict.fromkeys(columns)))
+
+
+def _model_covariates(model) -> list:
+    """The covariate columns a saved model reads (none for a model without covariates)."""
+    columns = getattr(model, "covariate_columns_", None)
+    if columns is None:
+        encoding = getattr(model, "covariate_encoding_", None)
+        columns = list(encoding.columns) if encoding is not None else []
+    return list(columns)
+
+
 def _amount_col(args):
     return None if args.quantity_col else args.amount_col
 
@@ -112,6 +164,27 @@ def _print_summary(model, out) -> None:
     )
 
 
+def _clv_model(args):
+    """The unfitted CLVModel of ``fit``'s flags, with its covariates."""
+    from . import CLVModel
+    from .exceptions import DataError
+    from .models import purchase_model_class
+
+    purchase = args.model
+    if args.purchase_covariates or args.dropout_covariates:
+        chosen = purchase_model_class(args.model)
+        if not chosen._covariate_links:
+            raise DataError(f"--model {args.model} does not take covariates; use one of "
+                            f"{', '.join(name for name in PURCHASE_MODELS if purchase_model_class(name)._covariate_links)}")
+        purchase = chosen(penalizer_coef=args.penalizer, engine=args.engine,
+                          purchase_covariates=args.purchase_covariates or None,
+                          dropout_covariates=args.dropout_covariates or None,
+                          covariate_penalizer=args.covariate_penalizer)
+    model = CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer, engine=args.engine,
+                     purchase_model=purchase, spend_covariates=args.spend_covariates or None)
+    return model
+
+
 def cmd_fit(args, out) -> int:
     from . import CLVModel
 
@@ -125,9 +198,10 @@ def cmd_fit(args, out) -> int:
         if to_timestamp(end, "--observation-end") < log.first_purchase:
             raise DataError(f"--observation-end {end} is before the first transaction in {args.input}")
     # transactions after the end are left out with the warning score gives for them
+    covariates = args.purchase_covariates + args.dropout_covariates + args.spend_covariates
+    log = _with_customers(log, args, covariates)
     rfm = log.rfm(observation_period_end=end, time_unit=args.time_unit, regularity=_needs_regularity(args.model))
-    model = CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer, engine=args.engine,
-                     purchase_model=args.model).fit(rfm)
+    model = _clv_model(args).fit(rfm)
     model.save(args.output)
     _print_summary(model, out)
     print(f"Model saved to {args.output}", file=out)
@@ -180,6 +254,8 @@ def cmd_score(args, out) -> int:
         sep=args.sep,
         decimal=args.decimal,
         time_unit=args.time_unit,
+        customers=args.customers,
+        customers_id_col=args.customers_id_col,
         **_input_policy(args),
     )
     bar.finish()
@@ -291,6 +367,7 @@ def cmd_report(args, out) -> int:
     _prepare_output(args)
     model = load_model(args.model)
     log = _transaction_log(args.input, args)  # read and checked once, for every part of the report
+    log = _with_customers(log, args, _model_covariates(model))
     path = write_report(
         args.output,
         model,
@@ -400,6 +477,7 @@ def cmd_segments(args, out) -> int:
     _prepare_output(args)
     model = load_model(args.model)
     log = _transaction_log(args.input, args)  # read and checked once, for every table below
+    log = _with_customers(log, args, _model_covariates(model))
     settings = {"horizon": args.horizon, "discount_rate": args.discount_rate, "margin": args.margin,
                 "period": args.period, "observation_period_end": args.observation_end}
     if args.table == "budget":
@@ -457,6 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "estimates, much slower on millions of customers)")
     fit.add_argument("--model", default="bg_nbd", choices=list(PURCHASE_MODELS),
                      help="purchase model (default: bg_nbd); spend is always Gamma-Gamma")
+    _add_customers(fit, covariates=True)
     fit.add_argument("--output", required=True, help="model file to write (.joblib)")
     fit.set_defaults(handler=cmd_fit)
 
@@ -475,6 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--discount-rate", type=float, default=0.0, help="discount rate per time unit (default: 0)")
     score.add_argument("--margin", type=float, default=1.0, help="profit margin applied to spend (default: 1)")
     score.add_argument("--chunk-rows", type=int, default=None, help="input rows per chunk (default: 2,000,000)")
+    _add_customers(score)
     score.add_argument("--output", required=True, help="scores to write, .csv or .parquet")
     score.add_argument("--output-parts", action="store_true",
                        help="write --output as a folder of Parquet parts, one per chunk (the folder must be new or empty)")
@@ -522,6 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--customer", help="customer whose P(alive) history is drawn (default: highest predicted CLV)")
     report.add_argument("--compare", action="store_true",
                         help="add a 'Model comparison' section: every purchase model fitted on the training period")
+    _add_customers(report)
     report.add_argument("--output", default="report.html", help="HTML file to write (default: report.html)")
     report.set_defaults(handler=cmd_report)
 
@@ -557,6 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
     segments.add_argument("--at-risk-p-alive", type=float, default=0.5,
                           help="'low P(alive)' is below this (default: 0.5)")
     _add_value_settings(segments, period="M")
+    _add_customers(segments)
     segments.add_argument("--output", required=True, help="table to write, .csv, .csv.gz or .parquet")
     segments.set_defaults(handler=cmd_segments)
     return parser

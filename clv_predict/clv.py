@@ -120,6 +120,13 @@ class CLVModel:
         self._check_fitted()
         return pd.concat([self.purchase_model_.params_, self.spend_model_.params_])
 
+    @property
+    def covariate_columns_(self) -> list[str]:
+        """The customer columns the fitted model reads (purchase, dropout and spend covariates), in order."""
+        self._check_fitted()
+        encodings = [getattr(part, "covariate_encoding_", None) for part in (self.purchase_model_, self.spend_model_)]
+        return list(dict.fromkeys(column for encoding in encodings if encoding is not None for column in encoding.columns))
+
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
         """Both models' parameter tables, one row per parameter, with a ``model`` column."""
         self._check_fitted()
