@@ -966,7 +966,13 @@ class PurchaseModel(_ParametricModel):
 
     def _probability_alive_values_of(self, params, x, t_x, T) -> np.ndarray:
         """``_probability_alive_values`` with shared (k,) or per-customer (k, n) parameters."""
+        if np.ndim(params) == 2 and self._alive_takes_row_params:
+            return self._probability_alive_values(params, x, t_x, T)
         return self._by_pattern(params, self._probability_alive_values, x, t_x, T)
+
+    #: Whether ``_probability_alive_values`` takes parameters per customer (k, n) as they are (else: once per
+    #: distinct set of parameters, which is slow when a numeric covariate takes many values).
+    _alive_takes_row_params = False
 
     def expected_purchases(self, rfm: pd.DataFrame, t: float) -> pd.Series:
         """Expected number of purchases in the next ``t`` time units, per customer (with her covariates, if any)."""
