@@ -167,22 +167,11 @@ def _print_summary(model, out) -> None:
 def _clv_model(args):
     """The unfitted CLVModel of ``fit``'s flags, with its covariates."""
     from . import CLVModel
-    from .exceptions import DataError
-    from .models import purchase_model_class
 
-    purchase = args.model
-    if args.purchase_covariates or args.dropout_covariates:
-        chosen = purchase_model_class(args.model)
-        if not chosen._covariate_links:
-            raise DataError(f"--model {args.model} does not take covariates; use one of "
-                            f"{', '.join(name for name in PURCHASE_MODELS if purchase_model_class(name)._covariate_links)}")
-        purchase = chosen(penalizer_coef=args.penalizer, engine=args.engine,
-                          purchase_covariates=args.purchase_covariates or None,
-                          dropout_covariates=args.dropout_covariates or None,
-                          covariate_penalizer=args.covariate_penalizer)
-    model = CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer, engine=args.engine,
-                     purchase_model=purchase, spend_covariates=args.spend_covariates or None)
-    return model
+    return CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer, engine=args.engine,
+                    purchase_model=args.model, purchase_covariates=args.purchase_covariates or None,
+                    dropout_covariates=args.dropout_covariates or None, spend_covariates=args.spend_covariates or None,
+                    covariate_penalizer=args.covariate_penalizer)
 
 
 def cmd_fit(args, out) -> int:

@@ -33,10 +33,23 @@ class CLVModel:
         Optimiser used for both fits (see :class:`BetaGeoModel`): the
         package's own, or lifetimes' fitters (the reference; slow at millions
         of customers).
+    purchase_covariates, dropout_covariates : list of str, optional
+        Columns of the RFM table that act on the purchase rate and on dropout of the purchase model
+        (BG/NBD, MBG/NBD, Pareto/NBD; see :mod:`clv_predict.models._covariates` for the links). Categorical
+        columns are encoded against a reference level, numeric ones used as given.
+    constrain : list of str, optional
+        Covariates (in both lists) with one coefficient for both processes.
+    covariate_penalizer : float, default 0
+        L2 penalty on the covariate coefficients alone.
+    covariate_reference : dict, optional
+        ``{column: level}``: reference levels (default: each column's most frequent level).
+    unseen : {"error", "reference"}, default "error"
+        What a covariate level not seen in training does at prediction.
     spend_covariates : list of str, optional
         Columns of the RFM table the Gamma-Gamma spend scale depends on
         (``GammaGammaModel(covariates=...)``): coefficients ``spend:<column>``,
-        a positive one raising expected spend per purchase.
+        a positive one raising expected spend per purchase. ``covariate_penalizer``,
+        ``covariate_reference`` and ``unseen`` apply to them too.
 
     Examples
     --------
@@ -63,6 +76,12 @@ class CLVModel:
         engine: str = "native",
         purchase_model="bg_nbd",
         *,
+        purchase_covariates=None,
+        dropout_covariates=None,
+        constrain=None,
+        covariate_penalizer: float = 0.0,
+        covariate_reference: dict | None = None,
+        unseen: str = "error",
         spend_covariates=None,
     ):
         self.penalizer_coef = penalizer_coef
@@ -70,20 +89,51 @@ class CLVModel:
         self.engine = engine
         self.purchase_model = purchase_model
         self.spend_covariates = spend_covariates
+        self.purchase_covariates = purchase_covariates
+        self.dropout_covariates = dropout_covariates
+        self.constrain = constrain
+        self.covariate_penalizer = covariate_penalizer
+        self.covariate_reference = covariate_reference
+        self.unseen = unseen
+
+    _COVARIATE_SETTINGS = (
+        "purchase_covariates", "dropout_covariates", "constrain", "covariate_penalizer", "covariate_reference", "unseen"
+    )
 
     def _new_purchase_model(self) -> PurchaseModel:
         """An unfitted copy of the chosen purchase model (an instance given by the user is never fitted in place)."""
+        covariates = {name: getattr(self, name) for name in self._COVARIATE_SETTINGS}
         if isinstance(self.purchase_model, PurchaseModel):
             chosen = self.purchase_model
+            if self.purchase_covariates or self.dropout_covariates:
+                raise DataError(
+                    "give the covariates either to CLVModel or to the purchase model instance, not to both"
+                )
             return type(chosen)(**chosen._settings())
         model = purchase_model(self.purchase_model)
         model.penalizer_coef, model.engine = self.penalizer_coef, self.engine
+        if self.purchase_covariates or self.dropout_covariates:
+            for name, value in covariates.items():
+                setattr(model, name, value)
         return model
+
+    def _new_spend_model(self) -> GammaGammaModel:
+        """An unfitted Gamma-Gamma model with the spend covariates and the shared covariate settings."""
+        if not self.spend_covariates:
+            return GammaGammaModel(self.spend_penalizer_coef, engine=self.engine)
+        columns = [self.spend_covariates] if isinstance(self.spend_covariates, str) else list(self.spend_covariates)
+        reference = self.covariate_reference
+        if isinstance(reference, dict):  # the reference levels of the spend covariates among all given
+            reference = {column: level for column, level in reference.items() if column in columns} or None
+        return GammaGammaModel(
+            self.spend_penalizer_coef, engine=self.engine, covariates=self.spend_covariates,
+            covariate_penalizer=self.covariate_penalizer, covariate_reference=reference, unseen=self.unseen,
+        )
 
     def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None) -> "CLVModel":
         """Fit the purchase model on every customer and Gamma-Gamma on the repeat customers of ``rfm``."""
         purchases = self._new_purchase_model()
-        spend = GammaGammaModel(self.spend_penalizer_coef, engine=self.engine, covariates=self.spend_covariates)
+        spend = self._new_spend_model()
         purchases._check_settings()
         checked = purchases._checked(rfm, need_monetary=True)  # once, for both models
         spend._check_settings()
@@ -168,8 +218,11 @@ class CLVModel:
             raise DataError("rfm has no column 'monetary_value', which CLV needs; build it with monetary_value_col")
         # one validation of the table serves both models
         checked, x, t_x, T = purchases._rfm_arrays(rfm, need_monetary=True)
-        p_alive = purchases._probability_alive_values(purchases._params(), x, t_x, T)
-        expected_purchases, discounted = purchases._forecast(x, t_x, T, horizon, discount_rate, p_alive=p_alive)
+        params = purchases._customer_params(rfm)  # each customer's, from her covariates, if the model has any
+        p_alive = purchases._probability_alive_values_of(params, x, t_x, T)
+        expected_purchases, discounted = purchases._forecast(
+            x, t_x, T, horizon, discount_rate, p_alive=p_alive, params=params
+        )
         self.spend_model_._check_fitted()
         spend = self.spend_model_._expected_spend_values(x, checked["monetary_value"].to_numpy(), rfm=rfm)
         frame = pd.DataFrame(

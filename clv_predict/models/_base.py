@@ -367,19 +367,18 @@ class _ParametricModel:
         """The names in ``params_``: the model's parameters, then any covariate coefficients."""
         return list(self._param_names)
 
-    # ------------------------------------------------------------------ covariates in a saved file
+    def _default_settings(self) -> dict:
+        """The constructor's defaults (settings left at them need not be saved)."""
+        return {
+            name: parameter.default for name, parameter in inspect.signature(type(self).__init__).parameters.items()
+            if parameter.default is not inspect.Parameter.empty
+        }
+
     def _covariate_state(self) -> dict | None:
-        """What a saved file keeps of the covariates beyond the settings: the encoding learnt in training."""
-        encoding = getattr(self, "_covariate_encoding", None)
-        return None if encoding is None else {"encoding": encoding.to_dict()}
+        """What a saved file needs to rebuild the covariates' encoding (None: the model has none)."""
+        return None
 
-    def _restore_covariates(self, state: dict | None) -> None:
-        """Take back the encoding of a saved file (the settings are already the saved ones)."""
-        if state:
-            self._adopt_encoding(CovariateEncoding.from_dict(state["encoding"]))
-
-    def _adopt_encoding(self, encoding: CovariateEncoding) -> None:
-        """Use ``encoding`` as if learnt in training: the coefficients' names and layout follow from it."""
+    def _restore_covariate_state(self, state: dict) -> None:
         raise DataError(f"{type(self).__name__} does not take covariates")
 
     # ------------------------------------------------------------------ fitted figures
@@ -576,12 +575,18 @@ class PurchaseModel(_ParametricModel):
 
     # ------------------------------------------------------------------ construction from known parameters
     @classmethod
-    def from_params(cls, *, time_unit: str | None = None, **params) -> "PurchaseModel":
+    def from_params(cls, *, time_unit: str | None = None, coefficients: dict | None = None,
+                    covariates: pd.DataFrame | None = None, **params) -> "PurchaseModel":
         """A fitted model from known parameters (published ones, or another tool's), for scoring and plots.
 
         The parameters are the model's names (``params_`` of a fitted one);
         ``time_unit`` is the unit the time parameters are stated in. Standard
         errors and the log-likelihood are unknown (NaN).
+
+        ``coefficients`` gives covariate coefficients by their names in ``params_`` (``purchase:channel[web]``,
+        ``dropout:age``, ``purchase+dropout:...``); ``covariates``, a table holding those columns, gives their
+        levels. Every non-reference level of a categorical covariate needs its coefficient: the level left out is
+        the reference.
 
         Examples
         --------
@@ -591,13 +596,63 @@ class PurchaseModel(_ParametricModel):
         1.446
         """
         model = cls()
+        if coefficients:
+            model._set_given_coefficients(dict(coefficients), covariates)
         model._set_given_params(cls._given(params))
         model.time_unit_ = None if time_unit is None else check_time_unit(time_unit)
         return model
 
+    def _set_given_coefficients(self, coefficients: dict, covariates) -> None:
+        if not self._covariate_links:
+            raise DataError(f"{type(self).__name__} does not take covariates")
+        if not isinstance(covariates, pd.DataFrame):
+            raise DataError("'covariates' must be a DataFrame holding the covariate columns that 'coefficients' name")
+        by_process = {"purchase": [], "dropout": [], _covariates.CONSTRAINED: []}
+        named_levels = {}
+        for name in coefficients:
+            prefix, _, design = str(name).partition(":")
+            columns = [c for c in covariates.columns if design == c or design.startswith(f"{c}[")]
+            if prefix not in by_process or not columns:
+                raise DataError(
+                    f"coefficient {name!r} must be '<process>:<covariate>' with process purchase, dropout or "
+                    "purchase+dropout and a column of 'covariates' (a level as column[level])"
+                )
+            column = max(columns, key=len)
+            if column not in by_process[prefix]:
+                by_process[prefix].append(column)
+            if design != column:
+                named_levels.setdefault(column, []).append(design[len(column) + 1: -1])
+        reference = {}
+        for column, levels in named_levels.items():
+            present = [str(level) for level in pd.unique(covariates[column])]
+            left = [level for level in present if level not in levels]
+            if len(left) != 1:
+                raise DataError(
+                    f"covariate {column!r} has levels {', '.join(map(repr, present))}: give a coefficient for every "
+                    "level but one (the reference)"
+                )
+            reference[column] = next(v for v in pd.unique(covariates[column]) if str(v) == left[0])
+        constrained = by_process[_covariates.CONSTRAINED]
+        self.purchase_covariates = by_process["purchase"] + constrained
+        self.dropout_covariates = by_process["dropout"] + constrained
+        self.constrain = constrained or None
+        self.covariate_reference = reference or None
+        self._check_settings()
+        self._start_covariates(covariates)
+        missing = [name for name in self._coefficient_names if name not in coefficients]
+        if missing:
+            raise DataError(f"'coefficients' lacks {', '.join(map(repr, missing))}")
+        values = [coefficients[name] for name in self._coefficient_names]
+        bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v)]
+        if bad:
+            raise DataError(f"coefficients must be finite numbers; got {bad[0]!r}")
+        self._given_coefficients = np.asarray(values, dtype=float)
+
     def _set_given_params(self, values: dict) -> None:
-        names = list(self._param_names)
-        self.params_ = pd.Series([values[name] for name in names], index=names, name="estimate")
+        names = self._all_param_names()
+        given = [values[name] for name in self._param_names] + list(getattr(self, "_given_coefficients", []))
+        self.__dict__.pop("_given_coefficients", None)
+        self.params_ = pd.Series(given, index=names, name="estimate")
         self.covariance_ = pd.DataFrame(np.nan, index=names, columns=names)
         self.standard_errors_ = pd.Series(np.nan, index=names, name="standard_error")
         self.log_likelihood_ = float("nan")
@@ -672,10 +727,19 @@ class PurchaseModel(_ParametricModel):
         self._coefficient_names, self._loadings = _covariates.coefficient_layout(encoding, purchase, dropout, constrain)
         return encoding.transform(rfm).to_numpy()
 
-    def _adopt_encoding(self, encoding: CovariateEncoding) -> None:
+    def _covariate_state(self) -> dict | None:
+        if not self._n_coefficients():
+            return None
+        return {"encoding": self._covariate_encoding.to_dict(), "coefficients": list(self._coefficient_names)}
+
+    def _restore_covariate_state(self, state: dict) -> None:
+        self._covariate_encoding = CovariateEncoding.from_dict(state["encoding"])
         purchase, dropout, constrain = self._covariate_settings()
-        self._covariate_encoding = encoding
-        self._coefficient_names, self._loadings = _covariates.coefficient_layout(encoding, purchase, dropout, constrain)
+        self._coefficient_names, self._loadings = _covariates.coefficient_layout(
+            self._covariate_encoding, purchase, dropout, constrain
+        )
+        if self._coefficient_names != list(state["coefficients"]):
+            raise ValueError("the saved covariate coefficients do not match the saved covariate settings")
 
     def _coefficient_scales(self) -> np.ndarray:
         """Spread of each coefficient's design column in training: the fit works per spread, not per unit."""
@@ -854,6 +918,16 @@ class PurchaseModel(_ParametricModel):
             self._covariate_links, self._param_names,
         )
 
+    def log_likelihood(self, rfm: pd.DataFrame) -> pd.Series:
+        """Each customer's log-likelihood of her (frequency, recency, T) under the fitted model, with her
+        covariates: what the fit maximises, summed (for models that declare ``_row_log_likelihood``)."""
+        checked, x, t_x, T = self._rfm_arrays(rfm)
+        params = self._customer_params(rfm)
+        if params.ndim == 1:
+            params = np.repeat(params[:, None], x.size, axis=1)
+        values, _ = self._row_log_likelihood(params, {"frequency": x, "recency": t_x, "T": T})
+        return pd.Series(values, index=checked.index, name="log_likelihood")
+
     def _by_pattern(self, params, function, *arrays):
         """``function(params, *arrays)`` with per-customer ``params`` (k, n): once per distinct set of parameters."""
         if np.ndim(params) == 1:
@@ -892,7 +966,13 @@ class PurchaseModel(_ParametricModel):
 
     def _probability_alive_values_of(self, params, x, t_x, T) -> np.ndarray:
         """``_probability_alive_values`` with shared (k,) or per-customer (k, n) parameters."""
+        if np.ndim(params) == 2 and self._alive_takes_row_params:
+            return self._probability_alive_values(params, x, t_x, T)
         return self._by_pattern(params, self._probability_alive_values, x, t_x, T)
+
+    #: Whether ``_probability_alive_values`` takes parameters per customer (k, n) as they are (else: once per
+    #: distinct set of parameters, which is slow when a numeric covariate takes many values).
+    _alive_takes_row_params = False
 
     def expected_purchases(self, rfm: pd.DataFrame, t: float) -> pd.Series:
         """Expected number of purchases in the next ``t`` time units, per customer (with her covariates, if any)."""

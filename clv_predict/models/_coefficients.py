@@ -51,7 +51,16 @@ class _CoefficientsMixin:
         self._adopt_encoding(encoding)
         return encoding.transform(table, what=what).to_numpy() / encoding.scales
 
+    def _covariate_state(self) -> dict | None:
+        """What a saved file keeps beyond the settings: the encoding learnt in training (names follow from it)."""
+        encoding = getattr(self, "_covariate_encoding", None)
+        return None if encoding is None else {"encoding": encoding.to_dict()}
+
+    def _restore_covariate_state(self, state: dict) -> None:
+        self._adopt_encoding(CovariateEncoding.from_dict(state["encoding"]))
+
     def _adopt_encoding(self, encoding: CovariateEncoding) -> None:
+        """Use ``encoding`` as if learnt in training: the coefficients' names follow from it."""
         self._covariate_encoding = encoding
         self._param_names = (*type(self)._param_names, *self._coefficient_names_of(encoding.names))
 

@@ -275,6 +275,7 @@ class ModifiedBetaGeoModel(PurchaseModel):
 
     # as BG/NBD (CLVTools' convention): alpha_i = alpha exp(-g_p'z); a_i = a exp(g_d'z), b_i = b exp(g_d'z)
     _covariate_links = {"alpha": ("purchase", -1.0), "a": ("dropout", 1.0), "b": ("dropout", 1.0)}
+    _alive_takes_row_params = True  # P(alive) is elementwise in the parameters
 
     def _row_log_likelihood(self, params, columns):
         return row_log_likelihood(params, columns["frequency"], columns["recency"], columns["T"])

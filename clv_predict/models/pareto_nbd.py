@@ -313,6 +313,16 @@ def row_log_likelihood(params, x, t_x, T):
     return values + total, gradient
 
 
+def _probability_alive_rows(params, x, t_x, T):
+    """P(alive) as :func:`pareto_nbd_probability_alive`, with parameters per row (4, n)."""
+    r, alpha, s, beta = params
+    k = r + x
+    alive = _log_tail_integral(k + 1, s, alpha + T, beta + T)[0]
+    died = _log_tail_integral(k, s + 1, alpha + t_x, beta + t_x)[0]
+    log_l_over_c = np.logaddexp(np.log(k) + alive, np.log(s) + died)
+    return np.minimum(np.exp(-k * np.log(alpha + T) - s * np.log(beta + T) - log_l_over_c), 1.0)
+
+
 class ParetoNBDModel(PurchaseModel):
     """The Pareto/NBD model of repeat purchasing and dropout (Schmittlein, Morrison & Colombo 1987).
 
@@ -377,7 +387,11 @@ class ParetoNBDModel(PurchaseModel):
         return params
 
     def _probability_alive_values(self, params, x, t_x, T):
+        if np.ndim(params) == 2:
+            return _probability_alive_rows(params, np.asarray(x, float), np.asarray(t_x, float), np.asarray(T, float))
         return pareto_nbd_probability_alive(params, x, t_x, T)
+
+    _alive_takes_row_params = True
 
     def _expected_if_alive_values(self, params, x, t_x, T, t):
         return pareto_nbd_expected_if_alive(params, x, T, t)

@@ -327,7 +327,7 @@ def frequency_recency_matrix(
     frequency = np.arange(max_frequency + 1, dtype=float)
     recency = np.linspace(0.0, T, int(n_recency))
     x, t_x = np.meshgrid(frequency, recency, indexing="ij")
-    params = purchases.params_.to_numpy()
+    params = purchases._params()  # with covariates: a customer of the reference profile
     T_grid = np.full_like(x, T)
     alive = purchases._probability_alive_values(params, x, t_x, T_grid)
     if quantity == "p_alive":
@@ -408,7 +408,7 @@ def probability_alive_history(
     x = made - 1
     t_x = (days[made - 1] - first) / TIME_UNIT_DAYS[unit]
     T = (grid - first) / TIME_UNIT_DAYS[unit]
-    values = purchases._probability_alive_values(purchases.params_.to_numpy(), x.astype(float), t_x, T)
+    values = purchases._probability_alive_values(purchases._params(), x.astype(float), t_x, T)
     index = pd.DatetimeIndex(pd.date_range(_iso(first), periods=grid.size, freq="D"), name="date")
     history = pd.Series(values, index=index, name="p_alive")
     history.attrs["purchase_dates"] = [_iso(int(d)) for d in days]
@@ -563,7 +563,7 @@ def plot_dropout_distribution(model, *, ax=None):
     """Fitted distribution of dropout across customers: the probability of dropping out after each
     purchase, Beta(a, b), for the BG models; the dropout rate, Gamma(s, beta), for Pareto/NBD."""
     purchases = _purchase_model(model)
-    dropout, xlabel, label, bounded = purchases._dropout_distribution(purchases.params_.to_numpy())
+    dropout, xlabel, label, bounded = purchases._dropout_distribution(purchases._params())
     if bounded:
         grid = np.linspace(0.0025, 0.9975, 400)
     else:
