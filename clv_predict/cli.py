@@ -60,6 +60,9 @@ def _add_customers(parser: argparse.ArgumentParser, *, covariates: bool = False)
                            help="columns of --customers the Gamma-Gamma spend scale depends on")
         group.add_argument("--covariate-penalizer", type=float, default=0.0,
                            help="L2 penalty on the covariate coefficients alone (default: 0)")
+        group.add_argument("--reference", nargs="+", metavar="COLUMN=LEVEL", default=[],
+                           help="reference level of a categorical covariate, the baseline its other levels are "
+                                "compared with (default: its most frequent level)")
 
 
 def _customer_table(args, columns):
@@ -168,10 +171,18 @@ def _clv_model(args):
     """The unfitted CLVModel of ``fit``'s flags, with its covariates."""
     from . import CLVModel
 
+    from .exceptions import DataError
+
+    reference = {}
+    for given in args.reference:
+        column, equals, level = given.partition("=")
+        if not equals or not column or not level:
+            raise DataError(f"--reference takes COLUMN=LEVEL (such as channel=shop); got {given!r}")
+        reference[column] = level
     return CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer, engine=args.engine,
                     purchase_model=args.model, purchase_covariates=args.purchase_covariates or None,
                     dropout_covariates=args.dropout_covariates or None, spend_covariates=args.spend_covariates or None,
-                    covariate_penalizer=args.covariate_penalizer)
+                    covariate_penalizer=args.covariate_penalizer, covariate_reference=reference or None)
 
 
 def cmd_fit(args, out) -> int:

@@ -156,3 +156,120 @@ def simulate_transactions(
         }
     )
     return log
+
+
+def simulate_customer_log(
+    customers: pd.DataFrame,
+    params: dict,
+    coefficients: dict | None = None,
+    *,
+    seed=None,
+    start="2020-01-01",
+    acquisition_days: int = 365,
+    observation_days: int = 470,
+    time_unit: str = "W",
+    model: str = "bg_nbd",
+) -> pd.DataFrame:
+    """Draw a transaction log of the customers of a customer table, whose covariates act on the process.
+
+    As :func:`simulate_transactions`, but each customer's parameters follow from her row of
+    ``customers`` and the ``coefficients``, named as in a fitted model's ``params_``:
+    ``purchase:<column>`` and ``dropout:<column>`` act on the purchase model (see
+    :mod:`clv_predict.models._covariates`), ``spend:<column>`` on the Gamma-Gamma spend scale
+    (``v_i = v exp(gamma' z_i)``); ``<column>[<level>]`` names a level of a categorical column
+    against the one level left out (the reference), ``<column>`` a numeric column.
+
+    Parameters
+    ----------
+    customers : DataFrame
+        One row per customer, indexed by customer id, holding the covariate columns.
+    params : dict
+        The purchase model's parameters and ``p, q, v``: those of a customer of the reference profile.
+    coefficients : dict, optional
+        Coefficients by name; none gives every customer the same parameters.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id`` (the index of ``customers``), ``date``, ``amount``; ``attrs`` as in
+        :func:`simulate_transactions`, with ``coefficients``.
+
+    Examples
+    --------
+    >>> customers = pd.DataFrame({"channel": ["web", "shop"] * 500}, index=pd.RangeIndex(1000, name="customer_id"))
+    >>> params = dict(CDNOW_PARAMS)
+    >>> log = simulate_customer_log(customers, params, {"purchase:channel[web]": 0.7, "spend:channel[web]": -0.2}, seed=1)
+    >>> per_customer = log.groupby("customer_id").size()
+    >>> bool(per_customer[customers["channel"] == "web"].mean() > per_customer[customers["channel"] == "shop"].mean())
+    True
+    """
+    if not isinstance(customers, pd.DataFrame) or len(customers) == 0:
+        raise DataError("'customers' must be a non-empty DataFrame, one row per customer, indexed by customer id")
+    if customers.index.has_duplicates:
+        raise DataError("'customers' has customer ids on more than one row")
+    if not 0 < acquisition_days <= observation_days:
+        raise DataError(
+            f"'acquisition_days' must be between 1 and observation_days ({observation_days}); got {acquisition_days!r}"
+        )
+    coefficients = dict(coefficients or {})
+    spend = {name: value for name, value in coefficients.items() if str(name).startswith("spend:")}
+    purchase = {name: value for name, value in coefficients.items() if name not in spend}
+    chosen = purchase_model_class(model)
+    params = _check_params(params, chosen._param_names + chosen._extra_param_names)
+    own = {name: params[name] for name in chosen._param_names + chosen._extra_param_names}
+    purchases = chosen.from_params(**own, coefficients=purchase or None, covariates=customers if purchase else None)
+    individual = purchases._customer_params(customers, what="customers")
+    unit_days = TIME_UNIT_DAYS[check_time_unit(time_unit)]
+    first_day = np.datetime64(to_timestamp(start, "start").date(), "D")
+    rng = np.random.default_rng(seed)
+    n = len(customers)
+
+    scale = params["v"] * np.exp(_linear_of(customers, spend))
+    nu = rng.gamma(params["q"], 1.0 / scale)
+    acquired = rng.integers(0, acquisition_days, n)
+    horizon = (observation_days - 1 - acquired).astype(np.float64)
+    owners, offsets = [], []
+    if np.ndim(individual) == 1:
+        groups = [(individual, np.arange(n))]
+    else:
+        patterns, codes = np.unique(individual.T, axis=0, return_inverse=True)
+        groups = [(pattern, np.flatnonzero(codes.ravel() == g)) for g, pattern in enumerate(patterns)]
+    for shared, members in groups:
+        owner, times = purchases._simulate_repeat_times(np.asarray(shared), horizon[members] / unit_days, rng)
+        owners.append(members[owner])
+        offsets.append(np.minimum(np.floor(times * unit_days), horizon[members][owner]).astype(np.int64))
+    owner = np.concatenate(owners)
+    customer = np.concatenate((np.arange(n), owner))
+    day = np.concatenate((acquired, acquired[owner] + np.concatenate(offsets)))
+    amount = np.maximum(np.round(rng.gamma(params["p"], 1.0 / nu[customer]), 2), 0.01)
+    sort = np.lexsort((customer, day))
+    log = pd.DataFrame(
+        {
+            "customer_id": customers.index.to_numpy()[customer[sort]],
+            "date": (first_day + day[sort].astype("timedelta64[D]")).astype("datetime64[s]"),
+            "amount": amount[sort],
+        }
+    )
+    log.attrs.update({
+        "observation_period_end": str(first_day + np.timedelta64(observation_days - 1, "D")),
+        "params": params,
+        "coefficients": coefficients,
+        "time_unit": time_unit,
+    })
+    return log
+
+
+def _linear_of(customers: pd.DataFrame, coefficients: dict) -> np.ndarray:
+    """``gamma' z_i`` per customer for coefficients named ``<prefix>:<column>`` or ``<prefix>:<column>[<level>]``."""
+    total = np.zeros(len(customers))
+    for name, value in coefficients.items():
+        design = str(name).split(":", 1)[1]
+        column = design.split("[", 1)[0] if design.endswith("]") else design
+        if column not in customers.columns:
+            raise DataError(f"coefficient {name!r} names column {column!r}, which 'customers' does not have")
+        if design.endswith("]"):
+            level = design[len(column) + 1 : -1]
+            total += value * (customers[column].astype(str).to_numpy() == level)
+        else:
+            total += value * pd.to_numeric(customers[column]).to_numpy(dtype=float)
+    return total
