@@ -313,6 +313,25 @@ class GammaGammaModel(_CoefficientsMixin, _ParametricModel):
             values = np.where(frequency > 0, values, np.nan)
         return values
 
+    def _mean_spend_density(self, frequency, grid, rfm=None) -> np.ndarray:
+        """Density of a customer's mean spend per repeat purchase at ``grid``, averaged over customers with
+        ``frequency`` repeat purchases (and, with covariates, the profiles of the rows of ``rfm``)."""
+        self._check_fitted()
+        params = self.params_.to_numpy()
+        frequency = np.asarray(frequency, dtype=float)
+        design = None
+        if getattr(self, "_covariate_encoding", None) is not None:
+            if rfm is None:
+                raise DataError("this Gamma-Gamma model has spend covariates: pass the table that holds them")
+            design = self._design(rfm)
+        log_scale = np.log(params[2]) + (np.zeros(frequency.size) if design is None else design @ params[3:])
+        pairs = pd.DataFrame({"x": frequency, "log_scale": log_scale}).value_counts()
+        grid = np.asarray(grid, dtype=float)
+        density = np.zeros_like(grid)
+        for (x, scale), customers in pairs.items():
+            density += customers * np.exp(spend_log_likelihood([params[0], params[1], np.exp(scale)], x, grid))
+        return density / frequency.size
+
     def expected_spend_new_customer(self, profile=None, *, unseen: str | None = None) -> pd.Series:
         """Expected spend per purchase of a customer not yet seen to buy again: ``p v_i / (q - 1)``.
 

@@ -454,14 +454,17 @@ def plot_probability_alive_history(
 
 
 # --------------------------------------------------------------------------- 6. Gamma-Gamma fit
-def spend_density(model, frequency, grid) -> np.ndarray:
+def spend_density(model, frequency, grid, rfm=None) -> np.ndarray:
     """Density of the mean spend per transaction implied by the Gamma-Gamma model at ``grid``,
     averaged over customers with the given numbers of repeat purchases ``frequency``.
 
     For a customer with ``x`` repeat transactions the mean of their values has the marginal
-    density whose logarithm is :func:`clv_predict._math.gamma_gamma_log_likelihood`.
+    density whose logarithm is :func:`clv_predict._math.gamma_gamma_log_likelihood`. A model
+    with spend covariates reads them from ``rfm`` (the rows ``frequency`` comes from).
     """
     gg = _spend_model(model)
+    if gg.covariate_encoding_ is not None:
+        return gg._mean_spend_density(frequency, grid, rfm)
     params = gg.params_.to_numpy()
     counts = pd.Series(np.asarray(frequency, dtype=float)).value_counts()
     grid = np.asarray(grid, dtype=float)
@@ -491,7 +494,8 @@ def plot_spend_distribution(model, rfm: pd.DataFrame, *, bins: int = 40, quantil
     ax.hist(spend, bins=edges, weights=np.full(spend.size, 1.0 / (spend.size * width)),
             color=_ACTUAL["color"], alpha=0.6, label=f"Actual ({spend.size:,} repeat customers)")
     grid = np.linspace(top / 400, top, 400)
-    ax.plot(grid, spend_density(model, repeat["frequency"].to_numpy(), grid), color=_MODEL["color"],
+    rows = rfm.loc[repeat.index] if rfm.index.is_unique else None
+    ax.plot(grid, spend_density(model, repeat["frequency"].to_numpy(), grid, rows), color=_MODEL["color"],
             linewidth=2, label="Model (Gamma-Gamma)")
     ax.set_xlabel("Mean spend per repeat transaction")
     ax.set_ylabel("Density")
