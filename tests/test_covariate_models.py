@@ -275,3 +275,19 @@ def test_model_file_without_covariates_keeps_its_settings(tmp_path):
 
     model = BetaGeoModel.from_params(r=0.24, alpha=4.4, a=0.79, b=2.4, time_unit="W")
     assert to_dict(model)["model"]["settings"] == {}
+
+
+def test_compare_models_tests_covariates_against_the_model_without(simulated):
+    from scipy.stats import chi2
+
+    from clv_predict import compare_models
+
+    table = compare_models(simulated, [BetaGeoModel(purchase_covariates=["channel", "region"])])
+    assert list(table.index) == ["bg_nbd_covariates", "bg_nbd"]
+    row = table.loc["bg_nbd_covariates"]
+    assert row["parameters"] == 7 and row["lr_df"] == 3 and row["lr_against"] == "bg_nbd"
+    statistic = 2 * (row["log_likelihood"] - table.loc["bg_nbd", "log_likelihood"])
+    assert row["lr_statistic"] == pytest.approx(statistic)
+    assert row["lr_p_value"] == pytest.approx(chi2.sf(statistic, 3))
+    assert row["lr_p_value"] < 1e-6  # the simulated channel and region effects are real
+    assert np.isnan(table.loc["bg_nbd", "lr_statistic"])
