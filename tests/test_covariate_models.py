@@ -134,8 +134,13 @@ def test_zero_coefficients_give_the_model_without_covariates(cls):
     assert np.allclose(zero.expected_purchases(rfm, 10), plain.expected_purchases(rfm, 10), rtol=1e-12)
 
 
+@pytest.mark.parametrize("per_row", [False, True], ids=["by_pattern", "per_row"])
 @pytest.mark.parametrize("cls", list(MODELS), ids=lambda c: c.__name__)
-def test_gradient_of_the_covariate_likelihood_is_exact(cls):
+def test_gradient_of_the_covariate_likelihood_is_exact(cls, per_row, monkeypatch):
+    """Both ways of summing the likelihood (the model's rows per covariate pattern; one row at a time with
+    individual parameters) give its value and exact gradient."""
+    if per_row:
+        monkeypatch.setattr(_covariates, "PATTERN_LIMIT", 0)
     rfm = _small_table()
     model = cls(purchase_covariates=["channel", "region", "age"], dropout_covariates=["channel", "age"],
                 constrain=None)
@@ -146,6 +151,12 @@ def test_gradient_of_the_covariate_likelihood_is_exact(cls):
     rng = np.random.default_rng(0)
     point = np.concatenate((np.array(list(MODELS[cls].values())), rng.normal(0, 0.2, len(model._coefficient_names))))
     gradient = rows.gradient(point)
+    expected = type(rows) is (_covariates.CovariateRows if per_row else _covariates.PatternRows)
+    assert expected
+    # the value is the sum of the per-customer log-likelihoods (times scaled as the fit has them: here by 1)
+    truth = cls.from_params(**dict(zip(cls._param_names, point[:4])), coefficients=dict(
+        zip(model._coefficient_names, point[4:] / model._coefficient_scales())), covariates=rfm)
+    assert rows.value(point) == pytest.approx(truth.log_likelihood(rfm) @ np.linspace(0.5, 2.0, len(rfm)), rel=1e-12)
     for j in range(point.size):
         step = 1e-6 * max(abs(point[j]), 1e-2)
         up, down = point.copy(), point.copy()
@@ -275,3 +286,19 @@ def test_model_file_without_covariates_keeps_its_settings(tmp_path):
 
     model = BetaGeoModel.from_params(r=0.24, alpha=4.4, a=0.79, b=2.4, time_unit="W")
     assert to_dict(model)["model"]["settings"] == {}
+
+
+def test_compare_models_tests_covariates_against_the_model_without(simulated):
+    from scipy.stats import chi2
+
+    from clv_predict import compare_models
+
+    table = compare_models(simulated, [BetaGeoModel(purchase_covariates=["channel", "region"])])
+    assert list(table.index) == ["bg_nbd_covariates", "bg_nbd"]
+    row = table.loc["bg_nbd_covariates"]
+    assert row["parameters"] == 7 and row["lr_df"] == 3 and row["lr_against"] == "bg_nbd"
+    statistic = 2 * (row["log_likelihood"] - table.loc["bg_nbd", "log_likelihood"])
+    assert row["lr_statistic"] == pytest.approx(statistic)
+    assert row["lr_p_value"] == pytest.approx(chi2.sf(statistic, 3))
+    assert row["lr_p_value"] < 1e-6  # the simulated channel and region effects are real
+    assert np.isnan(table.loc["bg_nbd", "lr_statistic"])

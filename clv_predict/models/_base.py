@@ -753,6 +753,11 @@ class PurchaseModel(_ParametricModel):
         design = np.column_stack([columns[f"_z{i}"] for i in range(width)])
         # the fit sees each design column divided by its spread (coefficients per standard deviation)
         design = design / self._covariate_encoding.scales
+        patterns = _distinct_rows(list(design.T))[1][0].size
+        if patterns <= _covariates.PATTERN_LIMIT:
+            return _covariates.PatternRows(
+                self._make_rows, columns, design, weights, self._loadings, self._covariate_links, self._param_names
+            )
         return _covariates.CovariateRows(
             self._row_log_likelihood, columns, design, weights, self._loadings, self._covariate_links,
             self._param_names,

@@ -77,6 +77,25 @@ def individual_params(base, coefficients, design, loadings, links, param_names) 
     return out
 
 
+#: Up to this many covariate patterns, the likelihood runs the model's own compressed-rows code once per pattern
+#: (its rows share parameters); above (numeric covariates), it runs per row with individual parameters.
+PATTERN_LIMIT = 64
+
+
+def _chain_rule(base, in_logs, design, loadings, links, param_names) -> np.ndarray:
+    """Gradient in (base parameters, coefficients) from the derivatives in the log of each row's individual
+    parameters, ``in_logs`` (k x rows), through ``p_i = p exp(sign z_i' gamma_process)``."""
+    k = len(param_names)
+    n_coefficients = next(iter(loadings.values())).shape[1]
+    gradient = np.zeros(k + n_coefficients)
+    gradient[:k] = in_logs.sum(axis=1) / base
+    for j, name in enumerate(param_names):
+        if name in links:
+            process, sign = links[name]
+            gradient[k:] += sign * (loadings[process].T @ (design.T @ in_logs[j]))
+    return gradient
+
+
 class CovariateRows(_rows._Cached):
     """Sum of weighted log-likelihoods over rows with individual parameters, and its gradient.
 
@@ -98,14 +117,42 @@ class CovariateRows(_rows._Cached):
         base, coefficients = params[: self.k], params[self.k :]
         individual = individual_params(base, coefficients, self.design, self.loadings, self.links, self.param_names)
         values, derivatives = self.row_function(individual, self.columns)
-        value = _rows._dot(self.w, values)
-        # derivative in log p_i of each row, weighted
         in_logs = derivatives * individual * self.w
-        gradient = np.empty(params.size)
-        gradient[: self.k] = in_logs.sum(axis=1) / base
-        gradient[self.k :] = 0.0
-        for j, name in enumerate(self.param_names):
-            if name in self.links:
-                process, sign = self.links[name]
-                gradient[self.k :] += sign * (self.loadings[process].T @ (self.design.T @ in_logs[j]))
+        gradient = _chain_rule(base, in_logs, self.design, self.loadings, self.links, self.param_names)
+        return float(_rows._dot(self.w, values)), gradient
+
+
+class PatternRows(_rows._Cached):
+    """The same sum when the covariates take few patterns: the model's own compressed rows, once per pattern.
+
+    Customers of one pattern share their parameters, so each pattern's rows are the model's fast
+    ``_make_rows`` object (terms shared across equal x, T, t_x), evaluated at the pattern's parameters.
+    """
+
+    def __init__(self, make_rows, columns, design, weights, loadings, links, param_names):
+        super().__init__()
+        from ._base import _distinct_rows  # the models package imports this module first
+
+        codes, patterns = _distinct_rows(list(np.asarray(design, dtype=float).T))
+        self.patterns = np.column_stack(patterns)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(self.patterns.shape[0] + 1))
+        weights = np.asarray(weights, dtype=float)
+        self.groups = []
+        for group in range(self.patterns.shape[0]):
+            rows = order[bounds[group]: bounds[group + 1]]
+            self.groups.append(make_rows({name: values[rows] for name, values in columns.items()}, weights[rows]))
+        self.loadings, self.links, self.param_names = loadings, links, list(param_names)
+        self.k = len(self.param_names)
+
+    def _evaluate(self, params):
+        base, coefficients = params[: self.k], params[self.k :]
+        individual = individual_params(base, coefficients, self.patterns, self.loadings, self.links, self.param_names)
+        value = 0.0
+        in_logs = np.empty_like(individual)
+        for group, rows in enumerate(self.groups):
+            group_value, group_gradient = rows(individual[:, group])
+            value += group_value
+            in_logs[:, group] = group_gradient * individual[:, group]
+        gradient = _chain_rule(base, in_logs, self.patterns, self.loadings, self.links, self.param_names)
         return float(value), gradient
