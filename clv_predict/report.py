@@ -436,6 +436,9 @@ def build_report(
         monetary_value_col=monetary_value_col, train_period_end=train_period_end,
         test_period_end=test_period_end, customer_id=customer_id, dpi=dpi, input_policy=input_policy,
     )
+    from .covariate_report import report_sections
+
+    sections = [*report_sections(model, split), *sections]  # a model with covariates: what they say
     return _document(model, split, result, plots, title=title, source=source, sections=sections)
 
 
