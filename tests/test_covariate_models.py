@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv_predict import BetaGeoModel, DataError, DataWarning, ModifiedBetaGeoModel, ParetoNBDModel
+from clv_predict import (
+    BetaGeoModel,
+    DataError,
+    DataWarning,
+    ModifiedBetaGeoModel,
+    ParetoNBDModel,
+)
 from clv_predict.models import _covariates
 
 MODELS = {
@@ -317,7 +323,7 @@ def test_expected_clv_new_customer_by_profile(simulated):
     for label, row in profiles.iterrows():
         shared = BetaGeoModel.from_params(**dict(zip(["r", "alpha", "a", "b"], purchases._customer_params(
             profiles.loc[[label]])[:, 0])))
-        curve = np.array([shared.expected_purchases_new_customer(k) for k in range(0, 53)])
+        curve = np.array([shared.expected_purchases_new_customer(k) for k in range(53)])
         discounted = np.diff(curve) @ 1.002 ** -np.arange(1, 53)
         assert value.loc[label, "expected_purchases"] == pytest.approx(curve[-1], rel=1e-12)
         assert value.loc[label, "clv"] == pytest.approx(0.3 * spend * discounted, rel=1e-10)
