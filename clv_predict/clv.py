@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pandas as pd
 
 from ._validation import check_discount_rate, check_horizon, check_margin
@@ -237,6 +238,84 @@ class CLVModel:
         frame.index.name = "customer_id"
         frame.attrs.update({"time_unit": self.time_unit_, "horizon": horizon, "discount_rate": discount_rate, "margin": margin})
         return frame
+
+    def expected_clv_new_customer(self, profile=None, *, horizon, discount_rate: float = 0.0,
+                                  margin: float = 1.0) -> pd.DataFrame:
+        """What a customer just acquired is worth, by covariate profile: her expected purchases, spend and CLV.
+
+        Parameters
+        ----------
+        profile : dict or DataFrame, optional
+            The new customer's covariates: a dict (one profile; lists for several) or a DataFrame of profiles,
+            with a value for every covariate of the model. Without covariates (or ``None``): the average new
+            customer; with covariates, ``None`` is a customer of the reference profile.
+        horizon : int
+            Whole number of time units after the first purchase.
+        discount_rate : float, default 0
+            Discount rate per time unit.
+        margin : float, default 1
+            Profit margin applied to spend.
+
+        Returns
+        -------
+        DataFrame
+            One row per profile (indexed like a DataFrame profile, else 0, 1, ...), the profile's covariates then
+            ``expected_purchases`` (repeat purchases in the horizon), ``expected_spend`` (per purchase: the
+            spend model's population mean), ``clv`` (``margin x spend x`` the discounted repeat purchases),
+            ``first_purchase_value`` (``margin x spend``, the purchase that acquires her, at time 0) and
+            ``value`` (the two together: what acquiring her brings).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from clv_predict import BetaGeoModel
+        >>> covariates = pd.DataFrame({"channel": np.random.default_rng(0).choice(["web", "shop"], 3000)})
+        >>> truth = BetaGeoModel.from_params(r=0.5, alpha=6.0, a=0.8, b=2.5, time_unit="W",
+        ...                                  coefficients={"purchase:channel[shop]": 0.7}, covariates=covariates)
+        >>> rfm = truth.simulate(3000, 52.0, seed=1, covariates=covariates)
+        >>> spend = np.random.default_rng(2).gamma(6.0, 5.0, 3000)
+        >>> rfm["monetary_value"] = np.where(rfm["frequency"] > 0, spend, 0.0)
+        >>> model = CLVModel(purchase_covariates=["channel"]).fit(rfm)
+        >>> value = model.expected_clv_new_customer({"channel": ["web", "shop"]}, horizon=52, margin=0.3)
+        >>> value.columns.tolist()
+        ['channel', 'expected_purchases', 'expected_spend', 'clv', 'first_purchase_value', 'value']
+        >>> bool(value.loc[1, "clv"] > value.loc[0, "clv"])
+        True
+        """
+        self._check_fitted()
+        horizon = check_horizon(horizon)
+        discount_rate = check_discount_rate(discount_rate, self.time_unit_)
+        margin = check_margin(margin)
+        purchases = self.purchase_model_
+        encoding = purchases.covariate_encoding_
+        if encoding is None or profile is None:
+            frame = pd.DataFrame(index=pd.RangeIndex(1))
+            params = purchases._params()[:, None]
+        else:
+            frame = encoding.profile_frame(profile)
+            if not isinstance(profile, pd.DataFrame):
+                frame = frame.reset_index(drop=True)
+            params = purchases._customer_params(frame, what="profile")
+        periods = np.arange(1, horizon + 1, dtype=float)
+        # E(k) of each distinct profile over the periods; the discounted count sums its increments
+        # E(k) over the periods, once per distinct profile; the discounted count sums its increments
+        distinct, codes = np.unique(params, axis=1, return_inverse=True)
+        expected = np.vstack([
+            np.asarray(purchases._expected_new_customer_values(distinct[:, i], periods), dtype=float)
+            for i in range(distinct.shape[1])
+        ])[np.asarray(codes).reshape(-1)]
+        increments = np.diff(expected, axis=1, prepend=0.0)
+        discounted = increments @ (1.0 + discount_rate) ** -periods
+        spend = self.spend_model_.population_mean_spend_
+        out = frame[list(encoding.columns)].copy() if encoding is not None and profile is not None else frame
+        out["expected_purchases"] = expected[:, -1]
+        out["expected_spend"] = spend
+        out["clv"] = margin * spend * discounted
+        out["first_purchase_value"] = margin * spend
+        out["value"] = out["clv"] + out["first_purchase_value"]
+        out.attrs.update({"time_unit": self.time_unit_, "horizon": horizon, "discount_rate": discount_rate,
+                          "margin": margin})
+        return out
 
     def expected_purchases(self, rfm: pd.DataFrame, t: float) -> pd.Series:
         """Shortcut to the purchase model's ``expected_purchases``."""

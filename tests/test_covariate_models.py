@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv_predict import BetaGeoModel, DataError, DataWarning, ModifiedBetaGeoModel, ParetoNBDModel
+from clv_predict import (
+    BetaGeoModel,
+    DataError,
+    DataWarning,
+    ModifiedBetaGeoModel,
+    ParetoNBDModel,
+)
 from clv_predict.models import _covariates
 
 MODELS = {
@@ -302,3 +308,41 @@ def test_compare_models_tests_covariates_against_the_model_without(simulated):
     assert row["lr_p_value"] == pytest.approx(chi2.sf(statistic, 3))
     assert row["lr_p_value"] < 1e-6  # the simulated channel and region effects are real
     assert np.isnan(table.loc["bg_nbd", "lr_statistic"])
+
+
+def test_expected_clv_new_customer_by_profile(simulated):
+    from clv_predict import CLVModel
+    from clv_predict.analytics import acquisition_budget_by_profile
+
+    model = CLVModel(purchase_covariates=["channel", "age"], dropout_covariates=["channel"]).fit(simulated)
+    profiles = pd.DataFrame({"channel": ["web", "app", "shop"], "age": [0.0, 10.0, -5.0]}, index=["a", "b", "c"])
+    value = model.expected_clv_new_customer(profiles, horizon=52, discount_rate=0.002, margin=0.3)
+    assert list(value.index) == ["a", "b", "c"]
+    spend = model.spend_model_.population_mean_spend_
+    purchases = model.purchase_model_
+    for label, row in profiles.iterrows():
+        shared = BetaGeoModel.from_params(**dict(zip(["r", "alpha", "a", "b"], purchases._customer_params(
+            profiles.loc[[label]])[:, 0])))
+        curve = np.array([shared.expected_purchases_new_customer(k) for k in range(53)])
+        discounted = np.diff(curve) @ 1.002 ** -np.arange(1, 53)
+        assert value.loc[label, "expected_purchases"] == pytest.approx(curve[-1], rel=1e-12)
+        assert value.loc[label, "clv"] == pytest.approx(0.3 * spend * discounted, rel=1e-10)
+        assert value.loc[label, "value"] == pytest.approx(0.3 * spend * (1 + discounted), rel=1e-10)
+    # more value over a longer horizon, less at a higher discount rate
+    longer = model.expected_clv_new_customer(profiles, horizon=104, discount_rate=0.002, margin=0.3)
+    steeper = model.expected_clv_new_customer(profiles, horizon=52, discount_rate=0.01, margin=0.3)
+    assert (longer["clv"] > value["clv"]).all() and (steeper["clv"] < value["clv"]).all()
+    one = model.expected_clv_new_customer({"channel": "app", "age": 10.0}, horizon=52, discount_rate=0.002, margin=0.3)
+    assert one["clv"].iloc[0] == pytest.approx(value.loc["b", "clv"], rel=1e-12)
+    with pytest.raises(DataError, match="lacks the covariate 'age'"):
+        model.expected_clv_new_customer({"channel": "app"}, horizon=52)
+
+    budget = acquisition_budget_by_profile(model, simulated, "channel", horizon=52, margin=0.3, discount_rate=0.002)
+    assert list(budget.index) == ["web", "app", "shop"] and budget["customers"].sum() == len(simulated)
+    # each level's value is the mean over its customers of their own new-customer value
+    web = simulated[simulated["channel"] == "web"]
+    each = model.expected_clv_new_customer(web[["channel", "age"]], horizon=52, discount_rate=0.002, margin=0.3)
+    assert budget.loc["web", "value_per_customer"] == pytest.approx(each["value"].mean(), rel=1e-12)
+    assert budget.loc["web", "max_acquisition_cost"] == pytest.approx(each["value"].mean() / 3.0, rel=1e-12)
+    with pytest.raises(DataError, match="'by' must be a categorical covariate"):
+        acquisition_budget_by_profile(model, simulated, "age", horizon=52, margin=0.3)

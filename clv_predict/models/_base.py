@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 import warnings
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -23,13 +24,13 @@ from scipy.optimize import minimize
 from scipy.stats import norm
 
 from .. import _lifetimes, _rows
-from ..covariates import UNSEEN_CHOICES, CovariateEncoding, check_covariate_names
 from .._validation import (
     check_nonnegative_number,
     check_rfm,
     check_time_unit,
     numeric_column,
 )
+from ..covariates import UNSEEN_CHOICES, CovariateEncoding, check_covariate_names
 from ..exceptions import ConvergenceWarning, DataError, ModelWarning, NotFittedError
 from . import _covariates
 
@@ -543,7 +544,7 @@ class PurchaseModel(_ParametricModel):
     _lifetimes_engine = False
     #: Which parameters covariates act on: {parameter: (process, sign)}, ``p_i = p exp(sign z_i' gamma_process)``
     #: (see :mod:`clv_predict.models._covariates`). Empty: the model takes no covariates.
-    _covariate_links: dict = {}
+    _covariate_links: ClassVar[dict] = {}
 
     # covariate settings of models whose constructor does not take them (CNBD-k): none
     purchase_covariates = None

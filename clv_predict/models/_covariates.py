@@ -131,7 +131,9 @@ class PatternRows(_rows._Cached):
 
     def __init__(self, make_rows, columns, design, weights, loadings, links, param_names):
         super().__init__()
-        from ._base import _distinct_rows  # the models package imports this module first
+        from ._base import (
+            _distinct_rows,  # the models package imports this module first
+        )
 
         codes, patterns = _distinct_rows(list(np.asarray(design, dtype=float).T))
         self.patterns = np.column_stack(patterns)

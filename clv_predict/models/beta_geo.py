@@ -7,6 +7,8 @@ for compressed rows, in :mod:`clv_predict._rows`.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from scipy import stats
 from scipy.special import digamma, expit, gammaln
@@ -88,7 +90,7 @@ class BetaGeoModel(PurchaseModel):
     _kind = "BetaGeoModel"
     _lifetimes_engine = True
     # CLVTools' bgnbd with static covariates: alpha_i = alpha exp(-g_p'z); a_i = a exp(g_d'z), b_i = b exp(g_d'z)
-    _covariate_links = {"alpha": ("purchase", -1.0), "a": ("dropout", 1.0), "b": ("dropout", 1.0)}
+    _covariate_links: ClassVar[dict] = {"alpha": ("purchase", -1.0), "a": ("dropout", 1.0), "b": ("dropout", 1.0)}
     _alive_takes_row_params = True  # P(alive) is elementwise in the parameters
 
     def _row_log_likelihood(self, params, columns):

@@ -28,6 +28,8 @@ what MBG/CNBD-k with ``k = 1`` reduces to.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from scipy import stats
 from scipy.special import betainc, betaln, digamma, expit, gammaln
@@ -274,7 +276,7 @@ class ModifiedBetaGeoModel(PurchaseModel):
     _lifetimes_engine = True
 
     # as BG/NBD (CLVTools' convention): alpha_i = alpha exp(-g_p'z); a_i = a exp(g_d'z), b_i = b exp(g_d'z)
-    _covariate_links = {"alpha": ("purchase", -1.0), "a": ("dropout", 1.0), "b": ("dropout", 1.0)}
+    _covariate_links: ClassVar[dict] = {"alpha": ("purchase", -1.0), "a": ("dropout", 1.0), "b": ("dropout", 1.0)}
     _alive_takes_row_params = True  # P(alive) is elementwise in the parameters
 
     def _row_log_likelihood(self, params, columns):

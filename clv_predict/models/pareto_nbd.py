@@ -24,6 +24,7 @@ fit. The tests hold all of it to mpmath at 30 digits.
 from __future__ import annotations
 
 import warnings
+from typing import ClassVar
 
 import numpy as np
 from scipy import stats
@@ -368,7 +369,7 @@ class ParetoNBDModel(PurchaseModel):
     _kind = "ParetoNBDModel"
     _lifetimes_engine = True
     # Fader & Hardie's note and CLVTools: alpha_i = alpha exp(-g_p'z), beta_i = beta exp(-g_d'z)
-    _covariate_links = {"alpha": ("purchase", -1.0), "beta": ("dropout", -1.0)}
+    _covariate_links: ClassVar[dict] = {"alpha": ("purchase", -1.0), "beta": ("dropout", -1.0)}
 
     def _row_log_likelihood(self, params, columns):
         return row_log_likelihood(params, columns["frequency"], columns["recency"], columns["T"])
