@@ -1182,22 +1182,26 @@ def acquisition_budget_by_profile(
     """
     model = _check_model(model)
     target_ratio = check_nonnegative_number(target_ratio, "target_ratio", allow_zero=False)
-    encoding = model.purchase_model_.covariate_encoding_
+    # the purchase model's covariates and the spend model's: a level may act on either
+    encodings = [part.covariate_encoding_ for part in (model.purchase_model_, model.spend_model_)
+                 if part.covariate_encoding_ is not None]
+    encoding = next((e for e in encodings if by in e.levels), encodings[0] if encodings else None)
     if encoding is None or by not in encoding.levels:
-        known = [] if encoding is None else list(encoding.levels)
+        known = list(dict.fromkeys(column for e in encodings for column in e.levels))
         raise DataError(
             f"'by' must be a categorical covariate of the model ({', '.join(map(repr, known)) or 'it has none'}); "
             f"got {by!r}"
         )
     if not isinstance(customers, pd.DataFrame):
         raise DataError(f"'customers' must be a DataFrame with the covariate columns; got {type(customers).__name__}")
-    absent = [column for column in encoding.columns if column not in customers.columns]
+    columns = model.covariate_columns_
+    absent = [column for column in columns if column not in customers.columns]
     if absent:
         raise DataError(f"'customers' lacks the covariate column {', '.join(map(repr, absent))}")
     # one valuation per distinct covariate profile, weighted by how many customers have it
-    profiles = customers[encoding.columns].value_counts(sort=False).rename("customers").reset_index()
+    profiles = customers[columns].value_counts(sort=False).rename("customers").reset_index()
     values = model.expected_clv_new_customer(
-        profiles[encoding.columns], horizon=horizon, discount_rate=discount_rate, margin=margin
+        profiles[columns], horizon=horizon, discount_rate=discount_rate, margin=margin
     )
     profiles = profiles.join(values[["expected_purchases", "value"]])
     levels = [str(level) for level in encoding.levels[by]]

@@ -288,14 +288,25 @@ class CLVModel:
         margin = check_margin(margin)
         purchases = self.purchase_model_
         encoding = purchases.covariate_encoding_
-        if encoding is None or profile is None:
+        spending = self.spend_model_.covariate_encoding_  # spend covariates, if any
+        columns = self.covariate_columns_
+        if not columns or profile is None:
             frame = pd.DataFrame(index=pd.RangeIndex(1))
             params = purchases._params()[:, None]
+            spend = self.spend_model_.population_mean_spend_
         else:
-            frame = encoding.profile_frame(profile)
+            frame = (encoding or spending).profile_frame(profile)
+            absent = [column for column in columns if column not in frame.columns]
+            if absent:
+                raise DataError(f"'profile' lacks the covariate {', '.join(map(repr, absent))}; give a value for each "
+                                f"of {', '.join(map(repr, columns))}")
             if not isinstance(profile, pd.DataFrame):
                 frame = frame.reset_index(drop=True)
             params = purchases._customer_params(frame, what="profile")
+            if params.ndim == 1:  # covariates on spend only
+                params = np.repeat(params[:, None], len(frame), axis=1)
+            spend = (self.spend_model_.expected_spend_new_customer(frame).to_numpy() if spending is not None
+                     else self.spend_model_.population_mean_spend_)
         periods = np.arange(1, horizon + 1, dtype=float)
         # E(k) of each distinct profile over the periods; the discounted count sums its increments
         # E(k) over the periods, once per distinct profile; the discounted count sums its increments
@@ -306,8 +317,7 @@ class CLVModel:
         ])[np.asarray(codes).reshape(-1)]
         increments = np.diff(expected, axis=1, prepend=0.0)
         discounted = increments @ (1.0 + discount_rate) ** -periods
-        spend = self.spend_model_.population_mean_spend_
-        out = frame[list(encoding.columns)].copy() if encoding is not None and profile is not None else frame
+        out = frame[columns].copy() if columns and profile is not None else frame
         out["expected_purchases"] = expected[:, -1]
         out["expected_spend"] = spend
         out["clv"] = margin * spend * discounted

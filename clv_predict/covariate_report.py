@@ -22,6 +22,8 @@ from .exceptions import DataError
 
 __all__ = ["coefficient_table", "covariates_section", "value_by_profile"]
 
+_UNITS = {"D": "days", "W": "weeks", "M": "months"}
+
 #: What exp(coefficient) multiplies, by the prefix of the coefficient's name, for models that state it.
 _PLAIN = {
     "spend": "expected spend per purchase",
@@ -234,7 +236,8 @@ def covariates_section(model, data: pd.DataFrame | None = None, *, horizon=None,
                                  target_ratio=target_ratio, data=data)
         parts += [
             f"<h3>A new customer's value by profile</h3><p>Expected repeat purchases, spend per purchase and "
-            f"value of a customer just acquired, over {horizon} {model.time_unit_ or ''} (margin {margin:g}, discount "
+            f"value of a customer just acquired, over {horizon} {_UNITS.get(model.time_unit_, 'time units')} "
+            f"(margin {margin:g}, discount "
             f"{discount_rate:g} per time unit; <code>value</code> counts the first purchase), and the most one may pay "
             f"to acquire her at a value-to-cost ratio of {target_ratio:g}.</p>",
             table_html(table),

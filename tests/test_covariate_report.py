@@ -77,3 +77,23 @@ def test_the_report_has_a_covariates_section(fitted, tmp_path):
     assert title == "Covariates" and "purchase:channel[web]" in body and "multiplies the mean purchase rate" in body
     model.save(tmp_path / "m.joblib")
     assert "<h2>Covariates</h2>" in build_report(load_model(tmp_path / "m.joblib"), log, train_period_end="2021-01-31")
+
+
+def test_value_by_profile_counts_the_spend_covariates(fitted):
+    from clv_predict.analytics import acquisition_budget_by_profile
+    from clv_predict.covariate_report import value_by_profile
+
+    model, _, rfm = fitted
+    table = value_by_profile(model, horizon=52, margin=0.3, target_ratio=3.0, data=rfm)
+    spend = model.spend_model_.expected_spend_new_customer(table[["channel", "age"]])
+    np.testing.assert_allclose(table["expected_spend"], spend)
+    assert table.loc[1, "expected_spend"] < table.loc[0, "expected_spend"]  # web spends less (-0.3 simulated)
+    np.testing.assert_allclose(table["first_purchase_value"], 0.3 * table["expected_spend"])
+    np.testing.assert_allclose(table["max_acquisition_cost"], table["value"] / 3.0)
+    # spend covariates only: the purchase part is the same for every profile
+    only_spend = CLVModel(spend_covariates=["channel"], covariate_reference={"channel": "shop"}).fit(rfm)
+    values = only_spend.expected_clv_new_customer({"channel": ["shop", "web"]}, horizon=52, margin=0.3)
+    assert values["expected_purchases"].nunique() == 1 and values["expected_spend"].nunique() == 2
+    budget = acquisition_budget_by_profile(only_spend, rfm, "channel", horizon=52, margin=0.3)
+    assert budget.index.tolist() == ["shop", "web"]
+    assert budget.loc["web", "max_acquisition_cost"] < budget.loc["shop", "max_acquisition_cost"]
