@@ -134,6 +134,7 @@ class GammaGammaModel(_CoefficientsMixin, _ParametricModel):
         "customers' means, so expected spend is driven by very few repeat purchases."
     )
     _kind = "GammaGammaModel"
+    label = "Gamma-Gamma"
     #: Prefix of the covariate coefficients' names in ``params_``.
     _coefficient_prefix = "spend"
 
