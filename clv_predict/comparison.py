@@ -220,6 +220,7 @@ def compare_models(data: pd.DataFrame, models=None, *, penalizer_coef: float = 0
                            "lr_against": against}
     if tests:
         table = table.join(pd.DataFrame.from_dict(tests, orient="index"))
+        table["lr_df"] = table["lr_df"].astype("Int64")
     if {"test_frequency", "test_T"} <= set(data.columns):
         table = table.join(_holdout(fitted, data))
     table.index.name = "name"

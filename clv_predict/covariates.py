@@ -263,11 +263,12 @@ class CovariateEncoding:
         # match on the values themselves; a saved bool or number may come back as its string from a CSV
         lookup = {level: position for position, level in enumerate(levels)}
         lookup_text = {str(level): position for position, level in enumerate(levels)}
-        raw = values.astype(object).to_numpy()
-        codes = np.fromiter(
-            (lookup.get(_plain(value), lookup_text.get(str(value), -1)) for value in raw), dtype=np.int64,
-            count=raw.size,
-        ) if raw.size < 2048 else self._codes_by_unique(raw, lookup, lookup_text)
+        # factorise first (fast on any dtype), then look the few distinct values up
+        inverse, uniques = pd.factorize(values)
+        table = np.array([lookup.get(_plain(value), lookup_text.get(str(value), -1)) for value in uniques],
+                         dtype=np.int64)
+        codes = table[inverse] if table.size else np.full(len(values), -1, dtype=np.int64)
+        raw = np.asarray(uniques, dtype=object)[inverse] if (codes < 0).any() else None
         missing = codes < 0
         if missing.any():
             new_levels = pd.unique(raw[missing])
@@ -287,17 +288,10 @@ class CovariateEncoding:
                 stacklevel=4,
             )
             codes[missing] = 0
-        matrix = np.zeros((raw.size, len(levels) - 1))
+        matrix = np.zeros((codes.size, len(levels) - 1))
         rows = np.flatnonzero(codes > 0)
         matrix[rows, codes[rows] - 1] = 1.0
         return matrix
-
-    @staticmethod
-    def _codes_by_unique(raw, lookup, lookup_text) -> np.ndarray:
-        inverse, uniques = pd.factorize(raw)
-        table = np.array([lookup.get(_plain(value), lookup_text.get(str(value), -1)) for value in uniques],
-                         dtype=np.int64)
-        return table[inverse] if table.size else np.full(raw.size, -1, dtype=np.int64)
 
     def profile_frame(self, profile) -> pd.DataFrame:
         """A table of covariate profiles from a dict (one profile; a value may be a list for several) or a DataFrame.

@@ -64,6 +64,8 @@ def simulate_transactions(
     time_unit: str = "W",
     order: str = "date",
     model: str = "bg_nbd",
+    covariates: pd.DataFrame | None = None,
+    coefficients: dict | None = None,
 ) -> pd.DataFrame:
     """Draw a transaction log of ``n_customers`` from a purchase model's process + Gamma-Gamma spend.
 
@@ -92,6 +94,11 @@ def simulate_transactions(
     model : str, default "bg_nbd"
         The purchase model whose process draws the repeat purchases (a name of
         :data:`clv_predict.models.PURCHASE_MODELS`).
+    covariates : DataFrame, optional
+        One row per customer (customer ``i`` is row ``i``) with the covariate columns ``coefficients`` names.
+    coefficients : dict, optional
+        Covariate effects by their names in ``params_`` (``purchase:channel[app]``, ``dropout:age``, ...; see
+        ``PurchaseModel.from_params``): each customer's purchase parameters follow from her covariates.
 
     Returns
     -------
@@ -119,8 +126,12 @@ def simulate_transactions(
         raise DataError(f"'order' must be 'date' or 'customer'; got {order!r}")
     purchases = purchase_model_class(model)
     params = _check_params(params, purchases._param_names + purchases._extra_param_names)
+    if coefficients and (not isinstance(covariates, pd.DataFrame) or len(covariates) != n_customers):
+        raise DataError(f"'covariates' must be a DataFrame of {n_customers} rows (one per customer) with the "
+                        "columns that 'coefficients' names")
     purchases = purchases.from_params(**{name: params[name] for name in purchases._param_names
-                                         + purchases._extra_param_names})
+                                         + purchases._extra_param_names},
+                                      coefficients=coefficients, covariates=covariates)
     unit_days = TIME_UNIT_DAYS[check_time_unit(time_unit)]
     first_day = np.datetime64(to_timestamp(start, "start").date(), "D")
     rng = np.random.default_rng(seed)
@@ -130,7 +141,8 @@ def simulate_transactions(
     nu = rng.gamma(params["q"], 1.0 / params["v"], n)
     acquired = rng.integers(0, acquisition_days, n)
     horizon = (observation_days - 1 - acquired).astype(np.float64)  # days from first purchase to the end
-    owner, times = purchases._simulate_repeat_times(purchases._params(), horizon / unit_days, rng)
+    individual = purchases._customer_params(covariates, what="covariates") if coefficients else purchases._params()
+    owner, times = purchases._simulate_repeat_times(individual, horizon / unit_days, rng)
     offsets = np.minimum(np.floor(times * unit_days), horizon[owner]).astype(np.int64)
 
     customer = np.concatenate((np.arange(n), owner))

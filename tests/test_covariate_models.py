@@ -346,3 +346,19 @@ def test_expected_clv_new_customer_by_profile(simulated):
     assert budget.loc["web", "max_acquisition_cost"] == pytest.approx(each["value"].mean() / 3.0, rel=1e-12)
     with pytest.raises(DataError, match="'by' must be a categorical covariate"):
         acquisition_budget_by_profile(model, simulated, "age", horizon=52, margin=0.3)
+
+
+def test_simulated_log_with_covariates_recovers_the_channel_effect():
+    import clv_predict as cp
+    from clv_predict.synthetic import CDNOW_PARAMS, simulate_transactions
+
+    customers = _covariate_table(4000, 8)
+    log = simulate_transactions(4000, seed=9, covariates=customers,
+                                coefficients={"purchase:channel[app]": 0.8, "purchase:channel[shop]": 0.0})
+    rfm = cp.rfm_summary(log, customer_id_col="customer_id", datetime_col="date",
+                         observation_period_end=log.attrs["observation_period_end"], time_unit="W")
+    rfm = rfm.join(customers.rename_axis("customer_id"))
+    model = BetaGeoModel(purchase_covariates=["channel"], covariate_reference={"channel": "web"}).fit(rfm)
+    estimate, error = model.params_["purchase:channel[app]"], model.standard_errors_["purchase:channel[app]"]
+    assert abs(estimate - 0.8) < 2.5 * error and error < 0.1
+    assert abs(model.params_["alpha"] - CDNOW_PARAMS["alpha"]) < 3 * model.standard_errors_["alpha"]
