@@ -98,7 +98,8 @@ def simulate_transactions(
         One row per customer (customer ``i`` is row ``i``) with the covariate columns ``coefficients`` names.
     coefficients : dict, optional
         Covariate effects by their names in ``params_`` (``purchase:channel[app]``, ``dropout:age``, ...; see
-        ``PurchaseModel.from_params``): each customer's purchase parameters follow from her covariates.
+        ``PurchaseModel.from_params``): each customer's purchase parameters follow from her covariates;
+        ``spend:<column>`` ones act on the Gamma-Gamma spend scale, ``v_i = v exp(gamma' z_i)``.
 
     Returns
     -------
@@ -129,16 +130,19 @@ def simulate_transactions(
     if coefficients and (not isinstance(covariates, pd.DataFrame) or len(covariates) != n_customers):
         raise DataError(f"'covariates' must be a DataFrame of {n_customers} rows (one per customer) with the "
                         "columns that 'coefficients' names")
+    # spend:<column> coefficients act on the Gamma-Gamma scale v, the others on the purchase model
+    spending = {name: value for name, value in (coefficients or {}).items() if str(name).startswith("spend:")}
+    coefficients = {name: value for name, value in (coefficients or {}).items() if name not in spending}
     purchases = purchases.from_params(**{name: params[name] for name in purchases._param_names
                                          + purchases._extra_param_names},
-                                      coefficients=coefficients, covariates=covariates)
+                                      coefficients=coefficients or None, covariates=covariates)
     unit_days = TIME_UNIT_DAYS[check_time_unit(time_unit)]
     first_day = np.datetime64(to_timestamp(start, "start").date(), "D")
     rng = np.random.default_rng(seed)
     n = int(n_customers)
 
     # per-customer traits; the purchase process runs in time units
-    nu = rng.gamma(params["q"], 1.0 / params["v"], n)
+    nu = rng.gamma(params["q"], 1.0 / (params["v"] * np.exp(_linear_of(covariates, spending))), n)
     acquired = rng.integers(0, acquisition_days, n)
     horizon = (observation_days - 1 - acquired).astype(np.float64)  # days from first purchase to the end
     individual = purchases._customer_params(covariates, what="covariates") if coefficients else purchases._params()
@@ -219,60 +223,20 @@ def simulate_customer_log(
         raise DataError("'customers' must be a non-empty DataFrame, one row per customer, indexed by customer id")
     if customers.index.has_duplicates:
         raise DataError("'customers' has customer ids on more than one row")
-    if not 0 < acquisition_days <= observation_days:
-        raise DataError(
-            f"'acquisition_days' must be between 1 and observation_days ({observation_days}); got {acquisition_days!r}"
-        )
-    coefficients = dict(coefficients or {})
-    spend = {name: value for name, value in coefficients.items() if str(name).startswith("spend:")}
-    purchase = {name: value for name, value in coefficients.items() if name not in spend}
-    chosen = purchase_model_class(model)
-    params = _check_params(params, chosen._param_names + chosen._extra_param_names)
-    own = {name: params[name] for name in chosen._param_names + chosen._extra_param_names}
-    purchases = chosen.from_params(**own, coefficients=purchase or None, covariates=customers if purchase else None)
-    individual = purchases._customer_params(customers, what="customers")
-    unit_days = TIME_UNIT_DAYS[check_time_unit(time_unit)]
-    first_day = np.datetime64(to_timestamp(start, "start").date(), "D")
-    rng = np.random.default_rng(seed)
-    n = len(customers)
-
-    scale = params["v"] * np.exp(_linear_of(customers, spend))
-    nu = rng.gamma(params["q"], 1.0 / scale)
-    acquired = rng.integers(0, acquisition_days, n)
-    horizon = (observation_days - 1 - acquired).astype(np.float64)
-    owners, offsets = [], []
-    if np.ndim(individual) == 1:
-        groups = [(individual, np.arange(n))]
-    else:
-        patterns, codes = np.unique(individual.T, axis=0, return_inverse=True)
-        groups = [(pattern, np.flatnonzero(codes.ravel() == g)) for g, pattern in enumerate(patterns)]
-    for shared, members in groups:
-        owner, times = purchases._simulate_repeat_times(np.asarray(shared), horizon[members] / unit_days, rng)
-        owners.append(members[owner])
-        offsets.append(np.minimum(np.floor(times * unit_days), horizon[members][owner]).astype(np.int64))
-    owner = np.concatenate(owners)
-    customer = np.concatenate((np.arange(n), owner))
-    day = np.concatenate((acquired, acquired[owner] + np.concatenate(offsets)))
-    amount = np.maximum(np.round(rng.gamma(params["p"], 1.0 / nu[customer]), 2), 0.01)
-    sort = np.lexsort((customer, day))
-    log = pd.DataFrame(
-        {
-            "customer_id": customers.index.to_numpy()[customer[sort]],
-            "date": (first_day + day[sort].astype("timedelta64[D]")).astype("datetime64[s]"),
-            "amount": amount[sort],
-        }
+    log = simulate_transactions(
+        len(customers), params, seed=seed, start=start, acquisition_days=acquisition_days,
+        observation_days=observation_days, time_unit=time_unit, model=model,
+        covariates=customers.reset_index(drop=True), coefficients=coefficients,
     )
-    log.attrs.update({
-        "observation_period_end": str(first_day + np.timedelta64(observation_days - 1, "D")),
-        "params": params,
-        "coefficients": coefficients,
-        "time_unit": time_unit,
-    })
+    log["customer_id"] = customers.index.to_numpy()[log["customer_id"].to_numpy()]
+    log.attrs["coefficients"] = dict(coefficients or {})
     return log
 
 
 def _linear_of(customers: pd.DataFrame, coefficients: dict) -> np.ndarray:
     """``gamma' z_i`` per customer for coefficients named ``<prefix>:<column>`` or ``<prefix>:<column>[<level>]``."""
+    if not coefficients:
+        return 0.0
     total = np.zeros(len(customers))
     for name, value in coefficients.items():
         design = str(name).split(":", 1)[1]
