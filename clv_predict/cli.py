@@ -186,8 +186,6 @@ def _clv_model(args):
 
 
 def cmd_fit(args, out) -> int:
-    from . import CLVModel
-
     _prepare_output(args, inputs=("input",))  # --model is a model's name here
     log = _transaction_log(args.input, args)  # read and checked once
     end = args.observation_end

@@ -163,7 +163,7 @@ def profiles_of(model, data: pd.DataFrame | None = None, *, max_profiles: int = 
         raise DataError("the model has no covariates: it has one profile")
     combinations = int(np.prod([len(values) for values in levels.values()])) if levels else 1
     if combinations <= max_profiles:
-        rows = [dict(zip(levels, values)) for values in itertools.product(*levels.values())] or [{}]
+        rows = [dict(zip(levels, values, strict=True)) for values in itertools.product(*levels.values())] or [{}]
     else:
         reference = {column: values[0] for column, values in levels.items()}
         rows = [dict(reference)]

@@ -42,10 +42,10 @@ def test_likelihood_equals_the_integral_of_the_models_definition_customer_by_cus
         a = params[0] * np.exp(design[i] @ params[2:4])
         b = params[1] * np.exp(design[i] @ params[4:])
         if churned[i]:  # churned at the end of period T: theta (1 - theta)^(T - 1)
-            def probability(theta, i=i):
+            def probability(theta, i=i, a=a, b=b):
                 return theta * (1 - theta) ** (T[i] - 1) * stats.beta.pdf(theta, a, b)
         else:  # still a customer after T periods
-            def probability(theta, i=i):
+            def probability(theta, i=i, a=a, b=b):
                 return (1 - theta) ** T[i] * stats.beta.pdf(theta, a, b)
         direct, _ = integrate.quad(probability, 0, 1, limit=200)
         assert values[i] == pytest.approx(np.log(direct), rel=1e-8)
