@@ -478,7 +478,18 @@ def cmd_segments(args, out) -> int:
     log = _with_customers(log, args, _model_covariates(model))
     settings = {"horizon": args.horizon, "discount_rate": args.discount_rate, "margin": args.margin,
                 "period": args.period, "observation_period_end": args.observation_end}
-    if args.table == "budget":
+    if args.table == "budget" and args.covariate:
+        # a new customer's worth by level of a covariate, from the model of the covariates
+        rfm = log.rfm(observation_period_end=args.observation_end, time_unit=model.time_unit_)
+        table = analytics.acquisition_budget_by_profile(
+            model, rfm, args.covariate, horizon=args.horizon, margin=args.margin, target_ratio=args.target_ratio,
+            discount_rate=args.discount_rate,
+        )
+        cheapest, dearest = table["max_acquisition_cost"].idxmin(), table["max_acquisition_cost"].idxmax()
+        message = (f"Affordable acquisition cost at CLV/CAC {args.target_ratio:g} by {args.covariate}: from "
+                   f"{table.loc[cheapest, 'max_acquisition_cost']:,.2f} ({cheapest}) to "
+                   f"{table.loc[dearest, 'max_acquisition_cost']:,.2f} ({dearest}) per new customer")
+    elif args.table == "budget":
         table = analytics.acquisition_budget(log, model, target_ratio=args.target_ratio, **settings)
         overall = table.loc[("overall", "all customers"), "max_acquisition_cost"]
         message = (f"Affordable acquisition cost at CLV/CAC {args.target_ratio:g}: {overall:,.2f} per customer "
@@ -629,6 +640,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "maximum acquisition cost overall, per cohort and per segment (default: customers)")
     segments.add_argument("--by", choices=["clv_tier", "rfm_segment", "cohort", "at_risk"], default="clv_tier",
                           help="grouping of the summary table (default: clv_tier)")
+    segments.add_argument("--covariate", metavar="COLUMN",
+                          help="with --table budget and a model with covariates: the budget of a new customer by "
+                               "level of this categorical covariate (the acquisition channel, say)")
     segments.add_argument("--target-ratio", type=float, default=3.0,
                           help="required CLV-to-acquisition-cost ratio of the budget table (default: 3)")
     segments.add_argument("--at-risk-quantile", type=float, default=0.8,

@@ -115,3 +115,11 @@ def test_segments_reads_the_customer_table(files, tmp_path, capsys):
     code = main(["segments", "--model", str(files["model"]), "--input", str(files["folder"] / "log.csv"),
                  "--output", str(out)])
     assert code == 1 and "--customers" in capsys.readouterr().err
+    code = main(["segments", "--model", str(files["model"]), "--input", str(files["folder"] / "log.csv"),
+                 "--customers", str(files["folder"] / "customers.csv"), "--table", "budget", "--covariate", "channel",
+                 "--margin", "0.3", "--output", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "Affordable acquisition cost at CLV/CAC 3 by channel: from" in captured.out
+    budget = pd.read_csv(out).set_index("channel")
+    assert budget.index.tolist() == ["shop", "web"] and (budget["max_acquisition_cost"] > 0).all()
