@@ -364,6 +364,7 @@ def test_simulated_log_with_covariates_recovers_the_channel_effect():
     assert abs(model.params_["alpha"] - CDNOW_PARAMS["alpha"]) < 3 * model.standard_errors_["alpha"]
 
 
+@pytest.mark.slow
 def test_covariate_models_round_trip_in_a_fresh_process(simulated, tmp_path):
     import subprocess
     import sys
@@ -397,3 +398,27 @@ pd.DataFrame(out).to_parquet({str(out_path)!r})
         pd.testing.assert_frame_equal(reloaded.summary(), model.summary())
         assert reloaded.covariate_encoding_ == model.covariate_encoding_
         assert reloaded.covariate_encoding_.reference["channel"] == "shop"
+
+
+def test_covariate_penalty_shrinks_the_coefficients_alone(simulated):
+    free = BetaGeoModel(purchase_covariates=["channel", "region"]).fit(simulated)
+    shrunk = BetaGeoModel(purchase_covariates=["channel", "region"], covariate_penalizer=0.05).fit(simulated)
+    assert (shrunk.coefficients_.abs() < free.coefficients_.abs()).all()
+    assert shrunk.coefficients_.abs().max() < 0.5 * free.coefficients_.abs().max()
+    assert list(free.coefficients_.index) == ["purchase:channel[app]", "purchase:channel[shop]", "purchase:region[south]"]
+
+
+def test_covariate_settings_are_checked():
+    rfm = _small_table()
+    with pytest.raises(DataError, match="'unseen' must be one of 'error', 'reference'; got 'drop'"):
+        BetaGeoModel(purchase_covariates=["channel"], unseen="drop").fit(rfm)
+    with pytest.raises(DataError, match="covariates are fitted by the native engine only"):
+        BetaGeoModel(purchase_covariates=["channel"], engine="lifetimes").fit(rfm)
+    with pytest.raises(DataError, match="'covariate_penalizer' must be >= 0"):
+        BetaGeoModel(purchase_covariates=["channel"], covariate_penalizer=-1.0).fit(rfm)
+    with pytest.raises(DataError, match="'purchase_covariates' names 'channel' more than once"):
+        BetaGeoModel(purchase_covariates=["channel", "channel"]).fit(rfm)
+    with pytest.raises(DataError, match="rfm has no covariate column 'plan'"):
+        BetaGeoModel(dropout_covariates=["plan"]).fit(rfm)
+    with pytest.raises(DataError, match="covariate column 'flat' of rfm is constant"):
+        BetaGeoModel(purchase_covariates=["flat"]).fit(rfm.assign(flat="x"))
