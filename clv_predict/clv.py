@@ -219,7 +219,8 @@ class CLVModel:
             raise DataError("rfm has no column 'monetary_value', which CLV needs; build it with monetary_value_col")
         # one validation of the table serves both models
         checked, x, t_x, T = purchases._rfm_arrays(rfm, need_monetary=True)
-        params = purchases._customer_params(rfm)  # each customer's, from her covariates, if the model has any
+        # each customer's, from her covariates, if the model has any
+        params = purchases._customer_params(rfm, unseen=self.unseen)
         p_alive = purchases._probability_alive_values_of(params, x, t_x, T)
         expected_purchases, discounted = purchases._forecast(
             x, t_x, T, horizon, discount_rate, p_alive=p_alive, params=params
@@ -302,10 +303,10 @@ class CLVModel:
                                 f"of {', '.join(map(repr, columns))}")
             if not isinstance(profile, pd.DataFrame):
                 frame = frame.reset_index(drop=True)
-            params = purchases._customer_params(frame, what="profile")
+            params = purchases._customer_params(frame, what="profile", unseen=self.unseen)
             if params.ndim == 1:  # covariates on spend only
                 params = np.repeat(params[:, None], len(frame), axis=1)
-            spend = (self.spend_model_.expected_spend_new_customer(frame).to_numpy() if spending is not None
+            spend = (self.spend_model_.expected_spend_new_customer(frame, unseen=self.unseen).to_numpy() if spending is not None
                      else self.spend_model_.population_mean_spend_)
         periods = np.arange(1, horizon + 1, dtype=float)
         # E(k) of each distinct profile over the periods; the discounted count sums its increments

@@ -362,3 +362,63 @@ def test_simulated_log_with_covariates_recovers_the_channel_effect():
     estimate, error = model.params_["purchase:channel[app]"], model.standard_errors_["purchase:channel[app]"]
     assert abs(estimate - 0.8) < 2.5 * error and error < 0.1
     assert abs(model.params_["alpha"] - CDNOW_PARAMS["alpha"]) < 3 * model.standard_errors_["alpha"]
+
+
+@pytest.mark.slow
+def test_covariate_models_round_trip_in_a_fresh_process(simulated, tmp_path):
+    import subprocess
+    import sys
+
+    from clv_predict import load_model
+
+    rfm_path, out_path = tmp_path / "rfm.parquet", tmp_path / "out.parquet"
+    simulated.to_parquet(rfm_path)
+    models = {}
+    for cls in MODELS:
+        models[cls.__name__] = cls(purchase_covariates=["channel", "region"], dropout_covariates=["region"],
+                                   covariate_reference={"channel": "shop"}).fit(simulated.iloc[:1500])
+        models[cls.__name__].save(tmp_path / f"{cls.__name__}.joblib")
+    script = f"""
+import pandas as pd
+from clv_predict import load_model
+rfm = pd.read_parquet({str(rfm_path)!r})
+out = {{}}
+for name in {list(models)!r}:
+    model = load_model({str(tmp_path)!r} + "/" + name + ".joblib")
+    out[name + ":p_alive"] = model.probability_alive(rfm)
+    out[name + ":expected"] = model.expected_purchases(rfm, 26)
+pd.DataFrame(out).to_parquet({str(out_path)!r})
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    again = pd.read_parquet(out_path)
+    for name, model in models.items():
+        assert np.array_equal(again[f"{name}:p_alive"], model.probability_alive(simulated))
+        assert np.array_equal(again[f"{name}:expected"], model.expected_purchases(simulated, 26))
+        reloaded = load_model(tmp_path / f"{name}.joblib")
+        pd.testing.assert_frame_equal(reloaded.summary(), model.summary())
+        assert reloaded.covariate_encoding_ == model.covariate_encoding_
+        assert reloaded.covariate_encoding_.reference["channel"] == "shop"
+
+
+def test_covariate_penalty_shrinks_the_coefficients_alone(simulated):
+    free = BetaGeoModel(purchase_covariates=["channel", "region"]).fit(simulated)
+    shrunk = BetaGeoModel(purchase_covariates=["channel", "region"], covariate_penalizer=0.05).fit(simulated)
+    assert (shrunk.coefficients_.abs() < free.coefficients_.abs()).all()
+    assert shrunk.coefficients_.abs().max() < 0.5 * free.coefficients_.abs().max()
+    assert list(free.coefficients_.index) == ["purchase:channel[app]", "purchase:channel[shop]", "purchase:region[south]"]
+
+
+def test_covariate_settings_are_checked():
+    rfm = _small_table()
+    with pytest.raises(DataError, match="'unseen' must be one of 'error', 'reference'; got 'drop'"):
+        BetaGeoModel(purchase_covariates=["channel"], unseen="drop").fit(rfm)
+    with pytest.raises(DataError, match="covariates are fitted by the native engine only"):
+        BetaGeoModel(purchase_covariates=["channel"], engine="lifetimes").fit(rfm)
+    with pytest.raises(DataError, match="'covariate_penalizer' must be >= 0"):
+        BetaGeoModel(purchase_covariates=["channel"], covariate_penalizer=-1.0).fit(rfm)
+    with pytest.raises(DataError, match="'purchase_covariates' names 'channel' more than once"):
+        BetaGeoModel(purchase_covariates=["channel", "channel"]).fit(rfm)
+    with pytest.raises(DataError, match="rfm has no covariate column 'plan'"):
+        BetaGeoModel(dropout_covariates=["plan"]).fit(rfm)
+    with pytest.raises(DataError, match="covariate column 'flat' of rfm is constant"):
+        BetaGeoModel(purchase_covariates=["flat"]).fit(rfm.assign(flat="x"))

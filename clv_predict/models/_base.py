@@ -913,12 +913,16 @@ class PurchaseModel(_ParametricModel):
         self._check_fitted()
         return getattr(self, "_covariate_encoding", None)
 
-    def _customer_params(self, frame, *, what: str = "rfm") -> np.ndarray:
-        """The parameters of each customer of ``frame``, shape (k, n); without covariates the shared ones (k,)."""
+    def _customer_params(self, frame, *, what: str = "rfm", unseen: str | None = None) -> np.ndarray:
+        """The parameters of each customer of ``frame``, shape (k, n); without covariates the shared ones (k,).
+
+        ``unseen`` overrides the model's own setting for levels not seen in training (``CLVModel`` passes its own).
+        """
         params = self._params()
         if not self._n_coefficients():
             return params
-        design = self._covariate_encoding.transform(frame, unseen=self.unseen, what=what).to_numpy()
+        unseen = self.unseen if unseen is None else unseen
+        design = self._covariate_encoding.transform(frame, unseen=unseen, what=what).to_numpy()
         return _covariates.individual_params(
             params[: len(self._param_names)], self.coefficients_.to_numpy(), design, self._loadings,
             self._covariate_links, self._param_names,
