@@ -116,16 +116,32 @@ class CLVModel:
         if self.purchase_covariates or self.dropout_covariates:
             for name, value in covariates.items():
                 setattr(model, name, value)
+            model.covariate_reference = self._reference_for([self.purchase_covariates, self.dropout_covariates])
         return model
+
+    def _reference_for(self, lists) -> dict | None:
+        """The reference levels of ``covariate_reference`` among the columns of ``lists`` (each a name or names);
+        a column that no covariate list of the model names is an error."""
+        reference = self.covariate_reference
+        if not isinstance(reference, dict):
+            return reference  # None, or a wrong type the model's own check names
+
+        def named(given) -> list:
+            return [given] if isinstance(given, str) else list(given or [])
+
+        every = {c for given in (self.purchase_covariates, self.dropout_covariates, self.spend_covariates)
+                 for c in named(given)}
+        unknown = sorted(str(column) for column in reference if column not in every)
+        if unknown:
+            raise DataError(f"'covariate_reference' names {', '.join(map(repr, unknown))}, which is not a covariate")
+        wanted = {c for given in lists for c in named(given)}
+        return {column: level for column, level in reference.items() if column in wanted} or None
 
     def _new_spend_model(self) -> GammaGammaModel:
         """An unfitted Gamma-Gamma model with the spend covariates and the shared covariate settings."""
         if not self.spend_covariates:
             return GammaGammaModel(self.spend_penalizer_coef, engine=self.engine)
-        columns = [self.spend_covariates] if isinstance(self.spend_covariates, str) else list(self.spend_covariates)
-        reference = self.covariate_reference
-        if isinstance(reference, dict):  # the reference levels of the spend covariates among all given
-            reference = {column: level for column, level in reference.items() if column in columns} or None
+        reference = self._reference_for([self.spend_covariates])
         return GammaGammaModel(
             self.spend_penalizer_coef, engine=self.engine, covariates=self.spend_covariates,
             covariate_penalizer=self.covariate_penalizer, covariate_reference=reference, unseen=self.unseen,

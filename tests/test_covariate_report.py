@@ -97,3 +97,13 @@ def test_value_by_profile_counts_the_spend_covariates(fitted):
     budget = acquisition_budget_by_profile(only_spend, rfm, "channel", horizon=52, margin=0.3)
     assert budget.index.tolist() == ["shop", "web"]
     assert budget.loc["web", "max_acquisition_cost"] < budget.loc["shop", "max_acquisition_cost"]
+
+
+def test_reference_levels_go_to_the_model_whose_covariate_they_name(fitted):
+    _, _, rfm = fitted
+    model = CLVModel(purchase_covariates=["age"], spend_covariates=["channel"],
+                     covariate_reference={"channel": "web"}).fit(rfm)
+    assert model.spend_model_.covariate_encoding_.reference == {"channel": "web"}
+    assert list(model.purchase_model_.coefficients_.index) == ["purchase:age"]
+    with pytest.raises(DataError, match="'covariate_reference' names 'region'"):
+        CLVModel(spend_covariates=["channel"], covariate_reference={"region": "north"}).fit(rfm)
