@@ -206,7 +206,8 @@ class _ParametricModel:
         tried = []
         for number, start in enumerate(_STARTS):
             # covariate coefficients start at 0: every customer as the model without covariates
-            candidate = self._minimise(data, np.concatenate((np.full(k, start, dtype=float), np.zeros(self._n_coefficients()))))
+            x0 = np.concatenate((np.full(k, start, dtype=float), np.zeros(self._n_coefficients())))
+            candidate = self._minimise(data, x0)
             tried.append(candidate)
             if candidate.success:
                 return candidate, number, tried
@@ -644,7 +645,8 @@ class PurchaseModel(_ParametricModel):
         if missing:
             raise DataError(f"'coefficients' lacks {', '.join(map(repr, missing))}")
         values = [coefficients[name] for name in self._coefficient_names]
-        bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v)]
+        bad = [v for v in values
+               if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v)]
         if bad:
             raise DataError(f"coefficients must be finite numbers; got {bad[0]!r}")
         self._given_coefficients = np.asarray(values, dtype=float)
@@ -871,7 +873,8 @@ class PurchaseModel(_ParametricModel):
         # coefficients are near 0 as often as not: steps on their own scale, not relative to them
         steps = 1e-6 * np.concatenate((np.maximum(np.abs(params[:k]), 1e-8), np.maximum(np.abs(params[k:]), 1e-2)))
         with np.errstate(all="ignore"):
-            self._set_covariance(total_gradient, params, steps=steps, to_natural=to_natural if k < params.size else None)
+            self._set_covariance(total_gradient, params, steps=steps,
+                                 to_natural=to_natural if k < params.size else None)
 
     # ------------------------------------------------------------------ the maths each model declares
     def _probability_alive_values(self, params, x, t_x, T) -> np.ndarray:
