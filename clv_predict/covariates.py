@@ -103,7 +103,8 @@ class CovariateEncoding:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def fit(cls, frame: pd.DataFrame, columns, *, reference: dict | None = None, what: str = "rfm") -> CovariateEncoding:
+    def fit(cls, frame: pd.DataFrame, columns, *, reference: dict | None = None,
+            what: str = "rfm") -> CovariateEncoding:
         """Learn the encoding of ``columns`` of ``frame`` (their levels, reference levels and kinds).
 
         Parameters
@@ -151,7 +152,8 @@ class CovariateEncoding:
                     chosen = reference[column]
                     if chosen not in list(counts.index):
                         raise DataError(
-                            f"'reference' level {chosen!r} of covariate {column!r} does not occur in {what}; its levels "
+                            f"'reference' level {chosen!r} of covariate {column!r} does not occur in {what}; "
+                            "its levels "
                             f"are {', '.join(repr(_plain(level)) for level in order)}"
                         )
                 else:

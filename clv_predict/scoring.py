@@ -48,6 +48,9 @@ SCORE_COLUMNS = (
 
 DEFAULT_CHUNK_ROWS = 2_000_000
 
+#: The family of purchase models whose summaries are in a time unit (the others count opportunities).
+_CONTINUOUS = "purchases in continuous time"
+
 
 def _check_model(model):
     from .clv import CLVModel
@@ -374,7 +377,8 @@ def score_file(
     with (_atomic_folder(output_path) if output_parts else _atomic_output(output_path)) as partial:
         writer = _PartsWriter(partial) if output_parts else _Writer(partial, out_kind)
         if input_kind == "rfm":
-            _check_rfm_time_unit(input_path, model.time_unit_, time_unit, sep)
+            if model.purchase_model_.family == _CONTINUOUS:  # a summary in opportunities states no time unit
+                _check_rfm_time_unit(input_path, model.time_unit_, time_unit, sep)
             present = set(_file_columns(input_path, sep))
             in_file = [column for column in covariates if column in present]
             if customer_table is None and len(in_file) < len(covariates):
@@ -484,9 +488,9 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
             table = table[~late]
             done += 1
             if len(table):
-                rfm = _rfm._rfm_from_arrays(
-                    table["id"], table["day"].to_numpy(), table["amount"].to_numpy(), end_day, model.time_unit_,
-                    policy_counts,
+                # the purchase model's own summary: RFM in its time unit, or opportunities of its period
+                rfm = model.purchase_model_._summary_of_arrays(
+                    table["id"], table["day"].to_numpy(), table["amount"].to_numpy(), end_day, policy_counts,
                 )
                 if integer_ids:
                     rfm.index = rfm.index.astype(np.int64)

@@ -422,3 +422,23 @@ def test_covariate_settings_are_checked():
         BetaGeoModel(dropout_covariates=["plan"]).fit(rfm)
     with pytest.raises(DataError, match="covariate column 'flat' of rfm is constant"):
         BetaGeoModel(purchase_covariates=["flat"]).fit(rfm.assign(flat="x"))
+
+
+def test_expected_purchases_new_customer_by_profile():
+    rfm = _small_table()
+    model = _truth(ParetoNBDModel, rfm)
+    profiles = pd.DataFrame({"channel": ["web", "app"], "region": ["north", "south"], "age": [0.0, 5.0]},
+                            index=["x", "y"])
+    values = model.expected_purchases_new_customer(26, profile=profiles)
+    assert list(values.index) == ["x", "y"]
+    for label in profiles.index:
+        shared = ParetoNBDModel.from_params(**dict(zip(["r", "alpha", "s", "beta"],
+                                                      model._customer_params(profiles.loc[[label]])[:, 0])))
+        assert values[label] == pytest.approx(shared.expected_purchases_new_customer(26), rel=1e-12)
+    one = model.expected_purchases_new_customer(26, profile={"channel": "app", "region": "south", "age": 5.0})
+    assert one == pytest.approx(values["y"], rel=1e-12)
+    # the reference profile (web, north, age 0) is the model's own parameters
+    assert model.expected_purchases_new_customer(26) == pytest.approx(values["x"], rel=1e-12)
+    curve = model.expected_purchases_new_customer(np.array([13.0, 26.0]), profile={"channel": "app", "region": "south",
+                                                                                 "age": 5.0})
+    assert curve[1] == pytest.approx(one, rel=1e-12) and curve[0] < curve[1]

@@ -206,7 +206,8 @@ class _ParametricModel:
         tried = []
         for number, start in enumerate(_STARTS):
             # covariate coefficients start at 0: every customer as the model without covariates
-            candidate = self._minimise(data, np.concatenate((np.full(k, start, dtype=float), np.zeros(self._n_coefficients()))))
+            x0 = np.concatenate((np.full(k, start, dtype=float), np.zeros(self._n_coefficients())))
+            candidate = self._minimise(data, x0)
             tried.append(candidate)
             if candidate.success:
                 return candidate, number, tried
@@ -379,6 +380,14 @@ class _ParametricModel:
         """What a saved file needs to rebuild the covariates' encoding (None: the model has none)."""
         return None
 
+    def _customer_params(self, frame, *, what: str = "rfm", unseen: str | None = None) -> np.ndarray:
+        """Each customer's parameters (k, n), or the shared ones (k,): shared unless the model has covariates."""
+        return self._params()
+
+    def _probability_alive_values_of(self, params, *arrays) -> np.ndarray:
+        """``_probability_alive_values`` with the parameters ``_customer_params`` gave."""
+        return self._probability_alive_values(params, *arrays)
+
     def _restore_covariate_state(self, state: dict) -> None:
         raise DataError(f"{type(self).__name__} does not take covariates")
 
@@ -524,8 +533,11 @@ class PurchaseModel(_ParametricModel):
     * ``_dropout_distribution(params)``: the fitted heterogeneity in dropout.
 
     Everything else (fitting, discounting, the public methods, persistence, the
-    summary) comes from here, so that CLV, scoring, evaluation, plots and the
-    command line work with any model. Registering a new module in
+    summary, the RFM summary of a chunk of transactions for batch scoring and the
+    calibration/holdout split for ``evaluate``) comes from here, so that CLV,
+    scoring, evaluation, plots and the command line work with any model. Models of
+    purchasing at discrete opportunities answer the same private methods through
+    :class:`~._discrete.OpportunityModel`. Registering a new module in
     :data:`clv_predict.models.PURCHASE_MODELS` makes it available by name.
     """
 
@@ -542,6 +554,8 @@ class PurchaseModel(_ParametricModel):
     _if_alive_columns: tuple[str, ...] = ("frequency", "T")
     #: Whether ``engine="lifetimes"`` can fit the model (lifetimes has a fitter of it).
     _lifetimes_engine = False
+    #: The family, whose log-likelihoods compare with each other (``compare_models`` refuses to mix families).
+    family = "purchases in continuous time"
     #: Which parameters covariates act on: {parameter: (process, sign)}, ``p_i = p exp(sign z_i' gamma_process)``
     #: (see :mod:`clv_predict.models._covariates`). Empty: the model takes no covariates.
     _covariate_links: ClassVar[dict] = {}
@@ -644,7 +658,8 @@ class PurchaseModel(_ParametricModel):
         if missing:
             raise DataError(f"'coefficients' lacks {', '.join(map(repr, missing))}")
         values = [coefficients[name] for name in self._coefficient_names]
-        bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v)]
+        bad = [v for v in values
+               if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v)]
         if bad:
             raise DataError(f"coefficients must be finite numbers; got {bad[0]!r}")
         self._given_coefficients = np.asarray(values, dtype=float)
@@ -871,7 +886,8 @@ class PurchaseModel(_ParametricModel):
         # coefficients are near 0 as often as not: steps on their own scale, not relative to them
         steps = 1e-6 * np.concatenate((np.maximum(np.abs(params[:k]), 1e-8), np.maximum(np.abs(params[k:]), 1e-2)))
         with np.errstate(all="ignore"):
-            self._set_covariance(total_gradient, params, steps=steps, to_natural=to_natural if k < params.size else None)
+            self._set_covariance(total_gradient, params, steps=steps,
+                                 to_natural=to_natural if k < params.size else None)
 
     # ------------------------------------------------------------------ the maths each model declares
     def _probability_alive_values(self, params, x, t_x, T) -> np.ndarray:
@@ -1086,6 +1102,17 @@ class PurchaseModel(_ParametricModel):
             tail = np.exp(log_v * (done + 1)) * (at_end[active] - reached[active])
             active = active[tail > _DISCOUNT_TOLERANCE * values[active]]
         return values
+
+    # ------------------------------------------------------------------ from a log
+    def _summary_of_arrays(self, ids, days, amounts, end_day: int, policy_counts=None) -> pd.DataFrame:
+        """The RFM summary of transactions given as day numbers, in the model's time unit (batch scoring)."""
+        from .. import rfm
+
+        return rfm._rfm_from_arrays(ids, days, amounts, end_day, self.time_unit_, policy_counts)
+
+    def _holdout_split(self, log, train_period_end, test_period_end) -> pd.DataFrame:
+        """A calibration/holdout split of ``log`` in the model's time unit (for ``evaluate``)."""
+        return log.split(train_period_end=train_period_end, test_period_end=test_period_end, time_unit=self.time_unit_)
 
     # ------------------------------------------------------------------ simulation
     def simulate(self, n_customers: int, T, *, seed=None, covariates: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -340,6 +340,22 @@ class ParetoNBDModel(PurchaseModel):
         "lifetimes" fits with lifetimes' ParetoNBDFitter (Nelder-Mead, slow);
         "native" maximises this package's log-likelihood with its analytic
         gradient on the compressed rows.
+    purchase_covariates : list of str, optional
+        RFM-table columns acting on the purchase rate: alpha_i = alpha exp(-g_purchase' z_i), so a positive
+        coefficient raises the purchase rate (Fader & Hardie's note on time-invariant covariates; CLVTools). Categorical
+        columns are encoded against a reference level (see :mod:`clv_predict.covariates`); the coefficients are
+        ``purchase:<column>`` (``purchase:channel[web]``) in ``params_``.
+    dropout_covariates : list of str, optional
+        Columns acting on dropout: beta_i = beta exp(-g_dropout' z_i) (a positive coefficient raises the
+        dropout rate); coefficients ``dropout:<column>``.
+    constrain : list of str, optional
+        Covariates of both lists with one coefficient for both processes (``purchase+dropout:<column>``).
+    covariate_penalizer : float, default 0
+        L2 penalty on the covariate coefficients alone.
+    covariate_reference : dict, optional
+        ``{column: level}``: reference levels (default: each column's most frequent level).
+    unseen : {"error", "reference"}, default "error"
+        At prediction, a covariate level not seen in training is an error, or counts as the reference level.
 
     Examples
     --------
