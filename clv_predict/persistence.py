@@ -256,8 +256,8 @@ def _rebuild(content: dict):
         model = CLVModel(
             purchase["penalizer_coef"], spend["penalizer_coef"], engine=purchase["engine"], purchase_model=purchases.name
         )
-        for name in CLVModel._COVARIATE_SETTINGS:
-            setattr(model, name, getattr(purchases, name))
+        for name in CLVModel._COVARIATE_SETTINGS:  # an opportunity model (BG/BB) has none: the defaults stay
+            setattr(model, name, getattr(purchases, name, getattr(model, name)))
         model.purchase_model_ = purchases
         model.spend_model_ = _restore(_new("GammaGammaModel", spend), spend, training)
         model.spend_covariates = model.spend_model_.covariates
