@@ -8,6 +8,7 @@ model" (note 021).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -116,6 +117,7 @@ def bgnbd_expected_if_alive(params, x, T, t):
     return out if out.ndim else float(out)
 
 
+@functools.lru_cache(maxsize=4096)
 def _beta_rule(n: int, a: float, b: float):
     """Nodes in (0, 1) and weights summing to 1 of the n-point Gauss rule for the Beta(a, b) density.
 
@@ -136,7 +138,10 @@ def _beta_rule(n: int, a: float, b: float):
         )
     nodes, vectors = eigh_tridiagonal(diagonal, off)
     weights = vectors[0] ** 2
-    return (1 + nodes) / 2, weights / weights.sum()
+    # cached (customers of different covariate patterns share their dropout parameters): read-only arrays
+    nodes, weights = (1 + nodes) / 2, weights / weights.sum()
+    nodes.flags.writeable = weights.flags.writeable = False
+    return nodes, weights
 
 
 def _expected_if_alive_by_gauss_jacobi(r, alpha, a, b, x, T, t, n: int) -> np.ndarray:

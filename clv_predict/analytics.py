@@ -56,6 +56,7 @@ __all__ = [
     "DEFAULT_TIERS",
     "RFM_SEGMENTS",
     "acquisition_budget",
+    "acquisition_budget_by_profile",
     "acquisition_cohorts",
     "cohort_clv",
     "compare_clv",
@@ -1119,4 +1120,105 @@ def acquisition_budget(
     budget["max_acquisition_cost"] = budget["value_per_customer"] / target_ratio
     budget.attrs.update(table.attrs)
     budget.attrs["target_ratio"] = target_ratio
+    return budget
+
+
+def acquisition_budget_by_profile(
+    model,
+    customers: pd.DataFrame,
+    by: str,
+    *,
+    horizon,
+    margin: float,
+    target_ratio: float = 3.0,
+    discount_rate: float = 0.0,
+) -> pd.DataFrame:
+    """The most one may pay to acquire a new customer of each level of a covariate, at a CLV-to-cost ratio.
+
+    A new customer's value is :meth:`CLVModel.expected_clv_new_customer` with her covariates: the first purchase
+    plus the discounted repeat purchases over ``horizon`` (``margin x`` spend). For each level of ``by`` (the
+    acquisition channel, say) it is averaged over the ``customers`` of that level, so that the other covariates
+    count in the mix in which that level brings them; the affordable acquisition cost is the average divided by
+    ``target_ratio``. Unlike :func:`acquisition_budget`, nothing here looks at what customers did: it prices a
+    customer not yet seen, from the fitted model of the covariates, so small levels borrow strength from the rest.
+
+    Parameters
+    ----------
+    model : CLVModel
+        Fitted with covariates (``purchase_covariates`` / ``dropout_covariates``) that include ``by``.
+    customers : DataFrame
+        One row per customer with the model's covariate columns (the RFM table it was fitted on, say).
+    by : str
+        A categorical covariate of the model.
+    horizon : int
+        Whole number of time units after the first purchase.
+    margin : float
+        Profit margin applied to spend (required: a budget needs it).
+    target_ratio : float, default 3
+        Required CLV-to-acquisition-cost ratio (> 0).
+    discount_rate : float, default 0
+        Discount rate per time unit.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by the levels of ``by`` (the reference level first): ``customers``, ``expected_purchases`` (repeat
+        purchases of a new customer in the horizon), ``value_per_customer`` and ``max_acquisition_cost``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from clv_predict import BetaGeoModel, CLVModel
+    >>> covariates = pd.DataFrame({"channel": np.random.default_rng(0).choice(["web", "shop"], 3000)})
+    >>> truth = BetaGeoModel.from_params(r=0.5, alpha=6.0, a=0.8, b=2.5, time_unit="W",
+    ...                                  coefficients={"purchase:channel[shop]": 0.7}, covariates=covariates)
+    >>> rfm = truth.simulate(3000, 52.0, seed=1, covariates=covariates)
+    >>> spend = np.random.default_rng(2).gamma(6.0, 5.0, 3000)
+    >>> rfm["monetary_value"] = np.where(rfm["frequency"] > 0, spend, 0.0)
+    >>> model = CLVModel(purchase_covariates=["channel"]).fit(rfm)
+    >>> budget = acquisition_budget_by_profile(model, rfm, "channel", horizon=52, margin=0.3)
+    >>> budget.index.tolist(), bool(budget.loc["shop", "max_acquisition_cost"] > budget.loc["web", "max_acquisition_cost"])
+    (['shop', 'web'], True)
+    """
+    model = _check_model(model)
+    target_ratio = check_nonnegative_number(target_ratio, "target_ratio", allow_zero=False)
+    # the purchase model's covariates and the spend model's: a level may act on either
+    encodings = [part.covariate_encoding_ for part in (model.purchase_model_, model.spend_model_)
+                 if part.covariate_encoding_ is not None]
+    encoding = next((e for e in encodings if by in e.levels), encodings[0] if encodings else None)
+    if encoding is None or by not in encoding.levels:
+        known = list(dict.fromkeys(column for e in encodings for column in e.levels))
+        raise DataError(
+            f"'by' must be a categorical covariate of the model ({', '.join(map(repr, known)) or 'it has none'}); "
+            f"got {by!r}"
+        )
+    if not isinstance(customers, pd.DataFrame):
+        raise DataError(f"'customers' must be a DataFrame with the covariate columns; got {type(customers).__name__}")
+    columns = model.covariate_columns_
+    absent = [column for column in columns if column not in customers.columns]
+    if absent:
+        raise DataError(f"'customers' lacks the covariate column {', '.join(map(repr, absent))}")
+    # one valuation per distinct covariate profile, weighted by how many customers have it
+    profiles = customers[columns].value_counts(sort=False).rename("customers").reset_index()
+    values = model.expected_clv_new_customer(
+        profiles[columns], horizon=horizon, discount_rate=discount_rate, margin=margin
+    )
+    profiles = profiles.join(values[["expected_purchases", "value"]])
+    levels = [str(level) for level in encoding.levels[by]]
+    profiles["level"] = pd.Categorical(profiles[by].astype(str), categories=levels)
+    weighted = profiles.assign(
+        purchases_sum=profiles["expected_purchases"] * profiles["customers"],
+        value_sum=profiles["value"] * profiles["customers"],
+    ).groupby("level", observed=False)[["customers", "purchases_sum", "value_sum"]].sum()
+    budget = pd.DataFrame(
+        {
+            "customers": weighted["customers"].astype(np.int64),
+            "expected_purchases": weighted["purchases_sum"] / weighted["customers"],
+            "value_per_customer": weighted["value_sum"] / weighted["customers"],
+        }
+    )
+    budget["max_acquisition_cost"] = budget["value_per_customer"] / target_ratio
+    budget.index = pd.Index(levels, name=by)
+    budget.attrs.update(values.attrs)
+    budget.attrs.update({"target_ratio": target_ratio, "by": by, "reference": encoding.levels[by][0]})
     return budget

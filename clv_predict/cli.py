@@ -42,6 +42,61 @@ def _add_columns(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--decimal", choices=[".", ","], default=".", help="CSV decimal mark (default: .)")
 
 
+def _add_customers(parser: argparse.ArgumentParser, *, covariates: bool = False) -> None:
+    """``--customers`` (a customer table joined on the id) and, on ``fit``, the covariate columns to use."""
+    group = parser.add_argument_group("customer covariates")
+    group.add_argument("--customers", metavar="FILE",
+                       help="customer table, .csv/.csv.gz/.parquet, one row per customer (channel, region, plan, ...) "
+                            "joined on the customer id" + ("" if covariates else
+                                                           ": the covariate columns of a model fitted with them"))
+    group.add_argument("--customers-id-col", metavar="COLUMN",
+                       help="customer id column of --customers (default: the --customer-col name)")
+    if covariates:
+        group.add_argument("--purchase-covariates", nargs="+", metavar="COLUMN", default=[],
+                           help="columns of --customers the purchase rate depends on")
+        group.add_argument("--dropout-covariates", nargs="+", metavar="COLUMN", default=[],
+                           help="columns of --customers the dropout process depends on")
+        group.add_argument("--spend-covariates", nargs="+", metavar="COLUMN", default=[],
+                           help="columns of --customers the Gamma-Gamma spend scale depends on")
+        group.add_argument("--covariate-penalizer", type=float, default=0.0,
+                           help="L2 penalty on the covariate coefficients alone (default: 0)")
+        group.add_argument("--reference", nargs="+", metavar="COLUMN=LEVEL", default=[],
+                           help="reference level of a categorical covariate, the baseline its other levels are "
+                                "compared with (default: its most frequent level)")
+
+
+def _customer_table(args, columns):
+    """The customer table of ``--customers`` with ``columns``, or None when no column is needed."""
+    from .customers import read_customer_table
+    from .exceptions import DataError
+
+    columns = list(dict.fromkeys(columns))
+    if not columns:
+        return None
+    if not getattr(args, "customers", None):
+        raise DataError(
+            f"the model reads the covariate column{'s' if len(columns) > 1 else ''} "
+            f"{', '.join(map(repr, columns))} of each customer: give a customer table with --customers FILE"
+        )
+    return read_customer_table(args.customers, customer_id_col=args.customers_id_col or args.customer_col,
+                               columns=columns, sep=args.sep, decimal=args.decimal)
+
+
+def _with_customers(log, args, columns):
+    """The log with the customer table's ``columns`` in every summary built from it (see ``with_customers``)."""
+    table = _customer_table(args, columns)
+    return log if table is None else log.with_customers(table, list(dict.fromkeys(columns)))
+
+
+def _model_covariates(model) -> list:
+    """The covariate columns a saved model reads (none for a model without covariates)."""
+    columns = getattr(model, "covariate_columns_", None)
+    if columns is None:
+        encoding = getattr(model, "covariate_encoding_", None)
+        columns = list(encoding.columns) if encoding is not None else []
+    return list(columns)
+
+
 def _amount_col(args):
     return None if args.quantity_col else args.amount_col
 
@@ -112,6 +167,24 @@ def _print_summary(model, out) -> None:
     )
 
 
+def _clv_model(args):
+    """The unfitted CLVModel of ``fit``'s flags, with its covariates."""
+    from . import CLVModel
+
+    from .exceptions import DataError
+
+    reference = {}
+    for given in args.reference:
+        column, equals, level = given.partition("=")
+        if not equals or not column or not level:
+            raise DataError(f"--reference takes COLUMN=LEVEL (such as channel=shop); got {given!r}")
+        reference[column] = level
+    return CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer, engine=args.engine,
+                    purchase_model=args.model, purchase_covariates=args.purchase_covariates or None,
+                    dropout_covariates=args.dropout_covariates or None, spend_covariates=args.spend_covariates or None,
+                    covariate_penalizer=args.covariate_penalizer, covariate_reference=reference or None)
+
+
 def _unit_text(model) -> str:
     """'time unit 'W'' for a continuous-time model, 'one opportunity per period 'Y'' for BG/BB."""
     if model.time_unit_ is None and model.purchase_model_.name in OPPORTUNITY_MODELS:
@@ -120,8 +193,6 @@ def _unit_text(model) -> str:
 
 
 def cmd_fit(args, out) -> int:
-    from . import CLVModel
-
     if args.model in CONTRACT_MODELS:
         return _fit_contracts(args, out)
     _prepare_output(args, inputs=("input",))  # --model is a model's name here
@@ -134,14 +205,15 @@ def cmd_fit(args, out) -> int:
         if to_timestamp(end, "--observation-end") < log.first_purchase:
             raise DataError(f"--observation-end {end} is before the first transaction in {args.input}")
     # transactions after the end are left out with the warning score gives for them
+    covariates = args.purchase_covariates + args.dropout_covariates + args.spend_covariates
+    log = _with_customers(log, args, covariates)
     if args.model in OPPORTUNITY_MODELS:  # one opportunity per --period: an opportunity summary
         from .discrete import opportunity_summary
 
         rfm = opportunity_summary(log, period=args.period or "Y", observation_period_end=end)
     else:
         rfm = log.rfm(observation_period_end=end, time_unit=args.time_unit, regularity=_needs_regularity(args.model))
-    model = CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer, engine=args.engine,
-                     purchase_model=args.model).fit(rfm)
+    model = _clv_model(args).fit(rfm)
     model.save(args.output)
     _print_summary(model, out)
     print(f"Model saved to {args.output}", file=out)
@@ -197,6 +269,8 @@ def cmd_score(args, out) -> int:
         decimal=args.decimal,
         time_unit=args.time_unit,
         interval=args.interval,
+        customers=args.customers,
+        customers_id_col=args.customers_id_col,
         **_input_policy(args),
     )
     bar.finish()
@@ -331,6 +405,7 @@ def cmd_report(args, out) -> int:
                                         source=Path(args.input).name)
         print(f"Report written to {path}", file=out)
         return 0
+    log = _with_customers(log, args, _model_covariates(model))
     path = write_report(
         args.output,
         model,
@@ -525,9 +600,21 @@ def cmd_segments(args, out) -> int:
     _prepare_output(args)
     model = load_model(args.model)
     log = _transaction_log(args.input, args)  # read and checked once, for every table below
+    log = _with_customers(log, args, _model_covariates(model))
     settings = {"horizon": args.horizon, "discount_rate": args.discount_rate, "margin": args.margin,
                 "period": args.period, "observation_period_end": args.observation_end}
-    if args.table == "budget":
+    if args.table == "budget" and args.covariate:
+        # a new customer's worth by level of a covariate, from the model of the covariates
+        rfm = log.rfm(observation_period_end=args.observation_end, time_unit=model.time_unit_)
+        table = analytics.acquisition_budget_by_profile(
+            model, rfm, args.covariate, horizon=args.horizon, margin=args.margin, target_ratio=args.target_ratio,
+            discount_rate=args.discount_rate,
+        )
+        cheapest, dearest = table["max_acquisition_cost"].idxmin(), table["max_acquisition_cost"].idxmax()
+        message = (f"Affordable acquisition cost at CLV/CAC {args.target_ratio:g} by {args.covariate}: from "
+                   f"{table.loc[cheapest, 'max_acquisition_cost']:,.2f} ({cheapest}) to "
+                   f"{table.loc[dearest, 'max_acquisition_cost']:,.2f} ({dearest}) per new customer")
+    elif args.table == "budget":
         table = analytics.acquisition_budget(log, model, target_ratio=args.target_ratio, **settings)
         overall = table.loc[("overall", "all customers"), "max_acquisition_cost"]
         message = (f"Affordable acquisition cost at CLV/CAC {args.target_ratio:g}: {overall:,.2f} per customer "
@@ -588,6 +675,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--period", choices=["Y", "Q", "M", "W", "D"],
                      help="bg_bb: one opportunity per period (default: Y); sbg: the contract period (default: M)")
     _add_contract_columns(fit)
+    _add_customers(fit, covariates=True)
     fit.add_argument("--output", required=True, help="model file to write (.joblib)")
     fit.set_defaults(handler=cmd_fit)
 
@@ -609,6 +697,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also write bounds at this level, such as 0.9: predictive (purchases_lower/upper, "
                             "clv_lower/upper) and confidence (..._ci_lower/upper) (default: none)")
     score.add_argument("--chunk-rows", type=int, default=None, help="input rows per chunk (default: 2,000,000)")
+    _add_customers(score)
     score.add_argument("--output", required=True, help="scores to write, .csv or .parquet")
     score.add_argument("--price", type=float, default=1.0,
                        help="sBG model: price per contract period; residual value = margin x price x DERL (default: 1)")
@@ -667,6 +756,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_contract_columns(report)
     report.add_argument("--compare", action="store_true",
                         help="add a 'Model comparison' section: every purchase model fitted on the training period")
+    _add_customers(report)
     report.add_argument("--output", default="report.html", help="HTML file to write (default: report.html)")
     report.set_defaults(handler=cmd_report)
 
@@ -695,6 +785,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "maximum acquisition cost overall, per cohort and per segment (default: customers)")
     segments.add_argument("--by", choices=["clv_tier", "rfm_segment", "cohort", "at_risk"], default="clv_tier",
                           help="grouping of the summary table (default: clv_tier)")
+    segments.add_argument("--covariate", metavar="COLUMN",
+                          help="with --table budget and a model with covariates: the budget of a new customer by "
+                               "level of this categorical covariate (the acquisition channel, say)")
     segments.add_argument("--target-ratio", type=float, default=3.0,
                           help="required CLV-to-acquisition-cost ratio of the budget table (default: 3)")
     segments.add_argument("--at-risk-quantile", type=float, default=0.8,
@@ -702,6 +795,7 @@ def build_parser() -> argparse.ArgumentParser:
     segments.add_argument("--at-risk-p-alive", type=float, default=0.5,
                           help="'low P(alive)' is below this (default: 0.5)")
     _add_value_settings(segments, period="M")
+    _add_customers(segments)
     segments.add_argument("--output", required=True, help="table to write, .csv, .csv.gz or .parquet")
     segments.set_defaults(handler=cmd_segments)
     return parser

@@ -40,6 +40,23 @@ class CLVModel:
         Optimiser used for both fits (see :class:`BetaGeoModel`): the
         package's own, or lifetimes' fitters (the reference; slow at millions
         of customers).
+    purchase_covariates, dropout_covariates : list of str, optional
+        Columns of the RFM table that act on the purchase rate and on dropout of the purchase model
+        (BG/NBD, MBG/NBD, Pareto/NBD; see :mod:`clv_predict.models._covariates` for the links). Categorical
+        columns are encoded against a reference level, numeric ones used as given.
+    constrain : list of str, optional
+        Covariates (in both lists) with one coefficient for both processes.
+    covariate_penalizer : float, default 0
+        L2 penalty on the covariate coefficients alone.
+    covariate_reference : dict, optional
+        ``{column: level}``: reference levels (default: each column's most frequent level).
+    unseen : {"error", "reference"}, default "error"
+        What a covariate level not seen in training does at prediction.
+    spend_covariates : list of str, optional
+        Columns of the RFM table the Gamma-Gamma spend scale depends on
+        (``GammaGammaModel(covariates=...)``): coefficients ``spend:<column>``,
+        a positive one raising expected spend per purchase. ``covariate_penalizer``,
+        ``covariate_reference`` and ``unseen`` apply to them too.
 
     Examples
     --------
@@ -65,29 +82,85 @@ class CLVModel:
         spend_penalizer_coef: float = 0.0,
         engine: str = "native",
         purchase_model="bg_nbd",
+        *,
+        purchase_covariates=None,
+        dropout_covariates=None,
+        constrain=None,
+        covariate_penalizer: float = 0.0,
+        covariate_reference: dict | None = None,
+        unseen: str = "error",
+        spend_covariates=None,
     ):
         self.penalizer_coef = penalizer_coef
         self.spend_penalizer_coef = spend_penalizer_coef
         self.engine = engine
         self.purchase_model = purchase_model
+        self.spend_covariates = spend_covariates
+        self.purchase_covariates = purchase_covariates
+        self.dropout_covariates = dropout_covariates
+        self.constrain = constrain
+        self.covariate_penalizer = covariate_penalizer
+        self.covariate_reference = covariate_reference
+        self.unseen = unseen
+
+    _COVARIATE_SETTINGS = (
+        "purchase_covariates", "dropout_covariates", "constrain", "covariate_penalizer", "covariate_reference", "unseen"
+    )
 
     def _new_purchase_model(self) -> PurchaseModel:
         """An unfitted copy of the chosen purchase model (an instance given by the user is never fitted in place)."""
+        covariates = {name: getattr(self, name) for name in self._COVARIATE_SETTINGS}
         if is_purchase_model(self.purchase_model):
             chosen = self.purchase_model
+            if self.purchase_covariates or self.dropout_covariates:
+                raise DataError(
+                    "give the covariates either to CLVModel or to the purchase model instance, not to both"
+                )
             return type(chosen)(**chosen._settings())
         model = purchase_model(self.purchase_model)
         model.penalizer_coef, model.engine = self.penalizer_coef, self.engine
+        if self.purchase_covariates or self.dropout_covariates:
+            for name, value in covariates.items():
+                setattr(model, name, value)
+            model.covariate_reference = self._reference_for([self.purchase_covariates, self.dropout_covariates])
         return model
+
+    def _reference_for(self, lists) -> dict | None:
+        """The reference levels of ``covariate_reference`` among the columns of ``lists`` (each a name or names);
+        a column that no covariate list of the model names is an error."""
+        reference = self.covariate_reference
+        if not isinstance(reference, dict):
+            return reference  # None, or a wrong type the model's own check names
+
+        def named(given) -> list:
+            return [given] if isinstance(given, str) else list(given or [])
+
+        every = {c for given in (self.purchase_covariates, self.dropout_covariates, self.spend_covariates)
+                 for c in named(given)}
+        unknown = sorted(str(column) for column in reference if column not in every)
+        if unknown:
+            raise DataError(f"'covariate_reference' names {', '.join(map(repr, unknown))}, which is not a covariate")
+        wanted = {c for given in lists for c in named(given)}
+        return {column: level for column, level in reference.items() if column in wanted} or None
+
+    def _new_spend_model(self) -> GammaGammaModel:
+        """An unfitted Gamma-Gamma model with the spend covariates and the shared covariate settings."""
+        if not self.spend_covariates:
+            return GammaGammaModel(self.spend_penalizer_coef, engine=self.engine)
+        reference = self._reference_for([self.spend_covariates])
+        return GammaGammaModel(
+            self.spend_penalizer_coef, engine=self.engine, covariates=self.spend_covariates,
+            covariate_penalizer=self.covariate_penalizer, covariate_reference=reference, unseen=self.unseen,
+        )
 
     def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None) -> "CLVModel":
         """Fit the purchase model on every customer and Gamma-Gamma on the repeat customers of ``rfm``."""
         purchases = self._new_purchase_model()
-        spend = GammaGammaModel(self.spend_penalizer_coef, engine=self.engine)
+        spend = self._new_spend_model()
         purchases._check_settings()
         checked = purchases._checked(rfm, need_monetary=True)  # once, for both models
         spend._check_settings()
-        if len(checked) < _PARALLEL_ROWS:
+        if len(checked) < _PARALLEL_ROWS or spend._check_covariate_settings():
             self.purchase_model_ = purchases._fit(rfm, checked, time_unit, None)
             self.spend_model_ = spend._fit(rfm, checked, time_unit, None)
         else:
@@ -119,6 +192,13 @@ class CLVModel:
         """All parameters: the purchase model's (r, alpha, a, b for BG/NBD) then p, q, v (Gamma-Gamma)."""
         self._check_fitted()
         return pd.concat([self.purchase_model_.params_, self.spend_model_.params_])
+
+    @property
+    def covariate_columns_(self) -> list[str]:
+        """The customer columns the fitted model reads (purchase, dropout and spend covariates), in order."""
+        self._check_fitted()
+        encodings = [getattr(part, "covariate_encoding_", None) for part in (self.purchase_model_, self.spend_model_)]
+        return list(dict.fromkeys(column for encoding in encodings if encoding is not None for column in encoding.columns))
 
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
         """Both models' parameter tables, one row per parameter, with a ``model`` column."""
@@ -192,10 +272,14 @@ class CLVModel:
             raise DataError("rfm has no column 'monetary_value', which CLV needs; build it with monetary_value_col")
         # one validation of the table serves both models
         checked, x, t_x, T = purchases._rfm_arrays(rfm, need_monetary=True)
-        p_alive = purchases._probability_alive_values(purchases._params(), x, t_x, T)
-        expected_purchases, discounted = purchases._forecast(x, t_x, T, horizon, discount_rate, p_alive=p_alive)
+        # each customer's, from her covariates, if the model has any
+        params = purchases._customer_params(rfm, unseen=self.unseen)
+        p_alive = purchases._probability_alive_values_of(params, x, t_x, T)
+        expected_purchases, discounted = purchases._forecast(
+            x, t_x, T, horizon, discount_rate, p_alive=p_alive, params=params
+        )
         self.spend_model_._check_fitted()
-        spend = self.spend_model_._expected_spend_values(x, checked["monetary_value"].to_numpy())
+        spend = self.spend_model_._expected_spend_values(x, checked["monetary_value"].to_numpy(), rfm=rfm)
         frame = pd.DataFrame(
             {
                 "expected_purchases": expected_purchases,
@@ -217,6 +301,7 @@ class CLVModel:
         from .models import _intervals
 
         interval = _intervals.check_interval(interval)
+        _intervals.refuse_covariates(self, "predict(interval=...)")
         n_draws = _intervals.check_draws(n_draws)
         purchases, spend = self.purchase_model_, self.spend_model_
         _intervals.warn_if_unknown(purchases, stacklevel=5)
@@ -236,6 +321,94 @@ class CLVModel:
             bounds, spend, spend_draws, x, monetary, interval, margin
         )
         frame.attrs.update({"interval": interval, "n_draws": n_draws})
+
+    def expected_clv_new_customer(self, profile=None, *, horizon, discount_rate: float = 0.0,
+                                  margin: float = 1.0) -> pd.DataFrame:
+        """What a customer just acquired is worth, by covariate profile: her expected purchases, spend and CLV.
+
+        Parameters
+        ----------
+        profile : dict or DataFrame, optional
+            The new customer's covariates: a dict (one profile; lists for several) or a DataFrame of profiles,
+            with a value for every covariate of the model. Without covariates (or ``None``): the average new
+            customer; with covariates, ``None`` is a customer of the reference profile.
+        horizon : int
+            Whole number of time units after the first purchase.
+        discount_rate : float, default 0
+            Discount rate per time unit.
+        margin : float, default 1
+            Profit margin applied to spend.
+
+        Returns
+        -------
+        DataFrame
+            One row per profile (indexed like a DataFrame profile, else 0, 1, ...), the profile's covariates then
+            ``expected_purchases`` (repeat purchases in the horizon), ``expected_spend`` (per purchase: the
+            spend model's population mean), ``clv`` (``margin x spend x`` the discounted repeat purchases),
+            ``first_purchase_value`` (``margin x spend``, the purchase that acquires her, at time 0) and
+            ``value`` (the two together: what acquiring her brings).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from clv_predict import BetaGeoModel
+        >>> covariates = pd.DataFrame({"channel": np.random.default_rng(0).choice(["web", "shop"], 3000)})
+        >>> truth = BetaGeoModel.from_params(r=0.5, alpha=6.0, a=0.8, b=2.5, time_unit="W",
+        ...                                  coefficients={"purchase:channel[shop]": 0.7}, covariates=covariates)
+        >>> rfm = truth.simulate(3000, 52.0, seed=1, covariates=covariates)
+        >>> spend = np.random.default_rng(2).gamma(6.0, 5.0, 3000)
+        >>> rfm["monetary_value"] = np.where(rfm["frequency"] > 0, spend, 0.0)
+        >>> model = CLVModel(purchase_covariates=["channel"]).fit(rfm)
+        >>> value = model.expected_clv_new_customer({"channel": ["web", "shop"]}, horizon=52, margin=0.3)
+        >>> value.columns.tolist()
+        ['channel', 'expected_purchases', 'expected_spend', 'clv', 'first_purchase_value', 'value']
+        >>> bool(value.loc[1, "clv"] > value.loc[0, "clv"])
+        True
+        """
+        self._check_fitted()
+        horizon = check_horizon(horizon)
+        discount_rate = check_discount_rate(discount_rate, self.time_unit_)
+        margin = check_margin(margin)
+        purchases = self.purchase_model_
+        encoding = purchases.covariate_encoding_
+        spending = self.spend_model_.covariate_encoding_  # spend covariates, if any
+        columns = self.covariate_columns_
+        if not columns or profile is None:
+            frame = pd.DataFrame(index=pd.RangeIndex(1))
+            params = purchases._params()[:, None]
+            spend = self.spend_model_.population_mean_spend_
+        else:
+            frame = (encoding or spending).profile_frame(profile)
+            absent = [column for column in columns if column not in frame.columns]
+            if absent:
+                raise DataError(f"'profile' lacks the covariate {', '.join(map(repr, absent))}; give a value for each "
+                                f"of {', '.join(map(repr, columns))}")
+            if not isinstance(profile, pd.DataFrame):
+                frame = frame.reset_index(drop=True)
+            params = purchases._customer_params(frame, what="profile", unseen=self.unseen)
+            if params.ndim == 1:  # covariates on spend only
+                params = np.repeat(params[:, None], len(frame), axis=1)
+            spend = (self.spend_model_.expected_spend_new_customer(frame, unseen=self.unseen).to_numpy() if spending is not None
+                     else self.spend_model_.population_mean_spend_)
+        periods = np.arange(1, horizon + 1, dtype=float)
+        # E(k) of each distinct profile over the periods; the discounted count sums its increments
+        # E(k) over the periods, once per distinct profile; the discounted count sums its increments
+        distinct, codes = np.unique(params, axis=1, return_inverse=True)
+        expected = np.vstack([
+            np.asarray(purchases._expected_new_customer_values(distinct[:, i], periods), dtype=float)
+            for i in range(distinct.shape[1])
+        ])[np.asarray(codes).reshape(-1)]
+        increments = np.diff(expected, axis=1, prepend=0.0)
+        discounted = increments @ (1.0 + discount_rate) ** -periods
+        out = frame[columns].copy() if columns and profile is not None else frame
+        out["expected_purchases"] = expected[:, -1]
+        out["expected_spend"] = spend
+        out["clv"] = margin * spend * discounted
+        out["first_purchase_value"] = margin * spend
+        out["value"] = out["clv"] + out["first_purchase_value"]
+        out.attrs.update({"time_unit": self.time_unit_, "horizon": horizon, "discount_rate": discount_rate,
+                          "margin": margin})
+        return out
 
     def expected_purchases(self, rfm: pd.DataFrame, t: float) -> pd.Series:
         """Shortcut to the purchase model's ``expected_purchases``."""

@@ -15,6 +15,11 @@ also need ``litt`` (the sum of the log times between purchases), so compare
 them on a summary built with ``regularity=True``. Tables in different time
 units are not comparable (the densities differ by x log of the unit ratio), and
 neither are tables built from different logs or periods.
+
+A model with covariates (``BetaGeoModel(purchase_covariates=[...])``) is compared with the same model without
+them by a likelihood-ratio test (:func:`likelihood_ratio_test`): ``compare_models`` fits the model without
+covariates if it is not in the comparison already, and reports the statistic, its degrees of freedom and the
+p-value on the covariate model's row.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy.stats import chi2
 
 from ._validation import check_rfm
 from .evaluation import FREQUENCY_BINS, frequency_bin_labels
@@ -35,7 +41,56 @@ from .models import (
     purchase_model,
 )
 
-__all__ = ["compare_models", "fit_models"]
+__all__ = ["compare_models", "fit_models", "likelihood_ratio_test"]
+
+
+def _estimated(model) -> int:
+    """How many parameters the fit estimated: the model's, covariate coefficients, a searched k."""
+    return len(model._param_names) + model._n_coefficients() + sum(
+        1 for extra in model._extra_param_names if getattr(model, extra, None) is None
+    )
+
+
+def likelihood_ratio_test(model, reduced) -> dict:
+    """Likelihood-ratio test of ``model`` against ``reduced``, a model nested in it (the same model without
+    some or all of its covariates), both fitted on the same customers.
+
+    Returns ``{"statistic": 2 (LL - LL_reduced), "df": the extra parameters, "p_value": chi-square tail}``.
+    A small p-value says the covariates explain the purchases and dropout better than chance would.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from clv_predict import BetaGeoModel
+    >>> covariates = pd.DataFrame({"channel": np.random.default_rng(0).choice(["web", "shop"], 2000)})
+    >>> truth = BetaGeoModel.from_params(r=0.5, alpha=6.0, a=0.8, b=2.5, time_unit="W",
+    ...                                  coefficients={"purchase:channel[shop]": 0.7}, covariates=covariates)
+    >>> rfm = truth.simulate(2000, 52.0, seed=1, covariates=covariates)
+    >>> test = likelihood_ratio_test(BetaGeoModel(purchase_covariates=["channel"]).fit(rfm), BetaGeoModel().fit(rfm))
+    >>> test["df"], test["p_value"] < 0.001
+    (1, True)
+    """
+    for which in (model, reduced):
+        if not hasattr(which, "params_"):
+            raise DataError("likelihood_ratio_test needs two fitted models")
+    df = _estimated(model) - _estimated(reduced)
+    if type(model) is not type(reduced) or df <= 0:
+        raise DataError(
+            f"likelihood_ratio_test compares a model with the same model with fewer covariates; got "
+            f"{model.label} ({_estimated(model)} parameters) and {reduced.label} ({_estimated(reduced)})"
+        )
+    if model.n_customers_ != reduced.n_customers_:
+        raise DataError(
+            f"the two models were fitted on different customers ({model.n_customers_:,} and {reduced.n_customers_:,})"
+        )
+    statistic = max(2.0 * (float(model.log_likelihood_) - float(reduced.log_likelihood_)), 0.0)
+    return {"statistic": statistic, "df": int(df), "p_value": float(chi2.sf(statistic, df))}
+
+
+def _without_covariates(model) -> PurchaseModel:
+    """An unfitted copy of ``model`` with its settings but no covariates."""
+    settings = {name: value for name, value in model._settings().items() if name in ("penalizer_coef", "engine")}
+    return type(model)(**settings)
 
 
 def _chosen(models, data=None) -> list:
@@ -96,7 +151,8 @@ def fit_models(data: pd.DataFrame, models=None, *, penalizer_coef: float = 0.0, 
             started = time.perf_counter()
             model.fit(data)
             model.fit_seconds_ = time.perf_counter() - started
-        name = model.name
+        # a model with covariates and the same model without are told apart by name
+        name = f"{model.name}_covariates" if model._n_coefficients() else model.name
         if name in fitted:  # the same model twice (say two settings of k): keep both, numbered
             name = f"{name}_{sum(key.startswith(model.name) for key in fitted) + 1}"
         fitted[name] = model
@@ -136,7 +192,10 @@ def compare_models(data: pd.DataFrame, models=None, *, penalizer_coef: float = 0
     DataFrame
         Indexed by model name: ``model`` (its label), ``parameters`` (how many were
         estimated), ``log_likelihood``, ``aic``, ``bic`` (lower is better; BIC with the
-        number of customers), ``fit_seconds``, ``converged``; with a holdout also
+        number of customers), ``fit_seconds``, ``converged``; for a model with covariates
+        ``lr_statistic``, ``lr_df`` and ``lr_p_value``: the likelihood-ratio test against the same
+        model without covariates (``lr_against`` names its row; it is fitted and added if
+        missing); with a holdout also
         ``predicted_purchases`` and ``actual_purchases`` (repeat purchases of all
         customers in the holdout), ``percent_error``, ``mae`` (per customer) and
         ``error_0``, ``error_1``, ... ``error_7+``: the mean predicted minus the mean
@@ -158,13 +217,12 @@ def compare_models(data: pd.DataFrame, models=None, *, penalizer_coef: float = 0
     fitted = models if isinstance(models, dict) and all(hasattr(m, "params_") for m in models.values()) \
         else fit_models(data, models, penalizer_coef=penalizer_coef, engine=engine)
     _check_one_family(fitted)
+    fitted = _with_reduced_models(fitted, data)
     checked = check_rfm(data)
     n_customers = len(checked)
     rows = {}
     for name, model in fitted.items():
-        estimated = len(model._param_names) + sum(
-            1 for extra in model._extra_param_names if getattr(model, extra, None) is None
-        )
+        estimated = _estimated(model)
         log_likelihood = float(model.log_likelihood_)
         rows[name] = {
             "model": model.label,
@@ -176,11 +234,39 @@ def compare_models(data: pd.DataFrame, models=None, *, penalizer_coef: float = 0
             "converged": bool(model.convergence_.get("converged", False)),
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
+    tests = {}
+    for name, model in fitted.items():
+        if model._n_coefficients():
+            against = next(other for other, candidate in fitted.items()
+                           if type(candidate) is type(model) and not candidate._n_coefficients())
+            test = likelihood_ratio_test(model, fitted[against])
+            tests[name] = {"lr_statistic": test["statistic"], "lr_df": test["df"], "lr_p_value": test["p_value"],
+                           "lr_against": against}
+    if tests:
+        table = table.join(pd.DataFrame.from_dict(tests, orient="index"))
+        table["lr_df"] = table["lr_df"].astype("Int64")
     if {"test_frequency", "test_T"} <= set(data.columns):
         table = table.join(_holdout(fitted, data))
     table.index.name = "name"
     table.attrs.update({"n_customers": n_customers, "time_unit": next(iter(fitted.values())).time_unit_})
     return table
+
+
+def _with_reduced_models(fitted: dict, data: pd.DataFrame) -> dict:
+    """``fitted`` with, after each model with covariates, the same model without them (fitted if missing)."""
+    out = {}
+    for name, model in fitted.items():
+        out[name] = model
+        if not model._n_coefficients():
+            continue
+        if any(type(other) is type(model) and not other._n_coefficients() for other in fitted.values()):
+            continue
+        reduced = _without_covariates(model)
+        started = time.perf_counter()
+        reduced.fit(data)
+        reduced.fit_seconds_ = time.perf_counter() - started
+        out[reduced.name if reduced.name not in fitted else f"{reduced.name}_without_covariates"] = reduced
+    return out
 
 
 def _holdout(fitted: dict, split: pd.DataFrame) -> pd.DataFrame:

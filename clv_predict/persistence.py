@@ -51,12 +51,26 @@ def _package_versions() -> dict:
     return versions
 
 
+def _plain(value):
+    """Settings as plain Python data (the file may hold no numpy objects): numpy scalars in lists and dicts."""
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _model_state(model) -> dict:
     settings = model._settings()
+    defaults = model._default_settings() if hasattr(model, "_default_settings") else {}
     state = {
         "kind": model._kind,
-        # constructor settings beyond the two every model has (CNBD-k's fixed k, ...)
-        "settings": {k: v for k, v in settings.items() if k not in ("penalizer_coef", "engine")},
+        # constructor settings beyond the two every model has (CNBD-k's fixed k, covariates, ...); settings at
+        # their default are left out, so a file of a model without covariates reads as before
+        "settings": {
+            k: _plain(v) for k, v in settings.items()
+            if k not in ("penalizer_coef", "engine") and not (k in defaults and v == defaults[k])
+        },
         "params": {k: float(v) for k, v in model.params_.items()},
         "covariance": model.covariance_.to_numpy(dtype=float).tolist(),
         "standard_errors": {k: float(v) for k, v in model.standard_errors_.items()},
@@ -68,6 +82,10 @@ def _model_state(model) -> dict:
         "n_unique_rows": int(model.n_unique_rows_),
         "convergence": {k: (v if isinstance(v, (str, bool, int, type(None))) else float(v)) for k, v in model.convergence_.items()},
     }
+    covariates = model._covariate_state() if hasattr(model, "_covariate_state") else None
+    if covariates is not None:
+        # the encoding of the covariate columns (levels, reference levels) that predictions must reuse
+        state["covariates"] = _plain(covariates)
     return state
 
 
@@ -201,9 +219,12 @@ def _new(kind: str, state: dict):
 
 
 def _restore(model, state: dict, training: dict):
-    names = list(model._param_names) + list(model._extra_param_names)
+    positive = list(model._param_names) + list(model._extra_param_names)
+    if state.get("covariates") is not None:
+        model._restore_covariate_state(state["covariates"])
+    names = positive + [n for n in model._all_param_names() if n not in positive]
     model.params_ = pd.Series([float(state["params"][n]) for n in names], index=names, name="estimate")
-    if not (np.all(np.isfinite(model.params_)) and np.all(model.params_ > 0)):
+    if not (np.all(np.isfinite(model.params_)) and np.all(model.params_[positive] > 0)):
         raise ValueError(f"parameters must be positive numbers; got {model.params_.to_dict()}")
     covariance = np.asarray(state["covariance"], dtype=float).reshape(len(names), len(names))
     model.covariance_ = pd.DataFrame(covariance, index=names, columns=names)
@@ -235,8 +256,14 @@ def _rebuild(content: dict):
         model = CLVModel(
             purchase["penalizer_coef"], spend["penalizer_coef"], engine=purchase["engine"], purchase_model=purchases.name
         )
+        for name in CLVModel._COVARIATE_SETTINGS:  # an opportunity model (BG/BB) has none: the defaults stay
+            setattr(model, name, getattr(purchases, name, getattr(model, name)))
         model.purchase_model_ = purchases
         model.spend_model_ = _restore(_new("GammaGammaModel", spend), spend, training)
+        model.spend_covariates = model.spend_model_.covariates
+        if model.spend_covariates and not (model.purchase_covariates or model.dropout_covariates):
+            for name in ("covariate_penalizer", "covariate_reference", "unseen"):
+                setattr(model, name, getattr(model.spend_model_, name))
         model._take_training_figures()
         return model
     state = content["model"]

@@ -246,6 +246,8 @@ def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_val
         monetary_value_col = None
         if line_items:
             input_policy = {k: v for k, v in input_policy.items() if k not in ("quantity_col", "unit_price_col")}
+    # a log with a customer table (covariates) gives them to the summaries built below
+    add_customers = transactions._add_customer_columns if isinstance(transactions, TransactionLog) else None
     transactions, monetary_value_col = _clean_log(
         transactions, customer_id_col, datetime_col, monetary_value_col, input_policy
     )
@@ -269,6 +271,7 @@ def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_val
     if test_period_end is None and last <= train_end:
         # nothing after training to judge the forecasts on: report the fit alone
         split = rfm_summary(transactions, observation_period_end=train_end, time_unit=model.time_unit_, **columns)
+        split = add_customers(split) if add_customers else split
         split.attrs["no_holdout"] = f"{last:%Y-%m-%d}"
         result = None
     else:
@@ -276,6 +279,7 @@ def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_val
             transactions, train_period_end=train_end, test_period_end=test_period_end, time_unit=model.time_unit_,
             **columns,
         )
+        split = add_customers(split) if add_customers else split
         result = evaluate(model, split)
     plots = render_plots(model, transactions, split, customer_id_col=customer_id_col, datetime_col=datetime_col,
                          customer_id=customer_id, dpi=dpi)
@@ -439,6 +443,9 @@ def build_report(
         monetary_value_col=monetary_value_col, train_period_end=train_period_end,
         test_period_end=test_period_end, customer_id=customer_id, dpi=dpi, input_policy=input_policy,
     )
+    from .covariate_report import report_sections
+
+    sections = [*report_sections(model, split), *sections]  # a model with covariates: what they say
     return _document(model, split, result, plots, title=title, source=source, sections=sections)
 
 

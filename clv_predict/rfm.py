@@ -252,7 +252,7 @@ def _summarise(log: TransactionLog, observation_period_end, time_unit, regularit
     if regularity:
         frame["litt"] = _litt(log, end_day, time_unit, len(frame))
     frame.attrs["input_report"] = log.report
-    return frame
+    return log._add_customer_columns(frame)
 
 
 def _litt(log: TransactionLog, end_day: int, time_unit: str, n_customers: int) -> np.ndarray:
@@ -330,7 +330,7 @@ def _split(log: TransactionLog, train_period_end, test_period_end, time_unit, re
         frame["test_monetary_value"] = np.where(test_frequency > 0, test_total / np.maximum(test_frequency, 1), 0.0)
     frame["test_T"] = (test_end - train_end) / TIME_UNIT_DAYS[time_unit]
     frame.attrs["test_period_end"] = _iso(test_end)
-    return frame
+    return log._add_customer_columns(frame)
 
 
 def _rfm_from_arrays(ids, days, amounts, end_day: int, time_unit: str, report: dict | None = None) -> pd.DataFrame:

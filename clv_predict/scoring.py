@@ -87,9 +87,11 @@ def score(
     The result has one row per customer and the columns of :data:`SCORE_COLUMNS`
     (``customer_id`` of the table's index type, ``frequency`` an integer), ready to be written to a file;
     with ``interval`` (such as 0.9) also those of :data:`INTERVAL_COLUMNS`.
+    A model with covariates reads them from ``rfm`` (see :func:`clv_predict.customers.join_customers`).
     """
     _check_model(model)
     checked = check_rfm(rfm, need_monetary=True)
+    _take_covariates(model, rfm, checked)
     checked.attrs = dict(rfm.attrs)
     bounds = {} if interval is None else {"interval": interval}
     forecast = model.predict(checked, horizon=horizon, discount_rate=discount_rate, margin=margin, **bounds)
@@ -103,6 +105,57 @@ def score(
     if np.array_equal(out["frequency"], np.round(out["frequency"])):
         out["frequency"] = out["frequency"].astype(np.int64)
     return out
+
+
+def _take_covariates(model, rfm: pd.DataFrame, checked: pd.DataFrame) -> None:
+    """Copy the model's covariate columns from ``rfm`` into ``checked``; refuse a table that lacks one."""
+    columns = model.covariate_columns_
+    absent = [column for column in columns if column not in rfm.columns]
+    if absent:
+        raise DataError(
+            f"the input has no covariate column {', '.join(map(repr, absent))}, which the model was fitted with: "
+            "add it to the input or give a customer table that has it (customers=..., --customers)"
+        )
+    for column in columns:
+        checked[column] = rfm[column].to_numpy()
+
+
+def _customer_table(model, customers, customers_id_col: str, sep, decimal) -> pd.DataFrame | None:
+    """The customer table of ``score_file`` (a DataFrame indexed by id, or a file), with the model's columns."""
+    if customers is None:
+        return None
+    from .customers import read_customer_table
+
+    if isinstance(customers, pd.DataFrame):
+        return customers
+    return read_customer_table(customers, customer_id_col=customers_id_col, sep=sep, decimal=decimal)
+
+
+def _file_columns(path: Path, sep) -> list[str]:
+    """The column names of a CSV or Parquet input."""
+    if path.is_dir() or _format_of(path) == "parquet":
+        try:
+            return list(ds.dataset(str(path), format="parquet").schema.names)
+        except (pa.ArrowInvalid, OSError):
+            return []
+    try:
+        sep = _io.sniff_separator(path, sep)
+        header = pd.read_csv(path, nrows=0, sep=sep, encoding="utf-8-sig", skipinitialspace=True).columns
+    except (ValueError, OSError, DataError):
+        return []
+    return [str(name).strip() for name in header]
+
+
+def _with_customers(model, rfm: pd.DataFrame, customers: pd.DataFrame | None) -> pd.DataFrame:
+    """``rfm`` with the model's covariate columns it lacks taken from the customer table."""
+    columns = model.covariate_columns_
+    if customers is None or not columns:
+        return rfm
+    from .customers import join_customers
+
+    joined = join_customers(rfm, customers, columns)
+    joined.attrs = dict(rfm.attrs)
+    return joined
 
 
 _INTEGER_ID = r"-?(?:0|[1-9][0-9]{0,17})"
@@ -265,6 +318,8 @@ def score_file(
     observation_end=None,
     time_unit: str | None = None,
     interval: float | None = None,
+    customers=None,
+    customers_id_col: str | None = None,
 ) -> dict:
     """Score every customer of a file with a fitted :class:`CLVModel` and write the result.
 
@@ -310,6 +365,14 @@ def score_file(
         Parquet schema metadata (``time_unit``, as this function writes it) or in a CSV column
         ``time_unit``; a unit other than the model's is refused, and so is an RFM file that does not
         state one when ``time_unit`` is not given.
+    customers : path or DataFrame, optional
+        A customer table (one row per customer: channel, region, plan, ...) for a model with
+        covariates: a CSV or Parquet file with the id column ``customers_id_col``, or a DataFrame
+        indexed by customer id. The model's covariate columns are read from the input when it has
+        them (an RFM file), else from this table, joined on the id; a customer missing from it, an id
+        on two rows, or a covariate column in neither is an error naming it.
+    customers_id_col : str, optional
+        The id column of a customer table file (default: ``customer_id_col``).
 
     Returns
     -------
@@ -342,24 +405,36 @@ def score_file(
     interval = check_interval(interval)
     settings = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin, "interval": interval}
     columns = _columns(interval)
+    customer_table = _customer_table(model, customers, customers_id_col or customer_id_col, sep, decimal)
+    covariates = model.covariate_columns_
 
     with (_atomic_folder(output_path) if output_parts else _atomic_output(output_path)) as partial:
         writer = _PartsWriter(partial, columns) if output_parts else _Writer(partial, out_kind, columns)
         if input_kind == "rfm":
             if model.purchase_model_.family == _CONTINUOUS:  # a summary in opportunities states no time unit
                 _check_rfm_time_unit(input_path, model.time_unit_, time_unit, sep)
-            columns = ("customer_id", "frequency", "recency", "T", "monetary_value")
+            present = set(_file_columns(input_path, sep))
+            in_file = [column for column in covariates if column in present]
+            if customer_table is None and len(in_file) < len(covariates):
+                absent = [column for column in covariates if column not in present]
+                raise DataError(
+                    f"the RFM file {str(input_path)!r} has no covariate column {', '.join(map(repr, absent))}, which "
+                    "the model was fitted with: add it or give a customer table that has it (customers=..., --customers)"
+                )
+            read_columns = ("customer_id", "frequency", "recency", "T", "monetary_value", *in_file)
             chunks = 0
             integer_ids = all(  # one id column read first, so that every chunk writes ids of one type
                 _all_integer_ids(batch["customer_id"])
                 for batch in _batches(input_path, ("customer_id",), chunk_rows, string_columns=("customer_id",),
                                       sep=sep, decimal=decimal)
             )
-            for batch in _batches(input_path, columns, chunk_rows, string_columns=("customer_id",), sep=sep, decimal=decimal):
+            for batch in _batches(input_path, read_columns, chunk_rows, string_columns=("customer_id",), sep=sep,
+                                  decimal=decimal):
                 table = batch.set_index("customer_id")
                 if integer_ids:
                     table.index = table.index.astype(np.int64)
                 table.attrs["time_unit"] = model.time_unit_
+                table = _with_customers(model, table, customer_table)
                 writer.write(score(model, table, **settings))
                 chunks += 1
                 if progress:
@@ -373,9 +448,16 @@ def score_file(
                 unit_price_col=unit_price_col, transaction_col=transaction_col, missing_ids=missing_ids,
                 dayfirst=dayfirst,
             )
+            if covariates and customer_table is None:
+                raise DataError(
+                    f"the model reads the covariate column{'s' if len(covariates) > 1 else ''} "
+                    f"{', '.join(map(repr, covariates))} of each customer: give a customer table that has "
+                    f"{'them' if len(covariates) > 1 else 'it'} (customers=..., --customers)"
+                )
             chunks, end = _score_transactions(
                 model, input_path, writer, settings, customer_id_col, datetime_col, monetary_value_col,
                 observation_period_end, chunk_rows, progress, policy, {"sep": sep, "decimal": decimal},
+                customer_table,
             )
         writer.close()
     return {"customers": writer.rows, "chunks": chunks, "observation_period_end": end, "observation_end": end,
@@ -383,7 +465,7 @@ def score_file(
 
 
 def _score_transactions(model, path, writer, settings, id_col, date_col, amount_col, observation_period_end, chunk_rows, progress,
-                        policy=None, read_options=None):
+                        policy=None, read_options=None, customer_table=None):
     policy = policy or _rfm._Policy()
     columns = (id_col, date_col, amount_col, policy.quantity_col, policy.unit_price_col, policy.transaction_col)
     with tempfile.TemporaryDirectory(prefix="clv_predict_buckets_") as folder:
@@ -449,7 +531,7 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
                     rfm.index = rfm.index.astype(np.int64)
                 rfm = rfm.sort_index()
                 if len(rfm):
-                    writer.write(score(model, rfm, **settings))
+                    writer.write(score(model, _with_customers(model, rfm, customer_table), **settings))
             if progress:
                 progress(done, len(used))
         changed = [

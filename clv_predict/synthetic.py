@@ -64,6 +64,8 @@ def simulate_transactions(
     time_unit: str = "W",
     order: str = "date",
     model: str = "bg_nbd",
+    covariates: pd.DataFrame | None = None,
+    coefficients: dict | None = None,
 ) -> pd.DataFrame:
     """Draw a transaction log of ``n_customers`` from a purchase model's process + Gamma-Gamma spend.
 
@@ -92,6 +94,12 @@ def simulate_transactions(
     model : str, default "bg_nbd"
         The purchase model whose process draws the repeat purchases (a name of
         :data:`clv_predict.models.PURCHASE_MODELS`).
+    covariates : DataFrame, optional
+        One row per customer (customer ``i`` is row ``i``) with the covariate columns ``coefficients`` names.
+    coefficients : dict, optional
+        Covariate effects by their names in ``params_`` (``purchase:channel[app]``, ``dropout:age``, ...; see
+        ``PurchaseModel.from_params``): each customer's purchase parameters follow from her covariates;
+        ``spend:<column>`` ones act on the Gamma-Gamma spend scale, ``v_i = v exp(gamma' z_i)``.
 
     Returns
     -------
@@ -119,18 +127,26 @@ def simulate_transactions(
         raise DataError(f"'order' must be 'date' or 'customer'; got {order!r}")
     purchases = purchase_model_class(model)
     params = _check_params(params, purchases._param_names + purchases._extra_param_names)
+    if coefficients and (not isinstance(covariates, pd.DataFrame) or len(covariates) != n_customers):
+        raise DataError(f"'covariates' must be a DataFrame of {n_customers} rows (one per customer) with the "
+                        "columns that 'coefficients' names")
+    # spend:<column> coefficients act on the Gamma-Gamma scale v, the others on the purchase model
+    spending = {name: value for name, value in (coefficients or {}).items() if str(name).startswith("spend:")}
+    coefficients = {name: value for name, value in (coefficients or {}).items() if name not in spending}
     purchases = purchases.from_params(**{name: params[name] for name in purchases._param_names
-                                         + purchases._extra_param_names})
+                                         + purchases._extra_param_names},
+                                      coefficients=coefficients or None, covariates=covariates)
     unit_days = TIME_UNIT_DAYS[check_time_unit(time_unit)]
     first_day = np.datetime64(to_timestamp(start, "start").date(), "D")
     rng = np.random.default_rng(seed)
     n = int(n_customers)
 
     # per-customer traits; the purchase process runs in time units
-    nu = rng.gamma(params["q"], 1.0 / params["v"], n)
+    nu = rng.gamma(params["q"], 1.0 / (params["v"] * np.exp(_linear_of(covariates, spending))), n)
     acquired = rng.integers(0, acquisition_days, n)
     horizon = (observation_days - 1 - acquired).astype(np.float64)  # days from first purchase to the end
-    owner, times = purchases._simulate_repeat_times(purchases._params(), horizon / unit_days, rng)
+    individual = purchases._customer_params(covariates, what="covariates") if coefficients else purchases._params()
+    owner, times = purchases._simulate_repeat_times(individual, horizon / unit_days, rng)
     offsets = np.minimum(np.floor(times * unit_days), horizon[owner]).astype(np.int64)
 
     customer = np.concatenate((np.arange(n), owner))
@@ -232,3 +248,80 @@ def simulate_opportunity_transactions(
     log.attrs.update({"observation_period_end": str((first + opportunities).end_time.date()), "period": period,
                       "params": params})
     return log
+
+
+def simulate_customer_log(
+    customers: pd.DataFrame,
+    params: dict,
+    coefficients: dict | None = None,
+    *,
+    seed=None,
+    start="2020-01-01",
+    acquisition_days: int = 365,
+    observation_days: int = 470,
+    time_unit: str = "W",
+    model: str = "bg_nbd",
+) -> pd.DataFrame:
+    """Draw a transaction log of the customers of a customer table, whose covariates act on the process.
+
+    As :func:`simulate_transactions`, but each customer's parameters follow from her row of
+    ``customers`` and the ``coefficients``, named as in a fitted model's ``params_``:
+    ``purchase:<column>`` and ``dropout:<column>`` act on the purchase model (see
+    :mod:`clv_predict.models._covariates`), ``spend:<column>`` on the Gamma-Gamma spend scale
+    (``v_i = v exp(gamma' z_i)``); ``<column>[<level>]`` names a level of a categorical column
+    against the one level left out (the reference), ``<column>`` a numeric column.
+
+    Parameters
+    ----------
+    customers : DataFrame
+        One row per customer, indexed by customer id, holding the covariate columns.
+    params : dict
+        The purchase model's parameters and ``p, q, v``: those of a customer of the reference profile.
+    coefficients : dict, optional
+        Coefficients by name; none gives every customer the same parameters.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id`` (the index of ``customers``), ``date``, ``amount``; ``attrs`` as in
+        :func:`simulate_transactions`, with ``coefficients``.
+
+    Examples
+    --------
+    >>> customers = pd.DataFrame({"channel": ["web", "shop"] * 500}, index=pd.RangeIndex(1000, name="customer_id"))
+    >>> params = dict(CDNOW_PARAMS)
+    >>> log = simulate_customer_log(customers, params, {"purchase:channel[web]": 0.7, "spend:channel[web]": -0.2}, seed=1)
+    >>> per_customer = log.groupby("customer_id").size()
+    >>> bool(per_customer[customers["channel"] == "web"].mean() > per_customer[customers["channel"] == "shop"].mean())
+    True
+    """
+    if not isinstance(customers, pd.DataFrame) or len(customers) == 0:
+        raise DataError("'customers' must be a non-empty DataFrame, one row per customer, indexed by customer id")
+    if customers.index.has_duplicates:
+        raise DataError("'customers' has customer ids on more than one row")
+    log = simulate_transactions(
+        len(customers), params, seed=seed, start=start, acquisition_days=acquisition_days,
+        observation_days=observation_days, time_unit=time_unit, model=model,
+        covariates=customers.reset_index(drop=True), coefficients=coefficients,
+    )
+    log["customer_id"] = customers.index.to_numpy()[log["customer_id"].to_numpy()]
+    log.attrs["coefficients"] = dict(coefficients or {})
+    return log
+
+
+def _linear_of(customers: pd.DataFrame, coefficients: dict) -> np.ndarray:
+    """``gamma' z_i`` per customer for coefficients named ``<prefix>:<column>`` or ``<prefix>:<column>[<level>]``."""
+    if not coefficients:
+        return 0.0
+    total = np.zeros(len(customers))
+    for name, value in coefficients.items():
+        design = str(name).split(":", 1)[1]
+        column = design.split("[", 1)[0] if design.endswith("]") else design
+        if column not in customers.columns:
+            raise DataError(f"coefficient {name!r} names column {column!r}, which 'customers' does not have")
+        if design.endswith("]"):
+            level = design[len(column) + 1 : -1]
+            total += value * (customers[column].astype(str).to_numpy() == level)
+        else:
+            total += value * pd.to_numeric(customers[column]).to_numpy(dtype=float)
+    return total

@@ -518,6 +518,8 @@ class _Transactions:
     counts: np.ndarray  # transactions per customer
     end_day: int
     time_unit: str
+    #: Adds the log's customer-table columns to a summary (see :meth:`TransactionLog.with_customers`), or None.
+    join_customers: object = None
 
     @property
     def first_day(self) -> np.ndarray:
@@ -557,7 +559,8 @@ class _Transactions:
             codes=np.arange(self.ids.size), first_day=self.first_day, last_day=self.last_day,
             n_transactions=self.counts, repeat_total=repeat_total,
         )
-        return _rfm._summary_frame(customers, self.ids, self.end_day, self.time_unit)
+        frame = _rfm._summary_frame(customers, self.ids, self.end_day, self.time_unit)
+        return frame if self.join_customers is None else self.join_customers(frame)
 
 
 def _starts(codes: np.ndarray) -> np.ndarray:
@@ -912,11 +915,50 @@ class TransactionLog:
     def _until(self, end_day: int, time_unit: str) -> _Transactions:
         """The transactions up to and including ``end_day``, durations in ``time_unit``."""
         tx = self._all()
+        join = self._add_customer_columns if getattr(self, "_customer_table", None) is not None else None
         if end_day >= int(tx.days.max()):
-            return replace(tx, end_day=end_day, time_unit=time_unit)
+            return replace(tx, end_day=end_day, time_unit=time_unit, join_customers=join)
         keep = tx.days <= end_day
         amounts = None if tx.amounts is None else tx.amounts[keep]
-        return _grouped(tx.ids, tx.codes[keep], tx.days[keep], amounts, end_day, time_unit)
+        return replace(_grouped(tx.ids, tx.codes[keep], tx.days[keep], amounts, end_day, time_unit),
+                       join_customers=join)
+
+    # ------------------------------------------------------------------ a customer table (covariates)
+    def with_customers(self, customers: pd.DataFrame, columns=None) -> TransactionLog:
+        """This log with a customer table: every summary built from it carries the table's ``columns``.
+
+        ``customers`` is indexed by customer id (see :func:`clv_predict.customers.read_customer_table`);
+        :meth:`rfm`, :meth:`split` and the summaries the analytics and the report build from the log
+        get its ``columns`` (default: all), joined on the id, so that a model with covariates finds
+        them. A customer of the log missing from the table is an error naming her.
+
+        Examples
+        --------
+        >>> frame = pd.DataFrame({"id": [1, 2], "day": ["2024-01-01", "2024-01-08"], "value": [10.0, 7.0]})
+        >>> log = TransactionLog(frame, customer_id_col="id", datetime_col="day", monetary_value_col="value")
+        >>> table = pd.DataFrame({"channel": ["web", "shop"]}, index=pd.Index(["1", "2"], name="customer_id"))
+        >>> log.with_customers(table).rfm(time_unit="W")["channel"].tolist()
+        ['web', 'shop']
+        """
+        import copy
+
+        if not isinstance(customers, pd.DataFrame):
+            raise DataError(f"'customers' must be a DataFrame indexed by customer id; got {type(customers).__name__}")
+        other = copy.copy(self)
+        other._customer_table = customers
+        other._customer_columns = list(customers.columns) if columns is None else list(dict.fromkeys(columns))
+        return other
+
+    def _add_customer_columns(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (a summary of this log) with the customer table's columns, if the log has one."""
+        table = getattr(self, "_customer_table", None)
+        if table is None or not self._customer_columns:
+            return frame
+        from .customers import join_customers
+
+        joined = join_customers(frame, table, self._customer_columns)
+        joined.attrs = dict(frame.attrs)
+        return joined
 
     def _window(self, observation_period_end, time_unit, *, stacklevel: int, suffix: str = "") -> _Transactions:
         """:meth:`_until` the resolved ``observation_period_end``, saying how many rows fell after it."""

@@ -35,6 +35,7 @@ from .clv import CLVModel
 from .exceptions import DataError, ModelWarning
 from .models import GammaGammaModel, PurchaseModel
 from .models._base import _distinct_rows
+from .models._intervals import refuse_covariates
 
 METHODS = ("normal", "bootstrap")
 
@@ -154,6 +155,7 @@ def bootstrap_params(model, rfm: pd.DataFrame, n_refits: int = 100, *, seed=None
     from joblib import Parallel, delayed
 
     _check_fitted_model(model)
+    refuse_covariates(model, "bootstrap_params")
     if isinstance(n_refits, bool) or not isinstance(n_refits, (int, np.integer)) or n_refits <= 0:
         raise DataError(f"'n_refits' must be a positive whole number; got {n_refits!r}")
     table, weights = _compressed_table(model, rfm)
@@ -404,6 +406,7 @@ def forecast_total(
     if not isinstance(model, (PurchaseModel, CLVModel)):
         raise DataError(f"'model' must be a fitted purchase model or CLVModel; got {type(model).__name__}")
     model._check_fitted()
+    refuse_covariates(model, "forecast_total")
     horizon = check_horizon(horizon)
     interval = _check_interval(interval)
     method = check_choice(method, "method", METHODS)

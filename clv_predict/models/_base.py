@@ -17,6 +17,7 @@ import copy as copy_module
 import inspect
 import warnings
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,9 @@ from .._validation import (
     check_time_unit,
     numeric_column,
 )
+from ..covariates import UNSEEN_CHOICES, CovariateEncoding, check_covariate_names
 from ..exceptions import ConvergenceWarning, DataError, ModelWarning, NotFittedError
+from . import _covariates
 
 ENGINES = ("lifetimes", "native")
 
@@ -101,11 +104,44 @@ class _ParametricModel:
 
     # ------------------------------------------------------------------ subclass hooks
     def _negative_objective(self, data, scaled):
-        """Mean penalised negative log-likelihood; ``data["rows"]`` sums the weighted log-likelihood."""
-        return -data["rows"].value(scaled) / data["n"] + self.penalizer_coef * np.sum(scaled**2)
+        """Mean penalised negative log-likelihood; ``data["rows"]`` sums the weighted log-likelihood.
+
+        ``penalizer_coef`` weighs the model's own parameters; covariate coefficients, if any, have their own
+        penalty (``_covariate_penalty``).
+        """
+        k = len(self._param_names)
+        return (
+            -data["rows"].value(scaled) / data["n"] + self.penalizer_coef * np.sum(scaled[:k] ** 2)
+            + self._covariate_penalty(data, scaled[k:])[0]
+        )
 
     def _negative_objective_gradient(self, data, scaled):
-        return -data["rows"].gradient(scaled) / data["n"] + 2 * self.penalizer_coef * scaled
+        k = len(self._param_names)
+        penalty = np.concatenate((2 * self.penalizer_coef * scaled[:k], self._covariate_penalty(data, scaled[k:])[1]))
+        return -data["rows"].gradient(scaled) / data["n"] + penalty
+
+    def _covariate_penalty(self, data, coefficients):
+        """Penalty on covariate coefficients (value, gradient): none unless the model has covariates."""
+        return 0.0, np.zeros(coefficients.size)
+
+    def _n_coefficients(self) -> int:
+        """Covariate coefficients fitted besides ``_param_names`` (real numbers; the others are > 0)."""
+        return 0
+
+    def _to_scaled(self, point: np.ndarray) -> np.ndarray:
+        """Optimiser coordinates to the objective's parameters: the model's parameters are optimised in logs,
+        covariate coefficients as they are."""
+        k = len(self._param_names)
+        return np.concatenate((np.exp(point[:k]), point[k:]))
+
+    def _from_scaled(self, scaled: np.ndarray) -> np.ndarray:
+        k = len(self._param_names)
+        return np.concatenate((np.log(scaled[:k]), scaled[k:]))
+
+    def _chain(self, scaled: np.ndarray) -> np.ndarray:
+        """Derivative of the objective's parameters in the optimiser's coordinates (a diagonal)."""
+        k = len(self._param_names)
+        return np.concatenate((scaled[:k], np.ones(scaled.size - k)))
 
     def _make_rows(self, columns: dict, weights: np.ndarray):
         """The model's weighted log-likelihood over the compressed rows ``columns`` (``value``, ``gradient``)."""
@@ -139,8 +175,8 @@ class _ParametricModel:
         if optimum is None:
             sample = None
             optimum, winner, tried = self._search(data)
-        scaled = np.exp(optimum.log_params)
-        gradient = self._negative_objective_gradient(data, scaled) * scaled
+        scaled = self._to_scaled(optimum.log_params)
+        gradient = self._negative_objective_gradient(data, scaled) * self._chain(scaled)
         gradient_norm = float(np.max(np.abs(gradient)))
         converged = bool(optimum.success and np.isfinite(gradient_norm) and gradient_norm < 1e-4)
         self.convergence_ = {
@@ -170,11 +206,13 @@ class _ParametricModel:
         k = len(self._param_names)
         tried = []
         for number, start in enumerate(_STARTS):
-            candidate = self._minimise(data, np.full(k, start, dtype=float))
+            # covariate coefficients start at 0: every customer as the model without covariates
+            x0 = np.concatenate((np.full(k, start, dtype=float), np.zeros(self._n_coefficients())))
+            candidate = self._minimise(data, x0)
             tried.append(candidate)
             if candidate.success:
                 return candidate, number, tried
-        objective = [self._negative_objective(data, np.exp(c.log_params)) for c in tried]
+        objective = [self._negative_objective(data, self._to_scaled(c.log_params)) for c in tried]
         winner = int(np.nanargmin(objective))
         return tried[winner], winner, tried
 
@@ -193,19 +231,24 @@ class _ParametricModel:
         keep = thinned > 0
         if not keep.any():  # pragma: no cover - impossible with thousands of expected customers
             return None
-        return {"rows": self._rows_of(data, keep, thinned[keep]), "n": float(thinned[keep].sum())}
+        return {"rows": self._rows_of(data, keep, thinned[keep]), "n": float(thinned[keep].sum()),
+                "coefficient_scales": data.get("coefficient_scales")}
 
     def _rows_of(self, data, keep, weights):
         """The objective's rows object on the rows ``keep`` of ``data["columns"]``, with new ``weights``."""
-        return self._make_rows({name: values[keep] for name, values in data["columns"].items()}, weights)
+        return self._likelihood_rows({name: values[keep] for name, values in data["columns"].items()}, weights)
+
+    def _likelihood_rows(self, columns: dict, weights: np.ndarray):
+        """The objective's rows: the model's own (``_make_rows``) unless covariates make parameters individual."""
+        return self._make_rows(columns, weights)
 
     def _objective(self, data):
         """The objective in log-parameters, with its gradient, as the optimiser wants it."""
 
         def fun(log_params):
-            scaled = np.exp(log_params)
+            scaled = self._to_scaled(log_params)
             value = self._negative_objective(data, scaled)
-            gradient = self._negative_objective_gradient(data, scaled) * scaled
+            gradient = self._negative_objective_gradient(data, scaled) * self._chain(scaled)
             if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
                 return np.inf, np.zeros_like(log_params)
             return value, gradient
@@ -292,10 +335,17 @@ class _ParametricModel:
 
     _edge_meaning = ""
 
-    def _set_covariance(self, hessian_function, params) -> None:
-        """Covariance of the estimates: the inverse of the Hessian of the total penalised negative log-likelihood."""
+    def _set_covariance(self, hessian_function, params, *, steps=None, to_natural=None) -> None:
+        """Covariance of the estimates: the inverse of the Hessian of the total penalised negative log-likelihood.
+
+        ``steps`` are the difference steps (default relative to each parameter); with ``to_natural``, a diagonal,
+        the Hessian is in other units (covariate coefficients per standard deviation of their column) and the
+        covariance is turned into the natural ones.
+        """
         k = params.size
-        hessian = _hessian(hessian_function, params, 1e-6 * np.maximum(np.abs(params), 1e-8))
+        if steps is None:
+            steps = 1e-6 * np.maximum(np.abs(params), 1e-8)
+        hessian = _hessian(hessian_function, params, steps)
         try:
             covariance = np.linalg.inv(hessian)
         except np.linalg.LinAlgError:
@@ -310,9 +360,37 @@ class _ParametricModel:
                 stacklevel=3,
             )
             covariance = np.full((k, k), np.nan)
-        names = list(self._param_names)
+        if to_natural is not None:
+            covariance = covariance * np.outer(to_natural, to_natural)
+        names = self._all_param_names()
         self.covariance_ = pd.DataFrame(covariance, index=names, columns=names)
         self.standard_errors_ = pd.Series(np.sqrt(np.diag(covariance)), index=names, name="standard_error")
+
+    def _all_param_names(self) -> list[str]:
+        """The names in ``params_``: the model's parameters, then any covariate coefficients."""
+        return list(self._param_names)
+
+    def _default_settings(self) -> dict:
+        """The constructor's defaults (settings left at them need not be saved)."""
+        return {
+            name: parameter.default for name, parameter in inspect.signature(type(self).__init__).parameters.items()
+            if parameter.default is not inspect.Parameter.empty
+        }
+
+    def _covariate_state(self) -> dict | None:
+        """What a saved file needs to rebuild the covariates' encoding (None: the model has none)."""
+        return None
+
+    def _customer_params(self, frame, *, what: str = "rfm", unseen: str | None = None) -> np.ndarray:
+        """Each customer's parameters (k, n), or the shared ones (k,): shared unless the model has covariates."""
+        return self._params()
+
+    def _probability_alive_values_of(self, params, *arrays) -> np.ndarray:
+        """``_probability_alive_values`` with the parameters ``_customer_params`` gave."""
+        return self._probability_alive_values(params, *arrays)
+
+    def _restore_covariate_state(self, state: dict) -> None:
+        raise DataError(f"{type(self).__name__} does not take covariates")
 
     # ------------------------------------------------------------------ fitted figures
     def _check_fitted(self) -> None:
@@ -622,15 +700,52 @@ class PurchaseModel(_ParametricModel):
     _lifetimes_engine = False
     #: The family, whose log-likelihoods compare with each other (``compare_models`` refuses to mix families).
     family = "purchases in continuous time"
+    #: Which parameters covariates act on: {parameter: (process, sign)}, ``p_i = p exp(sign z_i' gamma_process)``
+    #: (see :mod:`clv_predict.models._covariates`). Empty: the model takes no covariates.
+    _covariate_links: ClassVar[dict] = {}
+
+    # covariate settings of models whose constructor does not take them (CNBD-k): none
+    purchase_covariates = None
+    dropout_covariates = None
+    constrain = None
+    covariate_penalizer = 0.0
+    covariate_reference = None
+    unseen = "error"
+
+    def __init__(
+        self,
+        penalizer_coef: float = 0.0,
+        engine: str = "native",
+        *,
+        purchase_covariates=None,
+        dropout_covariates=None,
+        constrain=None,
+        covariate_penalizer: float = 0.0,
+        covariate_reference: dict | None = None,
+        unseen: str = "error",
+    ):
+        super().__init__(penalizer_coef, engine)
+        self.purchase_covariates = purchase_covariates
+        self.dropout_covariates = dropout_covariates
+        self.constrain = constrain
+        self.covariate_penalizer = covariate_penalizer
+        self.covariate_reference = covariate_reference
+        self.unseen = unseen
 
     # ------------------------------------------------------------------ construction from known parameters
     @classmethod
-    def from_params(cls, *, time_unit: str | None = None, **params) -> "PurchaseModel":
+    def from_params(cls, *, time_unit: str | None = None, coefficients: dict | None = None,
+                    covariates: pd.DataFrame | None = None, **params) -> "PurchaseModel":
         """A fitted model from known parameters (published ones, or another tool's), for scoring and plots.
 
         The parameters are the model's names (``params_`` of a fitted one);
         ``time_unit`` is the unit the time parameters are stated in. Standard
         errors and the log-likelihood are unknown (NaN).
+
+        ``coefficients`` gives covariate coefficients by their names in ``params_`` (``purchase:channel[web]``,
+        ``dropout:age``, ``purchase+dropout:...``); ``covariates``, a table holding those columns, gives their
+        levels. Every non-reference level of a categorical covariate needs its coefficient: the level left out is
+        the reference.
 
         Examples
         --------
@@ -640,13 +755,64 @@ class PurchaseModel(_ParametricModel):
         1.446
         """
         model = cls()
+        if coefficients:
+            model._set_given_coefficients(dict(coefficients), covariates)
         model._set_given_params(cls._given(params))
         model.time_unit_ = None if time_unit is None else check_time_unit(time_unit)
         return model
 
+    def _set_given_coefficients(self, coefficients: dict, covariates) -> None:
+        if not self._covariate_links:
+            raise DataError(f"{type(self).__name__} does not take covariates")
+        if not isinstance(covariates, pd.DataFrame):
+            raise DataError("'covariates' must be a DataFrame holding the covariate columns that 'coefficients' name")
+        by_process = {"purchase": [], "dropout": [], _covariates.CONSTRAINED: []}
+        named_levels = {}
+        for name in coefficients:
+            prefix, _, design = str(name).partition(":")
+            columns = [c for c in covariates.columns if design == c or design.startswith(f"{c}[")]
+            if prefix not in by_process or not columns:
+                raise DataError(
+                    f"coefficient {name!r} must be '<process>:<covariate>' with process purchase, dropout or "
+                    "purchase+dropout and a column of 'covariates' (a level as column[level])"
+                )
+            column = max(columns, key=len)
+            if column not in by_process[prefix]:
+                by_process[prefix].append(column)
+            if design != column:
+                named_levels.setdefault(column, []).append(design[len(column) + 1: -1])
+        reference = {}
+        for column, levels in named_levels.items():
+            present = [str(level) for level in pd.unique(covariates[column])]
+            left = [level for level in present if level not in levels]
+            if len(left) != 1:
+                raise DataError(
+                    f"covariate {column!r} has levels {', '.join(map(repr, present))}: give a coefficient for every "
+                    "level but one (the reference)"
+                )
+            reference[column] = next(v for v in pd.unique(covariates[column]) if str(v) == left[0])
+        constrained = by_process[_covariates.CONSTRAINED]
+        self.purchase_covariates = by_process["purchase"] + constrained
+        self.dropout_covariates = by_process["dropout"] + constrained
+        self.constrain = constrained or None
+        self.covariate_reference = reference or None
+        self._check_settings()
+        self._start_covariates(covariates)
+        missing = [name for name in self._coefficient_names if name not in coefficients]
+        if missing:
+            raise DataError(f"'coefficients' lacks {', '.join(map(repr, missing))}")
+        values = [coefficients[name] for name in self._coefficient_names]
+        bad = [v for v in values
+               if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v)]
+        if bad:
+            raise DataError(f"coefficients must be finite numbers; got {bad[0]!r}")
+        self._given_coefficients = np.asarray(values, dtype=float)
+
     def _set_given_params(self, values: dict) -> None:
-        names = list(self._param_names)
-        self.params_ = pd.Series([values[name] for name in names], index=names, name="estimate")
+        names = self._all_param_names()
+        given = [values[name] for name in self._param_names] + list(getattr(self, "_given_coefficients", []))
+        self.__dict__.pop("_given_coefficients", None)
+        self.params_ = pd.Series(given, index=names, name="estimate")
         self.covariance_ = pd.DataFrame(np.nan, index=names, columns=names)
         self.standard_errors_ = pd.Series(np.nan, index=names, name="standard_error")
         self.log_likelihood_ = float("nan")
@@ -663,6 +829,104 @@ class PurchaseModel(_ParametricModel):
                 f"engine='lifetimes' cannot fit {type(self).__name__} (lifetimes has no fitter of {self.label}); "
                 "use engine='native'"
             )
+        purchase, dropout, constrain = self._covariate_settings()
+        check_nonnegative_number(self.covariate_penalizer, "covariate_penalizer")
+        if self.unseen not in UNSEEN_CHOICES:
+            raise DataError(f"'unseen' must be one of {', '.join(map(repr, UNSEEN_CHOICES))}; got {self.unseen!r}")
+        if purchase or dropout:
+            if not self._covariate_links:
+                raise DataError(f"{type(self).__name__} does not take covariates")
+            if self.engine != "native":
+                raise DataError("covariates are fitted by the native engine only; use engine='native'")
+        outside = [column for column in constrain if column not in purchase or column not in dropout]
+        if outside:
+            raise DataError(
+                f"'constrain' names {', '.join(map(repr, outside))}, which must be in both purchase_covariates and "
+                "dropout_covariates (a constrained covariate has one coefficient for both processes)"
+            )
+        if self.covariate_reference is not None and not isinstance(self.covariate_reference, dict):
+            raise DataError(f"'covariate_reference' must be a dict {{column: level}}; got {self.covariate_reference!r}")
+
+    def _covariate_settings(self) -> tuple[list, list, list]:
+        return (
+            check_covariate_names(self.purchase_covariates, "purchase_covariates"),
+            check_covariate_names(self.dropout_covariates, "dropout_covariates"),
+            check_covariate_names(self.constrain, "constrain"),
+        )
+
+    @property
+    def has_covariates(self) -> bool:
+        """Whether the model is set to use covariates (``purchase_covariates`` or ``dropout_covariates``)."""
+        purchase, dropout, _ = self._covariate_settings()
+        return bool(purchase or dropout)
+
+    def _n_coefficients(self) -> int:
+        return len(getattr(self, "_coefficient_names", ()))
+
+    def _all_param_names(self) -> list[str]:
+        return list(self._param_names) + list(getattr(self, "_coefficient_names", ()))
+
+    def _covariate_penalty(self, data, coefficients):
+        if coefficients.size == 0 or not self.covariate_penalizer:
+            return 0.0, np.zeros(coefficients.size)
+        # on the natural coefficients (per unit of each column), as the user states them
+        per_unit = 1.0 / data["coefficient_scales"]
+        natural = coefficients * per_unit
+        return self.covariate_penalizer * np.sum(natural**2), 2 * self.covariate_penalizer * natural * per_unit
+
+    def _start_covariates(self, rfm) -> np.ndarray | None:
+        """Learn the encoding and the coefficients' layout from the training table; its design matrix, or None."""
+        for name in ("_covariate_encoding", "_coefficient_names", "_loadings"):
+            self.__dict__.pop(name, None)
+        purchase, dropout, constrain = self._covariate_settings()
+        if not (purchase or dropout):
+            return None
+        columns = list(dict.fromkeys(purchase + dropout))
+        encoding = CovariateEncoding.fit(rfm, columns, reference=self.covariate_reference)
+        self._covariate_encoding = encoding
+        self._coefficient_names, self._loadings = _covariates.coefficient_layout(encoding, purchase, dropout, constrain)
+        return encoding.transform(rfm).to_numpy()
+
+    def _covariate_state(self) -> dict | None:
+        if not self._n_coefficients():
+            return None
+        return {"encoding": self._covariate_encoding.to_dict(), "coefficients": list(self._coefficient_names)}
+
+    def _restore_covariate_state(self, state: dict) -> None:
+        self._covariate_encoding = CovariateEncoding.from_dict(state["encoding"])
+        purchase, dropout, constrain = self._covariate_settings()
+        self._coefficient_names, self._loadings = _covariates.coefficient_layout(
+            self._covariate_encoding, purchase, dropout, constrain
+        )
+        if self._coefficient_names != list(state["coefficients"]):
+            raise ValueError("the saved covariate coefficients do not match the saved covariate settings")
+
+    def _coefficient_scales(self) -> np.ndarray:
+        """Spread of each coefficient's design column in training: the fit works per spread, not per unit."""
+        encoding = self._covariate_encoding
+        return encoding.scales[_covariates.design_column_of(self._coefficient_names, encoding.names)]
+
+    def _likelihood_rows(self, columns, weights):
+        if not self._n_coefficients():
+            return self._make_rows(columns, weights)
+        width = len(self._covariate_encoding.names)
+        design = np.column_stack([columns[f"_z{i}"] for i in range(width)])
+        # the fit sees each design column divided by its spread (coefficients per standard deviation)
+        design = design / self._covariate_encoding.scales
+        patterns = _distinct_rows(list(design.T))[1][0].size
+        if patterns <= _covariates.PATTERN_LIMIT:
+            return _covariates.PatternRows(
+                self._make_rows, columns, design, weights, self._loadings, self._covariate_links, self._param_names
+            )
+        return _covariates.CovariateRows(
+            self._row_log_likelihood, columns, design, weights, self._loadings, self._covariate_links,
+            self._param_names,
+        )
+
+    def _row_log_likelihood(self, params, columns):
+        """Each row's log-likelihood and its derivatives (k x n) under individual parameters ``params`` (k x n),
+        times in the fit's scaled units: what a model needs to take covariates."""
+        raise NotImplementedError
 
     def _checked(self, rfm, *, need_monetary: bool = False) -> pd.DataFrame:
         """``check_rfm`` plus the further columns this model's likelihood needs, as floats."""
@@ -704,7 +968,13 @@ class PurchaseModel(_ParametricModel):
         row_weights = _row_weights(rfm, weights, len(checked))
         if len(checked) == 0:
             raise DataError("rfm has no customers to fit on")
-        unique, weights = _compress({column: checked[column] for column in self._fit_columns}, row_weights)
+        fitted = {column: checked[column] for column in self._fit_columns}
+        design = self._start_covariates(rfm)
+        if design is not None:
+            # customers sharing their RFM row and their covariates are one weighted row: categorical covariates
+            # multiply the distinct rows by at most their number of patterns
+            fitted.update({f"_z{i}": design[:, i] for i in range(design.shape[1])})
+        unique, weights = _compress(fitted, row_weights)
         repeat_rows = unique["frequency"] > 0
         if not repeat_rows.any():
             raise DataError(
@@ -721,8 +991,9 @@ class PurchaseModel(_ParametricModel):
             "weights": weights,
             "n": weights.sum(),
             "scale": scale,
+            "coefficient_scales": self._coefficient_scales() if design is not None else None,
             # the native engine's objective: one pass per step over the distinct rows
-            "rows": self._make_rows(columns, weights),
+            "rows": self._likelihood_rows(columns, weights),
         }
         with np.errstate(all="ignore"):
             scaled = self._optimise(data)
@@ -738,19 +1009,29 @@ class PurchaseModel(_ParametricModel):
 
     def _set_estimates(self, data, scaled: np.ndarray) -> None:
         """``params_``, ``log_likelihood_`` and the covariance from the optimum in scaled parameters."""
-        factors = self._time_factors(data["scale"])
+        k = len(self._param_names)
+        # natural parameters = scaled / factors; coefficients are fitted per spread of their column
+        coefficient_scales = data["coefficient_scales"] if self._n_coefficients() else np.zeros(0)
+        factors = np.concatenate((self._time_factors(data["scale"]), np.ones(coefficient_scales.size)))
         params = scaled / factors
-        self.params_ = pd.Series(params, index=list(self._param_names), name="estimate")
+        to_natural = np.concatenate((np.ones(k), 1.0 / coefficient_scales))
+        self.params_ = pd.Series(params * to_natural, index=self._all_param_names(), name="estimate")
         # rescaling time by s adds log(s) per repeat purchase (one density of an event time each)
         self.log_likelihood_ = float(data["rows"].value(scaled) + np.log(data["scale"]) * (data["weights"] @ data["x"]))
 
         def total_gradient(natural):
             # the penalty is on the scaled parameters, as in lifetimes
             at = natural * factors
-            return factors * (-data["rows"].gradient(at) + 2 * self.penalizer_coef * data["n"] * at)
+            penalty = np.concatenate(
+                (2 * self.penalizer_coef * at[:k], self._covariate_penalty(data, at[k:])[1])
+            )
+            return factors * (-data["rows"].gradient(at) + data["n"] * penalty)
 
+        # coefficients are near 0 as often as not: steps on their own scale, not relative to them
+        steps = 1e-6 * np.concatenate((np.maximum(np.abs(params[:k]), 1e-8), np.maximum(np.abs(params[k:]), 1e-2)))
         with np.errstate(all="ignore"):
-            self._set_covariance(total_gradient, params)
+            self._set_covariance(total_gradient, params, steps=steps,
+                                 to_natural=to_natural if k < params.size else None)
 
     # ------------------------------------------------------------------ the maths each model declares
     def _probability_alive_values(self, params, x, t_x, T) -> np.ndarray:
@@ -799,8 +1080,66 @@ class PurchaseModel(_ParametricModel):
 
     # ------------------------------------------------------------------ predictions
     def _params(self) -> np.ndarray:
+        """The model's parameters (without covariate coefficients: those of a customer of the reference profile)."""
         self._check_fitted()
-        return self.params_.to_numpy()
+        return self.params_.to_numpy()[: len(self.params_) - self._n_coefficients()]
+
+    @property
+    def coefficients_(self) -> pd.Series:
+        """The covariate coefficients of ``params_`` (empty without covariates)."""
+        self._check_fitted()
+        return self.params_.iloc[len(self.params_) - self._n_coefficients():].rename("coefficient")
+
+    @property
+    def covariate_encoding_(self) -> CovariateEncoding | None:
+        """How the covariate columns were encoded in training (levels, reference levels), or None."""
+        self._check_fitted()
+        return getattr(self, "_covariate_encoding", None)
+
+    def _customer_params(self, frame, *, what: str = "rfm", unseen: str | None = None) -> np.ndarray:
+        """The parameters of each customer of ``frame``, shape (k, n); without covariates the shared ones (k,).
+
+        ``unseen`` overrides the model's own setting for levels not seen in training (``CLVModel`` passes its own).
+        """
+        params = self._params()
+        if not self._n_coefficients():
+            return params
+        unseen = self.unseen if unseen is None else unseen
+        design = self._covariate_encoding.transform(frame, unseen=unseen, what=what).to_numpy()
+        return _covariates.individual_params(
+            params[: len(self._param_names)], self.coefficients_.to_numpy(), design, self._loadings,
+            self._covariate_links, self._param_names,
+        )
+
+    def log_likelihood(self, rfm: pd.DataFrame) -> pd.Series:
+        """Each customer's log-likelihood of her (frequency, recency, T) under the fitted model, with her
+        covariates: what the fit maximises, summed (for models that declare ``_row_log_likelihood``)."""
+        checked, x, t_x, T = self._rfm_arrays(rfm)
+        params = self._customer_params(rfm)
+        if params.ndim == 1:
+            params = np.repeat(params[:, None], x.size, axis=1)
+        values, _ = self._row_log_likelihood(params, {"frequency": x, "recency": t_x, "T": T})
+        return pd.Series(values, index=checked.index, name="log_likelihood")
+
+    def _by_pattern(self, params, function, *arrays):
+        """``function(params, *arrays)`` with per-customer ``params`` (k, n): once per distinct set of parameters."""
+        if np.ndim(params) == 1:
+            return function(params, *arrays)
+        codes, distinct = _distinct_rows(list(params))
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(distinct[0].size + 1))
+        out = None
+        for group in range(distinct[0].size):
+            rows = order[bounds[group]: bounds[group + 1]]
+            values = function(np.array([column[group] for column in distinct]), *(a[rows] for a in arrays))
+            if out is None:
+                out = np.empty(codes.size) if np.ndim(values) == 1 else [np.empty(codes.size) for _ in values]
+            if isinstance(out, list):
+                for target, part in zip(out, values):
+                    target[rows] = part
+            else:
+                out[rows] = values
+        return tuple(out) if isinstance(out, list) else out
 
     def _rfm_arrays(self, rfm, *, need_monetary: bool = False):
         self._check_fitted()
@@ -813,24 +1152,47 @@ class PurchaseModel(_ParametricModel):
         return checked, checked["frequency"].to_numpy(), checked["recency"].to_numpy(), checked["T"].to_numpy()
 
     def probability_alive(self, rfm: pd.DataFrame) -> pd.Series:
-        """P(alive) at the end of the observation period, per customer."""
+        """P(alive) at the end of the observation period, per customer (with her covariates, if any)."""
         checked, x, t_x, T = self._rfm_arrays(rfm)
-        values = self._probability_alive_values(self._params(), x, t_x, T)
+        values = self._probability_alive_values_of(self._customer_params(rfm), x, t_x, T)
         return pd.Series(values, index=checked.index, name="p_alive")
 
+    def _probability_alive_values_of(self, params, x, t_x, T) -> np.ndarray:
+        """``_probability_alive_values`` with shared (k,) or per-customer (k, n) parameters."""
+        if np.ndim(params) == 2 and self._alive_takes_row_params:
+            return self._probability_alive_values(params, x, t_x, T)
+        return self._by_pattern(params, self._probability_alive_values, x, t_x, T)
+
+    #: Whether ``_probability_alive_values`` takes parameters per customer (k, n) as they are (else: once per
+    #: distinct set of parameters, which is slow when a numeric covariate takes many values).
+    _alive_takes_row_params = False
+
     def expected_purchases(self, rfm: pd.DataFrame, t: float) -> pd.Series:
-        """Expected number of purchases in the next ``t`` time units, per customer."""
+        """Expected number of purchases in the next ``t`` time units, per customer (with her covariates, if any)."""
         t = check_nonnegative_number(t, "t")
         checked, x, t_x, T = self._rfm_arrays(rfm)
-        values, _ = self._forecast(x, t_x, T, t, 0.0)
+        values, _ = self._forecast(x, t_x, T, t, 0.0, params=self._customer_params(rfm))
         return pd.Series(values, index=checked.index, name="expected_purchases")
 
-    def expected_purchases_new_customer(self, t):
+    def expected_purchases_new_customer(self, t, *, profile=None):
         """Expected repeat purchases of a new customer in the ``t`` time units after the first purchase.
 
-        ``t`` may be a number (a float is returned) or an array (an array is returned).
+        ``t`` may be a number (a float is returned) or an array (an array is returned). For a model with
+        covariates, ``profile`` gives the new customer's covariates: a dict (one customer) or a DataFrame (a
+        Series indexed like it is returned, ``t`` then a number); without it, a customer of the reference
+        profile (every categorical covariate at its reference level, numeric ones at 0).
         """
-        values = self._expected_new_customer_values(self._params(), t)
+        if profile is None or not self._n_coefficients():
+            values = self._expected_new_customer_values(self._params(), t)
+            return float(values) if np.ndim(values) == 0 else values
+        frame = self._covariate_encoding.profile_frame(profile)
+        params = self._customer_params(frame, what="profile")
+        values = np.array([self._expected_new_customer_values(params[:, i], t) for i in range(params.shape[1])])
+        if isinstance(profile, pd.DataFrame):
+            if np.ndim(t) != 0:
+                raise DataError("'t' must be a number when 'profile' is a DataFrame of several profiles")
+            return pd.Series(values.astype(float), index=frame.index, name="expected_purchases")
+        values = values[0]
         return float(values) if np.ndim(values) == 0 else values
 
     def probability_of_n_purchases(self, t: float, n) -> np.ndarray:
@@ -865,6 +1227,9 @@ class PurchaseModel(_ParametricModel):
     def _by_distinct_rows(self, rfm, compute, *, columns: int | None = None):
         """``compute(x, t_x, T)`` on the distinct (frequency, recency, T) rows of ``rfm``, chunk by chunk
         (memory bounded whatever the number of customers), gathered back to the customers."""
+        from ._intervals import refuse_covariates
+
+        refuse_covariates(self, "the distribution of a customer's future purchases")
         checked, x, t_x, T = self._rfm_arrays(rfm)
         codes, (ux, ut_x, uT) = _distinct_rows([x, t_x, T])
         parts = [
@@ -1038,9 +1403,9 @@ class PurchaseModel(_ParametricModel):
         """
         horizon = check_nonnegative_number(horizon, "horizon")
         checked, x, t_x, T = self._rfm_arrays(rfm)
-        params = self._params()
-        p_alive = self._probability_alive_values(params, x, t_x, T)
-        expected, _ = self._forecast(x, t_x, T, horizon, 0.0, p_alive=p_alive)
+        params = self._customer_params(rfm)  # each customer's, from her covariates, if the model has any
+        p_alive = self._probability_alive_values_of(params, x, t_x, T)
+        expected, _ = self._forecast(x, t_x, T, horizon, 0.0, p_alive=p_alive, params=params)
         frame = pd.DataFrame({"expected_purchases": expected, "p_alive": p_alive}, index=checked.index)
         frame.index.name = "customer_id"
         frame.attrs.update({"time_unit": self.time_unit_, "horizon": horizon})
@@ -1049,6 +1414,7 @@ class PurchaseModel(_ParametricModel):
         interval = _intervals.check_interval(interval)
         if interval is None:
             return frame
+        _intervals.refuse_covariates(self, "predict(interval=...)")
         n_draws = _intervals.check_draws(n_draws)
         _intervals.warn_if_unknown(self)
         bounds = _intervals.PurchaseBounds(self, x, t_x, T, horizon, interval, _intervals.drawn_models(self, n_draws, seed))
@@ -1060,7 +1426,7 @@ class PurchaseModel(_ParametricModel):
         frame.attrs.update({"interval": interval, "n_draws": n_draws})
         return frame
 
-    def _forecast(self, x, t_x, T, horizon: float, discount_rate: float, *, p_alive=None):
+    def _forecast(self, x, t_x, T, horizon: float, discount_rate: float, *, p_alive=None, params=None):
         """Expected purchases in the next ``horizon`` time units and their discounted count, per customer.
 
         The discounted count is sum over k = 1..horizon of (E(k) - E(k-1)) / (1 + d)^k. E(k) is
@@ -1076,8 +1442,19 @@ class PurchaseModel(_ParametricModel):
         d = 0.002 even for a horizon of a million; at d = 1e-6 it is the whole horizon (some 20 million
         periods before the cut-off can apply), which takes minutes on thousands of distinct rows.
         With d = 0 the discounted count is E(horizon), one evaluation per row.
+
+        ``params`` are the shared parameters (default) or each customer's (k, n), from her covariates: the
+        forecast then runs once per distinct set of parameters.
         """
-        params = self._params()
+        params = self._params() if params is None else np.asarray(params, dtype=float)
+        if params.ndim == 2:
+            if p_alive is None:
+                p_alive = self._probability_alive_values_of(params, x, t_x, T)
+
+            def one(shared, x, t_x, T, p_alive):
+                return self._forecast(x, t_x, T, horizon, discount_rate, p_alive=p_alive, params=shared)
+
+            return self._by_pattern(params, one, x, t_x, T, p_alive)
         if p_alive is None:
             p_alive = self._probability_alive_values(params, x, t_x, T)
         by_name = {"frequency": x, "recency": t_x, "T": T}
@@ -1130,7 +1507,7 @@ class PurchaseModel(_ParametricModel):
         return log.split(train_period_end=train_period_end, test_period_end=test_period_end, time_unit=self.time_unit_)
 
     # ------------------------------------------------------------------ simulation
-    def simulate(self, n_customers: int, T, *, seed=None) -> pd.DataFrame:
+    def simulate(self, n_customers: int, T, *, seed=None, covariates: pd.DataFrame | None = None) -> pd.DataFrame:
         """Draw RFM summaries of ``n_customers`` from the model's own process with its parameters.
 
         ``T`` (a number, or one per customer) is each customer's time from the
@@ -1139,6 +1516,10 @@ class PurchaseModel(_ParametricModel):
         log times between repeat purchases), indexed by ``customer_id``; times are
         exact (not rounded to days), so a fit on it recovers the parameters within
         sampling error.
+
+        A model with covariates needs ``covariates``: a table of ``n_customers`` rows holding its covariate
+        columns; each customer's parameters follow from hers, and the result carries those columns (so that a
+        fit on it sees them).
 
         Examples
         --------
@@ -1150,6 +1531,13 @@ class PurchaseModel(_ParametricModel):
         params = self._params()
         if isinstance(n_customers, bool) or not isinstance(n_customers, (int, np.integer)) or n_customers <= 0:
             raise DataError(f"'n_customers' must be a positive whole number; got {n_customers!r}")
+        if self._n_coefficients():
+            if not isinstance(covariates, pd.DataFrame) or len(covariates) != n_customers:
+                raise DataError(
+                    f"{type(self).__name__} has covariates: 'covariates' must be a DataFrame of {n_customers} rows "
+                    f"with the columns {', '.join(map(repr, self._covariate_encoding.columns))}"
+                )
+            params = self._customer_params(covariates, what="covariates")
         horizons = np.broadcast_to(np.asarray(T, dtype=float), (int(n_customers),)).copy()
         if not np.all(np.isfinite(horizons)) or (horizons < 0).any():
             raise DataError("'T' must hold finite numbers >= 0 (time from the first purchase to the end)")
@@ -1171,6 +1559,9 @@ class PurchaseModel(_ParametricModel):
             {"frequency": frequency.astype(np.int64), "recency": recency, "T": horizons, "litt": litt},
             index=pd.RangeIndex(horizons.size, name="customer_id"),
         )
+        if self._n_coefficients():
+            for column in self._covariate_encoding.columns:
+                frame[column] = covariates[column].to_numpy()
         frame.attrs["time_unit"] = self.time_unit_
         return frame
 

@@ -200,9 +200,9 @@ class OpportunityModel(_DiscreteModel):
         checked = self._checked(summary, need_monetary=need_monetary)
         return checked, checked["frequency"].to_numpy(), checked["recency"].to_numpy(), checked["T"].to_numpy()
 
-    def _forecast(self, x, t_x, n, horizon, discount_rate: float, *, p_alive=None):
+    def _forecast(self, x, t_x, n, horizon, discount_rate: float, *, p_alive=None, params=None):
         """Expected purchases at the next ``horizon`` opportunities and their discounted count, per customer."""
-        params = self._params()
+        params = self._params() if params is None else params
         expected = self._expected_values(params, x, t_x, n, horizon)
         if discount_rate == 0:
             return expected, expected

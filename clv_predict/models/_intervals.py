@@ -47,6 +47,28 @@ def check_interval(interval) -> float | None:
     return float(interval)
 
 
+def refuse_covariates(model, what: str) -> None:
+    """The distributions, bounds and totals of the uncertainty issue are computed on the shared parameters:
+    a model with covariates (per-customer parameters) is refused with a message saying so, not answered wrongly."""
+    parts = [model.purchase_model_, model.spend_model_] if hasattr(model, "purchase_model_") else [model]
+    for part in parts:
+        if getattr(part, "has_covariates", False) or getattr(part, "covariates", None):
+            raise DataError(
+                f"{what} is not available yet for a model with covariates ({type(part).__name__} has "
+                f"{', '.join(map(repr, _covariate_columns(part)))}); fit one model per segment for it, or use the "
+                "point forecasts (predict without 'interval'), which do take each customer's covariates"
+            )
+
+
+def _covariate_columns(part) -> list:
+    columns = []
+    for name in ("purchase_covariates", "dropout_covariates", "covariates"):
+        value = getattr(part, name, None)
+        if isinstance(value, (list, tuple)):
+            columns += [column for column in value if column not in columns]
+    return columns
+
+
 def check_draws(n_draws) -> int | None:
     if n_draws is None:
         return None

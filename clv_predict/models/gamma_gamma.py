@@ -6,19 +6,114 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy.special import digamma, gammaln
 
-from .. import _lifetimes, _math, _rows
+from .. import _lifetimes, _rows
+from .._rows import _Cached
 from .._validation import check_rfm, plural
+from ..covariates import check_covariate_names
 from ..exceptions import DataError, DataWarning, ModelWarning
 from ._base import _compress, _ParametricModel, _row_weights, _time_unit_of
+from ._coefficients import _CoefficientsMixin
 
 
-class GammaGammaModel(_ParametricModel):
+def spend_log_likelihood(params, x, m, design=None):
+    """Per-customer Gamma-Gamma log-likelihood of the mean repeat spend ``m`` over ``x > 0`` purchases,
+    with the spend scale ``v_i = v exp(gamma' z_i)``.
+
+    ``params`` is ``(p, q, v, gamma_1, ..., gamma_k)`` and ``design`` the ``(n, k)`` matrix of the
+    customers' encoded covariates ``z_i`` (None or no columns: the model without covariates). The
+    customer's mean spend per purchase is then ``p v_i / (q - 1)``: a coefficient multiplies it by
+    ``exp(gamma)`` per unit of its covariate, so a positive one raises expected spend.
+    """
+    p, q, v = params[:3]
+    x = np.asarray(x, dtype=float)
+    m = np.asarray(m, dtype=float)
+    log_v = np.log(v) + _linear(design, params[3:], x.size)
+    px = p * x
+    return (
+        gammaln(px + q) - gammaln(px) - gammaln(q) + q * log_v
+        + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.logaddexp(np.log(x * m), log_v)
+    )
+
+
+def _linear(design, coefficients, size: int) -> np.ndarray:
+    """``gamma' z_i`` per customer (zeros without covariates)."""
+    coefficients = np.asarray(coefficients, dtype=float)
+    if design is None or coefficients.size == 0:
+        return np.zeros(size)
+    return np.asarray(design, dtype=float) @ coefficients
+
+
+class _GammaGammaCovariateRows(_Cached):
+    """Sum of weighted Gamma-Gamma log-likelihoods with spend covariates over rows (x, m, z) and its
+    gradient in (p, q, v, gamma_1..gamma_k); see :func:`spend_log_likelihood`."""
+
+    def __init__(self, x, m, design, weights):
+        super().__init__()
+        self.x = np.asarray(x, dtype=float)
+        self.m = np.asarray(m, dtype=float)
+        self.design = np.asarray(design, dtype=float).reshape(self.x.size, -1)
+        self.w = np.asarray(weights, dtype=float)
+        self.n = self.w.sum()
+        self.log_xm = np.log(self.x * self.m)
+        # the terms free of the parameters' scale, summed once
+        self.sum_w_log_m = self.w @ np.log(self.m)
+        self.sum_wx_log_m = (self.w * self.x) @ np.log(self.m)
+        self.sum_wx_log_x = (self.w * self.x) @ np.log(self.x)
+
+    def _evaluate(self, params):
+        p, q, v = params[:3]
+        x, w = self.x, self.w
+        log_v = np.log(v) + self.design @ np.asarray(params[3:], dtype=float)
+        log_sum = np.logaddexp(self.log_xm, log_v)  # log(x m + v_i)
+        px = p * x
+        value = (
+            w @ (gammaln(px + q) - gammaln(px) + q * log_v - (px + q) * log_sum)
+            - self.n * gammaln(q) + p * (self.sum_wx_log_m + self.sum_wx_log_x) - self.sum_w_log_m
+        )
+        d_p = (w * x) @ (digamma(px + q) - digamma(px) - log_sum) + self.sum_wx_log_m + self.sum_wx_log_x
+        d_q = w @ (digamma(px + q) + log_v - log_sum) - self.n * digamma(q)
+        # d/d log v_i = q - (p x + q) v_i / (x m + v_i)
+        d_log_v = w * (q - (px + q) * np.exp(log_v - log_sum))
+        d_v = d_log_v.sum() / v
+        d_gamma = self.design.T @ d_log_v
+        return float(value), np.concatenate([[d_p, d_q, d_v], d_gamma])
+
+
+class GammaGammaModel(_CoefficientsMixin, _ParametricModel):
     """The Gamma-Gamma model of the mean value of a customer's repeat purchases (Fader & Hardie 2013).
 
     A customer's purchase values are Gamma(p, nu) around his own mean; across
     customers ``nu ~ Gamma(q, v)``. It assumes spend is independent of how
     often a customer buys; fit it on repeat customers only.
+
+    With ``covariates`` (columns of the RFM table: a channel, a region, a
+    numeric score), each customer's spend scale is ``v_i = v exp(gamma' z_i)``
+    with ``z_i`` her encoded covariates (a categorical column as indicators of
+    its levels but the reference one, a numeric one as given). Her expected
+    spend per purchase before any is seen is ``p v_i / (q - 1)``: ``exp(gamma)``
+    multiplies it per unit of the covariate (or against the reference level),
+    so a positive coefficient raises expected spend. The coefficients are in
+    ``params_`` as ``spend:<column>`` (``spend:<column>[<level>]`` for a level).
+    With all of them at zero the model is the one without covariates.
+
+    Parameters
+    ----------
+    penalizer_coef : float, default 0
+        L2 penalty on p, q and v.
+    engine : {"native", "lifetimes"}, default "native"
+        The optimiser; covariates are fitted by the native one only.
+    covariates : list of str, optional
+        Columns of the RFM table the spend scale depends on.
+    covariate_penalizer : float, default 0
+        L2 penalty on the covariate coefficients alone (per unit of their column).
+    covariate_reference : dict, optional
+        ``{column: level}``: the reference level of a categorical covariate (default: its most
+        frequent level among the customers fitted).
+    unseen : {"error", "reference"}, default "error"
+        What a level not seen in training does at prediction: an error naming it, or counting as
+        the reference level (with a warning).
 
     Examples
     --------
@@ -39,6 +134,17 @@ class GammaGammaModel(_ParametricModel):
         "customers' means, so expected spend is driven by very few repeat purchases."
     )
     _kind = "GammaGammaModel"
+    label = "Gamma-Gamma"
+    #: Prefix of the covariate coefficients' names in ``params_``.
+    _coefficient_prefix = "spend"
+
+    def __init__(self, penalizer_coef: float = 0.0, engine: str = "native", *, covariates=None,
+                 covariate_penalizer: float = 0.0, covariate_reference: dict | None = None, unseen: str = "error"):
+        super().__init__(penalizer_coef, engine)
+        self.covariates = covariates
+        self.covariate_penalizer = covariate_penalizer
+        self.covariate_reference = covariate_reference
+        self.unseen = unseen
 
     def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None, weights=None) -> "GammaGammaModel":
         """Fit on the repeat customers (``frequency > 0``) of an RFM summary with ``monetary_value``.
@@ -48,6 +154,10 @@ class GammaGammaModel(_ParametricModel):
         self._check_settings()
         return self._fit(rfm, check_rfm(rfm, need_monetary=True), time_unit, weights)
 
+    def _check_settings(self) -> None:
+        super()._check_settings()
+        self._check_covariate_settings()
+
     def _fit(self, rfm, checked, time_unit, weights, prepared=None) -> "GammaGammaModel":
         """``fit`` on the columns ``check_rfm(rfm, need_monetary=True)`` returned.
 
@@ -55,20 +165,11 @@ class GammaGammaModel(_ParametricModel):
         in a thread while BG/NBD fits).
         """
         row_weights = _row_weights(rfm, weights, len(checked))
+        if check_covariate_names(self.covariates, "covariates"):
+            return self._fit_covariates(rfm, checked, time_unit, row_weights)
+        self._forget_covariates()
         n_repeat, n_usable, unique, weights = self._prepare(checked, row_weights) if prepared is None else prepared
-        if n_usable < n_repeat:
-            warnings.warn(
-                f"{plural(n_repeat - n_usable, 'repeat customer')} whose mean repeat spend is 0 "
-                f"{'was' if n_repeat - n_usable == 1 else 'were'} left out of the Gamma-Gamma fit "
-                "(the model describes positive spend)",
-                DataWarning,
-                stacklevel=3,
-            )
-        if n_usable == 0 or weights.size == 0:
-            raise DataError(
-                "no customer has repeat purchases with positive value, so the Gamma-Gamma spend model "
-                "cannot be fitted"
-            )
+        _check_usable(n_repeat, n_usable, weights.size)
         data = {
             "x": unique["x"],
             "m": unique["m"],
@@ -87,15 +188,61 @@ class GammaGammaModel(_ParametricModel):
 
         with np.errstate(all="ignore"):
             self._set_covariance(total_gradient, params)
+        return self._finish(rfm, time_unit, n_usable, n_repeat, weights.size)
+
+    def _finish(self, rfm, time_unit, n_usable, n_repeat, n_rows) -> "GammaGammaModel":
         self._warn_if_at_edge()
         self.n_customers_ = n_usable
         self.n_repeat_customers_ = n_repeat
-        self.n_unique_rows_ = int(weights.size)
+        self.n_unique_rows_ = int(n_rows)
         self.time_unit_ = _time_unit_of(rfm, time_unit)
         self.observation_period_end_ = rfm.attrs.get("observation_period_end")
         self.training_period_ = (rfm.attrs.get("first_purchase"), rfm.attrs.get("last_purchase"))
         self._warn_if_infinite_mean()
         return self
+
+    # ------------------------------------------------------------------ covariates
+    def _fit_covariates(self, rfm, checked, time_unit, row_weights) -> "GammaGammaModel":
+        """The fit with the spend scale ``v exp(gamma' z)``, on the repeat customers with positive spend.
+
+        The encoding is learnt on those customers: a level seen only among the others would have no
+        spend to estimate its effect from.
+        """
+        frequency = checked["frequency"].to_numpy()
+        spend = checked["monetary_value"].to_numpy()
+        repeat = frequency > 0
+        usable = repeat & (spend > 0)
+        if row_weights is None:
+            n_repeat, n_usable = int(repeat.sum()), int(usable.sum())
+        else:
+            n_repeat, n_usable = int(round(row_weights[repeat].sum())), int(round(row_weights[usable].sum()))
+            usable &= row_weights > 0
+        _check_usable(n_repeat, n_usable, int(usable.sum()))
+        table = rfm[usable]
+        design = self._learn_covariates(table, "the repeat customers with positive spend")
+        columns = {"x": frequency[usable], "m": spend[usable]}
+        columns.update({f"z{j}": design[:, j] for j in range(design.shape[1])})
+        unique, weights = _compress(columns, None if row_weights is None else row_weights[usable])
+        design = np.column_stack([unique[f"z{j}"] for j in range(design.shape[1])])
+        data = {
+            "columns": unique,
+            "design_columns": design.shape[1],
+            "weights": weights,
+            "n": weights.sum(),
+            "rows": _GammaGammaCovariateRows(unique["x"], unique["m"], design, weights),
+        }
+        self._fit_coefficients(data, self._covariate_encoding.scales)
+        return self._finish(rfm, time_unit, n_usable, n_repeat, weights.size)
+
+    def _coefficient_names_of(self, design_names):
+        return [f"{self._coefficient_prefix}:{name}" for name in design_names]
+
+    def _spend_scales(self, design) -> np.ndarray | float:
+        """Each customer's spend scale ``v exp(gamma' z)`` (``v`` without covariates)."""
+        params = self.params_.to_numpy()
+        if design is None:
+            return params[2]
+        return params[2] * np.exp(design @ params[3:])
 
     @staticmethod
     def _prepare(checked, row_weights):
@@ -117,6 +264,10 @@ class GammaGammaModel(_ParametricModel):
         return n_repeat, n_usable, unique, weights
 
     def _rows_of(self, data, keep, weights):
+        if "design_columns" in data:
+            columns = data["columns"]
+            design = np.column_stack([columns[f"z{j}"][keep] for j in range(data["design_columns"])])
+            return _GammaGammaCovariateRows(columns["x"][keep], columns["m"][keep], design, weights)
         return _rows.GammaGammaRows(data["x"][keep], data["m"][keep], weights)
 
     def _warn_if_infinite_mean(self) -> None:
@@ -132,26 +283,112 @@ class GammaGammaModel(_ParametricModel):
     def _lifetimes_fit(self, data, initial_log_params):
         return _lifetimes.fit_gamma_gamma(data["x"], data["m"], data["weights"], self.penalizer_coef, initial_log_params)
 
-    def expected_spend(self, rfm: pd.DataFrame) -> pd.Series:
+    def expected_spend(self, rfm: pd.DataFrame, *, unseen: str | None = None) -> pd.Series:
         """Conditional expected mean transaction value per customer (equation 5 of Fader & Hardie's note).
 
-        Customers without repeat purchases get the population mean ``p v / (q - 1)``.
+        Customers without repeat purchases get the population mean ``p v / (q - 1)`` (with covariates,
+        the mean of their profile, ``p v_i / (q - 1)``). A model with covariates reads them from
+        ``rfm``; ``unseen`` overrides the model's setting for levels not seen in training.
         """
         self._check_fitted()
         checked = check_rfm(rfm, need_monetary=True)
-        values = self._expected_spend_values(checked["frequency"].to_numpy(), checked["monetary_value"].to_numpy())
+        values = self._expected_spend_values(
+            checked["frequency"].to_numpy(), checked["monetary_value"].to_numpy(), rfm=rfm, unseen=unseen
+        )
         return pd.Series(values, index=checked.index, name="expected_spend")
 
-    def _expected_spend_values(self, frequency: np.ndarray, monetary_value: np.ndarray) -> np.ndarray:
+    def _expected_spend_values(self, frequency: np.ndarray, monetary_value: np.ndarray, *, rfm=None,
+                               unseen: str | None = None) -> np.ndarray:
+        """Expected spend per purchase; ``rfm`` (the table the arrays come from) holds the covariates, if any."""
         params = self.params_.to_numpy()
-        values = _math.gamma_gamma_expected_spend(params, frequency, monetary_value)
-        if params[1] <= 1:
+        design = None
+        if getattr(self, "_covariate_encoding", None) is not None:
+            if rfm is None:
+                raise DataError("this Gamma-Gamma model has spend covariates: pass the table that holds them")
+            design = self._design(rfm, unseen=unseen)
+        p, q = params[0], params[1]
+        frequency = np.asarray(frequency, dtype=float)
+        mean = np.where(frequency > 0, np.asarray(monetary_value, dtype=float), 0.0)
+        values = p * (self._spend_scales(design) + frequency * mean) / (p * frequency + q - 1)
+        if q <= 1:
             values = np.where(frequency > 0, values, np.nan)
         return values
 
+    def _mean_spend_density(self, frequency, grid, rfm=None) -> np.ndarray:
+        """Density of a customer's mean spend per repeat purchase at ``grid``, averaged over customers with
+        ``frequency`` repeat purchases (and, with covariates, the profiles of the rows of ``rfm``)."""
+        self._check_fitted()
+        params = self.params_.to_numpy()
+        frequency = np.asarray(frequency, dtype=float)
+        design = None
+        if getattr(self, "_covariate_encoding", None) is not None:
+            if rfm is None:
+                raise DataError("this Gamma-Gamma model has spend covariates: pass the table that holds them")
+            design = self._design(rfm)
+        log_scale = np.log(params[2]) + (np.zeros(frequency.size) if design is None else design @ params[3:])
+        pairs = pd.DataFrame({"x": frequency, "log_scale": log_scale}).value_counts()
+        grid = np.asarray(grid, dtype=float)
+        density = np.zeros_like(grid)
+        for (x, scale), customers in pairs.items():
+            density += customers * np.exp(spend_log_likelihood([params[0], params[1], np.exp(scale)], x, grid))
+        return density / frequency.size
+
+    def expected_spend_new_customer(self, profile=None, *, unseen: str | None = None) -> pd.Series:
+        """Expected spend per purchase of a customer not yet seen to buy again: ``p v_i / (q - 1)``.
+
+        Parameters
+        ----------
+        profile : dict or DataFrame, optional
+            The covariate values of one profile (a dict, whose values may be lists for several) or a
+            table of profiles; needed when the model has covariates, ignored without.
+
+        Returns
+        -------
+        Series
+            One value per profile (one value without covariates), infinite when ``q <= 1``.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> rng = np.random.default_rng(1)
+        >>> rfm = pd.DataFrame({"frequency": rng.integers(1, 6, 400), "recency": 1.0, "T": 2.0,
+        ...                     "channel": rng.choice(["shop", "web"], 400)})
+        >>> rfm["monetary_value"] = rng.gamma(4, 5, 400) * np.where(rfm["channel"] == "web", 1.5, 1.0)
+        >>> model = GammaGammaModel(covariates=["channel"]).fit(rfm)
+        >>> spend = model.expected_spend_new_customer({"channel": ["shop", "web"]})
+        >>> bool(spend[1] > spend[0])
+        True
+        """
+        self._check_fitted()
+        p, q = self.params_.iloc[0], self.params_.iloc[1]
+        frame, design = self._profile_design(profile, unseen=unseen)
+        scales = np.broadcast_to(self._spend_scales(design), (len(frame),))
+        values = p * scales / (q - 1) if q > 1 else np.full(len(frame), np.inf)
+        return pd.Series(values, index=frame.index, name="expected_spend")
+
     @property
     def population_mean_spend_(self) -> float:
-        """Mean spend per transaction across customers, p v / (q - 1) (infinite when q <= 1)."""
+        """Mean spend per transaction across customers, p v / (q - 1) (infinite when q <= 1).
+
+        With covariates, that of the reference profile (reference levels, numeric covariates at 0).
+        """
         self._check_fitted()
         p, q, v = self.params_.to_numpy()
         return float(p * v / (q - 1)) if q > 1 else float("inf")
+
+
+def _check_usable(n_repeat: int, n_usable: int, n_rows: int) -> None:
+    """Warn about repeat customers left out for spending 0; refuse a fit without any usable one."""
+    if n_usable < n_repeat:
+        warnings.warn(
+            f"{plural(n_repeat - n_usable, 'repeat customer')} whose mean repeat spend is 0 "
+            f"{'was' if n_repeat - n_usable == 1 else 'were'} left out of the Gamma-Gamma fit "
+            "(the model describes positive spend)",
+            DataWarning,
+            stacklevel=4,
+        )
+    if n_usable == 0 or n_rows == 0:
+        raise DataError(
+            "no customer has repeat purchases with positive value, so the Gamma-Gamma spend model "
+            "cannot be fitted"
+        )

@@ -28,6 +28,8 @@ what MBG/CNBD-k with ``k = 1`` reduces to.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from scipy import stats
 from scipy.special import betainc, betaln, digamma, expit, gammaln
@@ -203,6 +205,28 @@ class ModifiedBetaGeoRows(_Cached):
         return float(value), np.array([d_r, d_alpha, d_a, d_b])
 
 
+def row_log_likelihood(params, x, t_x, T):
+    """Each row's MBG/NBD log-likelihood and its derivatives in (r, alpha, a, b), shape (4, n), parameters per row
+    (the form of :func:`log_likelihood`)."""
+    r, alpha, a, b = params
+    log_T, log_t = np.log(alpha + T), np.log(alpha + t_x)
+    rx = r + x
+    d = np.log(a) - np.log(b + x) - rx * (log_t - log_T)
+    share = expit(d)
+    values = (
+        gammaln(rx) - gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b) + gammaln(b + x + 1)
+        - gammaln(a + b + x + 1) - rx * log_T + np.logaddexp(0.0, d)
+    )
+    common = digamma(a + b) - digamma(a + b + x + 1)
+    gradient = np.array([
+        digamma(rx) - digamma(r) + np.log(alpha) - (1 - share) * log_T - share * log_t,
+        r / alpha - (1 - share) * rx / (alpha + T) - share * rx / (alpha + t_x),
+        common + share / a,
+        common + digamma(b + x + 1) - digamma(b) - share / (b + x),
+    ])
+    return values, gradient
+
+
 # --------------------------------------------------------------------------- the model
 class ModifiedBetaGeoModel(GeometricDropoutMixin, PurchaseModel):
     """The MBG/NBD model of repeat purchasing and dropout (Batislam, Denizel & Filiztekin 2007).
@@ -223,6 +247,22 @@ class ModifiedBetaGeoModel(GeometricDropoutMixin, PurchaseModel):
         "lifetimes" fits with lifetimes' ModifiedBetaGeoFitter (the reference);
         "native" maximises this package's log-likelihood with its analytic
         gradient on compressed rows (the same estimates).
+    purchase_covariates : list of str, optional
+        RFM-table columns acting on the purchase rate: alpha_i = alpha exp(-g_purchase' z_i), so a positive
+        coefficient raises the purchase rate (Fader & Hardie's note on time-invariant covariates; CLVTools). Categorical
+        columns are encoded against a reference level (see :mod:`clv_predict.covariates`); the coefficients are
+        ``purchase:<column>`` (``purchase:channel[web]``) in ``params_``.
+    dropout_covariates : list of str, optional
+        Columns acting on dropout: a_i = a exp(g_dropout' z_i) and b_i = b exp(g_dropout' z_i)
+        (as BG/NBD: the mean dropout probability a / (a + b) does not move); coefficients ``dropout:<column>``.
+    constrain : list of str, optional
+        Covariates of both lists with one coefficient for both processes (``purchase+dropout:<column>``).
+    covariate_penalizer : float, default 0
+        L2 penalty on the covariate coefficients alone.
+    covariate_reference : dict, optional
+        ``{column: level}``: reference levels (default: each column's most frequent level).
+    unseen : {"error", "reference"}, default "error"
+        At prediction, a covariate level not seen in training is an error, or counts as the reference level.
 
     Examples
     --------
@@ -251,6 +291,13 @@ class ModifiedBetaGeoModel(GeometricDropoutMixin, PurchaseModel):
     )
     _kind = "ModifiedBetaGeoModel"
     _lifetimes_engine = True
+
+    # as BG/NBD (CLVTools' convention): alpha_i = alpha exp(-g_p'z); a_i = a exp(g_d'z), b_i = b exp(g_d'z)
+    _covariate_links: ClassVar[dict] = {"alpha": ("purchase", -1.0), "a": ("dropout", 1.0), "b": ("dropout", 1.0)}
+    _alive_takes_row_params = True  # P(alive) is elementwise in the parameters
+
+    def _row_log_likelihood(self, params, columns):
+        return row_log_likelihood(params, columns["frequency"], columns["recency"], columns["T"])
 
     def _make_rows(self, columns, weights):
         return ModifiedBetaGeoRows(columns["frequency"], columns["recency"], columns["T"], weights)

@@ -24,6 +24,7 @@ fit. The tests hold all of it to mpmath at 30 digits.
 from __future__ import annotations
 
 import warnings
+from typing import ClassVar
 
 import numpy as np
 from scipy import stats
@@ -403,6 +404,38 @@ class ParetoNBDRows(_rows._Cached):
         return float(value), np.array([d_r, d_alpha, d_s, d_beta])
 
 
+def row_log_likelihood(params, x, t_x, T):
+    """Each row's Pareto/NBD log-likelihood and its derivatives in (r, alpha, s, beta), shape (4, n), parameters
+    per row: the two-integral form of this module's docstring, as :class:`ParetoNBDRows` sums it."""
+    r, alpha, s, beta = params
+    k = r + x
+    values = gammaln(k) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    alive = _log_tail_integral(k + 1, s, alpha + T, beta + T)
+    died = _log_tail_integral(k, s + 1, alpha + t_x, beta + t_x)
+    first = np.log(k) + alive[0]
+    second = np.log(s) + died[0]
+    total = np.logaddexp(first, second)
+    w_first = np.exp(first - total)
+    w_second = 1.0 - w_first
+    gradient = np.array([
+        digamma(k) - digamma(r) + np.log(alpha) + w_first * (1.0 / k + alive[1]) + w_second * died[1],
+        r / alpha + w_first * alive[3] + w_second * died[3],
+        np.log(beta) + w_first * alive[2] + w_second * (1.0 / s + died[2]),
+        s / beta + w_first * alive[4] + w_second * died[4],
+    ])
+    return values + total, gradient
+
+
+def _probability_alive_rows(params, x, t_x, T):
+    """P(alive) as :func:`pareto_nbd_probability_alive`, with parameters per row (4, n)."""
+    r, alpha, s, beta = params
+    k = r + x
+    alive = _log_tail_integral(k + 1, s, alpha + T, beta + T)[0]
+    died = _log_tail_integral(k, s + 1, alpha + t_x, beta + t_x)[0]
+    log_l_over_c = np.logaddexp(np.log(k) + alive, np.log(s) + died)
+    return np.minimum(np.exp(-k * np.log(alpha + T) - s * np.log(beta + T) - log_l_over_c), 1.0)
+
+
 class ParetoNBDModel(PurchaseModel):
     """The Pareto/NBD model of repeat purchasing and dropout (Schmittlein, Morrison & Colombo 1987).
 
@@ -419,6 +452,22 @@ class ParetoNBDModel(PurchaseModel):
         "lifetimes" fits with lifetimes' ParetoNBDFitter (Nelder-Mead, slow);
         "native" maximises this package's log-likelihood with its analytic
         gradient on the compressed rows.
+    purchase_covariates : list of str, optional
+        RFM-table columns acting on the purchase rate: alpha_i = alpha exp(-g_purchase' z_i), so a positive
+        coefficient raises the purchase rate (Fader & Hardie's note on time-invariant covariates; CLVTools). Categorical
+        columns are encoded against a reference level (see :mod:`clv_predict.covariates`); the coefficients are
+        ``purchase:<column>`` (``purchase:channel[web]``) in ``params_``.
+    dropout_covariates : list of str, optional
+        Columns acting on dropout: beta_i = beta exp(-g_dropout' z_i) (a positive coefficient raises the
+        dropout rate); coefficients ``dropout:<column>``.
+    constrain : list of str, optional
+        Covariates of both lists with one coefficient for both processes (``purchase+dropout:<column>``).
+    covariate_penalizer : float, default 0
+        L2 penalty on the covariate coefficients alone.
+    covariate_reference : dict, optional
+        ``{column: level}``: reference levels (default: each column's most frequent level).
+    unseen : {"error", "reference"}, default "error"
+        At prediction, a covariate level not seen in training is an error, or counts as the reference level.
 
     Examples
     --------
@@ -447,6 +496,11 @@ class ParetoNBDModel(PurchaseModel):
     )
     _kind = "ParetoNBDModel"
     _lifetimes_engine = True
+    # Fader & Hardie's note and CLVTools: alpha_i = alpha exp(-g_p'z), beta_i = beta exp(-g_d'z)
+    _covariate_links: ClassVar[dict] = {"alpha": ("purchase", -1.0), "beta": ("dropout", -1.0)}
+
+    def _row_log_likelihood(self, params, columns):
+        return row_log_likelihood(params, columns["frequency"], columns["recency"], columns["T"])
 
     def _make_rows(self, columns, weights):
         return ParetoNBDRows(columns["frequency"], columns["recency"], columns["T"], weights)
@@ -462,7 +516,11 @@ class ParetoNBDModel(PurchaseModel):
         return params
 
     def _probability_alive_values(self, params, x, t_x, T):
+        if np.ndim(params) == 2:
+            return _probability_alive_rows(params, np.asarray(x, float), np.asarray(t_x, float), np.asarray(T, float))
         return pareto_nbd_probability_alive(params, x, t_x, T)
+
+    _alive_takes_row_params = True
 
     def _expected_if_alive_values(self, params, x, t_x, T, t):
         return pareto_nbd_expected_if_alive(params, x, T, t)

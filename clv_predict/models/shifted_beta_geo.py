@@ -16,6 +16,8 @@ from .._rows import _Cached
 from .._validation import check_nonnegative_number
 from ..discrete import check_contract_summary, check_whole_number, survivor_summary
 from ..exceptions import DataError
+from ._base import _compress, _row_weights
+from ._coefficients import _CoefficientsMixin
 from ._discrete import _DiscreteModel, hyp2f1_one
 
 
@@ -44,7 +46,59 @@ class _ShiftedBetaGeoRows(_Cached):
         return float(value), np.array([d_a, d_b])
 
 
-class ShiftedBetaGeoModel(_DiscreteModel):
+def retention_log_likelihood(params, T, churned, design=None):
+    """Per-customer sBG log-likelihood with covariates on retention.
+
+    ``params`` is ``(alpha, beta, gamma_churn_1..k, gamma_retention_1..k)`` and ``design`` the ``(n, k)``
+    matrix of encoded covariates ``z_i``: ``alpha_i = alpha exp(gamma_churn' z_i)`` and
+    ``beta_i = beta exp(gamma_retention' z_i)`` (as in Fader & Hardie's sBG with the Beta's parameters
+    made individual, the usual way of bringing covariates into a beta mixture). A churned customer
+    contributes ``B(alpha_i + 1, beta_i + T - 1) / B(alpha_i, beta_i)``, an active one
+    ``B(alpha_i, beta_i + T) / B(alpha_i, beta_i)``.
+    """
+    T = np.asarray(T, dtype=float)
+    churned = np.asarray(churned, dtype=float) > 0
+    a, b = _individual_shapes(params, design, T.size)
+    c = churned.astype(float)
+    m = np.where(churned, T - 1, T)
+    return betaln(a + c, b + m) - betaln(a, b)
+
+
+def _individual_shapes(params, design, size: int):
+    """``alpha_i`` and ``beta_i`` per customer from ``(alpha, beta, gamma_churn, gamma_retention)``."""
+    params = np.asarray(params, dtype=float)
+    k = (params.size - 2) // 2
+    if design is None or k == 0:
+        return np.full(size, params[0]), np.full(size, params[1])
+    design = np.asarray(design, dtype=float)
+    return params[0] * np.exp(design @ params[2 : 2 + k]), params[1] * np.exp(design @ params[2 + k :])
+
+
+class _ShiftedBetaGeoCovariateRows(_Cached):
+    """Weighted sBG log-likelihood with covariates over rows (T, churned, z) and its gradient in
+    (alpha, beta, gamma_churn, gamma_retention); see :func:`retention_log_likelihood`."""
+
+    def __init__(self, T, churned, design, weights):
+        super().__init__()
+        T, churned = np.asarray(T, dtype=float), np.asarray(churned, dtype=float) > 0
+        self.w = np.asarray(weights, dtype=float)
+        self.c = churned.astype(float)
+        self.m = np.where(churned, T - 1, T)
+        self.design = np.asarray(design, dtype=float).reshape(T.size, -1)
+
+    def _evaluate(self, params):
+        a, b = _individual_shapes(params, self.design, self.w.size)
+        c, m, w = self.c, self.m, self.w
+        value = w @ (betaln(a + c, b + m) - betaln(a, b))
+        common = digamma(a + b) - digamma(a + b + c + m)
+        in_log_a = w * a * (digamma(a + c) - digamma(a) + common)  # d/d log alpha_i, weighted
+        in_log_b = w * b * (digamma(b + m) - digamma(b) + common)
+        gradient = np.concatenate([[in_log_a.sum() / params[0], in_log_b.sum() / params[1]],
+                                   self.design.T @ in_log_a, self.design.T @ in_log_b])
+        return float(value), gradient
+
+
+class ShiftedBetaGeoModel(_CoefficientsMixin, _DiscreteModel):
     """The shifted-beta-geometric model of contract renewals (Fader & Hardie 2007).
 
     At the end of each contract period a customer fails to renew with
@@ -64,6 +118,21 @@ class ShiftedBetaGeoModel(_DiscreteModel):
         L2 penalty on the parameters.
     engine : {"native"}
         The optimiser (the model has only this package's own).
+    covariates : list of str, optional
+        Columns of the summary retention depends on (a plan, a channel, a numeric score). Each
+        customer's churn probability is then ``theta ~ Beta(alpha_i, beta_i)`` with
+        ``alpha_i = alpha exp(gamma_churn' z_i)`` and ``beta_i = beta exp(gamma_retention' z_i)``,
+        ``z_i`` her encoded covariates (a categorical column as indicators of its levels but the
+        reference one). The coefficients are in ``params_`` as ``churn:<column>`` (a positive one
+        raises the churn probability) and ``retention:<column>`` (a positive one raises retention);
+        ``churn:<column>[<level>]`` for a level. The mean churn probability of a profile is
+        ``alpha_i / (alpha_i + beta_i)``; at all coefficients 0 the model is the one without covariates.
+    covariate_penalizer : float, default 0
+        L2 penalty on the covariate coefficients alone.
+    covariate_reference : dict, optional
+        ``{column: level}``: the reference level of a categorical covariate (default: its most frequent).
+    unseen : {"error", "reference"}, default "error"
+        What a level not seen in training does at prediction.
 
     Examples
     --------
@@ -84,17 +153,108 @@ class ShiftedBetaGeoModel(_DiscreteModel):
     #: The contract period (pandas alias) of the summary it was fitted on, when the summary stated it.
     period_ = None
 
+    def __init__(self, penalizer_coef: float = 0.0, engine: str = "native", *, covariates=None,
+                 covariate_penalizer: float = 0.0, covariate_reference: dict | None = None, unseen: str = "error"):
+        super().__init__(penalizer_coef, engine)
+        self.covariates = covariates
+        self.covariate_penalizer = covariate_penalizer
+        self.covariate_reference = covariate_reference
+        self.unseen = unseen
+
     def fit(self, summary: pd.DataFrame, weights=None):
         """Fit by maximum likelihood on a contract summary (``T``, ``churned``).
 
         ``weights`` (a column name or an array) says how many customers each row
-        stands for; the default is one per row.
+        stands for; the default is one per row. With ``covariates``, the summary
+        holds those columns too.
         """
         checked = check_contract_summary(summary)
-        self._fit_rows(summary, checked, weights, events="churned")
+        if self._check_covariate_settings():
+            self._fit_covariates(summary, checked, weights)
+        else:
+            self._forget_covariates()
+            self._fit_rows(summary, checked, weights, events="churned")
         self.period_ = summary.attrs.get("contract_period")
         self.observation_period_end_ = summary.attrs.get("observation_period_end")
         return self
+
+    def _fit_covariates(self, summary, checked, weights):
+        """The fit with ``alpha_i = alpha exp(gamma_churn' z_i)``, ``beta_i = beta exp(gamma_retention' z_i)``."""
+        self._check_settings()
+        row_weights = _row_weights(summary, weights, len(checked))
+        if len(checked) == 0:
+            raise DataError("the summary has no customers to fit on")
+        design = self._learn_covariates(summary, "summary")
+        columns = {"T": checked["T"].to_numpy(), "churned": checked["churned"].to_numpy()}
+        columns.update({f"z{j}": design[:, j] for j in range(design.shape[1])})
+        unique, counts = _compress(columns, row_weights)
+        if counts.size == 0:
+            raise DataError("the summary has no customers to fit on (every weight is 0)")
+        design = np.column_stack([unique[f"z{j}"] for j in range(design.shape[1])])
+        data = {
+            "columns": unique,
+            "design_columns": design.shape[1],
+            "weights": counts,
+            "n": counts.sum(),
+            "rows": _ShiftedBetaGeoCovariateRows(unique["T"], unique["churned"], design, counts),
+        }
+        scales = self._covariate_encoding.scales
+        self._fit_coefficients(data, np.concatenate([scales, scales]))
+        self._warn_if_at_edge()
+        self.n_customers_ = int(round(data["n"]))
+        self.n_repeat_customers_ = int(round(counts[unique["churned"] > 0].sum()))
+        self.n_unique_rows_ = int(counts.size)
+        self._set_no_training()
+        return self
+
+    def _coefficient_names_of(self, design_names):
+        return [f"churn:{name}" for name in design_names] + [f"retention:{name}" for name in design_names]
+
+    def _params(self) -> np.ndarray:
+        """(alpha, beta): with covariates, those of the reference profile (reference levels, numbers at 0)."""
+        return super()._params()[:2]
+
+    def _rows_of(self, data, keep, weights):
+        if "design_columns" in data:
+            columns = data["columns"]
+            design = np.column_stack([columns[f"z{j}"][keep] for j in range(data["design_columns"])])
+            return _ShiftedBetaGeoCovariateRows(columns["T"][keep], columns["churned"][keep], design, weights)
+        return super()._rows_of(data, keep, weights)
+
+    def _shapes(self, frame=None, *, unseen=None, profile=False):
+        """(alpha_i, beta_i) per row of ``frame`` (a summary, or profiles with ``profile=True``); the shared
+        (alpha, beta) for a model without covariates (or without ``frame``: the reference profile)."""
+        params = self.params_.to_numpy()
+        if getattr(self, "_covariate_encoding", None) is None or (frame is None and not profile):
+            return params[0], params[1]
+        if profile:
+            _, design = self._profile_design(frame, unseen=unseen)
+        else:
+            design = self._design(frame, unseen=unseen, what="summary")
+        return _individual_shapes(params, design, design.shape[0])
+
+    def retention_by_profile(self, profile, periods, *, unseen: str | None = None) -> pd.DataFrame:
+        """Survival ``S(t)`` of a new customer of each covariate profile, by tenure ``t`` (one column per profile).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> rng = np.random.default_rng(2)
+        >>> plan = rng.choice(["monthly", "annual"], 3000)
+        >>> churn = rng.beta(np.where(plan == "annual", 0.5, 1.0), 2.0)
+        >>> lifetime = rng.geometric(churn)
+        >>> summary = pd.DataFrame({"T": np.minimum(lifetime, 8), "churned": lifetime <= 8, "plan": plan})
+        >>> model = ShiftedBetaGeoModel(covariates=["plan"]).fit(summary)
+        >>> curves = model.retention_by_profile({"plan": ["annual", "monthly"]}, [4])
+        >>> bool(curves.iloc[0, 0] > curves.iloc[0, 1])
+        True
+        """
+        self._check_fitted()
+        t = _periods(periods, "periods")
+        a, b = self._shapes(profile, unseen=unseen, profile=True)
+        a, b = np.atleast_1d(a), np.atleast_1d(b)
+        values = np.exp(betaln(a[None, :], b[None, :] + t[:, None]) - betaln(a, b)[None, :])
+        return pd.DataFrame(values, index=pd.Index(t.astype(np.int64), name="period"))
 
     def fit_survivors(self, survivors):
         """Fit on a cohort's survivors: ``survivors[t]`` customers still active at the start of period ``t + 1``.
@@ -183,7 +343,8 @@ class ShiftedBetaGeoModel(_DiscreteModel):
         discount_rate = check_nonnegative_number(discount_rate, "discount_rate", allow_zero=False)
         checked = check_contract_summary(summary)
         T = checked["T"].to_numpy()
-        a, b = self._params()
+        self._check_fitted()
+        a, b = self._shapes(summary)  # each customer's own with covariates
         values = (b + T) / (a + b + T) * hyp2f1_one(b + T + 1, a + b + T + 1, 1.0 / (1.0 + discount_rate))
         values[checked["churned"].to_numpy() > 0] = 0.0
         return pd.Series(values, index=checked.index, name="expected_residual_lifetime")

@@ -327,7 +327,7 @@ def frequency_recency_matrix(
     frequency = np.arange(max_frequency + 1, dtype=float)
     recency = np.linspace(0.0, T, int(n_recency))
     x, t_x = np.meshgrid(frequency, recency, indexing="ij")
-    params = purchases.params_.to_numpy()
+    params = purchases._params()  # with covariates: a customer of the reference profile
     T_grid = np.full_like(x, T)
     alive = purchases._probability_alive_values(params, x, t_x, T_grid)
     if quantity == "p_alive":
@@ -408,7 +408,7 @@ def probability_alive_history(
     x = made - 1
     t_x = (days[made - 1] - first) / TIME_UNIT_DAYS[unit]
     T = (grid - first) / TIME_UNIT_DAYS[unit]
-    values = purchases._probability_alive_values(purchases.params_.to_numpy(), x.astype(float), t_x, T)
+    values = purchases._probability_alive_values(purchases._params(), x.astype(float), t_x, T)
     index = pd.DatetimeIndex(pd.date_range(_iso(first), periods=grid.size, freq="D"), name="date")
     history = pd.Series(values, index=index, name="p_alive")
     history.attrs["purchase_dates"] = [_iso(int(d)) for d in days]
@@ -454,14 +454,17 @@ def plot_probability_alive_history(
 
 
 # --------------------------------------------------------------------------- 6. Gamma-Gamma fit
-def spend_density(model, frequency, grid) -> np.ndarray:
+def spend_density(model, frequency, grid, rfm=None) -> np.ndarray:
     """Density of the mean spend per transaction implied by the Gamma-Gamma model at ``grid``,
     averaged over customers with the given numbers of repeat purchases ``frequency``.
 
     For a customer with ``x`` repeat transactions the mean of their values has the marginal
-    density whose logarithm is :func:`clv_predict._math.gamma_gamma_log_likelihood`.
+    density whose logarithm is :func:`clv_predict._math.gamma_gamma_log_likelihood`. A model
+    with spend covariates reads them from ``rfm`` (the rows ``frequency`` comes from).
     """
     gg = _spend_model(model)
+    if gg.covariate_encoding_ is not None:
+        return gg._mean_spend_density(frequency, grid, rfm)
     params = gg.params_.to_numpy()
     counts = pd.Series(np.asarray(frequency, dtype=float)).value_counts()
     grid = np.asarray(grid, dtype=float)
@@ -491,7 +494,8 @@ def plot_spend_distribution(model, rfm: pd.DataFrame, *, bins: int = 40, quantil
     ax.hist(spend, bins=edges, weights=np.full(spend.size, 1.0 / (spend.size * width)),
             color=_ACTUAL["color"], alpha=0.6, label=f"Actual ({spend.size:,} repeat customers)")
     grid = np.linspace(top / 400, top, 400)
-    ax.plot(grid, spend_density(model, repeat["frequency"].to_numpy(), grid), color=_MODEL["color"],
+    rows = rfm.loc[repeat.index] if rfm.index.is_unique else None
+    ax.plot(grid, spend_density(model, repeat["frequency"].to_numpy(), grid, rows), color=_MODEL["color"],
             linewidth=2, label="Model (Gamma-Gamma)")
     ax.set_xlabel("Mean spend per repeat transaction")
     ax.set_ylabel("Density")
@@ -563,7 +567,7 @@ def plot_dropout_distribution(model, *, ax=None):
     """Fitted distribution of dropout across customers: the probability of dropping out after each
     purchase, Beta(a, b), for the BG models; the dropout rate, Gamma(s, beta), for Pareto/NBD."""
     purchases = _purchase_model(model)
-    dropout, xlabel, label, bounded = purchases._dropout_distribution(purchases.params_.to_numpy())
+    dropout, xlabel, label, bounded = purchases._dropout_distribution(purchases._params())
     if bounded:
         grid = np.linspace(0.0025, 0.9975, 400)
     else:
