@@ -257,7 +257,8 @@ def _rebuild(content: dict):
             purchase["penalizer_coef"], spend["penalizer_coef"], engine=purchase["engine"], purchase_model=purchases.name
         )
         for name in CLVModel._COVARIATE_SETTINGS:
-            setattr(model, name, getattr(purchases, name))
+            if hasattr(purchases, name):  # the purchase models' covariates (an opportunity model has none)
+                setattr(model, name, getattr(purchases, name))
         model.purchase_model_ = purchases
         model.spend_model_ = _restore(_new("GammaGammaModel", spend), spend, training)
         model._take_training_figures()
