@@ -39,6 +39,7 @@ from .models import (
 from .persistence import load_model
 from .rfm import rfm_summary, rfm_train_test_split
 from .scoring import score, score_file
+from .streaming import fit_file
 from .transactions import TransactionLog
 
 __version__ = "0.1.0"
@@ -73,6 +74,7 @@ __all__ = [
     "rfm_train_test_split",
     "score",
     "score_file",
+    "fit_file",
 ]
 
 #: Submodules imported on first attribute access (PEP 562): plotting pulls in matplotlib, dask needs its extra.
