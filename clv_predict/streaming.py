@@ -23,6 +23,7 @@ also on an error or an interruption.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -138,6 +139,28 @@ def _slots(keys: np.ndarray, edges: np.ndarray, integer: bool) -> np.ndarray:
     marks = np.zeros(keys.size + 1, dtype=np.int64)
     np.add.at(marks, np.searchsorted(keys, edges, side="left"), 1)
     return np.cumsum(marks)[: keys.size]
+
+
+def _spans_the_ids(path: Path, id_col: str, sample: np.ndarray, integer: bool) -> bool:
+    """Whether the ids of the first chunk cover nearly the whole range of a Parquet input's integer ids (read
+    from its row-group statistics): then they place the bucket boundaries well without a further sample."""
+    if not integer or sample.size == 0:
+        return False
+    try:
+        low = high = None
+        for fragment in ds.dataset(str(path), format="parquet").get_fragments():
+            for group in fragment.row_groups:
+                statistics = group.statistics.get(id_col)
+                if not statistics or statistics.get("min") is None:
+                    return False
+                low = statistics["min"] if low is None else min(low, statistics["min"])
+                high = statistics["max"] if high is None else max(high, statistics["max"])
+    except (pa.ArrowException, OSError, ValueError, TypeError, AttributeError):
+        return False
+    if low is None:
+        return False
+    seen_low, seen_high = int(sample.min()), int(sample.max())
+    return (seen_high - seen_low) >= 0.9 * (int(high) - int(low))
 
 
 def _parquet_sample(path: Path, id_col: str, integer: bool) -> np.ndarray:
@@ -261,7 +284,7 @@ def _bucket_once(path, folder, id_col, date_col, amount_col, policy, read_option
                 integer = keys.dtype == np.int64
                 if partitioner is None:
                     sample = keys[log.codes]
-                    if parquet and n_buckets > 1:
+                    if parquet and n_buckets > 1 and not _spans_the_ids(path, id_col, sample, integer):
                         sample = np.concatenate([sample, _parquet_sample(path, id_col, integer)])
                     edges = _edges(sample, n_buckets, integer)
                     partitioner = _Partitioner(folder, "bucket-", edges.size + 1, integer)
@@ -417,6 +440,40 @@ def warn_input_report(buckets: _Buckets, policy, end_day: int, *, stacklevel: in
                       stacklevel=stacklevel + 1)
 
 
+class _InBackground:
+    """Hands each frame to ``writer.write`` in a thread, so that the next bucket is summarised and scored while
+    the previous one is written (encoding and writing Parquet or CSV release the GIL for the most part).
+
+    One write at a time is pending, so memory holds at most two buckets' results.
+    """
+
+    def __init__(self, writer):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.writer, self.pool, self.pending = writer, ThreadPoolExecutor(max_workers=1), None
+
+    def write(self, frame) -> None:
+        self.wait()
+        self.pending = self.pool.submit(self.writer.write, frame)
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()  # raises the write's error here
+
+
+@contextlib.contextmanager
+def in_background(writer):
+    """``writer`` wrapped in :class:`_InBackground`; every write is finished (or failed) when the block ends,
+    also when it ends by an error or an interruption (so the temporary output is never written after removal)."""
+    background = _InBackground(writer)
+    try:
+        yield background
+        background.wait()
+    finally:
+        background.pool.shutdown(wait=True)
+
+
 def temporary_folder(tmp_dir=None) -> tempfile.TemporaryDirectory:
     """The folder of the bucket files: in ``tmp_dir`` (default the system's temporary folder), removed on exit."""
     if tmp_dir is not None:
@@ -434,14 +491,15 @@ def _compressed(columns: dict) -> tuple[dict, np.ndarray]:
 
 
 def _merged(parts: list, names: list) -> pd.DataFrame:
-    """One table of distinct rows with a ``customers`` count from the buckets' compressed rows."""
-    from ._rows import compress
+    """The buckets' compressed rows with their ``customers`` counts, one after the other.
 
+    Rows shared by several buckets are merged by the fit's own compression (weights add up): compressing here
+    as well would pass over them twice.
+    """
     if not parts:
         return pd.DataFrame({**{name: pd.Series(dtype=float) for name in names}, "customers": pd.Series(dtype=float)})
     columns = {name: np.concatenate([unique[name] for unique, _ in parts]) for name in names}
-    unique, counts = compress(columns, np.concatenate([weights for _, weights in parts]))
-    return pd.DataFrame({**unique, "customers": counts})
+    return pd.DataFrame({**columns, "customers": np.concatenate([weights for _, weights in parts])})
 
 
 def fit_file(
