@@ -69,3 +69,48 @@ def as_progress(progress, chunk_step: str = "scoring") -> Progress:
     if callable(progress):
         return _Chunks(progress, chunk_step)
     raise TypeError(f"'progress' must be a Progress, a callable progress(done, total) or None; got {progress!r}")
+
+
+class TerminalProgress(Progress):
+    """Each step drawn as a tqdm bar on ``stream`` (stderr), only when it is a terminal and not ``quiet``.
+
+    Used by the command line; a bar left open by an error or an interruption is closed by :meth:`finish`.
+    """
+
+    def __init__(self, stream=None, *, quiet: bool = False):
+        import sys
+
+        self.stream = sys.stderr if stream is None else stream
+        self.enabled = not quiet and bool(getattr(self.stream, "isatty", lambda: False)())
+        self.bar = None
+
+    def start(self, step, total=None, unit="rows"):
+        self.finish()
+        if self.enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=step, unit=f" {unit}" if unit else "it", unit_scale=unit == "rows",
+                            file=self.stream, dynamic_ncols=True, leave=True)
+
+    def advance(self, done):
+        if self.bar is not None:
+            self.bar.update(done)
+
+    def finish(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def step(self, name: str):
+        """A step of unknown length as a ``with`` block: its bar shows the time it has taken."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def block():
+            self.start(name, None, "")
+            try:
+                yield
+            finally:
+                self.finish()
+
+        return block()
