@@ -74,7 +74,7 @@ def read_meta(path: Path) -> dict:
     """What ``write_log`` or ``write_parts`` stored about a log file or folder."""
     path = Path(path)
     if path.is_dir():
-        path = sorted(path.glob("*.parquet"))[0]
+        path = min(path.glob("*.parquet"))
     return json.loads(pq.read_schema(path).metadata[b"clv_predict.synthetic"])
 
 

@@ -56,6 +56,8 @@ BYTES_PER_ROW = 20
 _MAX_BUCKETS = 256
 # a bucket this many times chunk_rows is cut again before it is summarised
 _OVERSIZE = 2
+# the fit's distinct rows are merged whenever this many (or chunk_rows) pile up from the buckets
+_MERGE_ROWS = 1_000_000
 # ids drawn from a Parquet input to place the bucket boundaries
 _SAMPLE_IDS = 1_000_000
 
@@ -484,22 +486,45 @@ def temporary_folder(tmp_dir=None) -> tempfile.TemporaryDirectory:
 
 
 # ---------------------------------------------------------------------------------------------- fitting
-def _compressed(columns: dict) -> tuple[dict, np.ndarray]:
-    from ._rows import compress
+class _DistinctRows:
+    """The distinct rows of the buckets' summaries with how many customers share each, merged as they come.
 
-    return compress(columns)
-
-
-def _merged(parts: list, names: list) -> pd.DataFrame:
-    """The buckets' compressed rows with their ``customers`` counts, one after the other.
-
-    Rows shared by several buckets are merged by the fit's own compression (weights add up): compressing here
-    as well would pass over them twice.
+    Each bucket's rows are compressed at once; whenever the rows kept pile up past ``limit``, they are
+    compressed together (weights add up), so memory follows the distinct rows of the whole log, not the
+    number of buckets times theirs.
     """
-    if not parts:
-        return pd.DataFrame({**{name: pd.Series(dtype=float) for name in names}, "customers": pd.Series(dtype=float)})
-    columns = {name: np.concatenate([unique[name] for unique, _ in parts]) for name in names}
-    return pd.DataFrame({**columns, "customers": np.concatenate([weights for _, weights in parts])})
+
+    def __init__(self, names: list, limit: int):
+        self.names, self.limit, self.parts, self.rows = names, limit, [], 0
+
+    def add(self, frame: pd.DataFrame) -> None:
+        from ._rows import compress
+
+        if len(frame) == 0:
+            return
+        unique, weights = compress({name: frame[name].to_numpy(dtype=float) for name in self.names})
+        self.parts.append((unique, weights))
+        self.rows += weights.size
+        if self.rows > self.limit and len(self.parts) > 1:
+            self.parts = [self._merge()]
+            self.rows = self.parts[0][1].size
+
+    def _merge(self) -> tuple[dict, np.ndarray]:
+        from ._rows import compress
+
+        columns = {name: np.concatenate([unique[name] for unique, _ in self.parts]) for name in self.names}
+        weights = np.concatenate([weights for _, weights in self.parts])
+        self.parts = []
+        return compress(columns, weights)
+
+    def table(self) -> pd.DataFrame:
+        """The rows with a ``customers`` column (emptied here)."""
+        if not self.parts:
+            return pd.DataFrame({**{name: pd.Series(dtype=float) for name in self.names},
+                                 "customers": pd.Series(dtype=float)})
+        unique, weights = self.parts[0] if len(self.parts) == 1 else self._merge()
+        self.parts = []
+        return pd.DataFrame({**unique, "customers": weights}, copy=False)
 
 
 def fit_file(
@@ -593,7 +618,8 @@ transaction_col, missing_ids, dayfirst, sep, decimal
         monetary_value_col, negative_amounts=negative_amounts, quantity_col=quantity_col,
         unit_price_col=unit_price_col, transaction_col=transaction_col, missing_ids=missing_ids, dayfirst=dayfirst,
     )
-    purchase_parts, spend_parts = [], []
+    purchase_rows = _DistinctRows(fit_columns, max(chunk_rows, _MERGE_ROWS))
+    spend_rows = _DistinctRows(["frequency", "monetary_value"], max(chunk_rows, _MERGE_ROWS))
     first = last = None
     customers = 0
     with temporary_folder(tmp_dir) as folder:
@@ -607,12 +633,9 @@ transaction_col, missing_ids, dayfirst, sep, decimal
             customers += len(frame)
             first = min(first or frame.attrs["first_purchase"], frame.attrs["first_purchase"])
             last = max(last or frame.attrs["last_purchase"], frame.attrs["last_purchase"])
-            purchase_parts.append(_compressed({c: frame[c].to_numpy(dtype=float) for c in fit_columns}))
-            repeat = frame[frame["frequency"] > 0]
-            if len(repeat):
-                spend_parts.append(_compressed({"frequency": repeat["frequency"].to_numpy(dtype=float),
-                                                "monetary_value": repeat["monetary_value"].to_numpy(dtype=float)}))
-            del frame, repeat
+            purchase_rows.add(frame)
+            spend_rows.add(frame[frame["frequency"] > 0])  # the spend model's customers: the repeat buyers
+            del frame
     if customers == 0:
         raise DataError(
             f"no purchase is left to summarise by observation_period_end {_rfm._iso(end_day)}: every customer-day "
@@ -621,8 +644,9 @@ transaction_col, missing_ids, dayfirst, sep, decimal
     warn_input_report(buckets, policy, end_day, stacklevel=2)
     attrs = {"time_unit": time_unit, "observation_period_end": _rfm._iso(end_day), "first_purchase": first,
              "last_purchase": last}
-    purchase_rows = _merged(purchase_parts, fit_columns)
-    spend_rows = _merged(spend_parts, ["frequency", "monetary_value"]).assign(recency=0.0, T=1.0)
+    purchase_rows = purchase_rows.table()
+    # the spend model reads frequency and monetary value only; recency and T complete a valid RFM table
+    spend_rows = spend_rows.table().assign(recency=0.0, T=1.0)
     purchase_rows.attrs.update(attrs)
     spend_rows.attrs.update(attrs)
     steps.start(FITTING, None, "models")

@@ -62,6 +62,15 @@ def test_fit_file_equals_the_fit_in_memory(name, log, files, tmp_path):
     assert os.listdir(tmp_path) == []  # the bucket files are gone
 
 
+@pytest.mark.parametrize("name", ["bg_nbd", "bg_cnbd_k"])
+def test_distinct_rows_merged_along_the_way_fit_the_same(name, log, files, monkeypatch):
+    from clv_predict import streaming
+
+    monkeypatch.setattr(streaming, "_MERGE_ROWS", 150)  # merge the rows of every few buckets
+    _, expected = _in_memory(log, name)
+    _same_fit(fit_file(files["parquet"], time_unit="W", purchase_model=_model(name), chunk_rows=120), expected)
+
+
 @pytest.mark.parametrize("kind", ["csv", "parts"])
 def test_fit_file_reads_csv_and_parquet_parts(kind, log, files):
     _, expected = _in_memory(log, "bg_nbd")
