@@ -59,6 +59,61 @@ class _Steps:
             self.current = None
 
 
+class _Timed:
+    """While active, adds up the wall-clock time spent in ``owner.name`` (a function, method or generator
+    function: for a generator, the time of producing each item)."""
+
+    def __init__(self, owner, name):
+        self.owner, self.name, self.seconds = owner, name, 0.0
+
+    def __enter__(self):
+        import inspect
+
+        self.original = original = getattr(self.owner, self.name)
+        timed = self
+
+        if inspect.isgeneratorfunction(original):
+            def wrapper(*args, **kwargs):
+                iterator = original(*args, **kwargs)
+                while True:
+                    started = time.perf_counter()
+                    try:
+                        item = next(iterator)
+                    except StopIteration:
+                        timed.seconds += time.perf_counter() - started
+                        return
+                    timed.seconds += time.perf_counter() - started
+                    yield item
+        else:
+            def wrapper(*args, **kwargs):
+                started = time.perf_counter()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    timed.seconds += time.perf_counter() - started
+
+        setattr(self.owner, self.name, wrapper)
+        return self
+
+    def __exit__(self, *exc):
+        setattr(self.owner, self.name, self.original)
+
+
+def _stage_timers():
+    """What each stage of a streamed run costs (the writes run in a thread, beside the next bucket's work)."""
+    from clv_predict import io, rfm, scoring, streaming
+
+    return {
+        "read Parquet into pandas": _Timed(io, "iter_transactions"),
+        "check the rows (policies, ids, dates)": _Timed(rfm, "_read_log"),
+        "write the buckets": _Timed(streaming._Partitioner, "add"),
+        "read a bucket back": _Timed(streaming, "_bucket_arrays"),
+        "summarise (RFM)": _Timed(rfm, "_customers"),
+        "forecast (score)": _Timed(scoring, "score"),
+        "write the scores (in a thread)": _Timed(scoring._Writer, "write"),
+    }
+
+
 # ------------------------------------------------------------------------------------------------ child steps
 def io_limits(path: Path, workdir: Path) -> dict:
     import numpy as np
@@ -120,12 +175,19 @@ def stream_score(path: Path, model_path: Path, chunk_rows) -> dict:
     model = load_model(model_path)
     steps = _Steps()
     out = path.with_name(path.name.removesuffix(".parquet") + "_scores_streamed.parquet")
-    started = time.perf_counter()
-    result = score_file(model, path, out, horizon=52, discount_rate=0.002, chunk_rows=chunk_rows, progress=steps)
-    seconds = time.perf_counter() - started
+    timers = _stage_timers()
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        for timer in timers.values():
+            stack.enter_context(timer)
+        started = time.perf_counter()
+        result = score_file(model, path, out, horizon=52, discount_rate=0.002, chunk_rows=chunk_rows, progress=steps)
+        seconds = time.perf_counter() - started
     steps.finish()
     return {"seconds": seconds, "times": steps.times, "peak_gb": _peak_gb(), "customers": result["customers"],
-            "chunks": result["chunks"], "output_gb": out.stat().st_size / 1e9}
+            "chunks": result["chunks"], "output_gb": out.stat().st_size / 1e9,
+            "stages": {name: timer.seconds for name, timer in timers.items()}}
 
 
 def memory_fit(path: Path, model_path: Path) -> dict:
@@ -262,6 +324,7 @@ def main(argv=None) -> None:
         print(f"  score_file: {score_stream['seconds']:.1f} s ({steps}; {score_stream['chunks']} buckets), peak "
               f"{score_stream['peak_gb']:.2f} GB -> time {score_stream['seconds'] / score_memory['seconds']:.2f}x the "
               f"in-memory path, memory {score_stream['peak_gb'] / score_memory['peak_gb']:.2f}x")
+        print("  its stages: " + "; ".join(f"{k} {v:.1f} s" for k, v in score_stream["stages"].items()))
 
     if "dask" not in args.skip:
         try:
