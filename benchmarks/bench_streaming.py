@@ -251,9 +251,9 @@ STEPS = {"io": io_limits, "memory-score": memory_score, "stream-score": stream_s
          "stream-fit": stream_fit, "dask": dask_path}
 
 
-def _child(step: str, *args) -> dict:
+def _child(step: str, *args, timeout=None) -> dict:
     command = [sys.executable, __file__, "--child", step, *map(str, args)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    output = subprocess.run(command, check=True, capture_output=True, text=True, timeout=timeout).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -267,6 +267,7 @@ def main(argv=None) -> None:
     parser.add_argument("--big-customers", type=int, help="also the end-to-end run on this many customers (parts)")
     parser.add_argument("--parts", type=int, default=10, help="Parquet parts of the big log (default: 10)")
     parser.add_argument("--chunk-rows", type=int, default=None, help="chunk rows of the streamed runs (default: the package's)")
+    parser.add_argument("--dask-timeout", type=int, default=1200, help="seconds the Dask run may take (default: 1200)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/clv_bench"))
     parser.add_argument("--skip", nargs="*", default=[], choices=sorted(STEPS), help="steps not to run")
@@ -328,9 +329,11 @@ def main(argv=None) -> None:
 
     if "dask" not in args.skip:
         try:
-            dask = figures["dask"] = _child("dask", path)
+            dask = figures["dask"] = _child("dask", path, timeout=args.dask_timeout)
         except subprocess.CalledProcessError as exc:
             print(f"\n== Dask: failed: {exc.stderr.strip().splitlines()[-1] if exc.stderr else exc}")
+        except subprocess.TimeoutExpired:
+            print(f"\n== Dask: did not finish within {args.dask_timeout} s (stopped)")
         else:
             total = dask["client_peak_gb"] + sum(dask["worker_peaks_gb"])
             print(f"\n== Dask, two-worker LocalCluster, {n:,} customers ({dask['partitions']} partitions): summary + fit + "
