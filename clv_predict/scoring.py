@@ -2,9 +2,9 @@
 
 Large files are processed in chunks of whole customers so that memory is bound
 by the chunk size, not the file: a first pass streams the input, checks it and
-spreads its rows over bucket files by a hash of the customer id (so every row
-of one customer lands in one bucket); a second pass summarises and scores one
-bucket at a time. Output goes to a temporary file that is renamed when it is
+spreads its rows over bucket files by ranges of customer id (so every row of
+one customer lands in one bucket, and buckets come in id order); a second pass
+summarises and scores one bucket at a time (see :mod:`clv_predict.streaming`). Output goes to a temporary file that is renamed when it is
 complete, so a crash never leaves a file that looks finished.
 """
 
