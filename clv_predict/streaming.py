@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -476,13 +475,45 @@ def in_background(writer):
         background.pool.shutdown(wait=True)
 
 
+_BUCKETS_PREFIX = "clv_predict_buckets_"
+
+
 def temporary_folder(tmp_dir=None) -> tempfile.TemporaryDirectory:
-    """The folder of the bucket files: in ``tmp_dir`` (default the system's temporary folder), removed on exit."""
+    """The folder of the bucket files: in ``tmp_dir`` (default the system's temporary folder), removed on exit.
+
+    Its name carries the process id, so that the folders a killed process left (SIGKILL gives no chance to clean
+    up) are removed by the next run that uses the same ``tmp_dir``, as the partial outputs are.
+    """
     if tmp_dir is not None:
         tmp_dir = Path(tmp_dir)
         if not tmp_dir.is_dir():
             raise DataError(f"'tmp_dir' {str(tmp_dir)!r} is not an existing folder")
-    return tempfile.TemporaryDirectory(prefix="clv_predict_buckets_", dir=tmp_dir, ignore_cleanup_errors=True)
+    base = tmp_dir if tmp_dir is not None else Path(tempfile.gettempdir())
+    remove_stale_buckets(base)
+    return tempfile.TemporaryDirectory(prefix=f"{_BUCKETS_PREFIX}{os.getpid()}_", dir=base,
+                                       ignore_cleanup_errors=True)
+
+
+def remove_stale_buckets(base: Path) -> list:
+    """Remove the bucket folders in ``base`` of processes that no longer run; returns what was removed."""
+    import re
+    import shutil
+
+    from ._files import _process_is_gone
+
+    pattern = re.compile(re.escape(_BUCKETS_PREFIX) + r"(\d+)_[A-Za-z0-9_]+$")
+    removed = []
+    try:
+        entries = [entry for entry in base.iterdir() if entry.name.startswith(_BUCKETS_PREFIX)]
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if (match and int(match.group(1)) != os.getpid() and entry.is_dir() and not entry.is_symlink()
+                and _process_is_gone(int(match.group(1)))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 # ---------------------------------------------------------------------------------------------- fitting
@@ -667,7 +698,3 @@ def _chunk_rows(chunk_rows) -> int:
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows <= 0:
         raise DataError(f"'chunk_rows' must be a positive number of rows; got {chunk_rows!r}")
     return int(chunk_rows)
-
-
-def remove_folder(folder: str) -> None:
-    shutil.rmtree(folder, ignore_errors=True)

@@ -161,6 +161,22 @@ def test_interrupted_fit_leaves_no_bucket_files(files, tmp_path):
     assert calls == [1] and os.listdir(tmp_path) == []
 
 
+def test_bucket_folders_of_a_killed_run_are_removed_by_the_next(files, tmp_path):
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True,
+                          text=True)
+    killed = tmp_path / f"clv_predict_buckets_{int(gone.stdout)}_abc123"  # as a SIGKILLed run leaves it
+    running = tmp_path / f"clv_predict_buckets_{os.getpid()}_def456"  # this process's own: kept
+    other = tmp_path / "clv_predict_buckets_notapid"  # not of this pattern: kept
+    for folder in (killed, running, other):
+        folder.mkdir()
+        (folder / "bucket-0000.arrow").write_bytes(b"x")
+    fit_file(files["parquet"], time_unit="W", tmp_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([running.name, other.name])
+
+
 def test_fit_file_errors_name_the_input(files, tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         fit_file(tmp_path / "missing.parquet")
