@@ -68,13 +68,13 @@ __all__ = [
     "VersionWarning",
     "compare_models",
     "evaluate",
+    "fit_file",
     "fit_models",
     "load_model",
     "rfm_summary",
     "rfm_train_test_split",
     "score",
     "score_file",
-    "fit_file",
 ]
 
 #: Submodules imported on first attribute access (PEP 562): plotting pulls in matplotlib, dask needs its extra.
