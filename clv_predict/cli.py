@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .exceptions import ClvError, ClvWarning
-from .models import PURCHASE_MODELS
+from .models import CONTRACT_MODELS, OPPORTUNITY_MODELS, PURCHASE_MODELS
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -100,7 +100,7 @@ def _needs_regularity(names) -> bool:
 def _print_summary(model, out) -> None:
     print(
         f"Fitted on {model.n_customers_:,} customers ({model.n_repeat_customers_:,} repeat), "
-        f"time unit {model.time_unit_!r}, observation end {model.observation_period_end_}",
+        f"{_unit_text(model)}, observation end {model.observation_period_end_}",
         file=out,
     )
     table = model.summary()
@@ -141,6 +141,8 @@ def _streams(args) -> bool:
     a chunk (the in-memory fit gives the same estimates, faster on what fits in memory)."""
     from .streaming import DEFAULT_CHUNK_ROWS, estimated_rows
 
+    if args.model in OPPORTUNITY_MODELS:  # one opportunity per period: summarised in memory
+        return False
     if args.chunk_rows is not None:
         return True
     path = Path(args.input)
@@ -164,9 +166,18 @@ def _fit_streaming(args, out, progress) -> int:
     return 0
 
 
+def _unit_text(model) -> str:
+    """'time unit 'W'' for a continuous-time model, 'one opportunity per period 'Y'' for BG/BB."""
+    if model.time_unit_ is None and model.purchase_model_.name in OPPORTUNITY_MODELS:
+        return f"one opportunity per period {model.purchase_model_.period_!r}"
+    return f"time unit {model.time_unit_!r}"
+
+
 def cmd_fit(args, out) -> int:
     from . import CLVModel
 
+    if args.model in CONTRACT_MODELS:
+        return _fit_contracts(args, out)
     _prepare_output(args, inputs=("input",))  # --model is a model's name here
     progress = _progress(args)
     if _streams(args):
@@ -185,7 +196,13 @@ def cmd_fit(args, out) -> int:
             raise DataError(f"--observation-end {end} is before the first transaction in {args.input}")
     # transactions after the end are left out with the warning score gives for them
     with progress.step("fitting"):
-        rfm = log.rfm(observation_period_end=end, time_unit=args.time_unit, regularity=_needs_regularity(args.model))
+        if args.model in OPPORTUNITY_MODELS:  # one opportunity per --period: an opportunity summary
+            from .discrete import opportunity_summary
+
+            rfm = opportunity_summary(log, period=args.period or "Y", observation_period_end=end)
+        else:
+            rfm = log.rfm(observation_period_end=end, time_unit=args.time_unit,
+                          regularity=_needs_regularity(args.model))
         model = CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer, engine=args.engine,
                          purchase_model=args.model).fit(rfm)
     with progress.step("saving"):
@@ -200,6 +217,8 @@ def cmd_score(args, out) -> int:
 
     _prepare_output(args, parts=args.output_parts)
     model = load_model(args.model)
+    if _is_contract_model(model):
+        return _score_contracts(model, args, out)
     progress = _progress(args)
     try:
         result = _score(args, model, progress)
@@ -310,8 +329,6 @@ def _print_comparison(table: pd.DataFrame, out) -> None:
 
 
 def cmd_compare(args, out) -> int:
-    from . import compare_models
-
     output = Path(args.output) if args.output else None
     if output is not None:
         _table_format(output)
@@ -319,11 +336,25 @@ def cmd_compare(args, out) -> int:
     if not args.quantity_col and args.negative_amounts == "refuse":
         args.amount_col = None  # who bought when is enough: amounts matter only to a returns policy
     log = _transaction_log(args.input, args)
+    if all(name in OPPORTUNITY_MODELS for name in args.models):  # one opportunity per --period
+        from .discrete import opportunity_summary, opportunity_train_test_split
+
+        period = args.period or "Y"
+        data = opportunity_summary(log, period=period, observation_period_end=args.test_end) \
+            if args.train_end is None else opportunity_train_test_split(
+                log, period=period, train_period_end=args.train_end, test_period_end=args.test_end)
+        return _compare_and_print(data, args, output, out)
     summary = {"time_unit": args.time_unit, "regularity": _needs_regularity(args.models)}
     if args.train_end is None:
         data = log.rfm(observation_period_end=args.test_end, **summary)
     else:
         data = log.split(train_period_end=args.train_end, test_period_end=args.test_end, **summary)
+    return _compare_and_print(data, args, output, out)
+
+
+def _compare_and_print(data, args, output, out) -> int:
+    from . import compare_models
+
     table = compare_models(data, args.models, penalizer_coef=args.penalizer)
     _print_comparison(table, out)
     if output is not None:
@@ -338,10 +369,22 @@ def cmd_report(args, out) -> int:
 
     _prepare_output(args)
     model = load_model(args.model)
+    if _is_contract_model(model):
+        return _report_contracts(model, args, out)
     progress = _progress(args)
     try:
         with progress.step("reading"):
             log = _transaction_log(args.input, args)  # read and checked once, for every part of the report
+        if getattr(model, "purchase_model_", None) is not None and model.purchase_model_.name in OPPORTUNITY_MODELS:
+            from .discrete_report import write_opportunity_report
+
+            with progress.step("evaluating, plotting and writing"):
+                path = write_opportunity_report(args.output, model, log, train_period_end=args.train_end,
+                                                test_period_end=args.test_end, margin=args.margin,
+                                                discount_rate=args.discount_rate, horizon=args.horizon or 5,
+                                                source=Path(args.input).name)
+            print(f"Report written to {path}", file=out)
+            return 0
         sections = []
         if args.compare:
             with progress.step("fitting every purchase model"):
@@ -362,6 +405,91 @@ def cmd_report(args, out) -> int:
             )
     finally:
         progress.finish()
+    print(f"Report written to {path}", file=out)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- contracts (sBG)
+
+
+def _is_contract_model(model) -> bool:
+    """Whether a loaded model is a contract model (sBG), by the registry of contract models."""
+    return type(model).__name__ in {name for _, name in CONTRACT_MODELS.values()}
+
+
+def _add_contract_columns(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("contracts (--model sbg, or an sBG model file)")
+    group.add_argument("--start-col", default="start", help="subscription start date column (default: start)")
+    group.add_argument("--end-col", default="end",
+                       help="subscription end date column, empty while active (default: end)")
+    group.add_argument("--renewals", action="store_true",
+                       help="the input is a log of payments, one row per paid period (--customer-col, --date-col), "
+                            "not one row per subscription")
+    group.add_argument("--segment-col", help="column naming each customer's segment or cohort: one sBG per segment")
+
+
+def _contract_summary(args, path: str, period: str, end=None):
+    """The contract summary of a subscription table or a log of renewals, in contract periods of ``period``."""
+    from .discrete import renewal_summary, subscription_summary
+    from .io import read_transactions
+
+    frame = read_transactions(path, sep=args.sep, decimal=args.decimal, string_columns=(args.customer_col,))
+    if args.renewals:
+        summary = renewal_summary(frame, customer_id_col=args.customer_col, datetime_col=args.date_col, period=period,
+                                  observation_period_end=end)
+        if getattr(args, "segment_col", None):
+            segments = frame.drop_duplicates(args.customer_col).set_index(args.customer_col)[args.segment_col]
+            summary[args.segment_col] = segments.reindex(summary.index).to_numpy()
+        return summary
+    keep = [args.segment_col] if getattr(args, "segment_col", None) else []
+    return subscription_summary(frame, customer_id_col=args.customer_col, start_col=args.start_col,
+                                end_col=args.end_col, period=period, observation_period_end=end, keep=keep)
+
+
+def _fit_contracts(args, out) -> int:
+    from . import ShiftedBetaGeoModel
+
+    _prepare_output(args, inputs=("input",))
+    summary = _contract_summary(args, args.input, args.period or "M", args.observation_end)
+    model = ShiftedBetaGeoModel(penalizer_coef=args.penalizer).fit(summary)
+    model.save(args.output)
+    print(f"Fitted on {model.n_customers_:,} customers ({model.n_repeat_customers_:,} churned), contract period "
+          f"{model.period_!r}, observation end {model.observation_period_end_}", file=out)
+    print(model.summary().to_string(float_format=lambda v: f"{v:.4f}"), file=out)
+    from .contracts import fit_segments, lifetime_table
+
+    table = lifetime_table(model)
+    columns = ["customers", "churned", "alpha", "beta", "retention_1", "expected_lifetime", "median_lifetime",
+               "discounted_lifetime"]
+    print(table[columns].to_string(float_format=lambda v: f"{v:.4f}"), file=out)
+    if table["note"].iloc[0]:
+        print(table["note"].iloc[0], file=out)
+    if args.segment_col:
+        segments = lifetime_table(fit_segments(summary, args.segment_col))
+        print(f"By {args.segment_col}:", file=out)
+        print(segments[columns].to_string(float_format=lambda v: f"{v:.4f}"), file=out)
+    print(f"Model saved to {args.output}", file=out)
+    return 0
+
+
+def _score_contracts(model, args, out) -> int:
+    from .contracts import score_contracts
+
+    summary = _contract_summary(args, args.input, model.period_ or "M", args.observation_end)
+    scores = score_contracts(model, summary, discount_rate=args.discount_rate, margin=args.margin * args.price)
+    _write_table(scores, Path(args.output))
+    print(f"Scored {len(scores):,} customers ({int((~scores['churned']).sum()):,} active); residual value "
+          f"{scores['clv'].sum():,.2f}; wrote {args.output}", file=out)
+    return 0
+
+
+def _report_contracts(model, args, out) -> int:
+    from .discrete_report import write_contract_report
+
+    summary = _contract_summary(args, args.input, model.period_ or "M", args.test_end)
+    path = write_contract_report(args.output, model, summary, discount_rate=args.discount_rate,
+                                 margin=args.margin * args.price, segment_col=args.segment_col,
+                                 source=Path(args.input).name)
     print(f"Report written to {path}", file=out)
     return 0
 
@@ -529,8 +657,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--engine", choices=["native", "lifetimes"], default="native",
                      help="optimiser: the package's own (default) or lifetimes' fitters (the reference: same "
                           "estimates, much slower on millions of customers)")
-    fit.add_argument("--model", default="bg_nbd", choices=list(PURCHASE_MODELS),
-                     help="purchase model (default: bg_nbd); spend is always Gamma-Gamma")
+    fit.add_argument("--model", default="bg_nbd",
+                     choices=list(PURCHASE_MODELS) + list(OPPORTUNITY_MODELS) + list(CONTRACT_MODELS),
+                     help="purchase model (default: bg_nbd); spend is always Gamma-Gamma. bg_bb: purchases at "
+                          "discrete opportunities, one per --period; sbg: contract renewals from a subscription "
+                          "table (--start-col, --end-col) or a log of renewals (--renewals)")
+    fit.add_argument("--period", choices=["Y", "Q", "M", "W", "D"],
+                     help="bg_bb: one opportunity per period (default: Y); sbg: the contract period (default: M)")
+    _add_contract_columns(fit)
     fit.add_argument("--output", required=True, help="model file to write (.joblib)")
     _add_progress_options(fit, buckets=True)
     fit.set_defaults(handler=cmd_fit)
@@ -550,6 +684,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--discount-rate", type=float, default=0.0, help="discount rate per time unit (default: 0)")
     score.add_argument("--margin", type=float, default=1.0, help="profit margin applied to spend (default: 1)")
     score.add_argument("--output", required=True, help="scores to write, .csv or .parquet")
+    score.add_argument("--price", type=float, default=1.0,
+                       help="sBG model: price per contract period; residual value = margin x price x DERL (default: 1)")
+    _add_contract_columns(score)
     score.add_argument("--output-parts", action="store_true",
                        help="write --output as a folder of Parquet parts, one per chunk (the folder must be new or empty)")
     _add_progress_options(score, buckets=True)
@@ -570,8 +707,12 @@ def build_parser() -> argparse.ArgumentParser:
                                               "log-likelihood, AIC, BIC and, with --train-end, the holdout forecasts.")
     compare.add_argument("--input", required=True, help="transactions, .csv/.csv.gz/.parquet")
     _add_columns(compare)
-    compare.add_argument("--models", nargs="+", choices=list(PURCHASE_MODELS), default=list(PURCHASE_MODELS),
-                         help="models to compare (default: all)")
+    compare.add_argument("--models", nargs="+", choices=list(PURCHASE_MODELS) + list(OPPORTUNITY_MODELS),
+                         default=list(PURCHASE_MODELS),
+                         help="models to compare (default: every continuous-time model); models of discrete "
+                              "opportunities (bg_bb) are compared among themselves, one opportunity per --period")
+    compare.add_argument("--period", choices=["Y", "Q", "M", "W"],
+                         help="opportunity models: one opportunity per period (default: Y)")
     compare.add_argument("--time-unit", default="W", choices=["D", "W", "M"], help="time unit (default: W)")
     compare.add_argument("--train-end", help="end of the training period, YYYY-MM-DD; later purchases are the holdout "
                                              "(default: fit on the whole file, no holdout)")
@@ -595,6 +736,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--discount-rate", type=float, default=0.0,
                         help="discount rate per time unit of the customer value section (default: 0)")
     report.add_argument("--customer", help="customer whose P(alive) history is drawn (default: highest predicted CLV)")
+    report.add_argument("--horizon", type=int, help="bg_bb model: opportunities of the customer value section "
+                                                    "(default: 5)")
+    report.add_argument("--price", type=float, default=1.0, help="sBG model: price per contract period (default: 1)")
+    _add_contract_columns(report)
     report.add_argument("--compare", action="store_true",
                         help="add a 'Model comparison' section: every purchase model fitted on the training period")
     report.add_argument("--output", default="report.html", help="HTML file to write (default: report.html)")

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ._validation import check_discount_rate, check_horizon, check_margin
 from .exceptions import DataError, NotFittedError
-from .models import GammaGammaModel, PurchaseModel, purchase_model
+from .models import GammaGammaModel, PurchaseModel, is_purchase_model, purchase_model
 
 PREDICTION_COLUMNS = ("expected_purchases", "p_alive", "expected_spend", "clv")
 
@@ -24,7 +24,13 @@ class CLVModel:
         The model of purchasing and dropout: a name of
         :data:`clv_predict.models.PURCHASE_MODELS` (``"bg_nbd"``,
         ``"pareto_nbd"``, ``"mbg_nbd"``, ``"bg_cnbd_k"``, ``"mbg_cnbd_k"``) or an
-        unfitted model instance, whose own settings are then used.
+        unfitted model instance, whose own settings are then used. A model of
+        purchasing at discrete opportunities (``"bg_bb"``, of
+        :data:`clv_predict.models.OPPORTUNITY_MODELS`) is fitted on an
+        opportunity summary with ``monetary_value``
+        (:func:`clv_predict.discrete.opportunity_summary`); its horizons and
+        discount rate are then per opportunity, and ``p_alive`` is the
+        probability of being alive at the next one.
     penalizer_coef : float, default 0
         L2 penalty of the purchase model's fit (when given by name).
     spend_penalizer_coef : float, default 0
@@ -66,7 +72,7 @@ class CLVModel:
 
     def _new_purchase_model(self) -> PurchaseModel:
         """An unfitted copy of the chosen purchase model (an instance given by the user is never fitted in place)."""
-        if isinstance(self.purchase_model, PurchaseModel):
+        if is_purchase_model(self.purchase_model):
             chosen = self.purchase_model
             return type(chosen)(**chosen._settings())
         model = purchase_model(self.purchase_model)
@@ -197,14 +203,21 @@ class CLVModel:
                 f"spend_penalizer_coef={self.spend_penalizer_coef!r})"
             )
         params = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
-        return f"<CLVModel: {params}; time unit {self.time_unit_!r}; {self.n_customers_:,} customers>"
+        return f"<CLVModel: {params}; {self._unit_text()}; {self.n_customers_:,} customers>"
+
+    def _unit_text(self) -> str:
+        """What the horizons count: a time unit, or (BG/BB) the period of one opportunity."""
+        period = getattr(self.purchase_model_, "period_", None)
+        if self.time_unit_ is None and period is not None:
+            return f"one opportunity per period {period!r}"
+        return f"time unit {self.time_unit_!r}"
 
     def _repr_html_(self) -> str:
         if not hasattr(self, "purchase_model_"):
             return "<p>CLVModel (not fitted)</p>"
         caption = (
             f"CLVModel ({self.purchase_model_.label} + Gamma-Gamma): {self.n_customers_:,} customers ({self.n_repeat_customers_:,} repeat), "
-            f"time unit {self.time_unit_!r}, observation end {self.observation_period_end_}"
+            f"{self._unit_text()}, observation end {self.observation_period_end_}"
         )
         return self.summary().to_html(float_format=lambda v: f"{v:.4f}").replace(
             "<thead>", f"<caption>{caption}</caption><thead>", 1

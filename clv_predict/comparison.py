@@ -28,15 +28,22 @@ import pandas as pd
 from ._validation import check_rfm
 from .evaluation import FREQUENCY_BINS, frequency_bin_labels
 from .exceptions import DataError, DataWarning
-from .models import PURCHASE_MODELS, PurchaseModel, purchase_model
+from .models import (
+    OPPORTUNITY_MODELS,
+    PURCHASE_MODELS,
+    is_purchase_model,
+    purchase_model,
+)
 
 __all__ = ["compare_models", "fit_models"]
 
 
-def _chosen(models) -> list:
+def _chosen(models, data=None) -> list:
     if models is None:
-        return list(PURCHASE_MODELS)
-    if isinstance(models, (str, PurchaseModel)):
+        # an opportunity summary (opportunity_summary, load_donations) says so in its attrs
+        opportunities = isinstance(data, pd.DataFrame) and data.attrs.get("summary") == "opportunities"
+        return list(OPPORTUNITY_MODELS if opportunities else PURCHASE_MODELS)
+    if isinstance(models, str) or is_purchase_model(models):
         models = [models]
     chosen = list(models.values()) if isinstance(models, dict) else list(models)
     if not chosen:
@@ -52,8 +59,11 @@ def fit_models(data: pd.DataFrame, models=None, *, penalizer_coef: float = 0.0, 
     data : DataFrame
         An RFM summary or a calibration/holdout split (its training columns are used).
     models : list, optional
-        Registry names (``"bg_nbd"``, ``"pareto_nbd"``, ...) or model instances; fitted
-        instances are kept as they are. Default: every registered model; those whose
+        Registry names (``"bg_nbd"``, ``"pareto_nbd"``, ...; ``"bg_bb"`` for discrete
+        opportunities) or model instances; fitted instances are kept as they are; models
+        of one family only. Default: every registered model of continuous time (of discrete
+        opportunities when ``data.attrs["summary"]`` is ``"opportunities"``, as
+        :func:`clv_predict.discrete.opportunity_summary` marks it); those whose
         columns ``data`` lacks (``litt`` for the CNBD-k models) are left out with a
         :class:`~clv_predict.DataWarning`.
     penalizer_coef, engine
@@ -65,9 +75,10 @@ def fit_models(data: pd.DataFrame, models=None, *, penalizer_coef: float = 0.0, 
         ``{name: model}`` in the order given; ``model.fit_seconds_`` holds the time each fit took.
     """
     fitted = {}
-    for choice in _chosen(models):
-        model = purchase_model(choice)
-        if not isinstance(choice, PurchaseModel):
+    chosen = [purchase_model(choice) for choice in _chosen(models, data)]
+    _check_one_family(dict(enumerate(chosen)))  # before any fit
+    for choice, model in zip(_chosen(models, data), chosen):
+        if not is_purchase_model(choice):
             model.penalizer_coef, model.engine = penalizer_coef, engine
         missing = [column for column in model._fit_columns if column not in data.columns]
         if missing and not hasattr(model, "params_"):
@@ -92,6 +103,18 @@ def fit_models(data: pd.DataFrame, models=None, *, penalizer_coef: float = 0.0, 
     if not fitted:
         raise DataError("no model could be fitted on these data")
     return fitted
+
+
+def _check_one_family(fitted: dict) -> None:
+    """Log-likelihoods compare within a family only (densities of purchase times, or probabilities of
+    purchase patterns at opportunities): a table mixing them would rank nonsense."""
+    families = {model.family: model.label for model in fitted.values()}
+    if len(families) > 1:
+        raise DataError(
+            "models of different kinds cannot be compared on one table: "
+            + "; ".join(f"{label} models {family}" for family, label in families.items())
+            + ". Compare continuous-time models on an RFM summary and opportunity models on an opportunity summary"
+        )
 
 
 def compare_models(data: pd.DataFrame, models=None, *, penalizer_coef: float = 0.0, engine: str = "native") -> pd.DataFrame:
@@ -134,6 +157,7 @@ def compare_models(data: pd.DataFrame, models=None, *, penalizer_coef: float = 0
     """
     fitted = models if isinstance(models, dict) and all(hasattr(m, "params_") for m in models.values()) \
         else fit_models(data, models, penalizer_coef=penalizer_coef, engine=engine)
+    _check_one_family(fitted)
     checked = check_rfm(data)
     n_customers = len(checked)
     rows = {}

@@ -92,6 +92,7 @@ def load_donations() -> pd.DataFrame:
         Indexed by ``customer_id`` (1..11,104), columns ``frequency`` (number of
         years 1996-2001 with a donation), ``recency`` (the last such year, 1 for
         1996 ... 6 for 2001; 0 without any) and ``T`` (the 6 opportunities), all int64.
+        ``attrs`` say that the opportunities are years (``opportunity_period`` "Y").
 
     Examples
     --------
@@ -114,6 +115,8 @@ def load_donations() -> pd.DataFrame:
         },
         index=pd.RangeIndex(1, int(counts.sum()) + 1, name="customer_id"),
     )
+    # annual opportunities ending with 2001, as opportunity_summary(log, period="Y") would mark them
+    frame.attrs.update({"summary": "opportunities", "opportunity_period": "Y", "observation_period_end": "2001-12-31"})
     return frame
 
 

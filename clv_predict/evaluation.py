@@ -35,7 +35,7 @@ import pandas as pd
 from ._validation import check_columns, check_rfm
 from .clv import CLVModel
 from .exceptions import DataError
-from .models import PurchaseModel
+from .models import PurchaseModel, is_purchase_model
 from .transactions import TransactionLog
 
 METHODS = {
@@ -53,7 +53,7 @@ def _purchase_model(model) -> PurchaseModel:
     if isinstance(model, CLVModel):
         model._check_fitted()
         return model.purchase_model_
-    if isinstance(model, PurchaseModel):
+    if is_purchase_model(model):  # continuous time (BetaGeoModel, ...) or discrete opportunities (BG/BB)
         model._check_fitted()
         return model
     raise DataError(f"'model' must be a fitted CLVModel or purchase model (BetaGeoModel, ...); got {type(model).__name__}")
@@ -254,7 +254,9 @@ def evaluate(model, split, *, train_period_end=None, test_period_end=None) -> Ho
         Fitted on the training columns of ``split`` (or loaded with :func:`clv_predict.load_model`).
         With a BetaGeoModel only purchases are evaluated; the revenue figures are NaN.
     split : DataFrame or TransactionLog
-        From :func:`clv_predict.rfm_train_test_split`, in the model's time unit. Revenue is
+        From :func:`clv_predict.rfm_train_test_split`, in the model's time unit (for a model of
+        discrete opportunities, BG/BB: :func:`clv_predict.discrete.opportunity_train_test_split`, in
+        the model's opportunity period). Revenue is
         evaluated when it has ``monetary_value`` and ``test_monetary_value``. A
         :class:`~clv_predict.TransactionLog` is split here, in the model's time unit, at
         ``train_period_end`` (default: the end of the model's training) and ``test_period_end``
@@ -280,7 +282,7 @@ def evaluate(model, split, *, train_period_end=None, test_period_end=None) -> Ho
         end = train_period_end or purchases_model.observation_period_end_
         if end is None:
             raise DataError("the model does not know where its training period ended: give train_period_end")
-        split = split.split(train_period_end=end, test_period_end=test_period_end, time_unit=purchases_model.time_unit_)
+        split = purchases_model._holdout_split(split, end, test_period_end)
     horizon = _holdout_length(split)
     actual_purchases = _actual_counts(split)
     # expected_purchases checks the RFM columns and refuses a split in another time unit
@@ -373,7 +375,7 @@ def evaluate(model, split, *, train_period_end=None, test_period_end=None) -> Ho
         "train_period_end": split.attrs.get("observation_period_end"),
         "test_period_end": split.attrs.get("test_period_end"),
         "time_unit": purchases_model.time_unit_,
-        "time_unit_name": unit_names.get(purchases_model.time_unit_, "time units"),
+        "time_unit_name": unit_names.get(purchases_model.time_unit_, getattr(purchases_model, "unit_name", "time units")),
         "holdout_length": horizon,
         "n_customers": int(len(split)),
         "repeat_rate": repeat_rate,

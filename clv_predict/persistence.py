@@ -73,7 +73,11 @@ def _model_state(model) -> dict:
 
 def _training(model) -> dict:
     first, last = model.training_period_
+    purchases = getattr(model, "purchase_model_", model)
+    # the period of one opportunity (BG/BB) or contract period (sBG), when it is known
+    period = getattr(purchases, "period_", None)
     return {
+        **({"period": period} if period is not None else {}),
         "time_unit": model.time_unit_,
         "observation_period_end": model.observation_period_end_,
         "first_purchase": first,
@@ -214,6 +218,8 @@ def _restore(model, state: dict, training: dict):
     model.time_unit_ = training["time_unit"]
     model.observation_period_end_ = training["observation_period_end"]
     model.training_period_ = (training["first_purchase"], training["last_purchase"])
+    if training.get("period") is not None:  # a discrete-time model: the period of one opportunity or contract
+        model.period_ = training["period"]
     return model
 
 

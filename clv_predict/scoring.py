@@ -45,6 +45,9 @@ SCORE_COLUMNS = (
 
 DEFAULT_CHUNK_ROWS = 2_000_000
 
+#: The family of purchase models whose summaries are in a time unit (the others count opportunities).
+_CONTINUOUS = "purchases in continuous time"
+
 
 def _check_model(model):
     from .clv import CLVModel
@@ -321,7 +324,8 @@ def score_file(
     with (_atomic_folder(output_path) if output_parts else _atomic_output(output_path)) as partial:
         writer = _PartsWriter(partial) if output_parts else _Writer(partial, out_kind)
         if input_kind == "rfm":
-            _check_rfm_time_unit(input_path, model.time_unit_, time_unit, sep)
+            if model.purchase_model_.family == _CONTINUOUS:  # a summary in opportunities states no time unit
+                _check_rfm_time_unit(input_path, model.time_unit_, time_unit, sep)
             columns = ("customer_id", "frequency", "recency", "T", "monetary_value")
             chunks = 0
             steps.start("scoring", None, "chunks")
@@ -369,8 +373,10 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
                                                 steps=steps)
         end_day = streaming.end_of_observation(buckets, observation_period_end, stacklevel=4)
         with streaming.in_background(writer) as background:
+            # each bucket summarised by the purchase model's own summary: RFM in its time unit, or opportunities
             for rfm in streaming.summaries(buckets, end_day, model.time_unit_, chunk_rows=chunk_rows,
-                                           regularity=False, steps=steps, step=streaming.SCORING):
+                                           regularity=False, steps=steps, step=streaming.SCORING,
+                                           summarise=model.purchase_model_._summary_of_arrays):
                 background.write(score(model, rfm, **settings))
     streaming.warn_input_report(buckets, policy, end_day, stacklevel=4)
     return len(buckets.files), _rfm._iso(end_day)

@@ -390,9 +390,11 @@ def end_of_observation(buckets: _Buckets, observation_period_end, *, stacklevel:
 
 
 def summaries(buckets: _Buckets, end_day: int, time_unit: str, *, chunk_rows: int, regularity: bool, steps,
-              step: str):
+              step: str, summarise=None):
     """RFM summary of each bucket in ascending id order (customers of no purchase by ``end_day`` left out).
 
+    ``summarise``, when given, makes each bucket's summary instead, from its rows: a purchase model's
+    ``_summary_of_arrays(ids, days, amounts, end_day, report)`` (scoring asks the model for its own summary).
     Each bucket file is removed once read. ``buckets.report`` gains the late rows (``late_rows``) and the
     customer-days that netting left without a purchase.
     """
@@ -407,6 +409,12 @@ def summaries(buckets: _Buckets, end_day: int, time_unit: str, *, chunk_rows: in
                 late += int(keep.size - np.count_nonzero(keep))
                 codes, days, amounts = codes[keep], days[keep], amounts[keep]
             if codes.size == 0:
+                continue
+            if summarise is not None:
+                frame = summarise(pd.Series(np.asarray(ids.take(codes)), copy=False), days, amounts, end_day,
+                                  buckets.report)
+                if len(frame):
+                    yield frame if frame.index.is_monotonic_increasing else frame.sort_index()
                 continue
             customers = _rfm._customers(codes, days, amounts, buckets.report)
             if customers.codes.size == 0:
@@ -641,6 +649,9 @@ transaction_col, missing_ids, dayfirst, sep, decimal
     steps = as_progress(progress, SUMMARISING)
     model = CLVModel(penalizer_coef, spend_penalizer_coef, engine=engine, purchase_model=purchase_model)
     purchases = model._new_purchase_model()
+    if purchases.family != "purchases in continuous time":
+        raise DataError(f"fit_file fits the purchase models in continuous time; {purchases.label} counts "
+                        "opportunities: summarise the log with opportunity_summary and fit in memory")
     purchases._check_settings()
     GammaGammaModel(spend_penalizer_coef, engine=engine)._check_settings()
     fit_columns = list(purchases._fit_columns)

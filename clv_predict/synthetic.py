@@ -156,3 +156,79 @@ def simulate_transactions(
         }
     )
     return log
+
+
+#: The donations estimates of BG/BB (Fader, Hardie & Shang 2010) with a Gamma-Gamma spend per gift.
+DONATIONS_PARAMS = {"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783, "p": 6.0, "q": 4.0, "v": 60.0}
+
+
+def simulate_opportunity_transactions(
+    n_customers: int,
+    params: dict | None = None,
+    *,
+    n_opportunities: int = 6,
+    first_period="1995",
+    period: str = "Y",
+    n_cohorts: int = 1,
+    seed=None,
+) -> pd.DataFrame:
+    """Draw a transaction log from the BG/BB process (one purchase at most per period) + Gamma-Gamma spend.
+
+    Each customer makes a first purchase in one of the first ``n_cohorts`` periods
+    from ``first_period`` (the acquisition), then, while alive, buys at each later
+    period with his own probability ``p ~ Beta(alpha, beta)``; before each period he
+    dies with probability ``theta ~ Beta(gamma, delta)``. The log ends with the
+    ``n_opportunities``-th period after the first cohort's; every purchase is dated
+    on a day drawn uniformly within its period and has a value drawn as in
+    :func:`simulate_transactions`.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id``, ``date``, ``amount``, sorted by date; ``attrs`` holds
+        ``observation_period_end`` (the last day of the last period), ``period``
+        and ``params``.
+
+    Examples
+    --------
+    >>> log = simulate_opportunity_transactions(500, seed=1)
+    >>> int(log["date"].dt.year.min()), int(log["date"].dt.year.max()), log.attrs["observation_period_end"]
+    (1995, 2001, '2001-12-31')
+    """
+    from .discrete import check_whole_number
+
+    n = check_whole_number(n_customers, "n_customers", minimum=1)
+    opportunities = check_whole_number(n_opportunities, "n_opportunities", minimum=1)
+    cohorts = check_whole_number(n_cohorts, "n_cohorts", minimum=1)
+    if cohorts > opportunities:
+        raise DataError(f"'n_cohorts' ({cohorts}) must not exceed 'n_opportunities' ({opportunities})")
+    names = ("alpha", "beta", "gamma", "delta")
+    params = dict(DONATIONS_PARAMS if params is None else params)
+    _check_params(params, names)
+    try:
+        first = pd.Period(first_period, freq=period)
+    except (ValueError, TypeError, AttributeError):
+        raise DataError(f"'first_period' {first_period!r} and 'period' {period!r} must name a pandas period") from None
+    rng = np.random.default_rng(seed)
+    p = rng.beta(params["alpha"], params["beta"], n)
+    theta = rng.beta(params["gamma"], params["delta"], n)
+    nu = rng.gamma(params["q"], 1.0 / params["v"], n)
+    cohort = rng.integers(0, cohorts, n)
+    alive_for = rng.geometric(np.maximum(theta, 1e-300)) - 1  # opportunities at which he is still alive
+    later = np.arange(1, opportunities + 1)
+    buys = (rng.random((n, opportunities)) < p[:, None]) & (later[None, :] <= alive_for[:, None]) \
+        & (cohort[:, None] + later[None, :] <= opportunities)
+    owner, step = np.nonzero(buys)
+    customer = np.concatenate((np.arange(n), owner))
+    offset = np.concatenate((cohort, cohort[owner] + later[step]))
+    starts = np.array([(first + k).start_time.value for k in range(opportunities + 1)], dtype="datetime64[ns]")
+    ends = np.array([(first + k).end_time.normalize().value for k in range(opportunities + 1)], dtype="datetime64[ns]")
+    lengths = ((ends - starts) // np.timedelta64(1, "D")).astype(np.int64) + 1
+    day = np.floor(rng.random(customer.size) * lengths[offset]).astype(np.int64)
+    dates = (starts[offset] + day.astype("timedelta64[D]")).astype("datetime64[s]")
+    amount = np.maximum(np.round(rng.gamma(params["p"], 1.0 / nu[customer]), 2), 0.01)
+    order = np.lexsort((customer, dates))
+    log = pd.DataFrame({"customer_id": customer[order], "date": dates[order], "amount": amount[order]})
+    log.attrs.update({"observation_period_end": str((first + opportunities).end_time.date()), "period": period,
+                      "params": params})
+    return log

@@ -20,9 +20,14 @@ scoring, persistence, evaluation, the plots, ``compare_models`` and the command
 line find it there by name (or by its class name, the ``kind`` a saved file
 records) and never name a model class themselves.
 
-The discrete-time models (purchases at opportunities, contract renewals) count
-opportunities or periods, not time, and do not answer the ``PurchaseModel``
-protocol: they are in :data:`DISCRETE_MODELS`, which persistence reads too.
+The discrete-time models count opportunities or periods, not time. Models of
+purchasing at discrete opportunities (BG/BB) answer the ``OpportunityModel``
+protocol of :mod:`._discrete`, which gives CLV, scoring, evaluation,
+persistence and ``compare_models`` the same private methods as a
+``PurchaseModel``: they are in :data:`OPPORTUNITY_MODELS` and are taken by name
+wherever a purchase model is (``CLVModel(purchase_model="bg_bb")``). Models of
+contract renewals (sBG) are in :data:`CONTRACT_MODELS`. :data:`DISCRETE_MODELS`
+holds both, and persistence reads every registry.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from importlib import import_module
 
 from ..exceptions import DataError
 from ._base import PurchaseModel
+from ._discrete import OpportunityModel
 from .beta_geo import BetaGeoModel
 from .beta_geo_beta_binom import BetaGeoBetaBinomModel
 from .cnbd import BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
@@ -53,11 +59,21 @@ SPEND_MODELS = {
     "gamma_gamma": ("gamma_gamma", "GammaGammaModel"),
 }
 
-#: Discrete-time models by name: opportunities (BG/BB) and contracts (sBG); not purchase models.
-DISCRETE_MODELS = {
+#: Models of purchasing at discrete opportunities by name (the ``OpportunityModel`` protocol).
+OPPORTUNITY_MODELS = {
     "bg_bb": ("beta_geo_beta_binom", "BetaGeoBetaBinomModel"),
+}
+
+#: Models of contract renewals by name.
+CONTRACT_MODELS = {
     "sbg": ("shifted_beta_geo", "ShiftedBetaGeoModel"),
 }
+
+#: Discrete-time models by name: opportunities (BG/BB) and contracts (sBG).
+DISCRETE_MODELS = {**OPPORTUNITY_MODELS, **CONTRACT_MODELS}
+
+#: What a CLVModel takes as its model of purchasing: either protocol.
+_PURCHASE_PROTOCOLS = (PurchaseModel, OpportunityModel)
 
 
 def _load(module: str, name: str) -> type:
@@ -65,10 +81,12 @@ def _load(module: str, name: str) -> type:
 
 
 def purchase_model_class(name: str) -> type:
-    """The purchase model class registered under ``name`` (``"bg_nbd"``, ``"pareto_nbd"``, ...)."""
-    if not isinstance(name, str) or name not in PURCHASE_MODELS:
-        raise DataError(f"'purchase_model' must be one of {', '.join(map(repr, PURCHASE_MODELS))}; got {name!r}")
-    return _load(*PURCHASE_MODELS[name])
+    """The purchase model class registered under ``name``: continuous time (``"bg_nbd"``, ``"pareto_nbd"``, ...)
+    or discrete opportunities (``"bg_bb"``)."""
+    registered = {**PURCHASE_MODELS, **OPPORTUNITY_MODELS}
+    if not isinstance(name, str) or name not in registered:
+        raise DataError(f"'purchase_model' must be one of {', '.join(map(repr, registered))}; got {name!r}")
+    return _load(*registered[name])
 
 
 def model_class_of_kind(kind: str) -> type:
@@ -81,13 +99,20 @@ def model_class_of_kind(kind: str) -> type:
 
 def purchase_model(model) -> PurchaseModel:
     """An unfitted purchase model from a registry name or a model instance (whose settings are kept)."""
-    if isinstance(model, PurchaseModel):
+    if isinstance(model, _PURCHASE_PROTOCOLS):
         return model
     return purchase_model_class(model)()
 
 
+def is_purchase_model(model) -> bool:
+    """Whether ``model`` answers one of the purchase protocols (continuous time or discrete opportunities)."""
+    return isinstance(model, _PURCHASE_PROTOCOLS)
+
+
 __all__ = [
+    "CONTRACT_MODELS",
     "DISCRETE_MODELS",
+    "OPPORTUNITY_MODELS",
     "PURCHASE_MODELS",
     "SPEND_MODELS",
     "BetaGeoBetaBinomModel",
@@ -96,9 +121,11 @@ __all__ = [
     "GammaGammaModel",
     "ModifiedBetaGeoCNBDModel",
     "ModifiedBetaGeoModel",
+    "OpportunityModel",
     "ParetoNBDModel",
     "PurchaseModel",
     "ShiftedBetaGeoModel",
+    "is_purchase_model",
     "model_class_of_kind",
     "purchase_model",
     "purchase_model_class",

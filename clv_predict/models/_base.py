@@ -455,8 +455,11 @@ class PurchaseModel(_ParametricModel):
     * ``_dropout_distribution(params)``: the fitted heterogeneity in dropout.
 
     Everything else (fitting, discounting, the public methods, persistence, the
-    summary) comes from here, so that CLV, scoring, evaluation, plots and the
-    command line work with any model. Registering a new module in
+    summary, the RFM summary of a chunk of transactions for batch scoring and the
+    calibration/holdout split for ``evaluate``) comes from here, so that CLV,
+    scoring, evaluation, plots and the command line work with any model. Models of
+    purchasing at discrete opportunities answer the same private methods through
+    :class:`~._discrete.OpportunityModel`. Registering a new module in
     :data:`clv_predict.models.PURCHASE_MODELS` makes it available by name.
     """
 
@@ -473,6 +476,8 @@ class PurchaseModel(_ParametricModel):
     _if_alive_columns: tuple[str, ...] = ("frequency", "T")
     #: Whether ``engine="lifetimes"`` can fit the model (lifetimes has a fitter of it).
     _lifetimes_engine = False
+    #: The family, whose log-likelihoods compare with each other (``compare_models`` refuses to mix families).
+    family = "purchases in continuous time"
 
     # ------------------------------------------------------------------ construction from known parameters
     @classmethod
@@ -724,6 +729,17 @@ class PurchaseModel(_ParametricModel):
             tail = np.exp(log_v * (done + 1)) * (at_end[active] - reached[active])
             active = active[tail > _DISCOUNT_TOLERANCE * values[active]]
         return values
+
+    # ------------------------------------------------------------------ from a log
+    def _summary_of_arrays(self, ids, days, amounts, end_day: int, policy_counts=None) -> pd.DataFrame:
+        """The RFM summary of transactions given as day numbers, in the model's time unit (batch scoring)."""
+        from .. import rfm
+
+        return rfm._rfm_from_arrays(ids, days, amounts, end_day, self.time_unit_, policy_counts)
+
+    def _holdout_split(self, log, train_period_end, test_period_end) -> pd.DataFrame:
+        """A calibration/holdout split of ``log`` in the model's time unit (for ``evaluate``)."""
+        return log.split(train_period_end=train_period_end, test_period_end=test_period_end, time_unit=self.time_unit_)
 
     # ------------------------------------------------------------------ simulation
     def simulate(self, n_customers: int, T, *, seed=None) -> pd.DataFrame:

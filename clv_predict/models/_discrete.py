@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
+from .._validation import check_nonnegative_number, numeric_column
+from ..discrete import check_opportunity_summary, check_whole_number
 from ..exceptions import DataError
 from ._base import _compress, _ParametricModel, _row_weights
 
@@ -91,6 +93,174 @@ class _DiscreteModel(_ParametricModel):
         if not hasattr(self, "params_"):
             return f"{type(self).__name__}(penalizer_coef={self.penalizer_coef!r})"
         return super().__repr__()
+
+
+class OpportunityModel(_DiscreteModel):
+    """The protocol every model of purchasing at discrete opportunities answers to, and what they share.
+
+    Such a model (BG/BB, :mod:`.beta_geo_beta_binom`) is one module with a
+    subclass of this class that declares ``name``, ``label``, its parameters,
+    ``_make_rows`` (the weighted log-likelihood over compressed rows of
+    ``frequency``, ``recency``, ``T``) and its maths on numpy arrays, horizons
+    counted in opportunities:
+
+    * ``_probability_alive_values(params, x, t_x, n)``: P(alive at the next opportunity);
+    * ``_expected_values(params, x, t_x, n, horizon)``: expected purchases at the
+      next ``horizon`` opportunities;
+    * ``_discounted_values(params, x, t_x, n, horizon, discount_rate)``: the same
+      with the purchase at opportunity ``n + k`` discounted by
+      ``(1 + discount_rate) ** -k``; ``horizon`` may be ``inf`` (DERT);
+    * ``expected_purchases_new_customer(n)``, ``probability_of_n_purchases(n, x)``
+      and ``simulate(n_customers, n_opportunities)``.
+
+    The rest (fitting, the checks of a summary and of its opportunity period,
+    the public forecasts) is here, and it answers the private methods
+    :class:`~clv_predict.CLVModel`, :func:`~clv_predict.evaluate`,
+    :func:`~clv_predict.compare_models` and :func:`~clv_predict.score_file` call on
+    a :class:`~._base.PurchaseModel`, so that they take either. Registering the
+    module in :data:`clv_predict.models.OPPORTUNITY_MODELS` makes it available by
+    name (``CLVModel(purchase_model="bg_bb")``, ``clv-predict fit --model bg_bb``).
+
+    A fitted model records ``period_``, the pandas period alias of one
+    opportunity (``"Y"`` for a yearly appeal), from the summary's
+    ``attrs["opportunity_period"]`` (None when the summary does not say, as for
+    the donations data), and refuses a summary in another period.
+    """
+
+    name = ""
+    #: What the model's horizons count, for tables and sentences.
+    unit_name = "opportunities"
+    family = "purchases at discrete opportunities"
+    _fit_columns = ("frequency", "recency", "T")
+    _column_hints: dict = {}
+    _extra_param_names: tuple[str, ...] = ()
+    #: The pandas period alias of one opportunity, when the training summary stated it (set by ``fit``).
+    period_ = None
+
+    # ------------------------------------------------------------------ the maths each model declares
+    def _probability_alive_values(self, params, x, t_x, n) -> np.ndarray:
+        raise NotImplementedError
+
+    def _expected_values(self, params, x, t_x, n, horizon) -> np.ndarray:
+        raise NotImplementedError
+
+    def _discounted_values(self, params, x, t_x, n, horizon, discount_rate: float) -> np.ndarray:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ fitting
+    def _checked(self, summary, *, need_monetary: bool = False) -> pd.DataFrame:
+        """The summary's ``frequency``, ``recency``, ``T`` checked (+ ``monetary_value``), as floats."""
+        checked = check_opportunity_summary(summary)
+        if need_monetary:
+            spend = numeric_column(
+                summary, "monetary_value", what="summary",
+                missing="summary has no column 'monetary_value' (mean spend per opportunity with a purchase after "
+                        "the first), which CLV needs: build it with opportunity_summary from a log with amounts",
+            )
+            if (spend < 0).any():
+                raise DataError("summary column 'monetary_value' must hold amounts >= 0")
+            checked["monetary_value"] = spend
+        return checked
+
+    def fit(self, summary: pd.DataFrame, weights=None):
+        """Fit by maximum likelihood on a discrete-opportunity summary (``frequency``, ``recency``, ``T``).
+
+        ``weights`` (a column name or an array) says how many customers each row
+        stands for, to fit on a compressed summary; the default is one per row.
+        """
+        self._check_settings()
+        return self._fit(summary, self._checked(summary), None, weights)
+
+    def _fit(self, summary, checked, time_unit, weights):
+        """``fit`` on checked columns (``CLVModel`` checks the table once for both of its models)."""
+        if time_unit is not None:
+            raise DataError(
+                f"{type(self).__name__} counts opportunities, not time: give no time_unit (got {time_unit!r}); "
+                "the summary's opportunity period is recorded instead"
+            )
+        self._fit_rows(summary, checked, weights, events="frequency")
+        self.period_ = summary.attrs.get("opportunity_period")
+        self.observation_period_end_ = summary.attrs.get("observation_period_end")
+        return self
+
+    def _set_no_training(self) -> None:
+        super()._set_no_training()
+        self.period_ = None
+
+    # ------------------------------------------------------------------ predictions
+    def _rfm_arrays(self, summary, *, need_monetary: bool = False):
+        """Checked columns and the arrays x, t_x, n; a summary in another opportunity period is refused."""
+        self._check_fitted()
+        stated = summary.attrs.get("opportunity_period") if isinstance(summary, pd.DataFrame) else None
+        if stated is not None and self.period_ is not None and stated != self.period_:
+            raise DataError(
+                f"the summary counts opportunities of period {stated!r} but the model was fitted on period "
+                f"{self.period_!r}; rebuild it with opportunity_summary(log, period={self.period_!r})"
+            )
+        checked = self._checked(summary, need_monetary=need_monetary)
+        return checked, checked["frequency"].to_numpy(), checked["recency"].to_numpy(), checked["T"].to_numpy()
+
+    def _forecast(self, x, t_x, n, horizon, discount_rate: float, *, p_alive=None):
+        """Expected purchases at the next ``horizon`` opportunities and their discounted count, per customer."""
+        params = self._params()
+        expected = self._expected_values(params, x, t_x, n, horizon)
+        if discount_rate == 0:
+            return expected, expected
+        return expected, self._discounted_values(params, x, t_x, n, horizon, discount_rate)
+
+    def probability_alive(self, summary: pd.DataFrame) -> pd.Series:
+        """P(alive at the next opportunity), per customer."""
+        checked, x, t_x, n = self._rfm_arrays(summary)
+        return pd.Series(self._probability_alive_values(self._params(), x, t_x, n), index=checked.index,
+                         name="p_alive")
+
+    def expected_purchases(self, summary: pd.DataFrame, t) -> pd.Series:
+        """Expected number of purchases at the next ``t`` opportunities, per customer."""
+        t = check_whole_number(t, "t")
+        checked, x, t_x, n = self._rfm_arrays(summary)
+        return pd.Series(self._expected_values(self._params(), x, t_x, n, t), index=checked.index,
+                         name="expected_purchases")
+
+    def expected_residual_purchases(self, summary: pd.DataFrame, *, discount_rate: float, horizon=None) -> pd.Series:
+        """DERT: discounted expected residual transactions, per customer.
+
+        The purchases at all future opportunities (or the next ``horizon``), the
+        one at ``T + k`` discounted by ``(1 + discount_rate) ** -k``;
+        ``discount_rate`` (> 0) is per opportunity.
+        """
+        discount_rate = check_nonnegative_number(discount_rate, "discount_rate", allow_zero=False)
+        last = np.inf if horizon is None else check_whole_number(horizon, "horizon")
+        checked, x, t_x, n = self._rfm_arrays(summary)
+        values = self._discounted_values(self._params(), x, t_x, n, last, discount_rate)
+        return pd.Series(values, index=checked.index, name="expected_residual_purchases")
+
+    # ------------------------------------------------------------------ from a log
+    def _summary_of_arrays(self, ids, days, amounts, end_day: int, policy_counts=None) -> pd.DataFrame:
+        """The opportunity summary of transactions given as day numbers (what batch scoring holds per chunk)."""
+        from ..discrete import _end_period, _opportunity_frame, _period_numbers, _stamp
+
+        if self.period_ is None:
+            raise DataError(
+                f"this {self.label} model was fitted on a summary that does not state its opportunity period, "
+                "so it cannot summarise transactions itself: score an opportunity summary instead "
+                "(input_kind='rfm'), or fit on opportunity_summary(log, period=...)"
+            )
+        end = pd.Timestamp(np.datetime64(int(end_day), "D"))
+        end_period = _end_period(end, self.period_)
+        dates = np.asarray(days, dtype="int64").astype("datetime64[D]")
+        number = _period_numbers(dates, self.period_, end_period)
+        summary = _opportunity_frame(np.asarray(ids), number, None if amounts is None else np.asarray(amounts))
+        return _stamp(summary, self.period_, end_period)
+
+    def _holdout_split(self, log, train_period_end, test_period_end) -> pd.DataFrame:
+        """A calibration/holdout split of ``log`` in this model's opportunities (for ``evaluate``)."""
+        from ..discrete import opportunity_train_test_split
+
+        if self.period_ is None:
+            raise DataError(f"this {self.label} model does not know its opportunity period: give a split made "
+                            "with opportunity_train_test_split")
+        return opportunity_train_test_split(log, period=self.period_, train_period_end=train_period_end,
+                                            test_period_end=test_period_end)
 
 
 def hyp2f1_one(b, c, z: float, *, block: int = 512) -> np.ndarray:

@@ -11,10 +11,9 @@ import pandas as pd
 from scipy.special import betaln, digamma, gammaln, logsumexp, softmax
 
 from .._rows import _Cached
-from .._validation import check_nonnegative_number
-from ..discrete import check_opportunity_summary, check_whole_number
+from ..discrete import check_whole_number
 from ..exceptions import DataError
-from ._discrete import _DiscreteModel, hyp2f1_one
+from ._discrete import OpportunityModel, hyp2f1_one
 
 
 class _BetaGeoBetaBinomRows(_Cached):
@@ -54,7 +53,7 @@ class _BetaGeoBetaBinomRows(_Cached):
         return float(self.w @ row_values), np.array(gradient)
 
 
-class BetaGeoBetaBinomModel(_DiscreteModel):
+class BetaGeoBetaBinomModel(OpportunityModel):
     """The BG/BB model of purchasing at discrete opportunities (Fader, Hardie & Shang 2010).
 
     At each of a series of opportunities (an annual appeal, a yearly event) a
@@ -87,6 +86,7 @@ class BetaGeoBetaBinomModel(_DiscreteModel):
     -33225.6
     """
 
+    name = "bg_bb"
     label = "BG/BB"
     _kind = "BetaGeoBetaBinomModel"
     _param_names = ("alpha", "beta", "gamma", "delta")
@@ -94,23 +94,10 @@ class BetaGeoBetaBinomModel(_DiscreteModel):
     _edge_meaning = "the data show (almost) no spread in purchase or dropout probabilities across customers."
     _fit_columns = ("frequency", "recency", "T")
 
-    def fit(self, summary: pd.DataFrame, weights=None):
-        """Fit by maximum likelihood on a discrete-opportunity summary (``frequency``, ``recency``, ``T``).
-
-        ``weights`` (a column name or an array) says how many customers each row
-        stands for, to fit on a compressed summary; the default is one per row.
-        """
-        checked = check_opportunity_summary(summary)
-        return self._fit_rows(summary, checked, weights, events="frequency")
-
     def _make_rows(self, columns, weights):
         return _BetaGeoBetaBinomRows(columns["frequency"], columns["recency"], columns["T"], weights)
 
     # ------------------------------------------------------------------ the maths
-    def _arrays(self, summary):
-        checked = check_opportunity_summary(summary)
-        return checked.index, checked["frequency"].to_numpy(), checked["recency"].to_numpy(), checked["T"].to_numpy()
-
     def _log_likelihood_values(self, params, x, t_x, n) -> np.ndarray:
         rows = _BetaGeoBetaBinomRows(x, t_x, n, np.ones(np.size(x)))
         a, b, g, d = params
@@ -119,8 +106,9 @@ class BetaGeoBetaBinomModel(_DiscreteModel):
 
     def log_likelihood(self, summary: pd.DataFrame) -> pd.Series:
         """Each customer's log-likelihood under the model (FHS eq. 5)."""
-        index, x, t_x, n = self._arrays(summary)
-        return pd.Series(self._log_likelihood_values(self._params(), x, t_x, n), index=index, name="log_likelihood")
+        checked, x, t_x, n = self._rfm_arrays(summary)
+        return pd.Series(self._log_likelihood_values(self._params(), x, t_x, n), index=checked.index,
+                         name="log_likelihood")
 
     def probability_alive(self, summary: pd.DataFrame, *, ahead: int = 1) -> pd.Series:
         """P(alive at opportunity ``T + ahead``), per customer; by default at the next opportunity (FHS eq. 11).
@@ -134,11 +122,14 @@ class BetaGeoBetaBinomModel(_DiscreteModel):
         [0.11, 0.59, 0.93]
         """
         ahead = check_whole_number(ahead, "ahead")
-        index, x, t_x, n = self._arrays(summary)
-        a, b, g, d = self._params()
+        checked, x, t_x, n = self._rfm_arrays(summary)
+        values = self._probability_alive_values(self._params(), x, t_x, n, ahead=ahead)
+        return pd.Series(values, index=checked.index, name="p_alive")
+
+    def _probability_alive_values(self, params, x, t_x, n, *, ahead: int = 1) -> np.ndarray:
+        a, b, g, d = params
         log_alive = betaln(a + x, b + n - x) - betaln(a, b) + betaln(g, d + n + ahead) - betaln(g, d)
-        values = np.exp(log_alive - self._log_likelihood_values((a, b, g, d), x, t_x, n))
-        return pd.Series(np.minimum(values, 1.0), index=index, name="p_alive")
+        return np.minimum(np.exp(log_alive - self._log_likelihood_values(params, x, t_x, n)), 1.0)
 
     def _log_purchase_weight(self, params, x, t_x, n) -> np.ndarray:
         """The factor eqs. 13 and 14 share: log B(alpha + x + 1, beta + n - x) / B(alpha, beta) - log L(x, t_x, n).
@@ -146,7 +137,7 @@ class BetaGeoBetaBinomModel(_DiscreteModel):
         Its exponential times B(gamma, delta + n + k) / B(gamma, delta) is the probability of a purchase at
         opportunity n + k.
         """
-        a, b, g, d = params
+        a, b = params[0], params[1]
         return betaln(a + x + 1, b + n - x) - betaln(a, b) - self._log_likelihood_values(params, x, t_x, n)
 
     def expected_purchases(self, summary: pd.DataFrame, t) -> pd.Series:
@@ -160,19 +151,18 @@ class BetaGeoBetaBinomModel(_DiscreteModel):
         >>> round(float(model.expected_purchases(summary, 5).iloc[0]), 2)
         3.75
         """
-        t = check_whole_number(t, "t")
-        index, x, t_x, n = self._arrays(summary)
-        params = self._params()
-        _, _, g, d = params
-        survival = _cumulative_survival(g, d, n, t)
-        values = np.exp(self._log_purchase_weight(params, x, t_x, n)) * survival
-        return pd.Series(values, index=index, name="expected_purchases")
+        return super().expected_purchases(summary, t)
 
-    def expected_residual_purchases(self, summary: pd.DataFrame, *, discount_rate: float) -> pd.Series:
+    def _expected_values(self, params, x, t_x, n, horizon) -> np.ndarray:
+        _, _, g, d = params
+        return np.exp(self._log_purchase_weight(params, x, t_x, n)) * _cumulative_survival(g, d, n, horizon)
+
+    def expected_residual_purchases(self, summary: pd.DataFrame, *, discount_rate: float, horizon=None) -> pd.Series:
         """DERT: discounted expected residual transactions, per customer (FHS eq. 14).
 
-        The purchases at all future opportunities, the one at ``T + k`` discounted
-        by ``(1 + discount_rate) ** -k``; ``discount_rate`` (> 0) is per opportunity.
+        The purchases at all future opportunities (or the next ``horizon``), the
+        one at ``T + k`` discounted by ``(1 + discount_rate) ** -k``;
+        ``discount_rate`` (> 0) is per opportunity.
 
         Examples
         --------
@@ -182,15 +172,22 @@ class BetaGeoBetaBinomModel(_DiscreteModel):
         >>> round(float(model.expected_residual_purchases(summary, discount_rate=0.1).iloc[0]), 2)
         5.91
         """
-        discount_rate = check_nonnegative_number(discount_rate, "discount_rate", allow_zero=False)
-        index, x, t_x, n = self._arrays(summary)
-        params = self._params()
+        return super().expected_residual_purchases(summary, discount_rate=discount_rate, horizon=horizon)
+
+    def _discounted_values(self, params, x, t_x, n, horizon, discount_rate: float) -> np.ndarray:
+        # sum over k = 1..horizon of P(purchase at n + k) z^k, z = 1 / (1 + d): the infinite sum (eq. 14) less
+        # the same sum from opportunity n + horizon on, z^horizon times the infinite sum at n + horizon
         _, _, g, d = params
         z = 1.0 / (1.0 + discount_rate)
-        log_next = betaln(g, d + n + 1) - betaln(g, d)
-        series = hyp2f1_one(d + n + 1, g + d + n + 1, z)
-        values = np.exp(self._log_purchase_weight(params, x, t_x, n) + log_next) * z * series
-        return pd.Series(values, index=index, name="expected_residual_purchases")
+        n = np.asarray(n, dtype=float)
+
+        def from_opportunity(m):
+            return np.exp(betaln(g, d + m + 1) - betaln(g, d)) * z * hyp2f1_one(d + m + 1, g + d + m + 1, z)
+
+        total = from_opportunity(n)
+        if np.isfinite(horizon):
+            total = total - z ** float(horizon) * from_opportunity(n + float(horizon))
+        return np.exp(self._log_purchase_weight(params, x, t_x, n)) * np.maximum(total, 0.0)
 
     def expected_purchases_new_customer(self, n):
         """Expected purchases of a new customer at the first ``n`` opportunities (FHS eq. 7).

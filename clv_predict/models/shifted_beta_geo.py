@@ -14,7 +14,7 @@ from scipy.special import betaln, digamma
 
 from .._rows import _Cached
 from .._validation import check_nonnegative_number
-from ..discrete import check_contract_summary, check_whole_number
+from ..discrete import check_contract_summary, check_whole_number, survivor_summary
 from ..exceptions import DataError
 from ._discrete import _DiscreteModel, hyp2f1_one
 
@@ -81,6 +81,8 @@ class ShiftedBetaGeoModel(_DiscreteModel):
     _shape_params = ("alpha", "beta")
     _edge_meaning = "the data show (almost) no churn or no spread in churn probabilities across customers."
     _fit_columns = ("T", "churned")
+    #: The contract period (pandas alias) of the summary it was fitted on, when the summary stated it.
+    period_ = None
 
     def fit(self, summary: pd.DataFrame, weights=None):
         """Fit by maximum likelihood on a contract summary (``T``, ``churned``).
@@ -89,7 +91,10 @@ class ShiftedBetaGeoModel(_DiscreteModel):
         stands for; the default is one per row.
         """
         checked = check_contract_summary(summary)
-        return self._fit_rows(summary, checked, weights, events="churned")
+        self._fit_rows(summary, checked, weights, events="churned")
+        self.period_ = summary.attrs.get("contract_period")
+        self.observation_period_end_ = summary.attrs.get("observation_period_end")
+        return self
 
     def fit_survivors(self, survivors):
         """Fit on a cohort's survivors: ``survivors[t]`` customers still active at the start of period ``t + 1``.
@@ -97,21 +102,7 @@ class ShiftedBetaGeoModel(_DiscreteModel):
         ``survivors[0]`` is the cohort's size; ``survivors[t - 1] - survivors[t]``
         customers churned at the end of period ``t``; the last number are still active.
         """
-        counts = np.asarray(survivors, dtype=float).ravel()
-        if counts.size < 2 or not np.all(np.isfinite(counts)) or (counts < 0).any() or (np.diff(counts) > 0).any() \
-                or (np.floor(counts) != counts).any():
-            raise DataError(
-                "'survivors' must be two or more whole numbers >= 0 that do not increase (a cohort's size, then "
-                f"how many are left at the start of each period); got {survivors!r}"
-            )
-        periods = np.arange(1, counts.size)
-        summary = pd.DataFrame(
-            {
-                "T": np.concatenate([periods, [counts.size - 1]]),
-                "churned": np.concatenate([np.ones(periods.size, bool), [False]]),
-                "weights": np.concatenate([counts[:-1] - counts[1:], [counts[-1]]]),
-            }
-        )
+        summary = survivor_summary(survivors)
         return self.fit(summary, weights="weights")
 
     def _make_rows(self, columns, weights):

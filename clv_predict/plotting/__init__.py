@@ -7,7 +7,9 @@ from .data import *  # noqa: F401,F403
 from .data import __all__ as _data_all
 from .diagnostics import *  # noqa: F401,F403
 from .diagnostics import __all__ as _diagnostics_all
+from .discrete import *  # noqa: F401,F403
+from .discrete import __all__ as _discrete_all
 from .value import *  # noqa: F401,F403
 from .value import __all__ as _value_all
 
-__all__ = list(_data_all) + list(_diagnostics_all) + list(_value_all)
+__all__ = list(_data_all) + list(_diagnostics_all) + list(_discrete_all) + list(_value_all)
