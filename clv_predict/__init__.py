@@ -39,6 +39,7 @@ from .models import (
 from .persistence import load_model
 from .rfm import rfm_summary, rfm_train_test_split
 from .scoring import score, score_file
+from .streaming import fit_file
 from .transactions import TransactionLog
 from .uncertainty import bootstrap_params, forecast_total
 
@@ -69,6 +70,7 @@ __all__ = [
     "bootstrap_params",
     "compare_models",
     "evaluate",
+    "fit_file",
     "fit_models",
     "forecast_total",
     "load_model",

@@ -185,6 +185,62 @@ def _clv_model(args):
                     covariate_penalizer=args.covariate_penalizer, covariate_reference=reference or None)
 
 
+def _progress(args):
+    """The command's progress bars on stderr: drawn on a terminal unless --quiet."""
+    from ._progress import TerminalProgress
+
+    return TerminalProgress(sys.stderr, quiet=getattr(args, "quiet", False))
+
+
+def _add_progress_options(parser: argparse.ArgumentParser, *, buckets: bool) -> None:
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bars (they are drawn only when stderr is a terminal anyway)")
+    if buckets:
+        from .streaming import BYTES_PER_ROW
+
+        parser.add_argument("--chunk-rows", type=int, default=None,
+                            help="input rows per chunk, and about per bucket of whole customers; memory follows it "
+                                 "(default: 2,000,000)")
+        parser.add_argument("--tmp-dir",
+                            help="folder for the temporary bucket files of a transaction input (default: the "
+                                 f"system's, $TMPDIR or /tmp). They take about {BYTES_PER_ROW} bytes per input row "
+                                 f"with integer customer ids ({BYTES_PER_ROW / 10:g} GB per 100 million rows; text "
+                                 "ids add their length) and are removed when the command ends, fails or is "
+                                 "interrupted")
+
+
+def _streams(args) -> bool:
+    """Whether ``fit`` reads its input bucket by bucket: asked with --chunk-rows, or an input of more rows than
+    a chunk (the in-memory fit gives the same estimates, faster on what fits in memory)."""
+    from .streaming import DEFAULT_CHUNK_ROWS, estimated_rows
+
+    if args.model in OPPORTUNITY_MODELS:  # one opportunity per period: summarised in memory
+        return False
+    if args.customers or args.purchase_covariates or args.dropout_covariates or args.spend_covariates:
+        return False  # covariates join a customer table to the summary: in memory
+    if args.chunk_rows is not None:
+        return True
+    path = Path(args.input)
+    return path.exists() and estimated_rows(path) > DEFAULT_CHUNK_ROWS
+
+
+def _fit_streaming(args, out, progress) -> int:
+    from .streaming import fit_file
+
+    model = fit_file(
+        args.input, time_unit=args.time_unit, purchase_model=args.model, penalizer_coef=args.penalizer,
+        spend_penalizer_coef=args.penalizer, engine=args.engine, customer_id_col=args.customer_col,
+        datetime_col=args.date_col, monetary_value_col=_amount_col(args), observation_period_end=args.observation_end,
+        chunk_rows=args.chunk_rows, sep=args.sep, decimal=args.decimal, tmp_dir=args.tmp_dir, progress=progress,
+        **_input_policy(args),
+    )
+    with progress.step("saving"):
+        model.save(args.output)
+    _print_summary(model, out)
+    print(f"Model saved to {args.output}", file=out)
+    return 0
+
+
 def _unit_text(model) -> str:
     """'time unit 'W'' for a continuous-time model, 'one opportunity per period 'Y'' for BG/BB."""
     if model.time_unit_ is None and model.purchase_model_.name in OPPORTUNITY_MODELS:
@@ -196,7 +252,14 @@ def cmd_fit(args, out) -> int:
     if args.model in CONTRACT_MODELS:
         return _fit_contracts(args, out)
     _prepare_output(args, inputs=("input",))  # --model is a model's name here
-    log = _transaction_log(args.input, args)  # read and checked once
+    progress = _progress(args)
+    if _streams(args):
+        try:
+            return _fit_streaming(args, out, progress)
+        finally:
+            progress.finish()
+    with progress.step("reading"):
+        log = _transaction_log(args.input, args)  # read and checked once
     end = args.observation_end
     if end is not None:
         from ._validation import to_timestamp
@@ -207,50 +270,43 @@ def cmd_fit(args, out) -> int:
     # transactions after the end are left out with the warning score gives for them
     covariates = args.purchase_covariates + args.dropout_covariates + args.spend_covariates
     log = _with_customers(log, args, covariates)
-    if args.model in OPPORTUNITY_MODELS:  # one opportunity per --period: an opportunity summary
-        from .discrete import opportunity_summary
+    with progress.step("fitting"):
+        if args.model in OPPORTUNITY_MODELS:  # one opportunity per --period: an opportunity summary
+            from .discrete import opportunity_summary
 
-        rfm = opportunity_summary(log, period=args.period or "Y", observation_period_end=end)
-    else:
-        rfm = log.rfm(observation_period_end=end, time_unit=args.time_unit, regularity=_needs_regularity(args.model))
-    model = _clv_model(args).fit(rfm)
-    model.save(args.output)
+            rfm = opportunity_summary(log, period=args.period or "Y", observation_period_end=end)
+        else:
+            rfm = log.rfm(observation_period_end=end, time_unit=args.time_unit,
+                          regularity=_needs_regularity(args.model))
+        model = _clv_model(args).fit(rfm)
+    with progress.step("saving"):
+        model.save(args.output)
     _print_summary(model, out)
     print(f"Model saved to {args.output}", file=out)
     return 0
 
 
-class _ProgressBar:
-    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
-
-    def __init__(self, stream):
-        self.stream = stream
-        self.enabled = stream.isatty()
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if total:
-            filled = int(30 * done / total)
-            self.stream.write(f"\rscoring [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} chunks")
-        else:
-            self.stream.write(f"\rscoring: {done} chunks")
-        self.stream.flush()
-
-    def finish(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-
-
 def cmd_score(args, out) -> int:
-    from . import load_model, score_file
+    from . import load_model
 
     _prepare_output(args, parts=args.output_parts)
     model = load_model(args.model)
     if _is_contract_model(model):
         return _score_contracts(model, args, out)
-    bar = _ProgressBar(sys.stderr)
-    result = score_file(
+    progress = _progress(args)
+    try:
+        result = _score(args, model, progress)
+    finally:
+        progress.finish()
+    as_of = f" as of {result['observation_period_end']}" if result["observation_period_end"] else ""
+    print(f"Scored {result['customers']:,} customers{as_of} in {result['chunks']} chunk(s); wrote {result['output']}", file=out)
+    return 0
+
+
+def _score(args, model, progress) -> dict:
+    from . import score_file
+
+    return score_file(
         model,
         args.input,
         args.output,
@@ -263,7 +319,7 @@ def cmd_score(args, out) -> int:
         monetary_value_col=args.amount_col,
         observation_period_end=args.observation_end,
         chunk_rows=args.chunk_rows,
-        progress=bar,
+        progress=progress,
         output_parts=args.output_parts,
         sep=args.sep,
         decimal=args.decimal,
@@ -271,12 +327,9 @@ def cmd_score(args, out) -> int:
         interval=args.interval,
         customers=args.customers,
         customers_id_col=args.customers_id_col,
+        tmp_dir=args.tmp_dir,
         **_input_policy(args),
     )
-    bar.finish()
-    as_of = f" as of {result['observation_period_end']}" if result["observation_period_end"] else ""
-    print(f"Scored {result['customers']:,} customers{as_of} in {result['chunks']} chunk(s); wrote {result['output']}", file=out)
-    return 0
 
 
 def cmd_demo(args, out) -> int:
@@ -395,29 +448,41 @@ def cmd_report(args, out) -> int:
     model = load_model(args.model)
     if _is_contract_model(model):
         return _report_contracts(model, args, out)
-    log = _transaction_log(args.input, args)  # read and checked once, for every part of the report
-    if getattr(model, "purchase_model_", None) is not None and model.purchase_model_.name in OPPORTUNITY_MODELS:
-        from .discrete_report import write_opportunity_report
+    progress = _progress(args)
+    try:
+        with progress.step("reading"):
+            log = _transaction_log(args.input, args)  # read and checked once, for every part of the report
+        if getattr(model, "purchase_model_", None) is not None and model.purchase_model_.name in OPPORTUNITY_MODELS:
+            from .discrete_report import write_opportunity_report
 
-        path = write_opportunity_report(args.output, model, log, train_period_end=args.train_end,
-                                        test_period_end=args.test_end, margin=args.margin,
-                                        discount_rate=args.discount_rate, horizon=args.horizon or 5,
-                                        source=Path(args.input).name)
-        print(f"Report written to {path}", file=out)
-        return 0
-    log = _with_customers(log, args, _model_covariates(model))
-    path = write_report(
-        args.output,
-        model,
-        log,
-        train_period_end=args.train_end,
-        test_period_end=args.test_end,
-        source=Path(args.input).name,
-        customer_id=args.customer,
-        sections=(_comparison_sections(model, log, args) if args.compare else []) + _value_sections(
-            model, log, observation_period_end=args.test_end, margin=args.margin, discount_rate=args.discount_rate,
-        ),
-    )
+            with progress.step("evaluating, plotting and writing"):
+                path = write_opportunity_report(args.output, model, log, train_period_end=args.train_end,
+                                                test_period_end=args.test_end, margin=args.margin,
+                                                discount_rate=args.discount_rate, horizon=args.horizon or 5,
+                                                source=Path(args.input).name)
+            print(f"Report written to {path}", file=out)
+            return 0
+        log = _with_customers(log, args, _model_covariates(model))
+        sections = []
+        if args.compare:
+            with progress.step("fitting every purchase model"):
+                sections += _comparison_sections(model, log, args)
+        with progress.step("scoring"):
+            sections += _value_sections(model, log, observation_period_end=args.test_end, margin=args.margin,
+                                        discount_rate=args.discount_rate)
+        with progress.step("evaluating, plotting and writing"):
+            path = write_report(
+                args.output,
+                model,
+                log,
+                train_period_end=args.train_end,
+                test_period_end=args.test_end,
+                source=Path(args.input).name,
+                customer_id=args.customer,
+                sections=sections,
+            )
+    finally:
+        progress.finish()
     print(f"Report written to {path}", file=out)
     return 0
 
@@ -593,14 +658,31 @@ def cmd_cohorts(args, out) -> int:
 
 
 def cmd_segments(args, out) -> int:
-    from . import analytics, load_model
+    from . import load_model
 
     output = Path(args.output)
     _table_format(output)
     _prepare_output(args)
     model = load_model(args.model)
-    log = _transaction_log(args.input, args)  # read and checked once, for every table below
-    log = _with_customers(log, args, _model_covariates(model))
+    progress = _progress(args)
+    try:
+        with progress.step("reading"):
+            log = _transaction_log(args.input, args)  # read and checked once, for every table below
+            log = _with_customers(log, args, _model_covariates(model))
+        with progress.step("scoring"):
+            table, message = _segments_table(args, model, log)
+        with progress.step("writing"):
+            _write_table(table, output)
+    finally:
+        progress.finish()
+    print(f"{message}. {args.table.capitalize()} table written to {output}", file=out)
+    return 0
+
+
+def _segments_table(args, model, log):
+    """The table ``segments`` writes and the sentence that tells of it."""
+    from . import analytics
+
     settings = {"horizon": args.horizon, "discount_rate": args.discount_rate, "margin": args.margin,
                 "period": args.period, "observation_period_end": args.observation_end}
     if args.table == "budget" and args.covariate:
@@ -630,9 +712,7 @@ def cmd_segments(args, out) -> int:
                    f"customers) holds {top['share_of_predicted_value']:.0%} of predicted value; "
                    f"{int(segments['at_risk'].sum()):,} customers at risk")
         table = segments if args.table == "customers" else analytics.segment_summary(segments, by=args.by)
-    _write_table(table, output)
-    print(f"{message}. {args.table.capitalize()} table written to {output}", file=out)
-    return 0
+    return table, message
 
 
 def _add_value_settings(parser: argparse.ArgumentParser, *, period: str) -> None:
@@ -677,6 +757,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_contract_columns(fit)
     _add_customers(fit, covariates=True)
     fit.add_argument("--output", required=True, help="model file to write (.joblib)")
+    _add_progress_options(fit, buckets=True)
     fit.set_defaults(handler=cmd_fit)
 
     score = commands.add_parser("score", help="score a transaction or RFM file with a saved model",
@@ -696,7 +777,6 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--interval", type=float, default=None, metavar="LEVEL",
                        help="also write bounds at this level, such as 0.9: predictive (purchases_lower/upper, "
                             "clv_lower/upper) and confidence (..._ci_lower/upper) (default: none)")
-    score.add_argument("--chunk-rows", type=int, default=None, help="input rows per chunk (default: 2,000,000)")
     _add_customers(score)
     score.add_argument("--output", required=True, help="scores to write, .csv or .parquet")
     score.add_argument("--price", type=float, default=1.0,
@@ -704,6 +784,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_contract_columns(score)
     score.add_argument("--output-parts", action="store_true",
                        help="write --output as a folder of Parquet parts, one per chunk (the folder must be new or empty)")
+    _add_progress_options(score, buckets=True)
     score.set_defaults(handler=cmd_score)
 
     demo = commands.add_parser("demo", help="run the whole path on the embedded CDNOW data",
@@ -758,6 +839,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="add a 'Model comparison' section: every purchase model fitted on the training period")
     _add_customers(report)
     report.add_argument("--output", default="report.html", help="HTML file to write (default: report.html)")
+    _add_progress_options(report, buckets=False)
     report.set_defaults(handler=cmd_report)
 
     cohorts = commands.add_parser("cohorts", help="acquisition cohorts: sizes and value, retention matrix, cumulative value",
@@ -797,6 +879,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_value_settings(segments, period="M")
     _add_customers(segments)
     segments.add_argument("--output", required=True, help="table to write, .csv, .csv.gz or .parquet")
+    _add_progress_options(segments, buckets=False)
     segments.set_defaults(handler=cmd_segments)
     return parser
 

