@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._validation import plural
 from .exceptions import ClvError, ClvWarning
 from .models import PURCHASE_MODELS
 
@@ -184,7 +185,8 @@ def cmd_score(args, out) -> int:
     )
     bar.finish()
     as_of = f" as of {result['observation_period_end']}" if result["observation_period_end"] else ""
-    print(f"Scored {result['customers']:,} customers{as_of} in {result['chunks']} chunk(s); wrote {result['output']}", file=out)
+    print(f"Scored {plural(result['customers'], 'customer')}{as_of} in {plural(result['chunks'], 'chunk')}; "
+          f"wrote {result['output']}", file=out)
     return 0
 
 
@@ -406,7 +408,7 @@ def cmd_segments(args, out) -> int:
         table = analytics.acquisition_budget(log, model, target_ratio=args.target_ratio, **settings)
         overall = table.loc[("overall", "all customers"), "max_acquisition_cost"]
         message = (f"Affordable acquisition cost at CLV/CAC {args.target_ratio:g}: {overall:,.2f} per customer "
-                   f"overall; {len(table) - 1} groups by cohort, value tier and RFM segment")
+                   f"overall; {plural(len(table) - 1, 'group')} by cohort, value tier and RFM segment")
     else:
         segments = analytics.customer_segments(
             log, model, at_risk_value_quantile=args.at_risk_quantile, at_risk_p_alive=args.at_risk_p_alive,
@@ -414,9 +416,12 @@ def cmd_segments(args, out) -> int:
         )
         tiers = analytics.segment_summary(segments)
         top = tiers.iloc[0]
-        message = (f"{len(segments):,} customers; the {tiers.index[0]} tier ({top['share_of_customers']:.0%} of "
-                   f"customers) holds {top['share_of_predicted_value']:.0%} of predicted value; "
-                   f"{int(segments['at_risk'].sum()):,} customers at risk")
+        lost = int(segments["at_risk"].sum())
+        message = (f"{plural(len(segments), 'customer')}; the {tiers.index[0]} tier ({top['share_of_customers']:.0%} "
+                   f"of customers) holds {top['share_of_predicted_value']:.0%} of predicted value; "
+                   f"{plural(lost, 'high-value customer')} likely lost (column at_risk: revenue of at least "
+                   f"{segments.attrs['at_risk_value_threshold']:,.2f}, P(alive) below "
+                   f"{segments.attrs['at_risk_p_alive']:g})")
         table = segments if args.table == "customers" else analytics.segment_summary(segments, by=args.by)
     _write_table(table, output)
     print(f"{message}. {args.table.capitalize()} table written to {output}", file=out)

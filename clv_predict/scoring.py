@@ -29,7 +29,7 @@ from . import rfm as _rfm
 from ._files import _temporary_prefix, atomic_output, remove_stale_partials
 from ._validation import check_end_after_last_purchase, check_rfm, to_timestamp
 from .exceptions import DataError, DataWarning
-from .transactions import late_rows_message
+from .transactions import _changes, late_rows_message
 
 #: Columns of every scoring output, in this order. ``customer_id`` is an integer when every id of the input is
 #: one (written without leading zeros), text otherwise; ``frequency`` is an integer count; customers are in
@@ -353,11 +353,13 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
         n_buckets = None
         first_day, last_day, total_rows = None, None, 0
         policy_counts = {}
+        n_batches = 0
         integer_ids = True
         schema = pa.schema([("id", pa.string()), ("day", pa.int64()), ("amount", pa.float64())])
         for batch in _batches(path, columns, chunk_rows, string_columns=(id_col,), **(read_options or {})):
             log = _rfm._read_log(batch, id_col, date_col, amount_col, policy,
                                  source=(str(path), _io.file_format(path)), first_row=total_rows)
+            n_batches += 1
             for key, value in log.report.items():
                 if isinstance(value, int) and key != "rows":
                     policy_counts[key] = policy_counts.get(key, 0) + value
@@ -414,16 +416,14 @@ def _score_transactions(model, path, writer, settings, id_col, date_col, amount_
                     writer.write(score(model, rfm, **settings))
             if progress:
                 progress(done, len(used))
-        changed = [
-            f"{policy_counts[key]} {what}" for key, what in (
-                ("missing_id_rows_dropped", "rows without a customer id were dropped"),
-                ("negative_rows", f"rows with a negative amount were handled by negative_amounts={policy.negative_amounts!r}"),
-                ("negative_transactions", f"transactions with a negative total were handled by negative_amounts={policy.negative_amounts!r}"),
-                ("days_not_purchases", "customer-days whose purchases were all returned (or that held only returns) are not purchases"),
-            ) if policy_counts.get(key)
-        ]
+        # the same sentence as rfm_summary and fit say it (one wording, counted with plural()); customers with a
+        # negative amount are counted per raw chunk, so over several chunks that count is left out, not overstated
+        counted = {**policy_counts, "policy": policy.negative_amounts}
+        if n_batches > 1:
+            counted.pop("negative_customers", None)
+        changed = _changes(counted)
         if changed:
-            warnings.warn("; ".join(changed), DataWarning, stacklevel=3)
+            warnings.warn(changed, DataWarning, stacklevel=3)
         if dropped:
             warnings.warn(
                 late_rows_message(dropped, _rfm._iso(end_day)),
