@@ -343,6 +343,9 @@ def _write_table(frame: pd.DataFrame, path: Path) -> None:
     kind = _table_format(path)
     table = frame.reset_index()
     table.columns = [str(c) for c in table.columns]
+    unit = frame.attrs.get("time_unit")
+    if unit and "time_unit" not in table.columns:  # durations in the table are in this unit: the file says so
+        table["time_unit"] = unit
     for column in table.columns:
         if isinstance(table[column].dtype, (pd.PeriodDtype, pd.CategoricalDtype)):
             table[column] = table[column].astype(str)

@@ -46,6 +46,11 @@ SCORE_COLUMNS = (
     "clv",
 )
 
+#: The column a written score file adds after :data:`SCORE_COLUMNS`: the model's time unit ("D", "W", "M") on every
+#: row, in CSV and Parquet alike (Parquet also has it in its schema metadata), so that a later step reading the
+#: file (``--input-kind rfm``, a merge with other scores) can check the unit of ``recency``, ``T`` and the horizon.
+TIME_UNIT_COLUMN = "time_unit"
+
 DEFAULT_CHUNK_ROWS = 2_000_000
 
 
@@ -89,12 +94,19 @@ def _all_integer_ids(ids) -> bool:
     return bool(ids.str.fullmatch(_INTEGER_ID).all())
 
 
-def _schema(frame: pd.DataFrame | None) -> pa.Schema:
+def _schema(frame: pd.DataFrame | None, unit: str | None = None) -> pa.Schema:
     integer = frame is not None and pd.api.types.is_integer_dtype(frame["customer_id"])
-    unit = (frame.attrs.get("time_unit") if frame is not None else None) or ""
+    unit = unit or (frame.attrs.get("time_unit") if frame is not None else None) or ""
     return pa.schema([("customer_id", pa.int64() if integer else pa.string()), ("frequency", pa.int64())]
-                     + [(c, pa.float64()) for c in SCORE_COLUMNS[2:]],
+                     + [(c, pa.float64()) for c in SCORE_COLUMNS[2:]]
+                     + ([(TIME_UNIT_COLUMN, pa.string())] if unit else []),
                      metadata={"time_unit": unit} if unit else None)
+
+
+def _with_time_unit(frame: pd.DataFrame, unit: str | None) -> pd.DataFrame:
+    """The scores as written: :data:`SCORE_COLUMNS`, then the time unit column when the unit is known."""
+    unit = unit or frame.attrs.get("time_unit")
+    return frame.assign(**{TIME_UNIT_COLUMN: unit}) if unit else frame
 
 
 def _stated_time_unit(path: Path, sep) -> str | None:
@@ -114,6 +126,8 @@ def _stated_time_unit(path: Path, sep) -> str | None:
         return None
     units = set(pd.read_csv(path, usecols=["time_unit"], sep=sep, engine="python" if sep is None else "c",
                             dtype=str)["time_unit"].dropna())
+    if not units:  # a header without rows states nothing
+        return None
     if len(units) != 1:
         raise DataError(f"the 'time_unit' column of {str(path)!r} must hold one unit; got {sorted(units)}")
     return units.pop()
@@ -170,11 +184,12 @@ def _atomic_folder(path: Path):
 class _PartsWriter:
     """Writes each scored chunk as its own Parquet file (``part-00000.parquet``, ...) in a folder."""
 
-    def __init__(self, folder: Path):
-        self.folder, self.rows, self.parts, self.schema = folder, 0, 0, None
+    def __init__(self, folder: Path, unit: str | None = None):
+        self.folder, self.rows, self.parts, self.schema, self.unit = folder, 0, 0, None, unit
 
     def write(self, frame: pd.DataFrame) -> None:
-        self.schema = self.schema or _schema(frame)
+        self.schema = self.schema or _schema(frame, self.unit)
+        frame = _with_time_unit(frame, self.unit)
         table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
         pq.write_table(table, self.folder / f"part-{self.parts:05d}.parquet")
         self.rows += len(frame)
@@ -187,13 +202,14 @@ class _PartsWriter:
 
 
 class _Writer:
-    """Appends scored chunks to one CSV or Parquet file with the fixed schema."""
+    """Appends scored chunks to one CSV or Parquet file with the fixed schema (and the time unit column)."""
 
-    def __init__(self, path: Path, kind: str):
-        self.path, self.kind, self._parquet, self.rows, self.schema = path, kind, None, 0, None
+    def __init__(self, path: Path, kind: str, unit: str | None = None):
+        self.path, self.kind, self._parquet, self.rows, self.schema, self.unit = path, kind, None, 0, None, unit
 
     def write(self, frame: pd.DataFrame) -> None:
-        self.schema = self.schema or _schema(frame)
+        self.schema = self.schema or _schema(frame, self.unit)
+        frame = _with_time_unit(frame, self.unit)
         if self.kind == "parquet":
             if self._parquet is None:
                 self._parquet = pq.ParquetWriter(str(self.path), self.schema)
@@ -205,10 +221,11 @@ class _Writer:
     def close(self) -> None:
         if self.kind == "parquet":
             if self._parquet is None:
-                self._parquet = pq.ParquetWriter(str(self.path), _schema(None))
+                self._parquet = pq.ParquetWriter(str(self.path), _schema(None, self.unit))
             self._parquet.close()
         elif self.rows == 0:
-            pd.DataFrame(columns=list(SCORE_COLUMNS)).to_csv(self.path, index=False)
+            names = list(SCORE_COLUMNS) + ([TIME_UNIT_COLUMN] if self.unit else [])
+            pd.DataFrame(columns=names).to_csv(self.path, index=False)
 
 
 def score_file(
@@ -247,7 +264,7 @@ def score_file(
     input_path : path
         CSV (``.csv``, ``.csv.gz``) or Parquet file, or a folder of Parquet parts.
     output_path : path
-        ``.csv`` or ``.parquet``; columns :data:`SCORE_COLUMNS`. With
+        ``.csv`` or ``.parquet``; columns :data:`SCORE_COLUMNS` and ``time_unit`` (the model's). With
         ``output_parts=True``, a folder (new or empty) that receives one Parquet
         file per chunk, ``part-00000.parquet`` onwards, readable as one dataset
         (``pandas.read_parquet(folder)``); it appears only once complete.
@@ -307,7 +324,8 @@ def score_file(
     settings = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin}
 
     with (_atomic_folder(output_path) if output_parts else _atomic_output(output_path)) as partial:
-        writer = _PartsWriter(partial) if output_parts else _Writer(partial, out_kind)
+        unit = getattr(model, "time_unit_", None)
+        writer = _PartsWriter(partial, unit) if output_parts else _Writer(partial, out_kind, unit)
         if input_kind == "rfm":
             _check_rfm_time_unit(input_path, model.time_unit_, time_unit, sep)
             columns = ("customer_id", "frequency", "recency", "T", "monetary_value")

@@ -170,6 +170,7 @@ def test_score_and_segments_count_in_good_english(cli_files, tmp_path, capsys):
     assert main(["segments", "--model", str(model), "--input", str(log_csv), "--output", str(tmp_path / "g.csv")]) == 0
     out = capsys.readouterr().out
     assert "2,357 customers;" in out and "high-value customers likely lost (column at_risk" in out
+    assert set(pd.read_csv(tmp_path / "g.csv")["time_unit"]) == {"W"}  # its durations are in the model's unit
 
 
 # ---------------------------------------------------------------- doubtful settings are said out loud
