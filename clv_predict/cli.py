@@ -249,7 +249,8 @@ def cmd_demo(args, out) -> int:
     from .report import write_diagnostics
 
     sections = [model_comparison_section(family, split, log)]
-    sections += _value_sections(model, log, margin=args.margin, discount_rate=args.discount_rate)
+    sections += _value_sections(model, log, margin=args.margin, discount_rate=args.discount_rate,
+                                **_report_settings(model, log))
     written = write_diagnostics(output_dir, model, log, source=f"CDNOW {'master' if args.full else 'sample'} (lifetimes)",
                                 sections=sections)
     print(f"Diagnostic plots written to {output_dir / 'plots'}; report written to {written['report']}", file=out)
@@ -302,7 +303,8 @@ def cmd_report(args, out) -> int:
         source=Path(args.input).name,
         customer_id=args.customer,
         sections=(_comparison_sections(model, log, args) if args.compare else []) + _value_sections(
-            model, log, observation_period_end=args.test_end, margin=args.margin, discount_rate=args.discount_rate,
+            model, log, margin=args.margin, discount_rate=args.discount_rate,
+            **_report_settings(model, log, train_period_end=args.train_end, test_period_end=args.test_end),
         ),
     )
     print(f"Report written to {path}", file=out)
@@ -323,6 +325,14 @@ def _comparison_sections(model, log, args) -> list:
     else:
         data = log.rfm(observation_period_end=train_end, **summary)
     return [model_comparison_section(fit_models(data), data, log.transactions(), train_period_end=train_end)]
+
+
+def _report_settings(model, log, **periods) -> dict:
+    """One as-of date and horizon for every section of the report (see report.forecast_settings)."""
+    from .clv import CLVModel
+    from .report import forecast_settings
+
+    return forecast_settings(model, log, **periods) if isinstance(model, CLVModel) else {}
 
 
 def _value_sections(model, transactions, **options) -> list:

@@ -463,6 +463,10 @@ class PurchaseModel(_ParametricModel):
     #: Name in the registry (``CLVModel(purchase_model=name)``, ``--model``) and label in tables and plots.
     name = ""
     label = ""
+    #: Set on a model under which a customer without repeat purchases has P(alive) = 1 by construction (BG/NBD:
+    #: dropout can happen only after a repeat purchase): the registry name of the family member that lets such
+    #: customers drop out too (MBG/NBD). Reports show that member's answer next to this model's. None otherwise.
+    one_time_buyers_alive_alternative: str | None = None
     #: RFM columns the likelihood needs (predictions need frequency, recency and T only).
     _fit_columns: tuple[str, ...] = ("frequency", "recency", "T")
     #: Where a column beyond frequency, recency and T comes from, for the error that says it is missing.
