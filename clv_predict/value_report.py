@@ -52,7 +52,12 @@ def customer_value_section(
     dpi: int = 100,
     **input_options,
 ) -> tuple[str, str]:
-    """Build the report section on customer value, as of ``observation_period_end`` (default: the log's last date).
+    """Build the report section on customer value, as of ``observation_period_end``.
+
+    By default the section is as of the end of the model's training period, where its forecasts start
+    (the date the diagnostics of :func:`clv_predict.report.build_report` use), when the log goes on
+    after it; otherwise as of the log's last date. The transactions after the as-of date are left out,
+    and the section's first line says so.
 
     Parameters
     ----------
@@ -78,10 +83,7 @@ def customer_value_section(
 
     analytics._check_model(model)
     horizon = _YEAR[model.time_unit_] if horizon is None else horizon
-    # as of the day the model's forecasts start from, as the diagnostics are: one date for the whole report
-    as_of_default = observation_period_end is None and model.observation_period_end_ is not None
-    if as_of_default:
-        observation_period_end = model.observation_period_end_
+    as_of_default = False
     columns = {"customer_id_col": customer_id_col, "datetime_col": datetime_col,
                "monetary_value_col": monetary_value_col}
     if not isinstance(transactions, TransactionLog):
@@ -89,6 +91,12 @@ def customer_value_section(
         columns = {name: given or default for (name, given), default in zip(columns.items(), defaults)}
     # the log is read and checked once, here, then shared by every table and figure of the section
     log = _as_log(transactions, stacklevel=2, **columns, **input_options)
+    trained_to = model.observation_period_end_
+    if observation_period_end is None and trained_to is not None and (
+        log.first_purchase <= pd.Timestamp(trained_to) < log.last_purchase
+    ):
+        # as of the day the model's forecasts start from, as the diagnostics are: one date for the whole report
+        observation_period_end, as_of_default = trained_to, True
     value = {"horizon": horizon, "discount_rate": discount_rate, "margin": margin,
              "observation_period_end": observation_period_end}
     esc = html.escape
@@ -161,8 +169,8 @@ def customer_value_section(
         "<h3>Value tiers</h3>", table_html(tiers.rename(columns=flag)),
         "<h3>RFM segments</h3>",
         ("<p class='note'>Segments named from the recency and frequency scores (the standard RFM names: "
-         "<b>At risk</b> is the segment of customers who bought often but not lately). The column "
-         f"<b>{esc(flag['at_risk'])}</b> counts the model-based flag of the section below.</p>"),
+         "“At risk” is the segment of customers who bought often but not lately). The column "
+         f"“{esc(flag['at_risk'])}” counts the model-based flag of the section below.</p>"),
         table_html(by_rfm.rename(columns=flag)),
     ]
     if alternative is not None:

@@ -82,7 +82,7 @@ def test_the_flag_and_the_rfm_segment_have_different_names(report_html):
     value = _text(_section(report_html.read_text(), "Customer value"))
     assert "high-value customers are likely lost" in value and "are at risk" not in value
     assert "Customers at risk" not in value
-    assert "At risk is the segment of customers who bought often but not lately" in value
+    assert "“At risk” is the segment of customers who bought often but not lately" in value
     assert "likely lost (high value)" in value  # the flag's count column, not a second "at risk"
 
 
