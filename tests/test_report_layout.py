@@ -216,3 +216,10 @@ def test_every_table_fits_the_page_at_a_laptop_width(report_html, tmp_path, widt
     for table in tables:
         assert table["width"] <= table["room"] + 1 and not table["scrolls"], table
         assert not table["wrapped"], table  # row labels (cohorts, segment names) on one line
+
+
+def test_the_model_comparison_section_states_its_period(cdnow_split):
+    from clv_predict.comparison import fit_models, model_comparison_section
+
+    _, body = model_comparison_section(fit_models(cdnow_split, ["bg_nbd", "mbg_nbd"]), cdnow_split, dpi=30)
+    assert "<p class='meta'>Fitted on the transactions up to 1997-09-30; holdout to 1998-06-30 (39 weeks).</p>" in body
