@@ -100,7 +100,7 @@ def _needs_regularity(names) -> bool:
 
 def _print_summary(model, out) -> None:
     print(
-        f"Fitted on {model.n_customers_:,} customers ({model.n_repeat_customers_:,} repeat), "
+        f"Fitted on {plural(model.n_customers_, 'customer')} ({model.n_repeat_customers_:,} repeat), "
         f"time unit {model.time_unit_!r}, observation end {model.observation_period_end_}",
         file=out,
     )

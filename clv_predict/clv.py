@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 
-from ._validation import check_discount_rate, check_horizon, check_margin
+from ._validation import check_discount_rate, check_horizon, check_margin, plural
 from .exceptions import DataError, NotFittedError
 from .models import GammaGammaModel, PurchaseModel, purchase_model
 
@@ -197,13 +197,13 @@ class CLVModel:
                 f"spend_penalizer_coef={self.spend_penalizer_coef!r})"
             )
         params = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
-        return f"<CLVModel: {params}; time unit {self.time_unit_!r}; {self.n_customers_:,} customers>"
+        return f"<CLVModel: {params}; time unit {self.time_unit_!r}; {plural(self.n_customers_, 'customer')}>"
 
     def _repr_html_(self) -> str:
         if not hasattr(self, "purchase_model_"):
             return "<p>CLVModel (not fitted)</p>"
         caption = (
-            f"CLVModel ({self.purchase_model_.label} + Gamma-Gamma): {self.n_customers_:,} customers ({self.n_repeat_customers_:,} repeat), "
+            f"CLVModel ({self.purchase_model_.label} + Gamma-Gamma): {plural(self.n_customers_, 'customer')} ({self.n_repeat_customers_:,} repeat), "
             f"time unit {self.time_unit_!r}, observation end {self.observation_period_end_}"
         )
         return self.summary().to_html(float_format=lambda v: f"{v:.4f}").replace(

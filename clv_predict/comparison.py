@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ._validation import check_rfm
+from ._validation import check_rfm, plural
 from .evaluation import FREQUENCY_BINS, frequency_bin_labels
 from .exceptions import DataError, DataWarning
 from .models import PURCHASE_MODELS, PurchaseModel, purchase_model
@@ -234,7 +234,7 @@ def model_comparison_section(
         *([f"<p class='meta'>{_html.escape(f'Fitted on the transactions up to {as_of}{holdout}.')}</p>"]
           if as_of else []),
         "<p>" + _html.escape(
-            f"The purchase models of the family fitted on the same {table.attrs['n_customers']:,} customers "
+            f"The purchase models of the family fitted on the same {plural(table.attrs['n_customers'], 'customer')} "
             f"(time unit {table.attrs['time_unit']!r}). A lower BIC fits better for its number of parameters; here BIC prefers "
             f"{table.loc[best, 'model']}. The log-likelihoods are densities of the same purchase times, so "
             "they compare across models."

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._validation import TIME_UNIT_DAYS, to_timestamp
+from ._validation import TIME_UNIT_DAYS, plural, to_timestamp
 from .clv import CLVModel
 from .evaluation import evaluate, table_html
 from ._files import atomic_output
@@ -163,7 +163,8 @@ def render_plots(
     if is_clv:
         defined = clv[np.isfinite(clv) & (clv >= 0)]
         left_out = len(clv) - len(defined)
-        note = (f" {left_out:,} customers whose predicted CLV is undefined or negative are left out "
+        note = (f" {plural(left_out, 'customer')} whose predicted CLV is undefined or negative "
+                f"{'is' if left_out == 1 else 'are'} left out "
                 "(see the warnings about the fit above)." if left_out else "")
         specs.append(
             ("spend_distribution", "Gamma-Gamma fit",
@@ -401,7 +402,7 @@ def _document(model, split, result, plots, *, title, source, sections) -> str:
         f"Model: {type(model).__name__}, time unit {unit_name}",
         period,
         forecasts,
-        f"{len(split):,} customers",
+        plural(len(split), "customer"),
         f"clv_predict {__version__}",
     ]
     columns = split.attrs.get("columns")

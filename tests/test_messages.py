@@ -248,3 +248,13 @@ def test_segments_errors_name_the_at_risk_flags(cli_files, tmp_path, capsys):
     err = _error(["segments", "--model", str(model), "--input", str(log_csv), "--at-risk-quantile", "2",
                   "--output", str(tmp_path / "s.csv")], capsys)
     assert "--at-risk-quantile must be between 0 and 1" in err, err
+
+
+def test_model_summaries_count_one_customer_in_the_singular(small_fit):
+    import copy
+
+    model = copy.deepcopy(small_fit)
+    model.n_customers_ = model.purchase_model_.n_customers_ = 1
+    assert repr(model).endswith("; 1 customer>") and "1 customers" not in str(model.__str__())
+    assert repr(model.purchase_model_).endswith("on 1 customer>")
+    assert "1 customers" not in model.purchase_model_.__str__()

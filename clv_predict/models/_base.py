@@ -28,6 +28,7 @@ from .._validation import (
     check_rfm,
     check_time_unit,
     numeric_column,
+    plural,
 )
 from ..exceptions import ConvergenceWarning, DataError, ModelWarning, NotFittedError
 
@@ -348,13 +349,13 @@ class _ParametricModel:
         if not hasattr(self, "params_"):
             return f"{name}(penalizer_coef={self.penalizer_coef!r}, engine={self.engine!r})"
         params = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
-        return f"<{name}: {params}; log-likelihood {self.log_likelihood_:.2f} on {self.n_customers_:,} customers>"
+        return f"<{name}: {params}; log-likelihood {self.log_likelihood_:.2f} on {plural(self.n_customers_, 'customer')}>"
 
     def _repr_html_(self) -> str:
         if not hasattr(self, "params_"):
             return f"<p>{type(self).__name__} (not fitted)</p>"
         caption = (
-            f"{type(self).__name__}: {self.n_customers_:,} customers, log-likelihood {self.log_likelihood_:.2f}, "
+            f"{type(self).__name__}: {plural(self.n_customers_, 'customer')}, log-likelihood {self.log_likelihood_:.2f}, "
             f"time unit {getattr(self, 'time_unit_', None) or 'n/a'}"
         )
         return self.summary().to_html(float_format=lambda v: f"{v:.4f}").replace(
