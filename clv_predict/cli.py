@@ -250,7 +250,7 @@ def cmd_demo(args, out) -> int:
 
     sections = [model_comparison_section(family, split, log)]
     sections += _value_sections(model, log, margin=args.margin, discount_rate=args.discount_rate,
-                                **_report_settings(model, log))
+                                **_report_settings(model, log, test_period_end=log["date"].max()))
     written = write_diagnostics(output_dir, model, log, source=f"CDNOW {'master' if args.full else 'sample'} (lifetimes)",
                                 sections=sections)
     print(f"Diagnostic plots written to {output_dir / 'plots'}; report written to {written['report']}", file=out)
@@ -691,11 +691,25 @@ def _run(args) -> int:
         print(f"clv-predict: error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
+        _remove_own_partials(args)
         print("clv-predict: interrupted", file=sys.stderr)
         return 130
     except _Terminated:
+        _remove_own_partials(args)
         print("clv-predict: terminated", file=sys.stderr)
         return 128 + 15
+
+
+def _remove_own_partials(args) -> None:
+    """After an interruption, no temporary file of this process is left beside any output (see _files)."""
+    from ._files import remove_own_partials
+
+    for name in ("output", "model_path"):
+        if getattr(args, name, None):
+            remove_own_partials(getattr(args, name))
+    if getattr(args, "output_dir", None):  # demo: the report, the forecasts and the plots
+        for folder in (Path(args.output_dir), Path(args.output_dir) / "plots"):
+            remove_own_partials(folder, every_output_in_folder=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

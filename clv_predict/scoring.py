@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from . import io as _io
 from . import rfm as _rfm
-from ._files import _temporary_prefix, atomic_output, remove_stale_partials
+from ._files import _signals_held, _temporary_prefix, atomic_output, remove_stale_partials
 from ._validation import check_end_after_last_purchase, check_rfm, to_timestamp
 from .exceptions import DataError, DataWarning
 from .transactions import _changes, late_rows_message
@@ -168,8 +168,10 @@ def _atomic_folder(path: Path):
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise DataError(f"cannot write Parquet parts to {str(path)!r}: it exists and is not an empty folder")
     remove_stale_partials(path)
-    temporary = Path(tempfile.mkdtemp(prefix=_temporary_prefix(path), suffix=".partial", dir=parent))
+    temporary = None
     try:
+        with _signals_held():  # as atomic_output: a signal now is handled once the folder's name is known
+            temporary = Path(tempfile.mkdtemp(prefix=_temporary_prefix(path), suffix=".partial", dir=parent))
         yield temporary
         if path.exists():
             path.rmdir()
@@ -177,7 +179,8 @@ def _atomic_folder(path: Path):
     except BaseException:
         import shutil
 
-        shutil.rmtree(temporary, ignore_errors=True)
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
         raise
 
 
