@@ -26,7 +26,12 @@ import pyarrow.parquet as pq
 
 from . import io as _io
 from . import rfm as _rfm
-from ._files import _signals_held, _temporary_prefix, atomic_output, remove_stale_partials
+from ._files import (
+    _signals_held,
+    _temporary_prefix,
+    atomic_output,
+    remove_stale_partials,
+)
 from ._validation import check_end_after_last_purchase, check_rfm, to_timestamp
 from .exceptions import DataError, DataWarning
 from .transactions import _changes, late_rows_message
