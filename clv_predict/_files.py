@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import tempfile
+import threading
 from pathlib import Path
 
 from .exceptions import DataError
@@ -40,6 +42,50 @@ def _process_is_gone(pid: int) -> bool:
     except (PermissionError, OverflowError):
         return False
     return False
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Hold SIGTERM and SIGINT (where the platform can) while a temporary file is created and named.
+
+    Python runs a signal's handler between two steps of the program: one that raises (SIGTERM under the
+    command line, Ctrl-C) right after ``mkstemp`` made the file but before its name was bound would leave the
+    file behind. Held, the signal is delivered when the block ends, inside the writer's cleanup.
+    """
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def remove_own_partials(path, *, every_output_in_folder: bool = False) -> list[Path]:
+    """Remove the temporary files (or folders) of ``path`` that this process made (any suffix of this module).
+
+    With ``every_output_in_folder``, ``path`` is a folder and those of every output in it are removed.
+    The command line calls it when a SIGTERM or Ctrl-C ends a command: a signal can land in the instant
+    between a writer's creation of its temporary file and the start of the block that would remove it.
+    """
+    import shutil
+
+    path = Path(path)
+    folder = path if every_output_in_folder else (path.parent if str(path.parent) else Path("."))
+    name = r"\.[^/]+\." if every_output_in_folder else re.escape(f".{path.name}.")
+    pattern = re.compile(name + re.escape(f"{os.getpid()}.") + r"[A-Za-z0-9_]+\.(partial|tmp)$")
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in folder.iterdir():
+            if pattern.match(entry.name):
+                with contextlib.suppress(OSError):
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry)
+                    else:
+                        entry.unlink()
+                    removed.append(entry)
+    return removed
 
 
 def remove_stale_partials(path, *, suffix: str = ".partial") -> list[Path]:
@@ -83,15 +129,18 @@ def atomic_output(path, *, suffix: str = ".partial", error: type[Exception] = Da
     if not folder.is_dir():
         raise error(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
     remove_stale_partials(path, suffix=suffix)
-    handle, temporary = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=suffix, dir=folder)
+    temporary = None
     try:
-        os.fchmod(handle, _normal_permissions())
-        os.close(handle)
+        with _signals_held():  # a SIGTERM or Ctrl-C arriving now is handled once the name is known
+            handle, temporary = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=suffix, dir=folder)
+            os.fchmod(handle, _normal_permissions())
+            os.close(handle)
         yield Path(temporary)
         with open(temporary, "rb+") as stream:
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
         raise

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._validation import plural
 from .exceptions import ClvError, ClvWarning
 from .models import CONTRACT_MODELS, OPPORTUNITY_MODELS, PURCHASE_MODELS
 
@@ -154,7 +155,7 @@ def _needs_regularity(names) -> bool:
 
 def _print_summary(model, out) -> None:
     print(
-        f"Fitted on {model.n_customers_:,} customers ({model.n_repeat_customers_:,} repeat), "
+        f"Fitted on {plural(model.n_customers_, 'customer')} ({model.n_repeat_customers_:,} repeat), "
         f"{_unit_text(model)}, observation end {model.observation_period_end_}",
         file=out,
     )
@@ -170,7 +171,6 @@ def _print_summary(model, out) -> None:
 def _clv_model(args):
     """The unfitted CLVModel of ``fit``'s flags, with its covariates."""
     from . import CLVModel
-
     from .exceptions import DataError
 
     reference = {}
@@ -299,7 +299,8 @@ def cmd_score(args, out) -> int:
     finally:
         progress.finish()
     as_of = f" as of {result['observation_period_end']}" if result["observation_period_end"] else ""
-    print(f"Scored {result['customers']:,} customers{as_of} in {result['chunks']} chunk(s); wrote {result['output']}", file=out)
+    print(f"Scored {plural(result['customers'], 'customer')}{as_of} in {plural(result['chunks'], 'chunk')}; "
+          f"wrote {result['output']}", file=out)
     return 0
 
 
@@ -391,7 +392,8 @@ def cmd_demo(args, out) -> int:
     from .report import write_diagnostics
 
     sections = [model_comparison_section(family, split, log)]
-    sections += _value_sections(model, log, margin=args.margin, discount_rate=args.discount_rate)
+    sections += _value_sections(model, log, margin=args.margin, discount_rate=args.discount_rate,
+                                **_report_settings(model, log, test_period_end=log["date"].max()))
     written = write_diagnostics(output_dir, model, log, source=f"CDNOW {'master' if args.full else 'sample'} (lifetimes)",
                                 sections=sections)
     print(f"Diagnostic plots written to {output_dir / 'plots'}; report written to {written['report']}", file=out)
@@ -468,8 +470,10 @@ def cmd_report(args, out) -> int:
             with progress.step("fitting every purchase model"):
                 sections += _comparison_sections(model, log, args)
         with progress.step("scoring"):
-            sections += _value_sections(model, log, observation_period_end=args.test_end, margin=args.margin,
-                                        discount_rate=args.discount_rate)
+            sections += _value_sections(
+                model, log, margin=args.margin, discount_rate=args.discount_rate,
+                **_report_settings(model, log, train_period_end=args.train_end, test_period_end=args.test_end),
+            )
         with progress.step("evaluating, plotting and writing"):
             path = write_report(
                 args.output,
@@ -531,7 +535,7 @@ def _fit_contracts(args, out) -> int:
     summary = _contract_summary(args, args.input, args.period or "M", args.observation_end)
     model = ShiftedBetaGeoModel(penalizer_coef=args.penalizer).fit(summary)
     model.save(args.output)
-    print(f"Fitted on {model.n_customers_:,} customers ({model.n_repeat_customers_:,} churned), contract period "
+    print(f"Fitted on {plural(model.n_customers_, 'customer')} ({model.n_repeat_customers_:,} churned), contract period "
           f"{model.period_!r}, observation end {model.observation_period_end_}", file=out)
     print(model.summary().to_string(float_format=lambda v: f"{v:.4f}"), file=out)
     from .contracts import fit_segments, lifetime_table
@@ -556,7 +560,7 @@ def _score_contracts(model, args, out) -> int:
     summary = _contract_summary(args, args.input, model.period_ or "M", args.observation_end)
     scores = score_contracts(model, summary, discount_rate=args.discount_rate, margin=args.margin * args.price)
     _write_table(scores, Path(args.output))
-    print(f"Scored {len(scores):,} customers ({int((~scores['churned']).sum()):,} active); residual value "
+    print(f"Scored {plural(len(scores), 'customer')} ({int((~scores['churned']).sum()):,} active); residual value "
           f"{scores['clv'].sum():,.2f}; wrote {args.output}", file=out)
     return 0
 
@@ -588,6 +592,14 @@ def _comparison_sections(model, log, args) -> list:
     return [model_comparison_section(fit_models(data), data, log.transactions(), train_period_end=train_end)]
 
 
+def _report_settings(model, log, **periods) -> dict:
+    """One as-of date and horizon for every section of the report (see report.forecast_settings)."""
+    from .clv import CLVModel
+    from .report import forecast_settings
+
+    return forecast_settings(model, log, **periods) if isinstance(model, CLVModel) else {}
+
+
 def _value_sections(model, transactions, **options) -> list:
     """The report's customer-value section, for a model that forecasts value (a CLVModel)."""
     from .clv import CLVModel
@@ -606,6 +618,9 @@ def _write_table(frame: pd.DataFrame, path: Path) -> None:
     kind = _table_format(path)
     table = frame.reset_index()
     table.columns = [str(c) for c in table.columns]
+    unit = frame.attrs.get("time_unit")
+    if unit and "time_unit" not in table.columns:  # durations in the table are in this unit: the file says so
+        table["time_unit"] = unit
     for column in table.columns:
         if isinstance(table[column].dtype, (pd.PeriodDtype, pd.CategoricalDtype)):
             table[column] = table[column].astype(str)
@@ -700,7 +715,7 @@ def _segments_table(args, model, log):
         table = analytics.acquisition_budget(log, model, target_ratio=args.target_ratio, **settings)
         overall = table.loc[("overall", "all customers"), "max_acquisition_cost"]
         message = (f"Affordable acquisition cost at CLV/CAC {args.target_ratio:g}: {overall:,.2f} per customer "
-                   f"overall; {len(table) - 1} groups by cohort, value tier and RFM segment")
+                   f"overall; {plural(len(table) - 1, 'group')} by cohort, value tier and RFM segment")
     else:
         segments = analytics.customer_segments(
             log, model, at_risk_value_quantile=args.at_risk_quantile, at_risk_p_alive=args.at_risk_p_alive,
@@ -708,9 +723,12 @@ def _segments_table(args, model, log):
         )
         tiers = analytics.segment_summary(segments)
         top = tiers.iloc[0]
-        message = (f"{len(segments):,} customers; the {tiers.index[0]} tier ({top['share_of_customers']:.0%} of "
-                   f"customers) holds {top['share_of_predicted_value']:.0%} of predicted value; "
-                   f"{int(segments['at_risk'].sum()):,} customers at risk")
+        lost = int(segments["at_risk"].sum())
+        message = (f"{plural(len(segments), 'customer')}; the {tiers.index[0]} tier ({top['share_of_customers']:.0%} "
+                   f"of customers) holds {top['share_of_predicted_value']:.0%} of predicted value; "
+                   f"{plural(lost, 'high-value customer')} likely lost (column at_risk: revenue of at least "
+                   f"{segments.attrs['at_risk_value_threshold']:,.2f}, P(alive) below "
+                   f"{segments.attrs['at_risk_p_alive']:g})")
         table = segments if args.table == "customers" else analytics.segment_summary(segments, by=args.by)
     return table, message
 
@@ -996,11 +1014,25 @@ def _run(args) -> int:
         print(f"clv-predict: error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
+        _remove_own_partials(args)
         print("clv-predict: interrupted", file=sys.stderr)
         return 130
     except _Terminated:
+        _remove_own_partials(args)
         print("clv-predict: terminated", file=sys.stderr)
         return 128 + 15
+
+
+def _remove_own_partials(args) -> None:
+    """After an interruption, no temporary file of this process is left beside any output (see _files)."""
+    from ._files import remove_own_partials
+
+    for name in ("output", "model_path"):
+        if getattr(args, name, None):
+            remove_own_partials(getattr(args, name))
+    if getattr(args, "output_dir", None):  # demo: the report, the forecasts and the plots
+        for folder in (Path(args.output_dir), Path(args.output_dir) / "plots"):
+            remove_own_partials(folder, every_output_in_folder=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from ._validation import check_discount_rate, check_horizon, check_margin
+from ._validation import check_discount_rate, check_horizon, check_margin, plural
 from .exceptions import DataError, NotFittedError
 from .models import GammaGammaModel, PurchaseModel, is_purchase_model, purchase_model
 
@@ -153,7 +153,7 @@ class CLVModel:
             covariate_penalizer=self.covariate_penalizer, covariate_reference=reference, unseen=self.unseen,
         )
 
-    def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None) -> "CLVModel":
+    def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None) -> CLVModel:
         """Fit the purchase model on every customer and Gamma-Gamma on the repeat customers of ``rfm``."""
         purchases = self._new_purchase_model()
         spend = self._new_spend_model()
@@ -436,7 +436,7 @@ class CLVModel:
                 f"spend_penalizer_coef={self.spend_penalizer_coef!r})"
             )
         params = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
-        return f"<CLVModel: {params}; {self._unit_text()}; {self.n_customers_:,} customers>"
+        return f"<CLVModel: {params}; {self._unit_text()}; {plural(self.n_customers_, 'customer')}>"
 
     def _unit_text(self) -> str:
         """What the horizons count: a time unit, or (BG/BB) the period of one opportunity."""
@@ -449,7 +449,7 @@ class CLVModel:
         if not hasattr(self, "purchase_model_"):
             return "<p>CLVModel (not fitted)</p>"
         caption = (
-            f"CLVModel ({self.purchase_model_.label} + Gamma-Gamma): {self.n_customers_:,} customers ({self.n_repeat_customers_:,} repeat), "
+            f"CLVModel ({self.purchase_model_.label} + Gamma-Gamma): {plural(self.n_customers_, 'customer')} ({self.n_repeat_customers_:,} repeat), "
             f"{self._unit_text()}, observation end {self.observation_period_end_}"
         )
         return self.summary().to_html(float_format=lambda v: f"{v:.4f}").replace(

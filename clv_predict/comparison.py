@@ -31,15 +31,18 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from ._validation import check_rfm
+from ._validation import check_rfm, plural
 from .evaluation import FREQUENCY_BINS, frequency_bin_labels
 from .exceptions import DataError, DataWarning
 from .models import (
     OPPORTUNITY_MODELS,
     PURCHASE_MODELS,
+    PurchaseModel,
     is_purchase_model,
     purchase_model,
 )
+
+_UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months"}
 
 __all__ = ["compare_models", "fit_models", "likelihood_ratio_test"]
 
@@ -334,9 +337,15 @@ def model_comparison_section(
         f"{model.label} (k = {int(model.params_['k'])})" if "k" in model.params_ else model.label
         for model in models.values()
     ]
+    as_of = split.attrs.get("observation_period_end")
+    holdout = (f"; holdout to {split.attrs['test_period_end']} ({float(split['test_T'].iloc[0]):.4g} "
+               f"{_UNIT_NAMES.get(table.attrs['time_unit'], 'time units')})"
+               if "test_T" in split.columns and split.attrs.get("test_period_end") and len(split) else "")
     parts = [
+        *([f"<p class='meta'>{_html.escape(f'Fitted on the transactions up to {as_of}{holdout}.')}</p>"]
+          if as_of else []),
         "<p>" + _html.escape(
-            f"The purchase models of the family fitted on the same {table.attrs['n_customers']:,} customers "
+            f"The purchase models of the family fitted on the same {plural(table.attrs['n_customers'], 'customer')} "
             f"(time unit {table.attrs['time_unit']!r}). A lower BIC fits better for its number of parameters; here BIC prefers "
             f"{table.loc[best, 'model']}. The log-likelihoods are densities of the same purchase times, so "
             "they compare across models."

@@ -51,9 +51,9 @@ def check_opportunity_summary(summary: pd.DataFrame, *, what: str = "summary") -
         if (values < 0).any() or (np.floor(values) != values).any():
             problems.append(f"{name!r} must hold whole numbers >= 0 (counts of opportunities)")
     if (x > t_x).any():
-        problems.append(f"'frequency' exceeds 'recency' for {int((x > t_x).sum())} customers")
+        problems.append(f"'frequency' exceeds 'recency' for {plural((x > t_x).sum(), 'customer')}")
     if (t_x > n).any():
-        problems.append(f"'recency' exceeds 'T' for {int((t_x > n).sum())} customers")
+        problems.append(f"'recency' exceeds 'T' for {plural((t_x > n).sum(), 'customer')}")
     if ((x == 0) & (t_x != 0)).any():
         problems.append("customers with 'frequency' 0 must have 'recency' 0")
     if problems:

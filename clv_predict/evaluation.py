@@ -27,6 +27,7 @@ discounting), compared with the revenue each customer really brought in the hold
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -240,9 +241,115 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
+#: Values smaller than this are shown as "<0.0001" (or the column's precision), never in e-notation.
+_SMALLEST_SHOWN = 1e-4
+
+
+def column_formatter(values, name=""):
+    """How a report table shows one column: the same number of decimals on every row, never e-notation.
+
+    * integers (and floats that all are whole numbers): thousands separators, no decimals;
+    * columns named ``share_*`` holding fractions: percentages with one decimal;
+    * other numbers: enough decimals that the column's smallest value (from 0.0001 on) keeps about four
+      significant digits, at most four; two at most when the column reaches 100, none from 1,000 on;
+      a non-zero value too small for those decimals reads ``<0.01`` (or ``>-0.01``), not ``0.00``;
+      a column whose values span more than four orders of magnitude (unlike quantities, one per row)
+      gives each value about four significant digits instead;
+    * missing values read ``n/a``; text and flags are shown as they are (returns None).
+
+    >>> f = column_formatter(pd.Series([2.035e-18, 0.01989, 0.3535]))
+    >>> [f(v) for v in (2.035e-18, 0.01989, 0.3535)]
+    ['<0.0001', '0.0199', '0.3535']
+    >>> f = column_formatter(pd.Series([7.372e-15, 20.29, 172.5]))
+    >>> [f(v) for v in (7.372e-15, 20.29, 172.5)]
+    ['<0.01', '20.29', '172.50']
+    >>> column_formatter(pd.Series([1411, 439]))(1411), column_formatter(pd.Series([0.05, 0.4]), "share_x")(0.05)
+    ('1,411', '5.0%')
+    >>> f = column_formatter(pd.Series([2357.0, 0.03961, 36.45]))  # unlike quantities: each its own digits
+    >>> [f(v) for v in (2357.0, 0.03961, 36.45)]
+    ['2,357', '0.0396', '36.45']
+    """
+    series = pd.Series(values)
+    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+        return None
+    numbers = series.to_numpy(dtype=float, na_value=np.nan)
+    finite = numbers[np.isfinite(numbers)]
+    magnitudes = np.abs(finite)
+
+    def shown(text_of):
+        def formatted(value):
+            if value is None or pd.isna(value):
+                return "n/a"
+            value = float(value)
+            return text_of(value) if np.isfinite(value) else ("n/a" if np.isnan(value) else f"{value}")
+        return formatted
+
+    if pd.api.types.is_integer_dtype(series) or (finite.size and np.all(finite == np.round(finite))
+                                                 and np.all(magnitudes < 1e15)):
+        return shown(lambda v: f"{v:,.0f}")
+    if str(name).startswith("share_") and finite.size and finite.min() >= 0 and finite.max() <= 1 + 1e-9:
+        return shown(lambda v: "<0.1%" if 0 < v < 0.0005 else f"{v:.1%}")
+    usual = magnitudes[magnitudes >= _SMALLEST_SHOWN]
+    if usual.size and usual.max() / usual.min() > 1e4:
+        # a column of unlike quantities (a table of metrics in rows): each value to four significant digits
+        return shown(_significant)
+    decimals = int(np.clip(3 - np.floor(np.log10(usual.min())), 0, 4)) if usual.size else 4
+    largest = magnitudes.max() if magnitudes.size else 0.0
+    if largest >= 1000:
+        decimals = 0
+    elif largest >= 100:
+        decimals = min(decimals, 2)
+    step = 10.0 ** -decimals
+
+    def text(v):
+        if 0 < abs(v) < step / 2:
+            return f"{'<' if v > 0 else '>-'}{step:.{decimals}f}"
+        return f"{v:,.{decimals}f}"
+
+    return shown(text)
+
+
+def _significant(value: float) -> str:
+    """About four significant digits, thousands separators, never e-notation (tiny values read <0.0001)."""
+    if value == 0 or abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) < _SMALLEST_SHOWN / 2:
+        return "<0.0001" if value > 0 else ">-0.0001"
+    decimals = int(np.clip(3 - np.floor(np.log10(abs(value))), 0, 4))
+    return f"{value:,.{decimals}f}"
+
+
+def _label(name):
+    """A column or index name as a header reads best: words separated by spaces, so that it may wrap.
+
+    >>> _label("share_of_customers"), _label("mean_p_alive")
+    ('share of customers', 'mean P(alive)')
+    """
+    if not isinstance(name, str):
+        return name
+    return re.sub(r"(^|_)p_alive(?=_|$)", r"\1P(alive)", name).replace("_", " ")
+
+
 def table_html(table: pd.DataFrame) -> str:
-    """A DataFrame as an HTML table, numbers to four significant digits, every text escaped."""
-    return table.to_html(float_format=_number, escape=True, na_rep="n/a", border=0, classes="clv-table")
+    """A DataFrame as an HTML table that fits a laptop screen, every text escaped.
+
+    Each numeric column has one format (:func:`column_formatter`: the same decimals on every row,
+    thousands separators, percentages for ``share_*`` columns, no e-notation). Header words are
+    separated by spaces (``share_of_customers`` reads "share of customers") so that headers wrap while
+    cells and row labels do not; the table sits in a ``div.table-wrap``.
+    """
+    formatters = [column_formatter(table.iloc[:, i], table.columns[i]) for i in range(table.shape[1])]
+    shown = table.rename(columns=_label)
+    shown.index = shown.index.set_names([_label(n) for n in shown.index.names])
+    if isinstance(shown.columns, pd.MultiIndex):
+        shown.columns = shown.columns.set_names([_label(n) for n in shown.columns.names])
+    else:
+        shown.columns.name = _label(shown.columns.name)
+    body = shown.to_html(formatters=[f or (lambda v: "n/a" if v is None or (not isinstance(v, str) and pd.isna(v))
+                                           else str(v)) for f in formatters],
+                         escape=True, na_rep="n/a", border=0, classes="clv-table")
+    body = body.replace(' style="text-align: right;"', "")
+    return f"<div class='table-wrap'>{body}</div>"
 
 
 def evaluate(model, split, *, train_period_end=None, test_period_end=None) -> HoldoutEvaluation:

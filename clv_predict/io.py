@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import re
 import warnings
 import zlib
 from pathlib import Path
@@ -169,7 +170,7 @@ def _csv_batches(path: Path, columns, rows: int, string_columns, sep, decimal):
             skipinitialspace=True, low_memory=False, index_col=False,
         )
         rows_read = 0
-        for chunk in _chunks(reader, where):
+        for chunk in _chunks(reader, where, lambda: _first_long_line(path, sep, len(header.columns))):
             chunk.columns = [str(name).strip() for name in chunk.columns]
             if rows_read == 0:
                 check_columns(chunk, columns, what=where)
@@ -187,13 +188,24 @@ def _csv_batches(path: Path, columns, rows: int, string_columns, sep, decimal):
         raise DataError(f"input file {str(path)!r} is not UTF-8 text") from None
     except _CSV_ERRORS as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
+        # pandas' tokenizer: "Error tokenizing data. C error: Expected 3 fields in line 5, saw 4"
+        long_row = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+        if long_row:
+            # pandas counts records, not the file's lines (a quoted field may span lines): find the line
+            expected, line, seen = (int(g) for g in long_row.groups())
+            line, seen, expected = _first_long_line(path, sep, expected) or (line, seen, expected)
+            message = f"line {line:,} has {seen} fields, the header {expected}"
         raise DataError(f"{where} is not valid CSV: {message}") from None
     except OSError as exc:
         raise DataError(f"input file {str(path)!r} cannot be read: {exc}") from None
 
 
-def _chunks(reader, where: str):
-    """The reader's chunks; a row with more fields than the header is an error, not a silent shift."""
+def _chunks(reader, where: str, find_line=None):
+    """The reader's chunks; a row with more fields than the header is an error, not a silent shift.
+
+    pandas says only that some row is too long; ``find_line()`` looks for the first one (a
+    second read of the file, on this error path only) so that the message names its line.
+    """
     iterator = iter(reader)
     while True:
         with warnings.catch_warnings(record=True) as caught:
@@ -201,10 +213,33 @@ def _chunks(reader, where: str):
             chunk = next(iterator, None)
         for warning in caught:
             if issubclass(warning.category, pd.errors.ParserWarning):
-                raise DataError(f"{where} is not valid CSV: some rows have more fields than the header")
+                found = find_line() if find_line is not None else None
+                at = f"line {found[0]:,} has {found[1]} fields, the header {found[2]}" if found else \
+                    "some rows have more fields than the header"
+                raise DataError(f"{where} is not valid CSV: {at}")
         if chunk is None:
             return
         yield chunk
+
+
+def _first_long_line(path: Path, sep: str, n_fields: int):
+    """``(line, fields, n_fields)`` of the first record with more than ``n_fields`` fields, or None.
+
+    The line is the file's own (1 is the header), counted as an editor does, also when quoted
+    fields span lines.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, delimiter=sep, skipinitialspace=True)
+            start = 1
+            for record in reader:
+                if len(record) > n_fields:
+                    return start, len(record), n_fields
+                start = reader.line_num + 1
+    except (OSError, UnicodeDecodeError, csv.Error, EOFError, zlib.error):
+        return None
+    return None
 
 
 def _parquet_batches(path: Path, columns, rows: int, string_columns):

@@ -23,25 +23,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._validation import to_timestamp
+from ._files import atomic_output
+from ._validation import TIME_UNIT_DAYS, plural, to_timestamp
 from .clv import CLVModel
 from .evaluation import evaluate, table_html
-from ._files import atomic_output
 from .exceptions import DataError, ModelWarning
 from .models import PurchaseModel
 from .rfm import _merge_days, _policy, _read_log, rfm_summary, rfm_train_test_split
 from .transactions import TransactionLog
 
-__all__ = ["build_report", "write_report", "write_diagnostics", "render_plots", "figure_html", "table_html"]
+__all__ = ["build_report", "figure_html", "forecast_settings", "render_plots", "table_html", "write_diagnostics",
+           "write_report"]
 
 _STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1100px;
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1180px;
        color: #222; line-height: 1.45; padding: 0 1em; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }
-table { display: block; max-width: 100%; overflow-x: auto; }
-table.clv-table { border-collapse: collapse; margin: .5em 0 1.2em; font-size: .9em; }
-table.clv-table th, table.clv-table td { padding: .25em .7em; border-bottom: 1px solid #e3e3e3; text-align: right; }
-table.clv-table thead th { background: #f3f5f8; }
+.table-wrap { max-width: 100%; overflow-x: auto; }  /* a scroll bar only for a table no layout can fit */
+table.clv-table { border-collapse: collapse; margin: .5em 0 1.2em; font-size: .82em; font-variant-numeric: tabular-nums; }
+table.clv-table th, table.clv-table td { padding: .25em .45em; border-bottom: 1px solid #e3e3e3; text-align: right; }
+table.clv-table td, table.clv-table tbody th { white-space: nowrap; }  /* numbers and row labels on one line */
+table.clv-table thead th { background: #f3f5f8; vertical-align: bottom; min-width: 3em; }  /* headers wrap */
+.note { font-size: .9em; color: #444; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: .9em; color: #555; }
 .meta { color: #555; font-size: .9em; }
@@ -71,9 +74,14 @@ def _figure():
     return figure
 
 
+#: White space kept around a plot's drawn content, in inches: the image is cropped to its content plus this.
+PNG_PAD_INCHES = 0.08
+
+
 def _png(figure, dpi: int) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
+    # cropped to what is drawn: fixed figure margins would leave a tenth of every image empty
+    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", pad_inches=PNG_PAD_INCHES)
     return buffer.getvalue()
 
 
@@ -104,19 +112,20 @@ def render_plots(
     datetime_col: str = "date",
     customer_id=None,
     dpi: int = 100,
+    horizon: int | None = None,
 ) -> list[Plot]:
     """Draw every diagnostic plot of :mod:`clv_predict.plotting.diagnostics` and return them as PNG.
 
     ``split`` is the calibration/holdout split of ``transactions`` the model is judged on;
-    ``customer_id`` picks whose P(alive) history is drawn (default: the highest predicted CLV).
+    ``customer_id`` picks whose P(alive) history is drawn (default: the highest predicted CLV over
+    ``horizon``, by default the holdout's length, or a year without a holdout).
     """
     from .plotting import diagnostics as d
 
     is_clv = isinstance(model, CLVModel)
     has_holdout = "test_frequency" in split.columns
-    # the holdout's length, or a year when there is no holdout
-    horizon = (max(1, int(round(float(split["test_T"].iloc[0])))) if has_holdout
-               else {"D": 365, "W": 52, "M": 12}[model.time_unit_])
+    if horizon is None:
+        horizon = _default_horizon(model.time_unit_, float(split["test_T"].iloc[0]) if has_holdout else None)
     clv = model.predict(split, horizon=horizon)["clv"] if is_clv else None
     if customer_id is None:
         customer_id = _pick_customer(split, clv)
@@ -154,7 +163,8 @@ def render_plots(
     if is_clv:
         defined = clv[np.isfinite(clv) & (clv >= 0)]
         left_out = len(clv) - len(defined)
-        note = (f" {left_out:,} customers whose predicted CLV is undefined or negative are left out "
+        note = (f" {plural(left_out, 'customer')} whose predicted CLV is undefined or negative "
+                f"{'is' if left_out == 1 else 'are'} left out "
                 "(see the warnings about the fit above)." if left_out else "")
         specs.append(
             ("spend_distribution", "Gamma-Gamma fit",
@@ -181,6 +191,46 @@ def render_plots(
         draw(figure.add_subplot())
         plots.append(Plot(slug, title, caption, _png(figure, dpi)))
     return plots
+
+
+_YEAR = {"D": 365, "W": 52, "M": 12}
+_UNIT_NAMES = {"D": "days", "W": "weeks", "M": "months"}
+
+
+def _default_horizon(time_unit: str, holdout_length: float | None) -> int:
+    """The report's forecast horizon: the holdout's length (whole time units), or a year without a holdout."""
+    if holdout_length is None or holdout_length <= 0:
+        return _YEAR[time_unit]
+    return max(1, round(holdout_length))
+
+
+def forecast_settings(model, transactions, *, train_period_end=None, test_period_end=None, horizon=None) -> dict:
+    """The as-of date and horizon every section of a report on ``model`` uses by default.
+
+    The as-of date is the end of the model's training (``train_period_end``, default the model's
+    observation end): the diagnostics judge forecasts made then, and the customer-value section
+    (:func:`clv_predict.value_report.customer_value_section`) should speak of the same day. The
+    horizon is the holdout's length in the model's time unit (to ``test_period_end``, default the
+    last purchase of ``transactions``), or a year when the log ends by the training end.
+
+    Returns ``{"observation_period_end": "YYYY-MM-DD", "horizon": int}``, the keywords of
+    ``customer_value_section``.
+    """
+    model._check_fitted()
+    end = train_period_end if train_period_end is not None else model.observation_period_end_
+    if end is None:
+        raise DataError("the model does not know where its training period ended: give train_period_end")
+    end = to_timestamp(end, "train_period_end")
+    if horizon is None:
+        if test_period_end is not None:
+            last = to_timestamp(test_period_end, "test_period_end")
+        elif isinstance(transactions, TransactionLog):
+            last = transactions.last_purchase
+        else:
+            last = None
+        length = None if last is None else (last - end) / pd.Timedelta(days=TIME_UNIT_DAYS[model.time_unit_])
+        horizon = _default_horizon(model.time_unit_, length)
+    return {"observation_period_end": f"{end:%Y-%m-%d}", "horizon": int(horizon)}
 
 
 def _clean_log(transactions, customer_id_col, datetime_col, monetary_value_col, input_policy) -> tuple:
@@ -225,7 +275,7 @@ def _find_customer(ids: pd.Series, customer_id, column: str):
 
 
 def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_value_col, train_period_end,
-             test_period_end, customer_id, dpi, input_policy=None):
+             test_period_end, customer_id, dpi, input_policy=None, horizon=None):
     if not isinstance(model, (CLVModel, PurchaseModel)):
         raise DataError(f"'model' must be a fitted CLVModel or purchase model (BetaGeoModel, ...); got {type(model).__name__}")
     model._check_fitted()
@@ -281,13 +331,16 @@ def _prepare(model, transactions, *, customer_id_col, datetime_col, monetary_val
         )
         split = add_customers(split) if add_customers else split
         result = evaluate(model, split)
+    if horizon is None:
+        horizon = _default_horizon(model.time_unit_, float(split["test_T"].iloc[0]) if result is not None else None)
     plots = render_plots(model, transactions, split, customer_id_col=customer_id_col, datetime_col=datetime_col,
-                         customer_id=customer_id, dpi=dpi)
+                         customer_id=customer_id, dpi=dpi, horizon=horizon)
     if result is not None:
         split.attrs["uncertainty_plots"] = _uncertainty_plots(
             model, transactions, split, customer_id_col=customer_id_col, datetime_col=datetime_col, dpi=dpi
         )
     split.attrs["columns"] = shown_columns
+    split.attrs["report_horizon"] = int(horizon)
     return split, result, plots
 
 
@@ -315,6 +368,24 @@ def fit_warnings(model) -> list[str]:
     return notes
 
 
+def _ranking_once(ranking: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The ranking table with rows that rank customers identically shown once, and a note saying which.
+
+    The historical rate and the classic formula both predict (order value x purchase rate) times a factor
+    common to every customer, so they order customers the same way by construction: one row, not two.
+    """
+    rows = list(ranking.index)
+    merged, note = ranking, ""
+    if {"historical_rate", "classic_formula"} <= set(rows):
+        first, second = ranking.loc["historical_rate"], ranking.loc["classic_formula"]
+        if np.allclose(first.to_numpy(dtype=float), second.to_numpy(dtype=float), equal_nan=True):
+            merged = ranking.drop(index="classic_formula").rename(index={"historical_rate": "historical_rate, classic_formula"})
+            note = ("historical_rate and classic_formula rank customers identically by construction (both are the "
+                    "customer's order value x purchase rate times a factor common to all), so their ranking is "
+                    "shown once.")
+    return merged, note
+
+
 def _document(model, split, result, plots, *, title, source, sections) -> str:
     from . import __version__
 
@@ -333,10 +404,13 @@ def _document(model, split, result, plots, *, title, source, sections) -> str:
         period = (f"training period to {s['train_period_end']}, holdout to {s['test_period_end']} "
                   f"({s['holdout_length']:.4g} {s['time_unit_name']})")
         headline = result.headline()
+    as_of, horizon = split.attrs["observation_period_end"], split.attrs["report_horizon"]
+    forecasts = f"forecasts as of {as_of} over {horizon} {unit_name}"
     meta = [
         f"Model: {type(model).__name__}, time unit {unit_name}",
         period,
-        f"{len(split):,} customers",
+        forecasts,
+        plural(len(split), "customer"),
         f"clv_predict {__version__}",
     ]
     columns = split.attrs.get("columns")
@@ -351,12 +425,15 @@ def _document(model, split, result, plots, *, title, source, sections) -> str:
         *(["<div class='warning'><b>Warnings</b><ul>"] + [f"<li>{esc(n)}</li>" for n in notes] + ["</ul></div>"]
           if notes else []),
         "<h2>Parameters</h2>",
+        f"<p class='meta'>Fitted on the transactions up to {esc(as_of)}.</p>",
         "<p>Estimates with standard errors and 95% normal confidence bounds.</p>",
         table_html(model.summary()),
     ]
     if result is not None:
         body += [
             "<h2>Holdout evaluation</h2>",
+            (f"<p class='meta'>Forecasts as of {esc(as_of)} over the holdout, {s['holdout_length']:.4g} "
+             f"{esc(s['time_unit_name'])} to {esc(str(s['test_period_end']))}.</p>"),
             "<p>Forecasts for the holdout period made from the training period only, against what customers did. "
             "Methods: " + "; ".join(f"<b>{esc(k)}</b>: {esc(v)}" for k, v in s["methods"].items()) + ". "
             f"The classic formula uses a lifespan of {s['classic_lifespan']:.1f} {esc(s['time_unit_name'])} "
@@ -364,8 +441,14 @@ def _document(model, split, result, plots, *, title, source, sections) -> str:
         ]
         for table_title, table in result.tables().items():
             body.append(f"<h3>{esc(table_title)}</h3>")
+            if table is result.ranking:
+                table, note = _ranking_once(table)
+                if note:
+                    body.append(f"<p class='note'>{esc(note)}</p>")
             body.append(table_html(table) if len(table) else "<p>Not available (no revenue in the data).</p>")
     body.append("<h2>Diagnostic plots</h2>")
+    body.append(f"<p class='meta'>As of {esc(as_of)}; CLV and expected purchases over {horizon} {esc(unit_name)} "
+                "(the customer whose P(alive) history is drawn has the highest such CLV).</p>")
     for plot in plots:
         body.append(f"<h3 id='{esc(plot.slug)}'>{esc(plot.title)}</h3>")
         body.append(figure_html(plot.png, alt=plot.title, caption=plot.caption))
@@ -398,6 +481,7 @@ def build_report(
     sections=(),
     input_policy: dict | None = None,
     dpi: int = 100,
+    horizon: int | None = None,
 ) -> str:
     """The report as one HTML string.
 
@@ -432,6 +516,11 @@ def build_report(
         was fitted with: ``negative_amounts``, ``quantity_col`` and ``unit_price_col`` (line
         items; then leave ``monetary_value_col`` None), ``transaction_col``, ``missing_ids``,
         ``duplicates``, ``dayfirst``.
+    horizon : int, optional
+        Forecast horizon of the diagnostics' CLV (value concentration, the customer whose P(alive)
+        history is drawn), in the model's time unit; default the holdout's length, or a year without a
+        holdout. Every section states its as-of date (the end of training) and horizon at its top; give
+        a customer-value section the same with :func:`forecast_settings`.
 
     Returns
     -------
@@ -442,6 +531,7 @@ def build_report(
         model, transactions, customer_id_col=customer_id_col, datetime_col=datetime_col,
         monetary_value_col=monetary_value_col, train_period_end=train_period_end,
         test_period_end=test_period_end, customer_id=customer_id, dpi=dpi, input_policy=input_policy,
+        horizon=horizon,
     )
     from .covariate_report import report_sections
 
@@ -453,7 +543,11 @@ def build_report(
 def _uncertainty_plots(model, transactions, split, *, customer_id_col, datetime_col, dpi) -> list | str:
     """The fan chart of the holdout total and the calibration plot of the customers' intervals, or why not."""
     from . import plotting
-    from .uncertainty import cumulative_holdout_purchases, forecast_total, holdout_calibration
+    from .uncertainty import (
+        cumulative_holdout_purchases,
+        forecast_total,
+        holdout_calibration,
+    )
 
     purchases = model.purchase_model_ if isinstance(model, CLVModel) else model
     holdout = float(split["test_T"].max())
@@ -535,6 +629,7 @@ def write_diagnostics(output_dir, model, transactions: pd.DataFrame, *, report_n
         customer_id=options.pop("customer_id", None),
         dpi=options.pop("dpi", 100),
         input_policy=options.pop("input_policy", None),
+        horizon=options.pop("horizon", None),
     )
     if options:
         raise TypeError(f"write_diagnostics() got unexpected options: {', '.join(sorted(options))}")

@@ -24,7 +24,12 @@ import pyarrow.parquet as pq
 
 from . import io as _io
 from . import rfm as _rfm
-from ._files import _temporary_prefix, atomic_output, remove_stale_partials
+from ._files import (
+    _signals_held,
+    _temporary_prefix,
+    atomic_output,
+    remove_stale_partials,
+)
 from ._validation import check_rfm
 from .exceptions import DataError
 
@@ -55,6 +60,11 @@ INTERVAL_COLUMNS = (
     "clv_ci_lower",
     "clv_ci_upper",
 )
+
+#: The column a written score file adds after :data:`SCORE_COLUMNS`: the model's time unit ("D", "W", "M") on every
+#: row, in CSV and Parquet alike (Parquet also has it in its schema metadata), so that a later step reading the
+#: file (``--input-kind rfm``, a merge with other scores) can check the unit of ``recency``, ``T`` and the horizon.
+TIME_UNIT_COLUMN = "time_unit"
 
 DEFAULT_CHUNK_ROWS = 2_000_000
 
@@ -164,13 +174,20 @@ def _all_integer_ids(ids) -> bool:
     return bool(ids.str.fullmatch(_INTEGER_ID).all())
 
 
-def _schema(frame: pd.DataFrame | None, columns=SCORE_COLUMNS) -> pa.Schema:
+def _schema(frame: pd.DataFrame | None, columns=SCORE_COLUMNS, unit: str | None = None) -> pa.Schema:
     integer = frame is not None and pd.api.types.is_integer_dtype(frame["customer_id"])
-    unit = (frame.attrs.get("time_unit") if frame is not None else None) or ""
-    columns = columns if frame is None else tuple(frame.columns)
+    unit = unit or (frame.attrs.get("time_unit") if frame is not None else None) or ""
+    columns = columns if frame is None else tuple(c for c in frame.columns if c != TIME_UNIT_COLUMN)
     return pa.schema([("customer_id", pa.int64() if integer else pa.string()), ("frequency", pa.int64())]
-                     + [(c, pa.float64()) for c in columns[2:]],
+                     + [(c, pa.float64()) for c in columns[2:]]
+                     + ([(TIME_UNIT_COLUMN, pa.string())] if unit else []),
                      metadata={"time_unit": unit} if unit else None)
+
+
+def _with_time_unit(frame: pd.DataFrame, unit: str | None) -> pd.DataFrame:
+    """The scores as written: :data:`SCORE_COLUMNS`, then the time unit column when the unit is known."""
+    unit = unit or frame.attrs.get("time_unit")
+    return frame.assign(**{TIME_UNIT_COLUMN: unit}) if unit else frame
 
 
 def _stated_time_unit(path: Path, sep) -> str | None:
@@ -190,6 +207,8 @@ def _stated_time_unit(path: Path, sep) -> str | None:
         return None
     units = set(pd.read_csv(path, usecols=["time_unit"], sep=sep, engine="python" if sep is None else "c",
                             dtype=str)["time_unit"].dropna())
+    if not units:  # a header without rows states nothing
+        return None
     if len(units) != 1:
         raise DataError(f"the 'time_unit' column of {str(path)!r} must hold one unit; got {sorted(units)}")
     return units.pop()
@@ -230,8 +249,10 @@ def _atomic_folder(path: Path):
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise DataError(f"cannot write Parquet parts to {str(path)!r}: it exists and is not an empty folder")
     remove_stale_partials(path)
-    temporary = Path(tempfile.mkdtemp(prefix=_temporary_prefix(path), suffix=".partial", dir=parent))
+    temporary = None
     try:
+        with _signals_held():  # as atomic_output: a signal now is handled once the folder's name is known
+            temporary = Path(tempfile.mkdtemp(prefix=_temporary_prefix(path), suffix=".partial", dir=parent))
         yield temporary
         if path.exists():
             path.rmdir()
@@ -239,7 +260,8 @@ def _atomic_folder(path: Path):
     except BaseException:
         import shutil
 
-        shutil.rmtree(temporary, ignore_errors=True)
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
         raise
 
 
@@ -250,11 +272,12 @@ _PARQUET_OPTIONS = {"use_dictionary": False}
 class _PartsWriter:
     """Writes each scored chunk as its own Parquet file (``part-00000.parquet``, ...) in a folder."""
 
-    def __init__(self, folder: Path, columns=SCORE_COLUMNS):
-        self.folder, self.rows, self.parts, self.schema, self.columns = folder, 0, 0, None, columns
+    def __init__(self, folder: Path, columns=SCORE_COLUMNS, unit: str | None = None):
+        self.folder, self.rows, self.parts, self.schema, self.columns, self.unit = folder, 0, 0, None, columns, unit
 
     def write(self, frame: pd.DataFrame) -> None:
-        self.schema = self.schema or _schema(frame)
+        self.schema = self.schema or _schema(frame, self.columns, self.unit)
+        frame = _with_time_unit(frame, self.unit)
         table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
         pq.write_table(table, self.folder / f"part-{self.parts:05d}.parquet", **_PARQUET_OPTIONS)
         self.rows += len(frame)
@@ -267,14 +290,15 @@ class _PartsWriter:
 
 
 class _Writer:
-    """Appends scored chunks to one CSV or Parquet file with the fixed schema."""
+    """Appends scored chunks to one CSV or Parquet file with the fixed schema (and the time unit column)."""
 
-    def __init__(self, path: Path, kind: str, columns=SCORE_COLUMNS):
-        self.path, self.kind, self._parquet, self.rows, self.schema = path, kind, None, 0, None
+    def __init__(self, path: Path, kind: str, columns=SCORE_COLUMNS, unit: str | None = None):
+        self.path, self.kind, self._parquet, self.rows, self.schema, self.unit = path, kind, None, 0, None, unit
         self.columns = columns
 
     def write(self, frame: pd.DataFrame) -> None:
-        self.schema = self.schema or _schema(frame)
+        self.schema = self.schema or _schema(frame, self.columns, self.unit)
+        frame = _with_time_unit(frame, self.unit)
         if self.kind == "parquet":
             if self._parquet is None:
                 self._parquet = pq.ParquetWriter(str(self.path), self.schema, **_PARQUET_OPTIONS)
@@ -286,10 +310,11 @@ class _Writer:
     def close(self) -> None:
         if self.kind == "parquet":
             if self._parquet is None:
-                self._parquet = pq.ParquetWriter(str(self.path), _schema(None, self.columns), **_PARQUET_OPTIONS)
+                self._parquet = pq.ParquetWriter(str(self.path), _schema(None, self.columns, self.unit), **_PARQUET_OPTIONS)
             self._parquet.close()
         elif self.rows == 0:
-            pd.DataFrame(columns=list(self.columns)).to_csv(self.path, index=False)
+            names = list(self.columns) + ([TIME_UNIT_COLUMN] if self.unit else [])
+            pd.DataFrame(columns=names).to_csv(self.path, index=False)
 
 
 def score_file(
@@ -332,7 +357,7 @@ def score_file(
     input_path : path
         CSV (``.csv``, ``.csv.gz``) or Parquet file, or a folder of Parquet parts.
     output_path : path
-        ``.csv`` or ``.parquet``; columns :data:`SCORE_COLUMNS`. With
+        ``.csv`` or ``.parquet``; columns :data:`SCORE_COLUMNS` and ``time_unit`` (the model's). With
         ``output_parts=True``, a folder (new or empty) that receives one Parquet
         file per chunk, ``part-00000.parquet`` onwards, readable as one dataset
         (``pandas.read_parquet(folder)``); it appears only once complete.
@@ -421,7 +446,8 @@ def score_file(
     steps = as_progress(progress, "scoring")
 
     with (_atomic_folder(output_path) if output_parts else _atomic_output(output_path)) as partial:
-        writer = _PartsWriter(partial, columns) if output_parts else _Writer(partial, out_kind, columns)
+        unit = getattr(model, "time_unit_", None)
+        writer = _PartsWriter(partial, columns, unit) if output_parts else _Writer(partial, out_kind, columns, unit)
         if input_kind == "rfm":
             if model.purchase_model_.family == _CONTINUOUS:  # a summary in opportunities states no time unit
                 _check_rfm_time_unit(input_path, model.time_unit_, time_unit, sep)

@@ -41,7 +41,7 @@ from . import rfm as _rfm
 from ._progress import as_progress
 from ._validation import check_end_after_last_purchase, check_time_unit, to_timestamp
 from .exceptions import DataError, DataWarning
-from .transactions import _grouped, _merge_days, late_rows_message
+from .transactions import _changes, _grouped, _merge_days, late_rows_message
 
 __all__ = ["BYTES_PER_ROW", "fit_file"]
 
@@ -432,18 +432,15 @@ def summaries(buckets: _Buckets, end_day: int, time_unit: str, *, chunk_rows: in
 def warn_input_report(buckets: _Buckets, policy, end_day: int, *, stacklevel: int) -> None:
     """What the input policies did and how many rows fell after the observation end, as warnings."""
     counts = buckets.report
-    changed = [
-        f"{counts[key]} {what}" for key, what in (
-            ("missing_id_rows_dropped", "rows without a customer id were dropped"),
-            ("negative_rows", f"rows with a negative amount were handled by negative_amounts={policy.negative_amounts!r}"),
-            ("negative_transactions",
-             f"transactions with a negative total were handled by negative_amounts={policy.negative_amounts!r}"),
-            ("days_not_purchases",
-             "customer-days whose purchases were all returned (or that held only returns) are not purchases"),
-        ) if counts.get(key)
-    ]
+    # the same sentence as rfm_summary and fit say it (one wording, counted with plural()); customers with a
+    # negative amount are counted per raw chunk, so over several chunks that count is left out, not overstated
+    counted = {key: value for key, value in counts.items() if key != "late_rows"}
+    counted["policy"] = policy.negative_amounts
+    if buckets.rows > 0 and len(buckets.files) > 1:
+        counted.pop("negative_customers", None)
+    changed = _changes(counted)
     if changed:
-        warnings.warn("; ".join(changed), DataWarning, stacklevel=stacklevel + 1)
+        warnings.warn(changed, DataWarning, stacklevel=stacklevel + 1)
     if counts.get("late_rows"):
         warnings.warn(late_rows_message(counts["late_rows"], _rfm._iso(end_day)), DataWarning,
                       stacklevel=stacklevel + 1)

@@ -612,10 +612,9 @@ def _changes(report: dict) -> str:
         n_negative = report.get(f"negative_{unit}")
         if n_negative:
             done = "dropped" if report["policy"] == "drop" else "netted against the same day's purchases"
-            parts.append(
-                f"{plural(n_negative, unit[:-1])} with a negative amount from "
-                f"{plural(report['negative_customers'], 'customer')} {_were(n_negative)} {done}"
-            )
+            customers = report.get("negative_customers")
+            whose = f" from {plural(customers, 'customer')}" if customers else ""
+            parts.append(f"{plural(n_negative, unit[:-1])} with a negative amount{whose} {_were(n_negative)} {done}")
     if report.get("days_not_purchases"):
         parts.append(
             f"{plural(report['days_not_purchases'], 'customer-day')} whose purchases were all returned (or that held "

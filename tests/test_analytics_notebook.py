@@ -12,7 +12,7 @@ def test_customer_value_notebook_runs_on_the_cdnow_master(tmp_path):
     assert "Quarterly retention 32.6%" in text
     assert "Value per acquired customer 12 months after acquisition: 1997-01 " in text
     assert "Platinum: 5.0% of customers hold" in text
-    assert "customers at risk" in text and "Affordable acquisition cost:" in text
+    assert "high-value customers likely lost" in text and "Affordable acquisition cost:" in text
     images = [o for c in notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) >= 5
     errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]

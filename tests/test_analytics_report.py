@@ -16,14 +16,16 @@ from clv_predict.value_report import customer_value_section
 def test_section_has_the_tables_figures_and_headline_and_escapes_data(cdnow_log, cdnow_model):
     # customer ids that are HTML: the at-risk table must show them as text
     log = cdnow_log.assign(customer_id="<b>" + cdnow_log["customer_id"].astype(str) + "</b>")
-    title, body = customer_value_section(log, cdnow_model, margin=0.3, target_ratio=3, dpi=50)
+    title, body = customer_value_section(log, cdnow_model, margin=0.3, target_ratio=3, dpi=50,
+                                         observation_period_end="1998-06-30")
     assert title == "Customer value"
-    for heading in ("Historical CLV", "Acquisition cohorts", "Value tiers", "RFM segments", "Customers at risk",
-                    "Acquisition budget"):
+    for heading in ("Historical CLV", "Acquisition cohorts", "Value tiers", "RFM segments",
+                    "High-value customers likely lost", "Acquisition budget"):
         assert f"<h3>{heading}</h3>" in body
     assert body.count("<img src=\"data:image/png;base64,") == 3
     budget = acquisition_budget(cdnow_log, cdnow_model, customer_id_col="customer_id", datetime_col="date",
-                                monetary_value_col="amount", horizon=52, margin=0.3, target_ratio=3)
+                                monetary_value_col="amount", horizon=52, margin=0.3, target_ratio=3,
+                                observation_period_end="1998-06-30")
     cost = budget.loc[("overall", "all customers"), "max_acquisition_cost"]
     assert f"worth acquiring for up to {cost:,.2f}." in body
     assert "As of 1998-06-30; 2,357 customers; forecasts over 52 weeks, margin 0.3" in body

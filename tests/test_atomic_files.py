@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import os
 import signal
@@ -180,3 +181,27 @@ def test_the_next_writer_removes_partial_files_of_killed_writers_only(two_models
     other.write_bytes(b"")
     score_file(load_model(two_models[0]), transaction_file, output, horizon=26)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([output.name, running.name, other.name])
+
+
+@pytest.mark.parametrize("signal_exception", ["terminated", "interrupted"])
+def test_an_interruption_just_after_a_temporary_file_appears_leaves_nothing(tmp_path, monkeypatch, capsys,
+                                                                            signal_exception):
+    """The instant between mkstemp and the writer's cleanup block: the command line removes its own files."""
+    from clv_predict import cli
+
+    output = tmp_path / "scores.csv"
+    plots = tmp_path / "out" / "plots"
+    plots.mkdir(parents=True)
+
+    def handler(args, out):
+        (tmp_path / f".scores.csv.{os.getpid()}.abc123.partial").write_bytes(b"")
+        (plots / f".tracking.png.{os.getpid()}.abc123.tmp").write_bytes(b"")
+        raise cli._Terminated() if signal_exception == "terminated" else KeyboardInterrupt()
+
+    others = [tmp_path / f".scores.csv.{os.getpid() + 1}.abc123.partial", tmp_path / ".other.csv.1.x.partial"]
+    for other in others:
+        other.write_bytes(b"")
+    args = argparse.Namespace(handler=handler, output=str(output), output_dir=str(tmp_path / "out"))
+    assert cli._run(args) == (143 if signal_exception == "terminated" else 130)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*(o.name for o in others), "out"])
+    assert list(plots.iterdir()) == []

@@ -142,6 +142,37 @@ def test_counts_of_one_are_singular(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("1 acquisition cohort (M);")
 
 
+def test_score_and_segments_count_in_good_english(cli_files, tmp_path, capsys):
+    """score_file's policy sentence, the chunk count and the segments line: plural(), no '(s)'."""
+    import warnings
+
+    from clv_predict import DataWarning, load_model, score_file
+    from clv_predict.cli import main
+
+    log_csv, model = cli_files
+    text = log_csv.read_text().splitlines()
+    # one row without an id and one return (a negative amount the same day as a purchase of customer 1)
+    first = text[1].split(",")
+    text += [f",{first[1]},3.0", f"{first[0]},{first[1]},-1.0"]
+    messy = tmp_path / "messy.csv"
+    messy.write_text("\n".join(text) + "\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        score_file(load_model(model), messy, tmp_path / "s.csv", horizon=4, missing_ids="drop",
+                   negative_amounts="net", observation_period_end="1998-06-30")
+    said = " | ".join(str(w.message) for w in caught if issubclass(w.category, DataWarning))
+    assert "1 row without a customer id was dropped" in said
+    assert "1 row with a negative amount from 1 customer was netted against the same day's purchases" in said
+    capsys.readouterr()
+    assert main(["score", "--model", str(model), "--input", str(log_csv), "--output", str(tmp_path / "t.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "in 1 chunk;" in out and "(s)" not in out
+    assert main(["segments", "--model", str(model), "--input", str(log_csv), "--output", str(tmp_path / "g.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "2,357 customers;" in out and "high-value customers likely lost (column at_risk" in out
+    assert set(pd.read_csv(tmp_path / "g.csv")["time_unit"]) == {"W"}  # its durations are in the model's unit
+
+
 # ---------------------------------------------------------------- doubtful settings are said out loud
 @pytest.fixture(scope="module")
 def small_fit(cdnow_split):
@@ -217,3 +248,13 @@ def test_segments_errors_name_the_at_risk_flags(cli_files, tmp_path, capsys):
     err = _error(["segments", "--model", str(model), "--input", str(log_csv), "--at-risk-quantile", "2",
                   "--output", str(tmp_path / "s.csv")], capsys)
     assert "--at-risk-quantile must be between 0 and 1" in err, err
+
+
+def test_model_summaries_count_one_customer_in_the_singular(small_fit):
+    import copy
+
+    model = copy.deepcopy(small_fit)
+    model.n_customers_ = model.purchase_model_.n_customers_ = 1
+    assert repr(model).endswith("; 1 customer>") and "1 customers" not in str(model.__str__())
+    assert repr(model.purchase_model_).endswith("on 1 customer>")
+    assert "1 customers" not in model.purchase_model_.__str__()

@@ -408,3 +408,23 @@ def test_cli_reads_semicolon_files_with_decimal_commas_only_when_told(tmp_path, 
     expected = CLVModel().fit(rfm_summary(cdnow_log, customer_id_col="customer_id", datetime_col="date",
                                           monetary_value_col="amount", time_unit="W"))
     np.testing.assert_allclose(load_model(model).params_, expected.params_, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "content, line, fields",
+    [
+        # the first data row too long: pandas warns without saying where
+        ("customer_id,date,amount\n1,1997-01-01,5,7\n1,1997-02-01,10\n", 2, 4),
+        # a later row too long: pandas' tokenizer error, said in the same words
+        ("customer_id,date,amount\n1,1997-01-01,5\n2,1997-02-01,10\n3,1997-02-02,4,4,4\n", 4, 5),
+        # a quoted field over two lines before it: the line of the file, not the record's number
+        ('customer_id,date,amount\n"a\nb",1997-01-01,5\n9,1997-02-02,1,2\n', 4, 4),
+    ],
+)
+def test_a_row_with_more_fields_than_the_header_is_named_by_its_line(tmp_path, content, line, fields):
+    from clv_predict import io as clv_io
+
+    path = tmp_path / "long.csv"
+    path.write_text(content)
+    with pytest.raises(DataError, match=rf"not valid CSV: line {line} has {fields} fields, the header 3"):
+        list(clv_io.iter_transactions(path, ["customer_id", "date", "amount"], chunk_rows=1))

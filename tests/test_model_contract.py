@@ -165,3 +165,19 @@ def test_discounted_forecast_of_a_huge_horizon_is_cut_off_when_the_rest_is_negli
     cells.clear()
     expected, undiscounted = model._forecast(x, t_x, T, 1_000_000, 0.0)
     assert sum(cells) <= 2 * distinct and np.array_equal(expected, undiscounted)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_one_time_buyers_alive_alternative_is_declared_truthfully(fitted, cdnow_rfm, name):
+    """A model that names an alternative keeps every one-time buyer alive; the alternative is a registered model
+    that does not (so a report can show its answer instead)."""
+    model = fitted[name]
+    once = cdnow_rfm[cdnow_rfm["frequency"] == 0]
+    p_alive = model.probability_alive(once)
+    alternative = model.one_time_buyers_alive_alternative
+    if alternative is None:
+        assert p_alive.min() < 0.99
+    else:
+        np.testing.assert_allclose(p_alive.to_numpy(), 1.0)
+        assert alternative in PURCHASE_MODELS and fitted[alternative].one_time_buyers_alive_alternative is None
+        assert fitted[alternative].probability_alive(once).min() < 0.99

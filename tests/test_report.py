@@ -144,6 +144,12 @@ def test_demo_writes_plots_and_report(demo_folder):
     assert "1,882 repeat transactions, the model predicted 1,653 (-12.1%)" in document
 
 
+def test_demo_report_uses_one_as_of_date_and_horizon(demo_folder):
+    document = (demo_folder / "report.html").read_text(encoding="utf-8")
+    assert "As of 1997-09-30; CLV and expected purchases over 39 weeks" in document
+    assert "As of 1997-09-30; 2,357 customers; forecasts over 39 weeks" in document
+
+
 def find_chromium():
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         path = shutil.which(name)

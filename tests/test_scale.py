@@ -292,6 +292,7 @@ def test_chunked_scoring_of_a_parts_folder_into_parts_equals_one_shot(parts_fold
     assert sum(sizes) == 20_000 and max(sizes) < 4000
     a, b = _scores_of(tmp_path / "one.parquet"), _scores_of(tmp_path / "scores")
     pd.testing.assert_frame_equal(a, b, rtol=1e-12)
+    assert set(a.pop("time_unit")) == {model.time_unit_}  # files say their unit; score() keeps it in attrs
     direct = score(model, synthetic_rfm, horizon=52, discount_rate=0.002, margin=0.3)
     pd.testing.assert_frame_equal(a, direct.sort_values("customer_id").reset_index(drop=True), rtol=1e-12)
 

@@ -32,7 +32,7 @@ def test_chunked_scoring_equals_one_shot(cdnow_model, cdnow_files, tmp_path):
     assert one["chunks"] == 1 and many["chunks"] > 5
     assert progress[-1] == (many["chunks"], many["chunks"])
     a, b = _read(tmp_path / "one.parquet"), _read(tmp_path / "many.csv")
-    assert list(a.columns) == list(SCORE_COLUMNS)
+    assert list(a.columns) == [*SCORE_COLUMNS, "time_unit"] and set(a["time_unit"]) == {"W"}
     pd.testing.assert_frame_equal(a, b, rtol=1e-12)
     assert len(a) == 2357 and one["customers"] == many["customers"] == 2357
 
@@ -53,6 +53,7 @@ def test_rfm_table_input(cdnow_model, cdnow_split, tmp_path):
                         time_unit="W")
     assert result["customers"] == 2357 and result["chunks"] == 5
     scored = _read(tmp_path / "out.parquet")
+    assert set(scored.pop("time_unit")) == {"W"}  # the written file says its unit; score() keeps it in attrs
     direct = score(cdnow_model, cdnow_split, horizon=39)
     pd.testing.assert_frame_equal(scored, direct.sort_values("customer_id").reset_index(drop=True))
     assert scored.dtypes.drop(["customer_id", "frequency"]).eq("float64").all()
@@ -138,6 +139,20 @@ def test_an_rfm_file_must_state_the_model_time_unit(cdnow_model, cdnow_split, tm
     with pytest.raises(DataError, match="is in time unit 'W' but the model was fitted in 'D'"):
         score_file(other, scored, tmp_path / "b.csv", horizon=39, input_kind="rfm")
     assert not (tmp_path / "a.csv").exists() and not (tmp_path / "b.csv").exists()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", "-parts"])
+def test_score_files_carry_the_time_unit_so_a_later_step_can_check_it(cdnow_model, cdnow_split, tmp_path, suffix):
+    rfm = tmp_path / "rfm.csv"
+    cdnow_split[["frequency", "recency", "T", "monetary_value"]].to_csv(rfm)
+    scored = tmp_path / f"scored{suffix}"
+    score_file(cdnow_model, rfm, scored, horizon=39, input_kind="rfm", time_unit="W", output_parts=suffix == "-parts")
+    frame = pd.read_csv(scored) if suffix == ".csv" else pd.read_parquet(scored)
+    assert list(frame.columns) == [*SCORE_COLUMNS, "time_unit"] and set(frame["time_unit"]) == {"W"}
+    # read back as an RFM table: the unit is taken from the file, and another model's unit is refused
+    score_file(cdnow_model, scored, tmp_path / "again.csv", horizon=39, input_kind="rfm")
+    with pytest.raises(DataError, match="is in time unit 'W' but the model was fitted in 'D'"):
+        score_file(load_model_in_unit(cdnow_model, "D"), scored, tmp_path / "b.csv", horizon=39, input_kind="rfm")
 
 
 def load_model_in_unit(model, unit):

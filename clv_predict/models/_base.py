@@ -30,6 +30,7 @@ from .._validation import (
     check_rfm,
     check_time_unit,
     numeric_column,
+    plural,
 )
 from ..covariates import UNSEEN_CHOICES, CovariateEncoding, check_covariate_names
 from ..exceptions import ConvergenceWarning, DataError, ModelWarning, NotFittedError
@@ -427,13 +428,13 @@ class _ParametricModel:
         if not hasattr(self, "params_"):
             return f"{name}(penalizer_coef={self.penalizer_coef!r}, engine={self.engine!r})"
         params = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
-        return f"<{name}: {params}; log-likelihood {self.log_likelihood_:.2f} on {self.n_customers_:,} customers>"
+        return f"<{name}: {params}; log-likelihood {self.log_likelihood_:.2f} on {plural(self.n_customers_, 'customer')}>"
 
     def _repr_html_(self) -> str:
         if not hasattr(self, "params_"):
             return f"<p>{type(self).__name__} (not fitted)</p>"
         caption = (
-            f"{type(self).__name__}: {self.n_customers_:,} customers, log-likelihood {self.log_likelihood_:.2f}, "
+            f"{type(self).__name__}: {plural(self.n_customers_, 'customer')}, log-likelihood {self.log_likelihood_:.2f}, "
             f"time unit {getattr(self, 'time_unit_', None) or 'n/a'}"
         )
         return self.summary().to_html(float_format=lambda v: f"{v:.4f}").replace(
@@ -688,6 +689,10 @@ class PurchaseModel(_ParametricModel):
     #: Name in the registry (``CLVModel(purchase_model=name)``, ``--model``) and label in tables and plots.
     name = ""
     label = ""
+    #: Set on a model under which a customer without repeat purchases has P(alive) = 1 by construction (BG/NBD:
+    #: dropout can happen only after a repeat purchase): the registry name of the family member that lets such
+    #: customers drop out too (MBG/NBD). Reports show that member's answer next to this model's. None otherwise.
+    one_time_buyers_alive_alternative: str | None = None
     #: RFM columns the likelihood needs (predictions need frequency, recency and T only).
     _fit_columns: tuple[str, ...] = ("frequency", "recency", "T")
     #: Where a column beyond frequency, recency and T comes from, for the error that says it is missing.

@@ -99,6 +99,7 @@ class BetaGeoModel(GeometricDropoutMixin, PurchaseModel):
 
     name = "bg_nbd"
     label = "BG/NBD"
+    one_time_buyers_alive_alternative = "mbg_nbd"  # P(alive) = 1 without a repeat purchase
     _param_names = ("r", "alpha", "a", "b")
     _shape_params = ("r", "a", "b")
     _edge_meaning = (

@@ -457,6 +457,7 @@ class BetaGeoCNBDModel(_CnbdModel):
 
     name = "bg_cnbd_k"
     label = "BG/CNBD-k"
+    one_time_buyers_alive_alternative = "mbg_cnbd_k"  # P(alive) = 1 without a repeat purchase
     _kind = "BetaGeoCNBDModel"
     _modified = False
 

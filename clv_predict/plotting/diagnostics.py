@@ -42,6 +42,23 @@ _ACTUAL = {"color": "#1f4e79", "label": "Actual"}
 _MODEL = {"color": "#d9822b", "label": "Model"}
 
 
+def _same_decimals(*values, digits: int = 3) -> list[str]:
+    """Numbers shown side by side (a legend's mean and median) with the same decimals.
+
+    The decimals give the smallest non-zero value ``digits`` significant digits (at most 6), so that
+    "Mean 0.05502" and "Median 0.00902" compare at a glance where ``.3g`` wrote 0.055 and 0.00902.
+
+    >>> _same_decimals(0.05502, 0.009021)
+    ['0.05502', '0.00902']
+    >>> _same_decimals(0.2426, 4.4136)
+    ['0.243', '4.414']
+    """
+    magnitudes = [abs(float(v)) for v in values if np.isfinite(v) and v != 0]
+    smallest = min(magnitudes) if magnitudes else 1.0
+    decimals = int(np.clip(digits - 1 - np.floor(np.log10(smallest)), 0, 6))
+    return [f"{float(v):,.{decimals}f}" for v in values]
+
+
 def _axes(ax):
     if ax is None:
         import matplotlib.pyplot as plt
@@ -551,9 +568,11 @@ def plot_purchase_rate_distribution(model, *, ax=None):
     # with r < 1 the left tail is long on a log axis; rates under 1/10,000 of the mean are not drawn
     grid = np.geomspace(max(rate.ppf(0.001), 1e-4 * r / alpha), rate.ppf(0.999), 400)
     ax = _axes(ax)
-    ax.plot(grid, grid * rate.pdf(grid), color=_ACTUAL["color"], label=f"Gamma(r={r:.3g}, alpha={alpha:.3g})")
-    ax.axvline(r / alpha, color=_MODEL["color"], linestyle="--", label=f"Mean {r / alpha:.3g}")
-    ax.axvline(rate.median(), color="grey", linestyle=":", label=f"Median {rate.median():.3g}")
+    shown_r, shown_alpha = _same_decimals(r, alpha)
+    mean, median = _same_decimals(r / alpha, rate.median())
+    ax.plot(grid, grid * rate.pdf(grid), color=_ACTUAL["color"], label=f"Gamma(r={shown_r}, alpha={shown_alpha})")
+    ax.axvline(r / alpha, color=_MODEL["color"], linestyle="--", label=f"Mean {mean}")
+    ax.axvline(rate.median(), color="grey", linestyle=":", label=f"Median {median}")
     ax.set_xscale("log")
     unit = _UNIT_NAMES.get(purchases.time_unit_, "time unit")
     ax.set_xlabel(f"Purchase rate while alive (purchases per {unit})")
@@ -575,8 +594,9 @@ def plot_dropout_distribution(model, *, ax=None):
     density = dropout.pdf(grid)
     ax = _axes(ax)
     ax.plot(grid, density, color=_ACTUAL["color"], label=label)
-    ax.axvline(dropout.mean(), color=_MODEL["color"], linestyle="--", label=f"Mean {dropout.mean():.3g}")
-    ax.axvline(dropout.median(), color="grey", linestyle=":", label=f"Median {dropout.median():.3g}")
+    mean, median = _same_decimals(dropout.mean(), dropout.median())
+    ax.axvline(dropout.mean(), color=_MODEL["color"], linestyle="--", label=f"Mean {mean}")
+    ax.axvline(dropout.median(), color="grey", linestyle=":", label=f"Median {median}")
     # a density that is infinite at 0 or 1 would flatten the rest of the curve
     ax.set_ylim(0, min(float(density.max()), 3 * float(np.median(density)) + 1) * 1.05)
     ax.set_xlim(0, 1 if bounded else float(grid[-1]))
