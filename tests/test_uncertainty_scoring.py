@@ -35,7 +35,7 @@ def test_score_file_writes_the_bounds_and_chunks_give_the_same(cdnow_model, log_
         many = score_file(cdnow_model, csv, tmp_path / "many.csv", chunk_rows=900, **settings)
     assert one["chunks"] == 1 and many["chunks"] > 2
     a, b = _read(tmp_path / "one.parquet"), _read(tmp_path / "many.csv")
-    assert list(a.columns) == [*SCORE_COLUMNS, *INTERVAL_COLUMNS]
+    assert list(a.columns) == [*SCORE_COLUMNS, *INTERVAL_COLUMNS, "time_unit"]
     pd.testing.assert_frame_equal(a, b, rtol=1e-12)
     assert (a["purchases_lower"] <= a["purchases_upper"]).all() and (a["clv_lower"] <= a["clv_upper"]).all()
     assert (a["clv_ci_lower"] <= a["clv_ci_upper"]).all()
@@ -44,7 +44,7 @@ def test_score_file_writes_the_bounds_and_chunks_give_the_same(cdnow_model, log_
         plain = score_file(cdnow_model, parquet, tmp_path / "plain.parquet", horizon=52, discount_rate=0.002,
                            margin=0.3, observation_period_end="1997-09-30")
     assert plain["customers"] == one["customers"]
-    assert list(_read(tmp_path / "plain.parquet").columns) == list(SCORE_COLUMNS)
+    assert list(_read(tmp_path / "plain.parquet").columns) == [*SCORE_COLUMNS, "time_unit"]
     with pytest.raises(DataError, match="'interval'"):
         score_file(cdnow_model, parquet, tmp_path / "bad.parquet", horizon=52, interval=90)
 
@@ -60,7 +60,7 @@ def test_cli_score_with_interval(cdnow_log, tmp_path, capsys):
                  "1997-09-30", "--horizon", "39", "--interval", "0.9", "--output", str(scores)])
     assert code == 0
     frame = pd.read_csv(scores)
-    assert list(frame.columns) == [*SCORE_COLUMNS, *INTERVAL_COLUMNS]
+    assert list(frame.columns) == [*SCORE_COLUMNS, *INTERVAL_COLUMNS, "time_unit"]
     assert (frame["purchases_upper"] >= frame["purchases_lower"]).all()
     capsys.readouterr()
     code = main(["score", "--model", str(model), "--input", str(log_csv), *columns, "--observation-end",
