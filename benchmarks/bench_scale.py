@@ -93,9 +93,9 @@ def run_path(log_path: Path, lifetimes_max: int, peers: bool, lifetimes_rfm_max:
     """The whole path on one file, then the comparisons; returns the figures as a dict."""
     import pandas as pd
     import pyarrow.parquet as pq
+    from generate import read_meta
 
     from clv_predict import CLVModel, rfm_summary
-    from generate import read_meta
 
     meta = read_meta(log_path)
     end = meta["observation_period_end"]

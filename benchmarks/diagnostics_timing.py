@@ -12,9 +12,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from clv_predict import CLVModel, evaluate, rfm_train_test_split  # noqa: E402
-from clv_predict.datasets import load_cdnow  # noqa: E402
-from clv_predict.report import build_report, render_plots  # noqa: E402
+from clv_predict import CLVModel, evaluate, rfm_train_test_split
+from clv_predict.datasets import load_cdnow
+from clv_predict.report import build_report, render_plots
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ import warnings
 import numpy as np
 import pandas as pd
 
-
 _MISSING = object()
 
 

@@ -49,7 +49,13 @@ except ImportError as exc:  # the optional extra: say how to get it
     raise ImportError('clv_predict.dask needs Dask, which is not installed: pip install "clv-predict[dask]"') from exc
 
 from . import rfm as _rfm
-from ._validation import check_discount_rate, check_horizon, check_margin, check_time_unit, to_timestamp
+from ._validation import (
+    check_discount_rate,
+    check_horizon,
+    check_margin,
+    check_time_unit,
+    to_timestamp,
+)
 from .clv import PREDICTION_COLUMNS, CLVModel
 from .exceptions import DataError, DataWarning
 from .models import GammaGammaModel

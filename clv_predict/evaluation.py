@@ -484,7 +484,7 @@ def evaluate(model, split, *, train_period_end=None, test_period_end=None) -> Ho
         "time_unit": purchases_model.time_unit_,
         "time_unit_name": unit_names.get(purchases_model.time_unit_, getattr(purchases_model, "unit_name", "time units")),
         "holdout_length": horizon,
-        "n_customers": int(len(split)),
+        "n_customers": len(split),
         "repeat_rate": repeat_rate,
         "classic_lifespan": lifespan,
         "classic_active_time": float(active_time),

@@ -27,8 +27,8 @@ import pandas as pd
 from ._validation import (
     TIME_UNIT_DAYS,
     check_choice,
-    check_end_after_last_purchase,
     check_columns,
+    check_end_after_last_purchase,
     check_time_unit,
     plural,
     to_timestamp,

@@ -79,7 +79,11 @@ def customer_value_section(
     (str, str)
         The section title and its HTML.
     """
-    from .plotting.value import plot_cumulative_value, plot_retention_heatmap, plot_segment_summary
+    from .plotting.value import (
+        plot_cumulative_value,
+        plot_retention_heatmap,
+        plot_segment_summary,
+    )
 
     analytics._check_model(model)
     horizon = _YEAR[model.time_unit_] if horizon is None else horizon

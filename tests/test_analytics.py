@@ -19,8 +19,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv_predict import CLVModel, DataError, DataWarning, NotFittedError, rfm_summary
-from clv_predict import analytics
+from clv_predict import (
+    CLVModel,
+    DataError,
+    DataWarning,
+    NotFittedError,
+    analytics,
+    rfm_summary,
+)
 from clv_predict.analytics import (
     acquisition_budget,
     acquisition_cohorts,

@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv_predict.analytics import acquisition_budget, acquisition_cohorts, customer_segments, retention_matrix
+from clv_predict.analytics import (
+    acquisition_budget,
+    acquisition_cohorts,
+    customer_segments,
+    retention_matrix,
+)
 from clv_predict.cli import main
 
 COLUMNS = ["--customer-col", "cust", "--date-col", "day", "--amount-col", "value"]

@@ -4,7 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv_predict import BetaGeoModel, DataError, compare_models, fit_models, rfm_train_test_split
+from clv_predict import (
+    BetaGeoModel,
+    DataError,
+    compare_models,
+    fit_models,
+    rfm_train_test_split,
+)
 from clv_predict.cli import main
 from clv_predict.comparison import model_comparison_section
 

@@ -6,8 +6,19 @@ import pytest
 from scipy.stats import norm
 from test_covariates_sbg import _simulate as simulate_contracts
 
-from clv_predict import BetaGeoModel, CLVModel, DataError, DataWarning, ShiftedBetaGeoModel, load_model
-from clv_predict.covariate_report import coefficient_table, covariates_section, profiles_of
+from clv_predict import (
+    BetaGeoModel,
+    CLVModel,
+    DataError,
+    DataWarning,
+    ShiftedBetaGeoModel,
+    load_model,
+)
+from clv_predict.covariate_report import (
+    coefficient_table,
+    covariates_section,
+    profiles_of,
+)
 from clv_predict.report import build_report
 from clv_predict.synthetic import CDNOW_PARAMS, simulate_customer_log
 from clv_predict.transactions import TransactionLog

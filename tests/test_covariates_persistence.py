@@ -5,7 +5,13 @@ import pytest
 from test_covariates_sbg import _simulate as simulate_contracts
 from test_covariates_spend import _simulate as simulate_spend
 
-from clv_predict import BetaGeoModel, DataError, GammaGammaModel, ShiftedBetaGeoModel, load_model
+from clv_predict import (
+    BetaGeoModel,
+    DataError,
+    GammaGammaModel,
+    ShiftedBetaGeoModel,
+    load_model,
+)
 
 
 def test_gamma_gamma_with_covariates_round_trips(tmp_path):

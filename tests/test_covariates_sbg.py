@@ -7,7 +7,10 @@ import pytest
 from scipy import integrate, stats
 
 from clv_predict import DataError, ShiftedBetaGeoModel
-from clv_predict.models.shifted_beta_geo import _ShiftedBetaGeoCovariateRows, retention_log_likelihood
+from clv_predict.models.shifted_beta_geo import (
+    _ShiftedBetaGeoCovariateRows,
+    retention_log_likelihood,
+)
 
 TRUE = {"alpha": 1.2, "beta": 2.5, "churn:plan[monthly]": 0.5, "churn:channel[web]": -0.3, "churn:age": 0.01,
         "retention:plan[monthly]": -0.4, "retention:channel[web]": 0.3, "retention:age": -0.01}

@@ -7,7 +7,10 @@ import pytest
 from scipy import integrate, stats
 
 from clv_predict import DataError, GammaGammaModel, _math
-from clv_predict.models.gamma_gamma import _GammaGammaCovariateRows, spend_log_likelihood
+from clv_predict.models.gamma_gamma import (
+    _GammaGammaCovariateRows,
+    spend_log_likelihood,
+)
 
 TRUE = {"p": 4.0, "q": 5.0, "v": 40.0, "spend:channel[shop]": 0.4, "spend:channel[web]": -0.3,
         "spend:region[south]": 0.25, "spend:age": 0.02}

@@ -7,11 +7,11 @@ import pytest
 pytest.importorskip("distributed")
 dd = pytest.importorskip("dask.dataframe")
 
-from distributed import Client, LocalCluster  # noqa: E402
+from distributed import Client, LocalCluster
 
-from clv_predict import CLVModel, DataError, rfm_summary  # noqa: E402
-from clv_predict import dask as clv_dask  # noqa: E402
-from clv_predict.synthetic import simulate_transactions  # noqa: E402
+from clv_predict import CLVModel, DataError, rfm_summary
+from clv_predict import dask as clv_dask
+from clv_predict.synthetic import simulate_transactions
 
 END = "2021-04-14"
 

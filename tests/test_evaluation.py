@@ -3,7 +3,14 @@ import pandas as pd
 import pytest
 
 import clv_predict
-from clv_predict import BetaGeoModel, DataError, NotFittedError, evaluate, load_model, rfm_train_test_split
+from clv_predict import (
+    BetaGeoModel,
+    DataError,
+    NotFittedError,
+    evaluate,
+    load_model,
+    rfm_train_test_split,
+)
 from clv_predict.evaluation import capture_curve, gini_coefficient, ranking_quality
 
 TRAIN_END, TEST_END = pd.Timestamp("1997-09-30"), pd.Timestamp("1998-06-30")

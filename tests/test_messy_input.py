@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv_predict import CLVModel, DataError, DataWarning, GammaGammaModel, rfm_summary, rfm_train_test_split, score_file
+from clv_predict import (
+    CLVModel,
+    DataError,
+    DataWarning,
+    GammaGammaModel,
+    rfm_summary,
+    rfm_train_test_split,
+    score_file,
+)
 from clv_predict.cli import main
 from clv_predict.io import read_transactions
 

@@ -18,7 +18,11 @@ from clv_predict import (
     load_model,
 )
 from clv_predict.models import purchase_model_class
-from clv_predict.models.cnbd import _expected_if_alive, cnbd_log_likelihood, cnbd_probability_alive
+from clv_predict.models.cnbd import (
+    _expected_if_alive,
+    cnbd_log_likelihood,
+    cnbd_probability_alive,
+)
 
 TRAIN_END = "1997-09-30"
 

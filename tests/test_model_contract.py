@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv_predict import CLVModel, PURCHASE_MODELS, load_model
+from clv_predict import PURCHASE_MODELS, CLVModel, load_model
 from clv_predict.models import purchase_model_class
 
 NAMES = list(PURCHASE_MODELS)

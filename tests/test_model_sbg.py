@@ -5,7 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv_predict import PURCHASE_MODELS, DataError, NotFittedError, ShiftedBetaGeoModel, load_model
+from clv_predict import (
+    PURCHASE_MODELS,
+    DataError,
+    NotFittedError,
+    ShiftedBetaGeoModel,
+    load_model,
+)
 from clv_predict.models import DISCRETE_MODELS, model_class_of_kind
 
 REGULAR = [1000, 631, 468, 382, 326, 289, 262, 241]
@@ -78,7 +84,7 @@ def test_derl_is_finite_for_long_tenures_and_zero_after_churn():
 
 def test_survival_and_retention_curves_by_tenure():
     model = ShiftedBetaGeoModel.from_params(alpha=0.704, beta=1.182)
-    survival = model.survival_function(range(0, 13))
+    survival = model.survival_function(range(13))
     retention = model.retention_rate(range(1, 13))
     assert survival.index.name == retention.index.name == "period"
     assert survival.iloc[0] == 1 and (np.diff(survival) < 0).all()

@@ -4,7 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv_predict import BetaGeoModel, DataError, GammaGammaModel, NotFittedError, _lifetimes, _math
+from clv_predict import (
+    BetaGeoModel,
+    DataError,
+    GammaGammaModel,
+    NotFittedError,
+    _lifetimes,
+    _math,
+)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +84,7 @@ def test_standard_errors_equal_lifetimes(cdnow_split, bgnbd, gamma_gamma):
         reference = BetaGeoFitter().fit(cdnow_split["frequency"], cdnow_split["recency"], cdnow_split["T"])
         repeat = cdnow_split[cdnow_split["frequency"] > 0]
         spend = GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
-    np.testing.assert_allclose(bgnbd.standard_errors_, reference.standard_errors_[list("r alpha a b".split())], rtol=1e-3)
+    np.testing.assert_allclose(bgnbd.standard_errors_, reference.standard_errors_[list(["r", "alpha", "a", "b"])], rtol=1e-3)
     np.testing.assert_allclose(gamma_gamma.standard_errors_, spend.standard_errors_[["p", "q", "v"]], rtol=1e-3)
 
 
@@ -231,8 +238,9 @@ def test_a_failed_lifetimes_fit_never_reports_its_starting_values():
     the model reports where the same objective actually ends, not the starting point, and says what happened."""
     import warnings as w
 
-    from clv_predict import ModelWarning, rfm_summary
     from conftest import DATA
+
+    from clv_predict import ModelWarning, rfm_summary
 
     log = pd.read_csv(DATA / "online_retail_extract.csv.gz", dtype={"CustomerID": str, "InvoiceNo": str})
     with w.catch_warnings():

@@ -13,7 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv_predict import BetaGeoModel, CLVModel, ConvergenceWarning, GammaGammaModel, ModelWarning, _math
+from clv_predict import (
+    BetaGeoModel,
+    CLVModel,
+    ConvergenceWarning,
+    GammaGammaModel,
+    ModelWarning,
+    _math,
+)
 from clv_predict.models import _base as models_module
 
 mp = pytest.importorskip("mpmath")

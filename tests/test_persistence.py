@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv_predict import BetaGeoModel, GammaGammaModel, ModelFileError, VersionWarning, load_model
+from clv_predict import (
+    BetaGeoModel,
+    GammaGammaModel,
+    ModelFileError,
+    VersionWarning,
+    load_model,
+)
 from clv_predict.persistence import FORMAT_VERSION, to_dict
 
 

@@ -4,17 +4,22 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from scipy import stats  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from scipy import stats
 
-from clv_predict import DataError, evaluate, load_model, rfm_summary  # noqa: E402
-from clv_predict import plotting  # noqa: E402
-from clv_predict.evaluation import gini_coefficient  # noqa: E402
-from clv_predict.plotting import diagnostics  # noqa: E402
+from clv_predict import (
+    DataError,
+    evaluate,
+    load_model,
+    plotting,
+    rfm_summary,
+)
+from clv_predict.evaluation import gini_coefficient
+from clv_predict.plotting import diagnostics
 
 TRAIN_END, TEST_END = "1997-09-30", "1998-06-30"
 

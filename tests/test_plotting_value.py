@@ -6,13 +6,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
 
-from clv_predict import DataError, plotting  # noqa: E402
-from clv_predict.analytics import (  # noqa: E402
+from clv_predict import DataError, plotting
+from clv_predict.analytics import (
     compare_clv,
     cumulative_value,
     customer_segments,
@@ -20,7 +20,7 @@ from clv_predict.analytics import (  # noqa: E402
     retention_matrix,
     segment_summary,
 )
-from clv_predict.plotting import value  # noqa: E402
+from clv_predict.plotting import value
 
 COLS = {"customer_id_col": "customer_id", "datetime_col": "date", "monetary_value_col": "amount"}
 

@@ -9,12 +9,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import pandas as pd
+import pytest
 
-from clv_predict import CLVModel, DataError, DataWarning, ModelWarning, rfm_summary  # noqa: E402
-from clv_predict.cli import main  # noqa: E402
-from clv_predict.report import build_report, write_report  # noqa: E402
+from clv_predict import CLVModel, DataError, DataWarning, ModelWarning, rfm_summary
+from clv_predict.cli import main
+from clv_predict.report import build_report, write_report
 
 TRAIN_END, TEST_END = "1997-09-30", "1998-06-30"
 N_PLOTS = 11

@@ -6,7 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clv_predict import BetaGeoModel, CLVModel, DataError, GammaGammaModel, ModelWarning, _lifetimes, _math, _rows, rfm_summary
+from clv_predict import (
+    BetaGeoModel,
+    CLVModel,
+    DataError,
+    GammaGammaModel,
+    ModelWarning,
+    _lifetimes,
+    _math,
+    _rows,
+    rfm_summary,
+)
 from clv_predict import rfm as rfm_module
 from clv_predict.synthetic import CDNOW_PARAMS, simulate_transactions
 

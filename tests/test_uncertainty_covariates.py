@@ -1,7 +1,11 @@
-import numpy as np, pandas as pd, pytest
+import numpy as np
+import pandas as pd
+import pytest
+
 from clv_predict import BetaGeoModel, CLVModel
 from clv_predict.exceptions import DataError
-from clv_predict.uncertainty import forecast_total, bootstrap_params
+from clv_predict.uncertainty import bootstrap_params, forecast_total
+
 
 def test_covariate_models_refused_by_uncertainty_not_answered_wrongly():
     cov = pd.DataFrame({"channel": np.random.default_rng(0).choice(["web", "shop"], 2000)})

@@ -740,7 +740,7 @@ class PurchaseModel(_ParametricModel):
     # ------------------------------------------------------------------ construction from known parameters
     @classmethod
     def from_params(cls, *, time_unit: str | None = None, coefficients: dict | None = None,
-                    covariates: pd.DataFrame | None = None, **params) -> "PurchaseModel":
+                    covariates: pd.DataFrame | None = None, **params) -> PurchaseModel:
         """A fitted model from known parameters (published ones, or another tool's), for scoring and plots.
 
         The parameters are the model's names (``params_`` of a fitted one);

@@ -146,7 +146,7 @@ class GammaGammaModel(_CoefficientsMixin, _ParametricModel):
         self.covariate_reference = covariate_reference
         self.unseen = unseen
 
-    def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None, weights=None) -> "GammaGammaModel":
+    def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None, weights=None) -> GammaGammaModel:
         """Fit on the repeat customers (``frequency > 0``) of an RFM summary with ``monetary_value``.
 
         ``weights`` as in :meth:`BetaGeoModel.fit`: customers each row stands for.
@@ -158,7 +158,7 @@ class GammaGammaModel(_CoefficientsMixin, _ParametricModel):
         super()._check_settings()
         self._check_covariate_settings()
 
-    def _fit(self, rfm, checked, time_unit, weights, prepared=None) -> "GammaGammaModel":
+    def _fit(self, rfm, checked, time_unit, weights, prepared=None) -> GammaGammaModel:
         """``fit`` on the columns ``check_rfm(rfm, need_monetary=True)`` returned.
 
         ``prepared`` is ``_prepare(checked, None)`` computed beforehand (``CLVModel`` does it
@@ -190,7 +190,7 @@ class GammaGammaModel(_CoefficientsMixin, _ParametricModel):
             self._set_covariance(total_gradient, params)
         return self._finish(rfm, time_unit, n_usable, n_repeat, weights.size)
 
-    def _finish(self, rfm, time_unit, n_usable, n_repeat, n_rows) -> "GammaGammaModel":
+    def _finish(self, rfm, time_unit, n_usable, n_repeat, n_rows) -> GammaGammaModel:
         self._warn_if_at_edge()
         self.n_customers_ = n_usable
         self.n_repeat_customers_ = n_repeat
@@ -202,7 +202,7 @@ class GammaGammaModel(_CoefficientsMixin, _ParametricModel):
         return self
 
     # ------------------------------------------------------------------ covariates
-    def _fit_covariates(self, rfm, checked, time_unit, row_weights) -> "GammaGammaModel":
+    def _fit_covariates(self, rfm, checked, time_unit, row_weights) -> GammaGammaModel:
         """The fit with the spend scale ``v exp(gamma' z)``, on the repeat customers with positive spend.
 
         The encoding is learnt on those customers: a level seen only among the others would have no

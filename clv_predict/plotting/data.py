@@ -18,11 +18,11 @@ from ..exceptions import DataError
 from .value import _axes
 
 __all__ = [
-    "plot_transactions_per_customer",
-    "plot_spend_per_transaction",
     "plot_days_between_purchases",
-    "plot_purchases_by_weekday",
     "plot_purchases_by_month",
+    "plot_purchases_by_weekday",
+    "plot_spend_per_transaction",
+    "plot_transactions_per_customer",
 ]
 
 _BARS = "#1f4e79"

@@ -13,28 +13,42 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import TIME_UNIT_DAYS, check_columns, check_nonnegative_number, check_rfm, check_time_unit, to_timestamp
-from ..clv import CLVModel
-from ..evaluation import FREQUENCY_BINS, _purchase_model, capture_curve, evaluate, frequency_bin_labels, gini_coefficient
-from ..exceptions import DataError
 from .._math import gamma_gamma_log_likelihood
+from .._validation import (
+    TIME_UNIT_DAYS,
+    check_columns,
+    check_nonnegative_number,
+    check_rfm,
+    check_time_unit,
+    to_timestamp,
+)
+from ..clv import CLVModel
+from ..evaluation import (
+    FREQUENCY_BINS,
+    _purchase_model,
+    capture_curve,
+    evaluate,
+    frequency_bin_labels,
+    gini_coefficient,
+)
+from ..exceptions import DataError
 from ..models import GammaGammaModel
 from ..rfm import _day, _iso, _merge_days, _read_log
 from ..transactions import TransactionLog
 
 __all__ = [
-    "plot_frequency_distribution",
     "plot_calibration_holdout",
-    "plot_tracking",
-    "plot_expected_purchases_matrix",
-    "plot_probability_alive_matrix",
-    "plot_probability_alive_history",
-    "plot_spend_distribution",
-    "plot_value_concentration",
-    "plot_purchase_rate_distribution",
     "plot_dropout_distribution",
+    "plot_expected_purchases_matrix",
     "plot_frequency_comparison",
+    "plot_frequency_distribution",
+    "plot_probability_alive_history",
+    "plot_probability_alive_matrix",
+    "plot_purchase_rate_distribution",
+    "plot_spend_distribution",
+    "plot_tracking",
     "plot_tracking_comparison",
+    "plot_value_concentration",
 ]
 
 _UNIT_NAMES = {"D": "day", "W": "week", "M": "month"}

@@ -14,11 +14,11 @@ from .._validation import check_columns
 from ..exceptions import DataError
 
 __all__ = [
-    "plot_retention_heatmap",
-    "plot_cumulative_value",
-    "plot_segment_summary",
-    "plot_interpurchase_times",
     "plot_clv_comparison",
+    "plot_cumulative_value",
+    "plot_interpurchase_times",
+    "plot_retention_heatmap",
+    "plot_segment_summary",
 ]
 
 _PERIOD_NAMES = {"M": "months", "Q": "quarters", "Y": "years"}

@@ -42,9 +42,9 @@ FUZZ = settings(
 COLUMNS = ["customer_id", "date", "amount"]
 
 VALID_CSV = (
-    "customer_id,date,amount\n"
-    "1,2024-01-01,10.5\n1,2024-01-05,3\n2,2024-01-02,7.25\n3,2024-02-01,0\n2,2024-03-01,12\n"
-).encode()
+    b"customer_id,date,amount\n"
+    b"1,2024-01-01,10.5\n1,2024-01-05,3\n2,2024-01-02,7.25\n3,2024-02-01,0\n2,2024-03-01,12\n"
+)
 
 
 def _mutate(data: bytes, edits) -> bytes:
