@@ -293,6 +293,17 @@ def cmd_score(args, out) -> int:
     model = load_model(args.model)
     if _is_contract_model(model):
         return _score_contracts(model, args, out)
+    if args.horizon is None:
+        purchases = getattr(model, "purchase_model_", None)
+        if purchases is not None and purchases.name in OPPORTUNITY_MODELS:
+            from .exceptions import DataError
+
+            raise DataError(
+                f"{purchases.label} counts its horizon in opportunities (one per period "
+                f"{getattr(purchases, 'period_', None)!r}), not weeks: give --horizon, such as 5 for five more "
+                "opportunities"
+            )
+        args.horizon = 52
     progress = _progress(args)
     try:
         result = _score(args, model, progress)
@@ -789,7 +800,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="time unit of an --input-kind rfm file that does not state its own (files written by "
                             "clv-predict as Parquet do); must be the model's")
     score.add_argument("--observation-end", help="date the RFM summary is built as of (default: last date in the input)")
-    score.add_argument("--horizon", type=int, default=52, help="forecast horizon in the model's time unit (default: 52)")
+    score.add_argument("--horizon", type=int, default=None,
+                       help="forecast horizon in the model's time unit (default: 52); a bg_bb model counts "
+                            "opportunities and needs it given")
     score.add_argument("--discount-rate", type=float, default=0.0, help="discount rate per time unit (default: 0)")
     score.add_argument("--margin", type=float, default=1.0, help="profit margin applied to spend (default: 1)")
     score.add_argument("--interval", type=float, default=None, metavar="LEVEL",

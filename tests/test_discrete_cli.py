@@ -45,6 +45,12 @@ def test_bg_bb_fit_score_and_report(opportunity_file, tmp_path, capsys):
     assert "dated after --observation-end 1999-12-31 were left out" in capsys.readouterr().err
     table = pd.read_csv(scores)
     assert len(table) == 3000 and (table["clv"] >= 0).all() and table["p_alive"].between(0, 1).all()
+    # without --horizon a BG/BB model would read the continuous models' default (52) as 52 opportunities
+    unasked = tmp_path / "unasked.csv"
+    assert main(["score", "--model", str(model_path), "--input", str(opportunity_file), "--observation-end",
+                 "1999-12-31", "--output", str(unasked)]) != 0
+    assert "BG/BB counts its horizon in opportunities (one per period 'Y')" in capsys.readouterr().err
+    assert not unasked.exists()
     report = tmp_path / "report.html"
     assert main(["report", "--model", str(model_path), "--input", str(opportunity_file), "--discount-rate", "0.1",
                  "--output", str(report)]) == 0
