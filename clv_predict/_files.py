@@ -69,23 +69,11 @@ def remove_own_partials(path, *, every_output_in_folder: bool = False) -> list[P
     The command line calls it when a SIGTERM or Ctrl-C ends a command: a signal can land in the instant
     between a writer's creation of its temporary file and the start of the block that would remove it.
     """
-    import shutil
-
     path = Path(path)
     folder = path if every_output_in_folder else (path.parent if str(path.parent) else Path("."))
     name = r"\.[^/]+\." if every_output_in_folder else re.escape(f".{path.name}.")
     pattern = re.compile(name + re.escape(f"{os.getpid()}.") + r"[A-Za-z0-9_]+\.(partial|tmp)$")
-    removed = []
-    with contextlib.suppress(OSError):
-        for entry in folder.iterdir():
-            if pattern.match(entry.name):
-                with contextlib.suppress(OSError):
-                    if entry.is_dir() and not entry.is_symlink():
-                        shutil.rmtree(entry)
-                    else:
-                        entry.unlink()
-                    removed.append(entry)
-    return removed
+    return _remove_matching(folder, lambda match: True, pattern)
 
 
 def remove_stale_partials(path, *, suffix: str = ".partial") -> list[Path]:
@@ -94,11 +82,21 @@ def remove_stale_partials(path, *, suffix: str = ".partial") -> list[Path]:
     Only names of this module's pattern for ``path`` whose process no longer runs are removed,
     so a concurrent writer's file is left alone. Returns what was removed.
     """
-    import shutil
-
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     pattern = re.compile(re.escape(f".{path.name}.") + r"(\d+)\.[A-Za-z0-9_]+" + re.escape(suffix) + "$")
+    def stale(match) -> bool:
+        pid = int(match.group(1))
+        return pid != os.getpid() and _process_is_gone(pid)
+
+    return _remove_matching(folder, stale, pattern)
+
+
+def _remove_matching(folder: Path, accept, pattern) -> list[Path]:
+    """Remove the entries of ``folder`` whose name ``pattern`` matches and ``accept(match)`` accepts (files,
+    or folders with their content); what cannot be listed or removed is left. Returns what was removed."""
+    import shutil
+
     removed = []
     try:
         entries = list(folder.iterdir())
@@ -106,7 +104,7 @@ def remove_stale_partials(path, *, suffix: str = ".partial") -> list[Path]:
         return removed
     for entry in entries:
         match = pattern.match(entry.name)
-        if match and int(match.group(1)) != os.getpid() and _process_is_gone(int(match.group(1))):
+        if match and accept(match):
             with contextlib.suppress(OSError):
                 if entry.is_dir() and not entry.is_symlink():
                     shutil.rmtree(entry)

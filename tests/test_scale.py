@@ -288,7 +288,7 @@ def test_chunked_scoring_of_a_parts_folder_into_parts_equals_one_shot(parts_fold
     from clv_predict import score, score_file
 
     model = CLVModel(engine="native").fit(synthetic_rfm)
-    settings = dict(horizon=52, discount_rate=0.002, margin=0.3, observation_period_end=END)
+    settings = {"horizon": 52, "discount_rate": 0.002, "margin": 0.3, "observation_period_end": END}
     one = score_file(model, parts_folder, tmp_path / "one.parquet", chunk_rows=10**7, **settings)
     progress = []
     chunked = score_file(model, parts_folder, tmp_path / "scores", chunk_rows=4000, output_parts=True,
