@@ -10,6 +10,7 @@ import pandas as pd
 from ._validation import check_discount_rate, check_horizon, check_margin, plural
 from .exceptions import DataError, NotFittedError
 from .models import GammaGammaModel, PurchaseModel, is_purchase_model, purchase_model
+from .models._base import _distinct_rows
 
 PREDICTION_COLUMNS = ("expected_purchases", "p_alive", "expected_spend", "clv")
 
@@ -293,34 +294,62 @@ class CLVModel:
         frame.attrs.update({"time_unit": self.time_unit_, "horizon": horizon, "discount_rate": discount_rate, "margin": margin})
         if interval is not None:
             self._add_bounds(frame, x, t_x, T, checked["monetary_value"].to_numpy(), horizon, discount_rate, margin,
-                             interval, n_draws, seed)
+                             interval, n_draws, seed, rfm)
         return frame
 
-    def _add_bounds(self, frame, x, t_x, T, monetary, horizon, discount_rate, margin, interval, n_draws, seed):
-        """The predictive and confidence bounds of ``predict`` (see its docstring), in place."""
+    def _add_bounds(self, frame, x, t_x, T, monetary, horizon, discount_rate, margin, interval, n_draws, seed, rfm):
+        """The predictive and confidence bounds of ``predict`` (see its docstring), in place: once per joint
+        covariate pattern of the purchase and spend models, with their plain models (see ``_pattern_pairs``)."""
         from .models import _intervals
 
         interval = _intervals.check_interval(interval)
-        _intervals.refuse_covariates(self, "predict(interval=...)")
         n_draws = _intervals.check_draws(n_draws)
         purchases, spend = self.purchase_model_, self.spend_model_
         _intervals.warn_if_unknown(purchases, stacklevel=5)
         _intervals.warn_if_unknown(spend, stacklevel=5)
-        bounds = _intervals.PurchaseBounds(
-            purchases, x, t_x, T, horizon, interval, _intervals.drawn_models(purchases, n_draws, seed),
-            discount_rate=discount_rate, moments=True,
-        )
-        frame["purchases_lower"] = bounds.customers(bounds.lower)
-        frame["purchases_upper"] = bounds.customers(bounds.upper)
-        frame["clv_lower"], frame["clv_upper"] = _intervals.value_bounds(bounds, spend, x, monetary, interval, margin)
-        ci = bounds.ci if bounds.ci is not None else np.full((2, bounds.lower.size), np.nan)
-        frame["purchases_ci_lower"] = bounds.customers(ci[0])
-        frame["purchases_ci_upper"] = bounds.customers(ci[1])
-        spend_draws = _intervals.drawn_models(spend, n_draws, None if seed is None else seed + 1)
-        frame["clv_ci_lower"], frame["clv_ci_upper"] = _intervals.value_confidence(
-            bounds, spend, spend_draws, x, monetary, interval, margin
-        )
+        columns = ("purchases_lower", "purchases_upper", "clv_lower", "clv_upper",
+                   "purchases_ci_lower", "purchases_ci_upper", "clv_ci_lower", "clv_ci_upper")
+        values = {name: np.empty(x.size) for name in columns}
+        for rows, plain_purchases, plain_spend in self._pattern_pairs(rfm):
+            bounds = _intervals.PurchaseBounds(
+                plain_purchases, x[rows], t_x[rows], T[rows], horizon, interval,
+                _intervals.drawn_models(plain_purchases, n_draws, seed), discount_rate=discount_rate, moments=True,
+            )
+            ci = bounds.ci if bounds.ci is not None else np.full((2, bounds.lower.size), np.nan)
+            value = _intervals.value_bounds(bounds, plain_spend, x[rows], monetary[rows], interval, margin)
+            spend_draws = _intervals.drawn_models(plain_spend, n_draws, None if seed is None else seed + 1)
+            value_ci = _intervals.value_confidence(
+                bounds, plain_spend, spend_draws, x[rows], monetary[rows], interval, margin
+            )
+            parts = (bounds.customers(bounds.lower), bounds.customers(bounds.upper), value[0], value[1],
+                     bounds.customers(ci[0]), bounds.customers(ci[1]), value_ci[0], value_ci[1])
+            for name, part in zip(columns, parts):
+                values[name][rows] = part
+        for name in columns:
+            frame[name] = values[name].astype(np.int64) if name in columns[:2] else values[name]
         frame.attrs.update({"interval": interval, "n_draws": n_draws})
+
+    def _pattern_pairs(self, frame, *, what: str = "rfm"):
+        """The customers (rows) of ``frame`` grouped by their joint covariate pattern of the purchase and the
+        spend model: triples (positions, plain purchase model, plain spend model), the plain models those of
+        :meth:`~clv_predict.models._base._ParametricModel._pattern_models`. Without covariates, one triple:
+        every customer with the two fitted models."""
+        purchase_groups = list(self.purchase_model_._pattern_models(frame, what=what, unseen=self.unseen))
+        spend_groups = list(self.spend_model_._pattern_models(frame, what=what, unseen=self.unseen))
+        if len(purchase_groups) == 1 and len(spend_groups) == 1:
+            yield purchase_groups[0][0], purchase_groups[0][1], spend_groups[0][1]
+            return
+        of_purchase, of_spend = np.zeros(len(frame)), np.zeros(len(frame))
+        for number, (rows, _) in enumerate(purchase_groups):
+            of_purchase[rows] = number
+        for number, (rows, _) in enumerate(spend_groups):
+            of_spend[rows] = number
+        codes, (purchase_pattern, spend_pattern) = _distinct_rows([of_purchase, of_spend])
+        order = np.argsort(codes, kind="stable")
+        ends = np.searchsorted(codes[order], np.arange(purchase_pattern.size + 1))
+        for group in range(purchase_pattern.size):
+            yield (order[ends[group]: ends[group + 1]], purchase_groups[int(purchase_pattern[group])][1],
+                   spend_groups[int(spend_pattern[group])][1])
 
     def expected_clv_new_customer(self, profile=None, *, horizon, discount_rate: float = 0.0,
                                   margin: float = 1.0) -> pd.DataFrame:

@@ -35,7 +35,6 @@ from .clv import CLVModel
 from .exceptions import DataError, ModelWarning
 from .models import GammaGammaModel, PurchaseModel
 from .models._base import _distinct_rows
-from .models._intervals import refuse_covariates
 
 METHODS = ("normal", "bootstrap")
 
@@ -65,8 +64,19 @@ def _fit_columns(model) -> tuple[str, ...]:
     return model._fit_columns
 
 
+def _parts(model) -> list:
+    return [model.purchase_model_, model.spend_model_] if isinstance(model, CLVModel) else [model]
+
+
+def _covariate_columns(model) -> list[str]:
+    """The customer columns the fitted model reads (its covariates, purchase and spend), in order."""
+    encodings = [getattr(part, "covariate_encoding_", None) for part in _parts(model)]
+    return list(dict.fromkeys(c for encoding in encodings if encoding is not None for c in encoding.columns))
+
+
 def _compressed_table(model, rfm) -> tuple[pd.DataFrame, np.ndarray]:
-    """The distinct rows of the columns the model is fitted on, with how many customers share each."""
+    """The distinct rows of the columns the model is fitted on (its covariates too), with how many customers
+    share each."""
     if not isinstance(rfm, pd.DataFrame):
         raise DataError(f"'rfm' must be a DataFrame (an RFM summary); got {type(rfm).__name__}")
     columns = _fit_columns(model)
@@ -77,16 +87,33 @@ def _compressed_table(model, rfm) -> tuple[pd.DataFrame, np.ndarray]:
         from ._validation import check_rfm
 
         checked = check_rfm(rfm, need_monetary=True)
-    codes, uniques = _distinct_rows([checked[column].to_numpy(dtype=float) for column in columns])
-    weights = np.bincount(codes, minlength=uniques[0].size).astype(float)
-    table = pd.DataFrame(dict(zip(columns, uniques)))
+    covariates = _covariate_columns(model)
+    if covariates:
+        missing = [column for column in covariates if column not in rfm.columns]
+        if missing:
+            raise DataError(f"rfm lacks the covariate {', '.join(map(repr, missing))} of the model")
+        # customers sharing their fitted columns and their covariates are one weighted row
+        frame = pd.concat([checked[list(columns)].reset_index(drop=True),
+                           rfm[covariates].reset_index(drop=True)], axis=1)
+        counts = frame.groupby(list(frame.columns), sort=False, dropna=False).size()
+        table = counts.index.to_frame(index=False)
+        weights = counts.to_numpy(dtype=float)
+    else:
+        codes, uniques = _distinct_rows([checked[column].to_numpy(dtype=float) for column in columns])
+        weights = np.bincount(codes, minlength=uniques[0].size).astype(float)
+        table = pd.DataFrame(dict(zip(columns, uniques)))
     table.attrs["time_unit"] = model.time_unit_
     return table, weights
 
 
 def _new_like(model):
-    """An unfitted model with the settings of ``model``."""
-    return type(model)(**model._settings())
+    """An unfitted model with the settings of ``model``; with covariates, the reference levels it was fitted
+    with (a resample must not take another level as the reference: the coefficients would change meaning)."""
+    settings = model._settings()
+    encoding = getattr(model, "covariate_encoding_", None)
+    if encoding is not None and encoding.reference:
+        settings["covariate_reference"] = dict(encoding.reference)
+    return type(model)(**settings)
 
 
 def _refit(model, table: pd.DataFrame, weights: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -96,10 +123,15 @@ def _refit(model, table: pd.DataFrame, weights: np.ndarray) -> tuple[np.ndarray,
     with warnings.catch_warnings():
         # one warning for the whole bootstrap says how many refits failed
         warnings.simplefilter("ignore")
-        parts = [model.purchase_model_, model.spend_model_] if isinstance(model, CLVModel) else [model]
         values, converged = [], True
-        for part in parts:
+        for part in _parts(model):
             fitted = _new_like(part).fit(table, weights=weights, time_unit=model.time_unit_)
+            if list(fitted.params_.index) != list(part.params_.index):
+                lost = sorted(set(part.params_.index) - set(fitted.params_.index))
+                raise DataError(
+                    f"a bootstrap resample has no customer for the coefficient {', '.join(map(repr, lost))}: a "
+                    "covariate level too rare for the bootstrap (merge it with another, or use method='normal')"
+                )
             values.append(fitted.params_.to_numpy(dtype=float))
             converged &= bool(fitted.convergence_.get("converged", True))
     return np.concatenate(values), converged
@@ -155,7 +187,6 @@ def bootstrap_params(model, rfm: pd.DataFrame, n_refits: int = 100, *, seed=None
     from joblib import Parallel, delayed
 
     _check_fitted_model(model)
-    refuse_covariates(model, "bootstrap_params")
     if isinstance(n_refits, bool) or not isinstance(n_refits, (int, np.integer)) or n_refits <= 0:
         raise DataError(f"'n_refits' must be a positive whole number; got {n_refits!r}")
     table, weights = _compressed_table(model, rfm)
@@ -224,8 +255,10 @@ def _draws_for(model, rfm, method: str, draws, seed, n_jobs) -> pd.DataFrame:
                 + (f"; missing {', '.join(missing)}" if missing else "; it has no rows")
             )
         values = draws[names].to_numpy(dtype=float)
-        if not np.all(np.isfinite(values)) or (values <= 0).any():
-            raise DataError("'draws' must hold finite parameters > 0")
+        coefficients = [name for part in _parts(model) for name in part._coefficient_param_names()]
+        positive = draws[[name for name in names if name not in coefficients]].to_numpy(dtype=float)
+        if not np.all(np.isfinite(values)) or (positive <= 0).any():
+            raise DataError("'draws' must hold finite parameters, > 0 but for covariate coefficients")
         return draws[names]
     count = _DEFAULT_DRAWS[method] if draws is None else draws
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 2:
@@ -312,6 +345,47 @@ class _Base:
             mean = mean_weight @ first
             variance = spread_weight @ first + square_weight @ second - cross_weight @ first**2
         return margin * mean, margin**2 * variance
+
+
+class _PatternGroups:
+    """The customers grouped by their joint covariate pattern of the purchase (and spend) model, one
+    :class:`_Base` each, and each pattern's parameters under a full parameter vector (base parameters and
+    coefficients: a draw of the parameters moves every pattern at once, as it does every customer). Without
+    covariates, one group of every customer."""
+
+    def __init__(self, purchases, spend, rfm, x, t_x, T, monetary):
+        self.purchases, self.spend = purchases, spend
+        size = len(x)
+        self.purchase_found = purchases._covariate_patterns(rfm)
+        self.spend_found = None if spend is None else spend._covariate_patterns(rfm)
+        of_purchase = np.zeros(size) if self.purchase_found is None else self.purchase_found[0].astype(float)
+        of_spend = np.zeros(size) if self.spend_found is None else self.spend_found[0].astype(float)
+        codes, (purchase_pattern, spend_pattern) = _distinct_rows([of_purchase, of_spend])
+        order = np.argsort(codes, kind="stable")
+        ends = np.searchsorted(codes[order], np.arange(purchase_pattern.size + 1))
+        self.bases = []
+        for group in range(purchase_pattern.size):
+            rows = order[ends[group]: ends[group + 1]]
+            base = _Base(purchases, x[rows], t_x[rows], T[rows], None if monetary is None else monetary[rows])
+            self.bases.append((base, int(purchase_pattern[group]), int(spend_pattern[group])))
+
+    @staticmethod
+    def _of(model, found, vector):
+        if found is None:
+            return np.asarray(vector, dtype=float)[None, :]
+        return model._params_of_patterns(vector, found[1])
+
+    def purchase_params(self, vector) -> np.ndarray:
+        return self._of(self.purchases, self.purchase_found, vector)
+
+    def spend_params(self, vector) -> np.ndarray:
+        return self._of(self.spend, self.spend_found, vector)
+
+
+def _pattern_groups(model, rfm, x, t_x, T, monetary) -> _PatternGroups:
+    purchases = model.purchase_model_ if isinstance(model, CLVModel) else model
+    spend = model.spend_model_ if isinstance(model, CLVModel) else None
+    return _PatternGroups(purchases, spend, rfm, x, t_x, T, monetary)
 
 
 def _mixture_quantiles(means: np.ndarray, sds: np.ndarray, levels) -> np.ndarray:
@@ -406,7 +480,6 @@ def forecast_total(
     if not isinstance(model, (PurchaseModel, CLVModel)):
         raise DataError(f"'model' must be a fitted purchase model or CLVModel; got {type(model).__name__}")
     model._check_fitted()
-    refuse_covariates(model, "forecast_total")
     horizon = check_horizon(horizon)
     interval = _check_interval(interval)
     method = check_choice(method, "method", METHODS)
@@ -417,17 +490,28 @@ def forecast_total(
     checked, x, t_x, T = purchases._rfm_arrays(rfm, need_monetary=with_value)
     if len(checked) == 0:
         raise DataError("rfm has no customers to forecast")
-    base = _Base(purchases, x, t_x, T, checked["monetary_value"].to_numpy() if with_value else None)
+    monetary = checked["monetary_value"].to_numpy() if with_value else None
+    groups = _pattern_groups(model, rfm, x, t_x, T, monetary)
     given = isinstance(draws, pd.DataFrame)
     draws = _draws_for(model, rfm, method, draws, seed, n_jobs)
     n_purchase = len(purchases.params_)
 
     def moments_at(vector, variance):
+        # every customer with her covariates: each group's parameters under this draw of the full vector
         vector = np.asarray(vector, dtype=float)
-        return base.moments(
-            purchases, vector[:n_purchase], times,
-            vector[n_purchase:] if with_value else None, margin, variance=variance,
-        )
+        purchase_params = groups.purchase_params(vector[:n_purchase])
+        spend_params = groups.spend_params(vector[n_purchase:]) if with_value else None
+        total = None
+        for base, purchase_pattern, spend_pattern in groups.bases:
+            moments = base.moments(
+                purchases, purchase_params[purchase_pattern], times,
+                None if spend_params is None else spend_params[spend_pattern], margin, variance=variance,
+            )
+            total = moments if total is None else {
+                name: (total[name][0] + mean, None if spread is None else total[name][1] + spread)
+                for name, (mean, spread) in moments.items()
+            }
+        return total
 
     at_estimate = moments_at(model.params_.to_numpy(dtype=float), True)
     vectors = draws.to_numpy(dtype=float)

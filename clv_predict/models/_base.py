@@ -455,8 +455,11 @@ class _ParametricModel:
         parameters, with the covariance of the logs from ``covariance_`` by the
         delta method (``cov(log a, log b) = cov(a, b) / (a b)``): draws stay
         positive, and a parameter whose standard error is large against its
-        value is skewed as its likelihood is. Parameters the fit does not
-        estimate (CNBD-k's ``k``, chosen by a search) are held at their value.
+        value is skewed as its likelihood is. Covariate coefficients (real
+        numbers) are drawn jointly with them on their own scale, so the draws
+        carry the whole uncertainty of a model with covariates. Parameters the
+        fit does not estimate (CNBD-k's ``k``, chosen by a search) are held at
+        their value.
 
         Parameters
         ----------
@@ -492,22 +495,50 @@ class _ParametricModel:
         if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws <= 0:
             raise DataError(f"'n_draws' must be a positive whole number; got {n_draws!r}")
         log_cov = self._log_covariance()
-        names = list(self._param_names)
-        estimates = self.params_[names].to_numpy(dtype=float)
+        centre = self._uncertain_vector()
         # a symmetric square root that tolerates a covariance positive semi-definite to rounding
         values, vectors = np.linalg.eigh(log_cov)
         root = vectors * np.sqrt(np.clip(values, 0.0, None))
         rng = np.random.default_rng(seed)
-        draws = np.exp(np.log(estimates) + rng.standard_normal((int(n_draws), len(names))) @ root.T)
-        frame = pd.DataFrame(draws, columns=names, index=pd.RangeIndex(int(n_draws), name="draw"))
+        points = centre + rng.standard_normal((int(n_draws), centre.size)) @ root.T
+        frame = self._params_at_uncertain(points)
+        frame.index = pd.RangeIndex(int(n_draws), name="draw")
+        return frame
+
+    def _coefficient_param_names(self) -> list[str]:
+        """Names in ``params_`` of covariate coefficients: real numbers, drawn on their own scale (none here)."""
+        return []
+
+    def _estimated_names(self) -> tuple[list[str], list[str]]:
+        """The estimated parameters: the positive ones (uncertain on the log scale), then the coefficients."""
+        coefficients = self._coefficient_param_names()
+        return [name for name in self._param_names if name not in coefficients], coefficients
+
+    def _uncertain_vector(self) -> np.ndarray:
+        """The estimates where their uncertainty is normal: logs of the positive parameters, then coefficients."""
+        positive, coefficients = self._estimated_names()
+        return np.concatenate((np.log(self.params_[positive].to_numpy(dtype=float)),
+                               self.params_[coefficients].to_numpy(dtype=float)))
+
+    def _params_at_uncertain(self, points) -> pd.DataFrame:
+        """Full parameter vectors (the columns of ``params_``) from rows of ``_uncertain_vector`` coordinates;
+        parameters not estimated are held at their value."""
+        points = np.atleast_2d(np.asarray(points, dtype=float))
+        positive, coefficients = self._estimated_names()
+        k = len(positive)
+        frame = pd.DataFrame(np.exp(points[:, :k]), columns=positive)
+        for j, name in enumerate(coefficients):
+            frame[name] = points[:, k + j]
         for name in self.params_.index:
             if name not in frame.columns:
                 frame[name] = float(self.params_[name])
         return frame[list(self.params_.index)]
 
     def _log_covariance(self) -> np.ndarray:
-        """Covariance of the log estimates (delta method), or a ``DataError`` saying why there is none."""
-        names = list(self._param_names)
+        """Covariance of the estimates in ``_uncertain_vector`` coordinates (logs of the positive parameters by
+        the delta method, covariate coefficients as they are), or a ``DataError`` saying why there is none."""
+        positive, coefficients = self._estimated_names()
+        names = positive + coefficients
         covariance = self.covariance_.loc[names, names].to_numpy(dtype=float)
         if getattr(self, "convergence_", {}).get("engine") == "given":
             raise DataError(
@@ -520,8 +551,8 @@ class _ParametricModel:
                 "estimates was not positive definite), so parameters cannot be drawn: more data or a "
                 "penalizer_coef gives standard errors"
             )
-        estimates = self.params_[names].to_numpy(dtype=float)
-        log_cov = covariance / np.outer(estimates, estimates)
+        scale = np.concatenate((self.params_[positive].to_numpy(dtype=float), np.ones(len(coefficients))))
+        log_cov = covariance / np.outer(scale, scale)
         return (log_cov + log_cov.T) / 2
 
     def _with_params(self, params) -> _ParametricModel:
@@ -530,7 +561,8 @@ class _ParametricModel:
 
         Everything else (time unit, training figures, ``covariance_`` of the original
         fit) is kept; only ``params_`` changes. Used to evaluate a forecast at each of
-        :meth:`parameter_draws`.
+        :meth:`parameter_draws`. Covariate coefficients may be any finite number; the
+        other parameters must be > 0.
         """
         self._check_fitted()
         index = self.params_.index
@@ -544,11 +576,95 @@ class _ParametricModel:
             if values.size != index.size:
                 raise DataError(f"{type(self).__name__} has {index.size} parameters; got {values.size} values")
             values.index = index
-        if not np.all(np.isfinite(values.to_numpy())) or (values.to_numpy() <= 0).any():
-            raise DataError(f"parameters must be finite numbers > 0; got {values.to_dict()}")
+        positive = values.drop(self._coefficient_param_names()).to_numpy()
+        if not np.all(np.isfinite(values.to_numpy())) or (positive <= 0).any():
+            raise DataError(f"parameters must be finite numbers (> 0 but for covariate coefficients); got {values.to_dict()}")
         copy = copy_module.copy(self)
         copy.params_ = pd.Series(values.to_numpy(), index=index, name="estimate")
         return copy
+
+    # ------------------------------------------------------------------ covariates: one plain model per pattern
+    def _covariate_design(self, frame, *, what: str = "rfm", unseen: str | None = None) -> np.ndarray | None:
+        """The encoded covariates of ``frame`` (customers x design columns, natural units), or None without."""
+        return None
+
+    def _coefficient_loadings(self, patterns: np.ndarray) -> np.ndarray:
+        """For each row z of ``patterns`` (distinct design rows), the matrix A (positive parameters x
+        coefficients) with ``log theta(z) = log theta + A gamma``: shape (patterns, k, coefficients)."""
+        raise NotImplementedError
+
+    def _without_covariates(self) -> None:
+        """Turn this copy into the model without covariates (settings and learnt encoding dropped)."""
+        raise NotImplementedError
+
+    def _plain_at(self, values: np.ndarray, log_covariance: np.ndarray) -> _ParametricModel:
+        """A copy of this model without covariates whose parameters are ``values`` (``params_`` less the
+        coefficients) and whose ``_log_covariance()`` is ``log_covariance`` (over the positive parameters)."""
+        positive, coefficients = self._estimated_names()
+        names = [name for name in self.params_.index if name not in coefficients]
+        plain = copy_module.copy(self)
+        plain._without_covariates()
+        plain.params_ = pd.Series(np.asarray(values, dtype=float), index=names, name="estimate")
+        estimates = plain.params_[positive].to_numpy()
+        covariance = np.asarray(log_covariance, dtype=float) * np.outer(estimates, estimates)
+        plain.covariance_ = pd.DataFrame(covariance, index=positive, columns=positive)
+        plain.standard_errors_ = pd.Series(np.sqrt(np.diag(covariance)), index=positive, name="standard_error")
+        return plain
+
+    def _pattern_models(self, frame, *, what: str = "rfm", unseen: str | None = None):
+        """The customers of ``frame`` grouped by covariate pattern, each group with a plain model: pairs
+        (positions of the rows in ``frame``, model without covariates).
+
+        A customer with covariates z has the parameters theta(z) = theta exp(A(z) gamma) (see
+        :meth:`_coefficient_loadings`): their logarithm is linear in (log theta, gamma), so under the
+        estimates' normal distribution (:meth:`_log_covariance`, covariance Sigma) it is normal with mean
+        log theta(z) and covariance J Sigma J', J = [I | A(z)]. The plain model of a pattern has theta(z)
+        as its parameters and J Sigma J' as its log-covariance: whatever works on a model without
+        covariates (distributions, bounds, sigma points, parameter draws) is then exact for the
+        customers of the pattern, run once per pattern. Without covariates: one group, the model itself.
+        Patterns are as many as the distinct rows of encoded covariates (a few for categorical columns;
+        up to one per customer for a numeric one, each pattern then a pass of the per-pattern code).
+        """
+        found = self._covariate_patterns(frame, what=what, unseen=unseen)
+        if found is None:
+            yield np.arange(len(frame)), self
+            return
+        codes, loadings = found
+        positive, coefficients = self._estimated_names()
+        try:
+            sigma = self._log_covariance()
+        except DataError:  # unknown (from_params) or not finite: the plain models say so in turn
+            sigma = np.full((len(positive) + len(coefficients),) * 2, np.nan)
+        values = self._params_of_patterns(self.params_.to_numpy(dtype=float), loadings)
+        order = np.argsort(codes, kind="stable")
+        ends = np.searchsorted(codes[order], np.arange(loadings.shape[0] + 1))
+        for group in range(loadings.shape[0]):
+            jacobian = np.hstack((np.eye(len(positive)), loadings[group]))
+            plain = self._plain_at(values[group], jacobian @ sigma @ jacobian.T)
+            yield order[ends[group]: ends[group + 1]], plain
+
+    def _covariate_patterns(self, frame, *, what: str = "rfm", unseen: str | None = None):
+        """The covariate pattern of each customer of ``frame`` (codes) and each pattern's loadings A (see
+        :meth:`_coefficient_loadings`), shape (patterns, k, coefficients); None without covariates."""
+        design = self._covariate_design(frame, what=what, unseen=unseen)
+        if design is None:
+            return None
+        codes, columns = _distinct_rows(list(design.T))
+        patterns = np.column_stack(columns) if columns else np.zeros((1, 0))
+        if len(frame) == 0:  # no customer: the reference pattern, so that callers still get a model
+            codes, patterns = np.zeros(0, dtype=np.int64), np.zeros((1, design.shape[1]))
+        return codes, self._coefficient_loadings(patterns)
+
+    def _params_of_patterns(self, values, loadings) -> np.ndarray:
+        """The parameters (``params_`` less the coefficients, in its order) of each pattern, (patterns, k'),
+        under the full parameter vector ``values`` (in the order of ``params_``)."""
+        values = pd.Series(np.asarray(values, dtype=float), index=self.params_.index)
+        positive, coefficients = self._estimated_names()
+        plain = values.drop(coefficients)  # parameters not estimated stay as they are
+        out = np.repeat(plain.to_numpy()[None, :], loadings.shape[0], axis=0)
+        where = [plain.index.get_loc(name) for name in positive]
+        out[:, where] = values[positive].to_numpy() * np.exp(loadings @ values[coefficients].to_numpy())
+        return out
 
 
 def _time_unit_of(rfm: pd.DataFrame, time_unit) -> str | None:
@@ -870,6 +986,51 @@ class PurchaseModel(_ParametricModel):
 
     def _all_param_names(self) -> list[str]:
         return list(self._param_names) + list(getattr(self, "_coefficient_names", ()))
+
+    def _coefficient_param_names(self) -> list[str]:
+        return list(getattr(self, "_coefficient_names", ()))
+
+    def _covariate_design(self, frame, *, what: str = "rfm", unseen: str | None = None) -> np.ndarray | None:
+        if not self._n_coefficients():
+            return None
+        unseen = self.unseen if unseen is None else unseen
+        return self._covariate_encoding.transform(frame, unseen=unseen, what=what).to_numpy()
+
+    def _coefficient_loadings(self, patterns: np.ndarray) -> np.ndarray:
+        # log theta_j(z) = log theta_j + sign_j z' L_process(j) gamma (see _covariates.individual_params)
+        out = np.zeros((patterns.shape[0], len(self._param_names), self._n_coefficients()))
+        for j, name in enumerate(self._param_names):
+            if name in self._covariate_links:
+                process, sign = self._covariate_links[name]
+                out[:, j, :] = sign * (patterns @ self._loadings[process])
+        return out
+
+    def _without_covariates(self) -> None:
+        for name in ("_covariate_encoding", "_coefficient_names", "_loadings"):
+            self.__dict__.pop(name, None)
+        self.purchase_covariates = self.dropout_covariates = self.constrain = None
+
+    def _per_pattern(self, rfm, answer):
+        """``answer(plain, part)`` on the customers of each covariate pattern of ``rfm`` with the pattern's
+        plain model (see :meth:`_pattern_models`), gathered back in the order of ``rfm``; None for a model
+        without covariates (the caller then answers itself)."""
+        if not self._n_coefficients():
+            return None
+        checked, *_ = self._rfm_arrays(rfm)
+        values, first = None, None
+        for rows, plain in self._pattern_models(rfm):
+            part = answer(plain, rfm.iloc[rows])
+            if first is None:
+                first = part
+                values = np.empty((len(checked),) + part.shape[1:], dtype=part.to_numpy().dtype)
+            values[rows] = part.to_numpy()
+        if isinstance(first, pd.Series):
+            out = pd.Series(values, index=checked.index, name=first.name)
+        else:
+            out = pd.DataFrame(values, index=checked.index, columns=first.columns)
+        out.index.name = first.index.name
+        out.attrs.update(first.attrs)
+        return out
 
     def _covariate_penalty(self, data, coefficients):
         if coefficients.size == 0 or not self.covariate_penalizer:
@@ -1232,9 +1393,6 @@ class PurchaseModel(_ParametricModel):
     def _by_distinct_rows(self, rfm, compute, *, columns: int | None = None):
         """``compute(x, t_x, T)`` on the distinct (frequency, recency, T) rows of ``rfm``, chunk by chunk
         (memory bounded whatever the number of customers), gathered back to the customers."""
-        from ._intervals import refuse_covariates
-
-        refuse_covariates(self, "the distribution of a customer's future purchases")
         checked, x, t_x, T = self._rfm_arrays(rfm)
         codes, (ux, ut_x, uT) = _distinct_rows([x, t_x, T])
         parts = [
@@ -1277,9 +1435,12 @@ class PurchaseModel(_ParametricModel):
         >>> model.conditional_probability_of_n_purchases(rfm, 39, 2).round(3).values.tolist()
         [[0.855, 0.11, 0.024], [0.445, 0.239, 0.144]]
         """
-        params = self._params()
         t = check_nonnegative_number(t, "t")
         counts = _check_counts(n)
+        routed = self._per_pattern(rfm, lambda plain, part: plain.conditional_probability_of_n_purchases(part, t, n))
+        if routed is not None:
+            return routed
+        params = self._params()
         checked, values = self._by_distinct_rows(
             rfm, lambda x, t_x, T: self._conditional_pmf_values(params, x, t_x, T, t, counts), columns=counts.size
         )
@@ -1294,8 +1455,11 @@ class PurchaseModel(_ParametricModel):
         drop out in the meantime (after a purchase for the BG models, at any time for
         Pareto/NBD), so it falls with ``t``.
         """
-        params = self._params()
         t = check_nonnegative_number(t, "t")
+        routed = self._per_pattern(rfm, lambda plain, part: plain.probability_alive_at(part, t))
+        if routed is not None:
+            return routed
+        params = self._params()
         checked, values = self._by_distinct_rows(rfm, lambda x, t_x, T: self._future_alive_values(params, x, t_x, T, t))
         return pd.Series(values, index=checked.index, name="p_alive_at")
 
@@ -1311,10 +1475,13 @@ class PurchaseModel(_ParametricModel):
         It does not reach 1: its limit is the probability that a next purchase comes at all
         (see :meth:`time_to_next_purchase`, whose ``p_never`` is one minus that limit).
         """
-        params = self._params()
         w = np.atleast_1d(np.asarray(times, dtype=float))
         if w.ndim != 1 or w.size == 0 or not np.all(np.isfinite(w)) or (w < 0).any():
             raise DataError(f"'times' must be finite numbers >= 0 (time units after T); got {times!r}")
+        routed = self._per_pattern(rfm, lambda plain, part: plain.next_purchase_cdf(part, times))
+        if routed is not None:
+            return routed
+        params = self._params()
 
         def compute(x, t_x, T):
             p_ever, cdf, _ = self._next_purchase_values(params, x, t_x, T, w)
@@ -1347,6 +1514,9 @@ class PurchaseModel(_ParametricModel):
         >>> model.time_to_next_purchase(rfm).round(2).values.tolist()
         [[0.27, 15.67, 34.81]]
         """
+        routed = self._per_pattern(rfm, lambda plain, part: plain.time_to_next_purchase(part))
+        if routed is not None:
+            return routed
         params = self._params()
 
         def compute(x, t_x, T):
@@ -1419,15 +1589,20 @@ class PurchaseModel(_ParametricModel):
         interval = _intervals.check_interval(interval)
         if interval is None:
             return frame
-        _intervals.refuse_covariates(self, "predict(interval=...)")
         n_draws = _intervals.check_draws(n_draws)
         _intervals.warn_if_unknown(self)
-        bounds = _intervals.PurchaseBounds(self, x, t_x, T, horizon, interval, _intervals.drawn_models(self, n_draws, seed))
-        frame["purchases_lower"] = bounds.customers(bounds.lower)
-        frame["purchases_upper"] = bounds.customers(bounds.upper)
-        ci = bounds.ci if bounds.ci is not None else np.full((2, bounds.lower.size), np.nan)
-        frame["purchases_ci_lower"] = bounds.customers(ci[0])
-        frame["purchases_ci_upper"] = bounds.customers(ci[1])
+        columns = ("purchases_lower", "purchases_upper", "purchases_ci_lower", "purchases_ci_upper")
+        values = {name: np.empty(len(checked)) for name in columns}
+        # once per covariate pattern, with its plain model (once for all customers without covariates)
+        for rows, plain in self._pattern_models(rfm):
+            bounds = _intervals.PurchaseBounds(
+                plain, x[rows], t_x[rows], T[rows], horizon, interval, _intervals.drawn_models(plain, n_draws, seed)
+            )
+            ci = bounds.ci if bounds.ci is not None else np.full((2, bounds.lower.size), np.nan)
+            for name, part in zip(columns, (bounds.lower, bounds.upper, ci[0], ci[1])):
+                values[name][rows] = bounds.customers(part)
+        for name in columns:
+            frame[name] = values[name].astype(np.int64) if name in columns[:2] else values[name]
         frame.attrs.update({"interval": interval, "n_draws": n_draws})
         return frame
 

@@ -134,6 +134,17 @@ class _CoefficientsMixin:
         self.covariance_ = pd.DataFrame(covariance, index=names, columns=names)
         self.standard_errors_ = pd.Series(np.sqrt(np.diag(covariance)), index=names, name="standard_error")
 
+    # ------------------------------------------------------------------ the hooks of _ParametricModel._pattern_models
+    def _coefficient_param_names(self) -> list[str]:
+        return list(self._param_names[self._n_own :])
+
+    def _covariate_design(self, frame, *, what: str = "rfm", unseen: str | None = None) -> np.ndarray | None:
+        return self._design(frame, unseen=unseen, what=what)
+
+    def _without_covariates(self) -> None:
+        self._forget_covariates()
+        self.covariates = None
+
     # ------------------------------------------------------------------ fitted figures
     @property
     def coefficients_(self) -> pd.Series:

@@ -47,28 +47,6 @@ def check_interval(interval) -> float | None:
     return float(interval)
 
 
-def refuse_covariates(model, what: str) -> None:
-    """The distributions, bounds and totals of the uncertainty issue are computed on the shared parameters:
-    a model with covariates (per-customer parameters) is refused with a message saying so, not answered wrongly."""
-    parts = [model.purchase_model_, model.spend_model_] if hasattr(model, "purchase_model_") else [model]
-    for part in parts:
-        if getattr(part, "has_covariates", False) or getattr(part, "covariates", None):
-            raise DataError(
-                f"{what} is not available yet for a model with covariates ({type(part).__name__} has "
-                f"{', '.join(map(repr, _covariate_columns(part)))}); fit one model per segment for it, or use the "
-                "point forecasts (predict without 'interval'), which do take each customer's covariates"
-            )
-
-
-def _covariate_columns(part) -> list:
-    columns = []
-    for name in ("purchase_covariates", "dropout_covariates", "covariates"):
-        value = getattr(part, name, None)
-        if isinstance(value, (list, tuple)):
-            columns += [column for column in value if column not in columns]
-    return columns
-
-
 def check_draws(n_draws) -> int | None:
     if n_draws is None:
         return None
@@ -114,18 +92,14 @@ def sigma_point_models(model) -> tuple[list, np.ndarray]:
         log_cov = model._log_covariance()
     except DataError:
         return [model], np.ones(1)
-    names = list(model._param_names)
-    k = len(names)
+    # logs of the positive parameters, covariate coefficients (if any) as they are
+    centre = model._uncertain_vector()
+    k = centre.size
     values, vectors = np.linalg.eigh(log_cov)
     root = vectors * np.sqrt(np.clip(values, 0.0, None))
-    centre = np.log(model.params_[names].to_numpy(dtype=float))
-    models, weights = [model], [1.0 / (k + 1)]
-    for i in range(k):
-        for sign in (1.0, -1.0):
-            point = model.params_.copy()
-            point[names] = np.exp(centre + sign * np.sqrt(k + 1.0) * root[:, i])
-            models.append(model._with_params(point))
-            weights.append(1.0 / (2 * (k + 1)))
+    points = [centre + sign * np.sqrt(k + 1.0) * root[:, i] for i in range(k) for sign in (1.0, -1.0)]
+    models = [model] + [model._with_params(row) for _, row in model._params_at_uncertain(points).iterrows()]
+    weights = [1.0 / (k + 1)] + [1.0 / (2 * (k + 1))] * (2 * k)
     return models, np.asarray(weights)
 
 

@@ -237,6 +237,12 @@ class GammaGammaModel(_CoefficientsMixin, _ParametricModel):
     def _coefficient_names_of(self, design_names):
         return [f"{self._coefficient_prefix}:{name}" for name in design_names]
 
+    def _coefficient_loadings(self, patterns: np.ndarray) -> np.ndarray:
+        # log v(z) = log v + z' gamma; p and q do not move
+        out = np.zeros((patterns.shape[0], self._n_own, patterns.shape[1]))
+        out[:, 2, :] = patterns
+        return out
+
     def _spend_scales(self, design) -> np.ndarray | float:
         """Each customer's spend scale ``v exp(gamma' z)`` (``v`` without covariates)."""
         params = self.params_.to_numpy()

@@ -210,6 +210,14 @@ class ShiftedBetaGeoModel(_CoefficientsMixin, _DiscreteModel):
     def _coefficient_names_of(self, design_names):
         return [f"churn:{name}" for name in design_names] + [f"retention:{name}" for name in design_names]
 
+    def _coefficient_loadings(self, patterns: np.ndarray) -> np.ndarray:
+        # log alpha(z) = log alpha + z' gamma_churn, log beta(z) = log beta + z' gamma_retention
+        width = patterns.shape[1]
+        out = np.zeros((patterns.shape[0], self._n_own, 2 * width))
+        out[:, 0, :width] = patterns
+        out[:, 1, width:] = patterns
+        return out
+
     def _params(self) -> np.ndarray:
         """(alpha, beta): with covariates, those of the reference profile (reference levels, numbers at 0)."""
         return super()._params()[:2]
