@@ -517,8 +517,7 @@ class _ParametricModel:
     def _uncertain_vector(self) -> np.ndarray:
         """The estimates where their uncertainty is normal: logs of the positive parameters, then coefficients."""
         positive, coefficients = self._estimated_names()
-        return np.concatenate((np.log(self.params_[positive].to_numpy(dtype=float)),
-                               self.params_[coefficients].to_numpy(dtype=float)))
+        return np.concatenate((np.log(_values_of(self.params_, positive)), _values_of(self.params_, coefficients)))
 
     def _params_at_uncertain(self, points) -> pd.DataFrame:
         """Full parameter vectors (the columns of ``params_``) from rows of ``_uncertain_vector`` coordinates;
@@ -539,7 +538,10 @@ class _ParametricModel:
         the delta method, covariate coefficients as they are), or a ``DataError`` saying why there is none."""
         positive, coefficients = self._estimated_names()
         names = positive + coefficients
-        covariance = self.covariance_.loc[names, names].to_numpy(dtype=float)
+        if list(self.covariance_.index) == names and list(self.covariance_.columns) == names:
+            covariance = self.covariance_.to_numpy(dtype=float)  # the common case, without pandas' indexing
+        else:
+            covariance = self.covariance_.loc[names, names].to_numpy(dtype=float)
         if getattr(self, "convergence_", {}).get("engine") == "given":
             raise DataError(
                 f"this {type(self).__name__} was built from known parameters (from_params), so the uncertainty "
@@ -551,7 +553,7 @@ class _ParametricModel:
                 "estimates was not positive definite), so parameters cannot be drawn: more data or a "
                 "penalizer_coef gives standard errors"
             )
-        scale = np.concatenate((self.params_[positive].to_numpy(dtype=float), np.ones(len(coefficients))))
+        scale = np.concatenate((_values_of(self.params_, positive), np.ones(len(coefficients))))
         log_cov = covariance / np.outer(scale, scale)
         return (log_cov + log_cov.T) / 2
 
@@ -566,21 +568,27 @@ class _ParametricModel:
         """
         self._check_fitted()
         index = self.params_.index
-        if isinstance(params, (pd.Series, dict)):
-            values = pd.Series(params, dtype=float).reindex(index)
-            if values.isna().any():
-                missing = [name for name in index if pd.isna(values[name])]
+        if isinstance(params, pd.Series) and params.index.equals(index):
+            values = params.to_numpy(dtype=float)
+        elif isinstance(params, (pd.Series, dict)):
+            series = pd.Series(params, dtype=float).reindex(index)
+            if series.isna().any():
+                missing = [name for name in index if pd.isna(series[name])]
                 raise DataError(f"parameters for {type(self).__name__} miss {', '.join(missing)}")
+            values = series.to_numpy()
         else:
-            values = pd.Series(np.asarray(params, dtype=float).reshape(-1), dtype=float)
+            values = np.asarray(params, dtype=float).reshape(-1)
             if values.size != index.size:
                 raise DataError(f"{type(self).__name__} has {index.size} parameters; got {values.size} values")
-            values.index = index
-        positive = values.drop(self._coefficient_param_names()).to_numpy()
-        if not np.all(np.isfinite(values.to_numpy())) or (positive <= 0).any():
-            raise DataError(f"parameters must be finite numbers (> 0 but for covariate coefficients); got {values.to_dict()}")
+        coefficients = self._coefficient_param_names()
+        positive = values if not coefficients else values[~index.isin(coefficients)]
+        if not np.all(np.isfinite(values)) or (positive <= 0).any():
+            raise DataError(
+                "parameters must be finite numbers (> 0 but for covariate coefficients); got "
+                f"{dict(zip(index, values.tolist()))}"
+            )
         copy = copy_module.copy(self)
-        copy.params_ = pd.Series(values.to_numpy(), index=index, name="estimate")
+        copy.params_ = pd.Series(values, index=index, name="estimate")
         return copy
 
     # ------------------------------------------------------------------ covariates: one plain model per pattern
@@ -665,6 +673,13 @@ class _ParametricModel:
         where = [plain.index.get_loc(name) for name in positive]
         out[:, where] = values[positive].to_numpy() * np.exp(loadings @ values[coefficients].to_numpy())
         return out
+
+
+def _values_of(series: pd.Series, names: list) -> np.ndarray:
+    """The values of ``series`` at ``names`` as floats (without pandas' label indexing when they are all of it)."""
+    if list(series.index) == list(names):
+        return series.to_numpy(dtype=float)
+    return series[list(names)].to_numpy(dtype=float)
 
 
 def _time_unit_of(rfm: pd.DataFrame, time_unit) -> str | None:

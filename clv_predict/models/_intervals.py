@@ -78,7 +78,7 @@ def drawn_models(model, n_draws: int | None, seed) -> list | None:
         draws = model.parameter_draws(n_draws, seed=seed)
     except DataError:
         return None
-    return [model._with_params(row) for _, row in draws.iterrows()]
+    return [model._with_params(row) for row in draws.to_numpy()]
 
 
 def sigma_point_models(model) -> tuple[list, np.ndarray]:
@@ -98,7 +98,7 @@ def sigma_point_models(model) -> tuple[list, np.ndarray]:
     values, vectors = np.linalg.eigh(log_cov)
     root = vectors * np.sqrt(np.clip(values, 0.0, None))
     points = [centre + sign * np.sqrt(k + 1.0) * root[:, i] for i in range(k) for sign in (1.0, -1.0)]
-    models = [model] + [model._with_params(row) for _, row in model._params_at_uncertain(points).iterrows()]
+    models = [model] + [model._with_params(row) for row in model._params_at_uncertain(points).to_numpy()]
     weights = [1.0 / (k + 1)] + [1.0 / (2 * (k + 1))] * (2 * k)
     return models, np.asarray(weights)
 
