@@ -1132,6 +1132,9 @@ def acquisition_budget_by_profile(
     margin: float,
     target_ratio: float = 3.0,
     discount_rate: float = 0.0,
+    interval: float | None = None,
+    n_draws: int = 500,
+    seed=0,
 ) -> pd.DataFrame:
     """The most one may pay to acquire a new customer of each level of a covariate, at a CLV-to-cost ratio.
 
@@ -1158,12 +1161,22 @@ def acquisition_budget_by_profile(
         Required CLV-to-acquisition-cost ratio (> 0).
     discount_rate : float, default 0
         Discount rate per time unit.
+    interval : float, optional
+        With a level such as 0.9, adds confidence bounds (the uncertainty of the fitted parameters, the
+        covariates' coefficients included; see :meth:`CLVModel.expected_clv_new_customer`):
+        ``value_per_customer_lower`` / ``_upper`` and ``max_acquisition_cost_lower`` / ``_upper``, the
+        equal-tailed quantiles of the level's average value over ``n_draws`` parameter vectors.
+    n_draws : int, default 500
+        Parameter draws for the bounds.
+    seed : int or None, default 0
+        Seed of the draws.
 
     Returns
     -------
     DataFrame
         Indexed by the levels of ``by`` (the reference level first): ``customers``, ``expected_purchases`` (repeat
-        purchases of a new customer in the horizon), ``value_per_customer`` and ``max_acquisition_cost``.
+        purchases of a new customer in the horizon), ``value_per_customer`` and ``max_acquisition_cost``, then
+        the bounds if ``interval`` is given.
 
     Examples
     --------
@@ -1179,6 +1192,9 @@ def acquisition_budget_by_profile(
     >>> budget = acquisition_budget_by_profile(model, rfm, "channel", horizon=52, margin=0.3)
     >>> budget.index.tolist(), bool(budget.loc["shop", "max_acquisition_cost"] > budget.loc["web", "max_acquisition_cost"])
     (['shop', 'web'], True)
+    >>> bounds = acquisition_budget_by_profile(model, rfm, "channel", horizon=52, margin=0.3, interval=0.9)
+    >>> bool((bounds["max_acquisition_cost_lower"] < bounds["max_acquisition_cost"]).all())
+    True
     """
     model = _check_model(model)
     target_ratio = check_nonnegative_number(target_ratio, "target_ratio", allow_zero=False)
@@ -1203,6 +1219,13 @@ def acquisition_budget_by_profile(
     values = model.expected_clv_new_customer(
         profiles[columns], horizon=horizon, discount_rate=discount_rate, margin=margin
     )
+    if interval is not None:
+        from .models._intervals import check_interval
+
+        interval = check_interval(interval)
+        patterns = model._new_customer_patterns(profiles[columns], profiles[columns])
+        _, value_draws = model._new_customer_value_draws(patterns, values.attrs["horizon"],
+                                                         values.attrs["discount_rate"], margin, n_draws, seed)
     profiles = profiles.join(values[["expected_purchases", "value"]])
     levels = [str(level) for level in encoding.levels[by]]
     profiles["level"] = pd.Categorical(profiles[by].astype(str), categories=levels)
@@ -1218,7 +1241,21 @@ def acquisition_budget_by_profile(
         }
     )
     budget["max_acquisition_cost"] = budget["value_per_customer"] / target_ratio
+    if interval is not None:
+        # each draw's average over the level's customers, then the quantiles over the draws
+        of_level = profiles["level"].cat.codes.to_numpy()
+        weights = np.zeros((len(levels), len(profiles)))
+        weights[of_level, np.arange(len(profiles))] = profiles["customers"].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            averages = (value_draws @ weights.T) / weights.sum(axis=1)  # draws x levels
+        alpha = (1 - interval) / 2
+        lower, upper = np.quantile(averages, [alpha, 1 - alpha], axis=0)
+        budget["value_per_customer_lower"], budget["value_per_customer_upper"] = lower, upper
+        budget["max_acquisition_cost_lower"] = lower / target_ratio
+        budget["max_acquisition_cost_upper"] = upper / target_ratio
     budget.index = pd.Index(levels, name=by)
     budget.attrs.update(values.attrs)
     budget.attrs.update({"target_ratio": target_ratio, "by": by, "reference": encoding.levels[by][0]})
+    if interval is not None:
+        budget.attrs.update({"interval": interval, "n_draws": int(n_draws)})
     return budget

@@ -352,7 +352,8 @@ class CLVModel:
                    spend_groups[int(spend_pattern[group])][1])
 
     def expected_clv_new_customer(self, profile=None, *, horizon, discount_rate: float = 0.0,
-                                  margin: float = 1.0) -> pd.DataFrame:
+                                  margin: float = 1.0, interval: float | None = None, n_draws: int = 500,
+                                  seed=0) -> pd.DataFrame:
         """What a customer just acquired is worth, by covariate profile: her expected purchases, spend and CLV.
 
         Parameters
@@ -367,6 +368,16 @@ class CLVModel:
             Discount rate per time unit.
         margin : float, default 1
             Profit margin applied to spend.
+        interval : float, optional
+            With a level such as 0.9, adds confidence bounds of the expected values (the parameter
+            uncertainty alone, covariate coefficients included: what the model knows about a profile, not
+            what one customer will do): ``clv_ci_lower``, ``clv_ci_upper``, ``value_ci_lower``,
+            ``value_ci_upper``, the equal-tailed quantiles over ``n_draws`` parameter vectors drawn from the
+            estimates' distribution (purchase and spend models independently, as they are fitted).
+        n_draws : int, default 500
+            Parameter draws for the bounds.
+        seed : int or None, default 0
+            Seed of the draws.
 
         Returns
         -------
@@ -375,7 +386,7 @@ class CLVModel:
             ``expected_purchases`` (repeat purchases in the horizon), ``expected_spend`` (per purchase: the
             spend model's population mean), ``clv`` (``margin x spend x`` the discounted repeat purchases),
             ``first_purchase_value`` (``margin x spend``, the purchase that acquires her, at time 0) and
-            ``value`` (the two together: what acquiring her brings).
+            ``value`` (the two together: what acquiring her brings), then the bounds if ``interval`` is given.
 
         Examples
         --------
@@ -393,51 +404,99 @@ class CLVModel:
         ['channel', 'expected_purchases', 'expected_spend', 'clv', 'first_purchase_value', 'value']
         >>> bool(value.loc[1, "clv"] > value.loc[0, "clv"])
         True
+        >>> bounds = model.expected_clv_new_customer({"channel": ["web", "shop"]}, horizon=52, margin=0.3, interval=0.9)
+        >>> bool((bounds["value_ci_lower"] < bounds["value"]).all() and (bounds["value"] < bounds["value_ci_upper"]).all())
+        True
         """
         self._check_fitted()
         horizon = check_horizon(horizon)
         discount_rate = check_discount_rate(discount_rate, self.time_unit_)
         margin = check_margin(margin)
-        purchases = self.purchase_model_
-        encoding = purchases.covariate_encoding_
-        spending = self.spend_model_.covariate_encoding_  # spend covariates, if any
-        columns = self.covariate_columns_
-        if not columns or profile is None:
-            frame = pd.DataFrame(index=pd.RangeIndex(1))
-            params = purchases._params()[:, None]
-            spend = self.spend_model_.population_mean_spend_
-        else:
-            frame = (encoding or spending).profile_frame(profile)
-            absent = [column for column in columns if column not in frame.columns]
-            if absent:
-                raise DataError(f"'profile' lacks the covariate {', '.join(map(repr, absent))}; give a value for each "
-                                f"of {', '.join(map(repr, columns))}")
-            if not isinstance(profile, pd.DataFrame):
-                frame = frame.reset_index(drop=True)
-            params = purchases._customer_params(frame, what="profile", unseen=self.unseen)
-            if params.ndim == 1:  # covariates on spend only
-                params = np.repeat(params[:, None], len(frame), axis=1)
-            spend = (self.spend_model_.expected_spend_new_customer(frame, unseen=self.unseen).to_numpy() if spending is not None
-                     else self.spend_model_.population_mean_spend_)
-        periods = np.arange(1, horizon + 1, dtype=float)
-        # E(k) of each distinct profile over the periods; the discounted count sums its increments
-        # E(k) over the periods, once per distinct profile; the discounted count sums its increments
-        distinct, codes = np.unique(params, axis=1, return_inverse=True)
-        expected = np.vstack([
-            np.asarray(purchases._expected_new_customer_values(distinct[:, i], periods), dtype=float)
-            for i in range(distinct.shape[1])
-        ])[np.asarray(codes).reshape(-1)]
-        increments = np.diff(expected, axis=1, prepend=0.0)
-        discounted = increments @ (1.0 + discount_rate) ** -periods
-        out = frame[columns].copy() if columns and profile is not None else frame
-        out["expected_purchases"] = expected[:, -1]
-        out["expected_spend"] = spend
-        out["clv"] = margin * spend * discounted
-        out["first_purchase_value"] = margin * spend
+        frame, out = self._new_customer_profiles(profile)
+        patterns = self._new_customer_patterns(frame, profile)
+        values = self._new_customer_values(patterns, self.purchase_model_.params_.to_numpy(dtype=float),
+                                           self.spend_model_.params_.to_numpy(dtype=float), horizon, discount_rate)
+        out["expected_purchases"] = values["expected_purchases"]
+        out["expected_spend"] = values["expected_spend"]
+        out["clv"] = margin * values["expected_spend"] * values["discounted"]
+        out["first_purchase_value"] = margin * values["expected_spend"]
         out["value"] = out["clv"] + out["first_purchase_value"]
         out.attrs.update({"time_unit": self.time_unit_, "horizon": horizon, "discount_rate": discount_rate,
                           "margin": margin})
+        if interval is not None:
+            from .models import _intervals
+
+            interval = _intervals.check_interval(interval)
+            clv, value = self._new_customer_value_draws(patterns, horizon, discount_rate, margin, n_draws, seed)
+            alpha = (1 - interval) / 2
+            out["clv_ci_lower"], out["clv_ci_upper"] = np.quantile(clv, [alpha, 1 - alpha], axis=0)
+            out["value_ci_lower"], out["value_ci_upper"] = np.quantile(value, [alpha, 1 - alpha], axis=0)
+            out.attrs.update({"interval": interval, "n_draws": int(n_draws)})
         return out
+
+    def _new_customer_profiles(self, profile) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The profiles' table (the covariates the models read) and the frame the answer is built on."""
+        columns = self.covariate_columns_
+        if not columns or profile is None:
+            frame = pd.DataFrame(index=pd.RangeIndex(1))
+            return frame, frame
+        encoding = self.purchase_model_.covariate_encoding_ or self.spend_model_.covariate_encoding_
+        frame = encoding.profile_frame(profile)
+        absent = [column for column in columns if column not in frame.columns]
+        if absent:
+            raise DataError(f"'profile' lacks the covariate {', '.join(map(repr, absent))}; give a value for each "
+                            f"of {', '.join(map(repr, columns))}")
+        if not isinstance(profile, pd.DataFrame):
+            frame = frame.reset_index(drop=True)
+        return frame, frame[columns].copy()
+
+    def _new_customer_patterns(self, frame, profile) -> list:
+        """For the purchase and the spend model: (pattern of each profile, each pattern's loadings); a profile
+        ``None`` (or a model without covariates) is the reference profile, loadings 0."""
+        found = []
+        for part in (self.purchase_model_, self.spend_model_):
+            pattern = None if profile is None else part._covariate_patterns(frame, what="profile", unseen=self.unseen)
+            if pattern is None:
+                positive, coefficients = part._estimated_names()
+                pattern = (np.zeros(len(frame), dtype=np.int64), np.zeros((1, len(positive), len(coefficients))))
+            found.append(pattern)
+        return found
+
+    def _new_customer_values(self, patterns, purchase_vector, spend_vector, horizon: int,
+                             discount_rate: float) -> dict:
+        """Expected repeat purchases, discounted repeat purchases and expected spend per purchase of a new
+        customer of each profile, under the full parameter vectors of the two models (in ``params_`` order)."""
+        (purchase_codes, purchase_loadings), (spend_codes, spend_loadings) = patterns
+        purchases = self.purchase_model_._params_of_patterns(purchase_vector, purchase_loadings)
+        spend = self.spend_model_._params_of_patterns(spend_vector, spend_loadings)  # (p, q, v) per pattern
+        periods = np.arange(1, horizon + 1, dtype=float)
+        # E(k) over the periods, once per purchase pattern; the discounted count sums its increments
+        expected = np.vstack([
+            np.asarray(self.purchase_model_._expected_new_customer_values(params, periods), dtype=float)
+            for params in purchases
+        ])
+        discounted = np.diff(expected, axis=1, prepend=0.0) @ (1.0 + discount_rate) ** -periods
+        p, q, v = spend[:, 0], spend[:, 1], spend[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean_spend = np.where(q > 1, p * v / (q - 1), np.inf)
+        return {"expected_purchases": expected[purchase_codes, -1], "discounted": discounted[purchase_codes],
+                "expected_spend": mean_spend[spend_codes]}
+
+    def _new_customer_value_draws(self, patterns, horizon, discount_rate, margin, n_draws, seed):
+        """A new customer's expected CLV and value of each profile at ``n_draws`` parameter vectors (draws x
+        profiles): the purchase and spend models drawn independently (two separate fits)."""
+        if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 2:
+            raise DataError(f"'n_draws' must be a whole number >= 2; got {n_draws!r}")
+        purchase_seed, spend_seed = np.random.SeedSequence(seed).spawn(2)
+        purchase_draws = self.purchase_model_.parameter_draws(int(n_draws), seed=np.random.default_rng(purchase_seed))
+        spend_draws = self.spend_model_.parameter_draws(int(n_draws), seed=np.random.default_rng(spend_seed))
+        clv, value = [], []
+        for purchase_vector, spend_vector in zip(purchase_draws.to_numpy(), spend_draws.to_numpy()):
+            with np.errstate(all="ignore"):
+                values = self._new_customer_values(patterns, purchase_vector, spend_vector, horizon, discount_rate)
+            clv.append(margin * values["expected_spend"] * values["discounted"])
+            value.append(clv[-1] + margin * values["expected_spend"])
+        return np.array(clv), np.array(value)
 
     def expected_purchases(self, rfm: pd.DataFrame, t: float) -> pd.Series:
         """Shortcut to the purchase model's ``expected_purchases``."""

@@ -15,6 +15,7 @@ import pytest
 
 import clv_predict as cp
 from clv_predict import BetaGeoModel, CLVModel, ModifiedBetaGeoModel, ParetoNBDModel
+from clv_predict.analytics import acquisition_budget_by_profile
 from clv_predict.exceptions import DataError
 from clv_predict.models._covariates import individual_params
 from clv_predict.synthetic import simulate_customer_log
@@ -229,3 +230,43 @@ def test_a_covariate_model_built_from_known_parameters_warns_and_gives_process_o
     assert bounds["purchases_ci_lower"].isna().all()
     with pytest.raises(DataError, match="from_params"):
         truth.parameter_draws(10)
+
+
+def test_a_new_customers_value_bounds_per_profile_are_the_quantiles_of_the_value_at_drawn_parameters(rfm):
+    model = CLVModel(purchase_covariates=["channel"], spend_covariates=["channel"]).fit(rfm)
+    profiles = {"channel": ["web", "shop", "ads"]}
+    value = model.expected_clv_new_customer(profiles, horizon=52, discount_rate=0.002, margin=0.3, interval=0.9,
+                                            n_draws=40, seed=3)
+    assert (value["value_ci_lower"] < value["value"]).all() and (value["value"] < value["value_ci_upper"]).all()
+    assert (value["clv_ci_lower"] < value["clv"]).all() and (value["clv"] < value["clv_ci_upper"]).all()
+    # the same draws through the public point answer of a model copy at each drawn parameter vector
+    purchase_seed, spend_seed = np.random.SeedSequence(3).spawn(2)
+    purchase_draws = model.purchase_model_.parameter_draws(40, seed=np.random.default_rng(purchase_seed))
+    spend_draws = model.spend_model_.parameter_draws(40, seed=np.random.default_rng(spend_seed))
+    values = []
+    for (_, purchases), (_, spend) in zip(purchase_draws.iterrows(), spend_draws.iterrows()):
+        at_draw = copy.copy(model)
+        at_draw.purchase_model_ = model.purchase_model_._with_params(purchases)
+        at_draw.spend_model_ = model.spend_model_._with_params(spend)
+        values.append(at_draw.expected_clv_new_customer(profiles, horizon=52, discount_rate=0.002,
+                                                        margin=0.3)["value"].to_numpy())
+    lower, upper = np.quantile(np.array(values), [0.05, 0.95], axis=0)
+    assert np.allclose(value["value_ci_lower"], lower, rtol=1e-10)
+    assert np.allclose(value["value_ci_upper"], upper, rtol=1e-10)
+
+
+def test_acquisition_budget_by_channel_has_bounds(rfm):
+    model = CLVModel(purchase_covariates=["channel"], spend_covariates=["channel"]).fit(rfm)
+    budget = acquisition_budget_by_profile(model, rfm, "channel", horizon=52, margin=0.3, interval=0.9,
+                                              n_draws=200)
+    assert (budget["max_acquisition_cost_lower"] < budget["max_acquisition_cost"]).all()
+    assert (budget["max_acquisition_cost"] < budget["max_acquisition_cost_upper"]).all()
+    assert np.allclose(budget["value_per_customer_upper"] / budget.attrs["target_ratio"],
+                       budget["max_acquisition_cost_upper"])
+    assert budget.attrs["interval"] == 0.9
+    # with one profile per level the bounds are the level's profile bounds
+    value = model.expected_clv_new_customer(pd.DataFrame({"channel": budget.index}), horizon=52, margin=0.3,
+                                            interval=0.9, n_draws=200)
+    assert np.allclose(budget["value_per_customer_lower"], value["value_ci_lower"])
+    with pytest.raises(DataError, match="interval"):
+        acquisition_budget_by_profile(model, rfm, "channel", horizon=52, margin=0.3, interval=1.5)

@@ -666,12 +666,14 @@ class _ParametricModel:
     def _params_of_patterns(self, values, loadings) -> np.ndarray:
         """The parameters (``params_`` less the coefficients, in its order) of each pattern, (patterns, k'),
         under the full parameter vector ``values`` (in the order of ``params_``)."""
-        values = pd.Series(np.asarray(values, dtype=float), index=self.params_.index)
+        values = np.asarray(values, dtype=float)
+        names = list(self.params_.index)  # a handful of names: plain Python, no pandas indexing in draw loops
+        at = {name: i for i, name in enumerate(names)}
         positive, coefficients = self._estimated_names()
-        plain = values.drop(coefficients)  # parameters not estimated stay as they are
-        out = np.repeat(plain.to_numpy()[None, :], loadings.shape[0], axis=0)
-        where = [plain.index.get_loc(name) for name in positive]
-        out[:, where] = values[positive].to_numpy() * np.exp(loadings @ values[coefficients].to_numpy())
+        plain = [at[name] for name in names if name not in set(coefficients)]  # the not estimated stay as they are
+        out = np.repeat(values[plain][None, :], loadings.shape[0], axis=0)
+        where = [plain.index(at[name]) for name in positive]
+        out[:, where] = values[[at[n] for n in positive]] * np.exp(loadings @ values[[at[n] for n in coefficients]])
         return out
 
 
