@@ -716,12 +716,25 @@ def _segments_table(args, model, log):
         rfm = log.rfm(observation_period_end=args.observation_end, time_unit=model.time_unit_)
         table = analytics.acquisition_budget_by_profile(
             model, rfm, args.covariate, horizon=args.horizon, margin=args.margin, target_ratio=args.target_ratio,
-            discount_rate=args.discount_rate,
+            discount_rate=args.discount_rate, interval=args.interval,
         )
         cheapest, dearest = table["max_acquisition_cost"].idxmin(), table["max_acquisition_cost"].idxmax()
+
+        def cost(level) -> str:
+            text = f"{table.loc[level, 'max_acquisition_cost']:,.2f}"
+            if args.interval is not None:
+                text += (f" [{table.loc[level, 'max_acquisition_cost_lower']:,.2f}, "
+                         f"{table.loc[level, 'max_acquisition_cost_upper']:,.2f}]")
+            return f"{text} ({level})"
+
         message = (f"Affordable acquisition cost at CLV/CAC {args.target_ratio:g} by {args.covariate}: from "
-                   f"{table.loc[cheapest, 'max_acquisition_cost']:,.2f} ({cheapest}) to "
-                   f"{table.loc[dearest, 'max_acquisition_cost']:,.2f} ({dearest}) per new customer")
+                   f"{cost(cheapest)} to {cost(dearest)} per new customer"
+                   + (f" ({args.interval:.0%} bounds of the parameter uncertainty)" if args.interval is not None else ""))
+    elif args.interval is not None:
+        from .exceptions import DataError
+
+        raise DataError("--interval applies to the budget of a new customer by covariate level: give --table budget "
+                        "and --covariate COLUMN")
     elif args.table == "budget":
         table = analytics.acquisition_budget(log, model, target_ratio=args.target_ratio, **settings)
         overall = table.loc[("overall", "all customers"), "max_acquisition_cost"]
@@ -903,6 +916,10 @@ def build_parser() -> argparse.ArgumentParser:
                                "level of this categorical covariate (the acquisition channel, say)")
     segments.add_argument("--target-ratio", type=float, default=3.0,
                           help="required CLV-to-acquisition-cost ratio of the budget table (default: 3)")
+    segments.add_argument("--interval", type=float, default=None, metavar="LEVEL",
+                          help="with --table budget --covariate: also the bounds of each level's value and affordable "
+                               "cost at this level, such as 0.9 (the uncertainty of the fitted parameters, "
+                               "coefficients included)")
     segments.add_argument("--at-risk-quantile", type=float, default=0.8,
                           help="'high past value' is revenue at or above this quantile (default: 0.8)")
     segments.add_argument("--at-risk-p-alive", type=float, default=0.5,

@@ -123,3 +123,34 @@ def test_segments_reads_the_customer_table(files, tmp_path, capsys):
     assert "Affordable acquisition cost at CLV/CAC 3 by channel: from" in captured.out
     budget = pd.read_csv(out).set_index("channel")
     assert budget.index.tolist() == ["shop", "web"] and (budget["max_acquisition_cost"] > 0).all()
+
+
+def test_score_writes_bounds_for_a_model_with_covariates(files, tmp_path, capsys):
+    out = tmp_path / "scores.csv"
+    code = main(["score", "--model", str(files["model"]), "--input", str(files["folder"] / "log.csv"),
+                 "--customers", str(files["folder"] / "customers.csv"), "--horizon", "26", "--interval", "0.9",
+                 "--margin", "0.3", "--output", str(out)])
+    assert code == 0, capsys.readouterr().err
+    scores = pd.read_csv(out).set_index("customer_id")
+    model = load_model(files["model"])
+    log = TransactionLog(files["log"], customer_id_col="customer_id", datetime_col="date", monetary_value_col="amount")
+    rfm = log.with_customers(files["customers"]).rfm(time_unit="W")
+    expected = model.predict(rfm, horizon=26, margin=0.3, interval=0.9)
+    for column in ("purchases_lower", "purchases_upper", "clv_lower", "clv_upper", "clv_ci_lower", "clv_ci_upper"):
+        np.testing.assert_allclose(scores.loc[expected.index, column], expected[column], rtol=1e-9, err_msg=column)
+
+
+def test_segments_budget_by_covariate_with_bounds(files, tmp_path, capsys):
+    out = tmp_path / "budget.csv"
+    arguments = ["segments", "--model", str(files["model"]), "--input", str(files["folder"] / "log.csv"),
+                 "--customers", str(files["folder"] / "customers.csv"), "--table", "budget", "--margin", "0.3",
+                 "--interval", "0.9", "--output", str(out)]
+    code = main([*arguments, "--covariate", "channel"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "90% bounds of the parameter uncertainty" in captured.out
+    budget = pd.read_csv(out).set_index("channel")
+    assert (budget["max_acquisition_cost_lower"] < budget["max_acquisition_cost"]).all()
+    assert (budget["max_acquisition_cost"] < budget["max_acquisition_cost_upper"]).all()
+    code = main(arguments)  # bounds of the budget by cohort and segment: not offered
+    assert code == 1 and "--covariate" in capsys.readouterr().err
