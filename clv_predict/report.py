@@ -540,6 +540,10 @@ def build_report(
 
 
 # --------------------------------------------------------------------------- how sure the forecast is (issue 12)
+#: Covariate patterns among the customers above which the report leaves out "How sure the forecast is".
+_MOST_PATTERNS = 200
+
+
 def _uncertainty_plots(model, transactions, split, *, customer_id_col, datetime_col, dpi) -> list | str:
     """The fan chart of the holdout total and the calibration plot of the customers' intervals, or why not."""
     from . import plotting
@@ -553,6 +557,15 @@ def _uncertainty_plots(model, transactions, split, *, customer_id_col, datetime_
     holdout = float(split["test_T"].max())
     horizon = max(int(np.floor(holdout)), 1)
     try:
+        found = purchases._covariate_patterns(split)
+        patterns = 0 if found is None else found[1].shape[0]
+        if patterns > _MOST_PATTERNS:
+            # the distributions and the total run once per covariate pattern: a numeric covariate makes nearly
+            # one per customer, tens of milliseconds each
+            return (f"Not shown: the model's covariates give the customers {patterns:,} distinct patterns (a numeric "
+                    f"covariate), and the bounds are computed once per pattern, too slow for a report above "
+                    f"{_MOST_PATTERNS}; call forecast_total and holdout_calibration directly, or use the numeric "
+                    "covariate in bands.")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             total = forecast_total(purchases, split, horizon=horizon, periods=min(horizon, 20), draws=100, seed=0)

@@ -87,7 +87,11 @@ def test_the_report_has_a_covariates_section(fitted, tmp_path):
     title, body = covariates_section(model)
     assert title == "Covariates" and "purchase:channel[web]" in body and "multiplies the mean purchase rate" in body
     model.save(tmp_path / "m.joblib")
-    assert "<h2>Covariates</h2>" in build_report(load_model(tmp_path / "m.joblib"), log, train_period_end="2021-01-31")
+    page = build_report(load_model(tmp_path / "m.joblib"), log, train_period_end="2021-01-31")
+    assert "<h2>Covariates</h2>" in page
+    # a numeric covariate (age) with one value per customer: the per-pattern bounds are left out, saying why
+    section = page[page.index("<h2>How sure the forecast is</h2>"):]
+    assert "distinct patterns (a numeric covariate)" in section[:1000]
 
 
 def test_value_by_profile_counts_the_spend_covariates(fitted):
@@ -118,3 +122,18 @@ def test_reference_levels_go_to_the_model_whose_covariate_they_name(fitted):
     assert list(model.purchase_model_.coefficients_.index) == ["purchase:age"]
     with pytest.raises(DataError, match="'covariate_reference' names 'region'"):
         CLVModel(spend_covariates=["channel"], covariate_reference={"region": "north"}).fit(rfm)
+
+
+def test_the_report_says_how_sure_the_forecast_of_a_covariate_model_is():
+    rng = np.random.default_rng(9)
+    customers = pd.DataFrame({"channel": rng.choice(["shop", "web"], 2000)}, index=pd.RangeIndex(2000, name="customer_id"))
+    log = simulate_customer_log(customers, dict(CDNOW_PARAMS), {"purchase:channel[web]": 0.6}, seed=9)
+    log = TransactionLog(log, customer_id_col="customer_id", datetime_col="date", monetary_value_col="amount")
+    log = log.with_customers(customers)
+    with pytest.warns(DataWarning, match="left out"):
+        rfm = log.rfm(observation_period_end="2021-01-31", time_unit="W")
+    model = CLVModel(purchase_covariates=["channel"], covariate_reference={"channel": "shop"}).fit(rfm)
+    page = build_report(model, log, train_period_end="2021-01-31")
+    section = page[page.index("<h2>How sure the forecast is</h2>"):]
+    assert "Total purchases of the base" in section and "Not available" not in section[:2000]
+
