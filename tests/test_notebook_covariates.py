@@ -8,4 +8,5 @@ def test_covariates_notebook_values_customers_by_channel(tmp_path):
     assert "lr_p_value" in text and "Gamma-Gamma spend covariates: LR statistic" in text
     for channel in ("search", "social", "referral"):
         assert f"budget {channel}: up to" in text
+    assert "90% bounds" in text
     assert "channel = referral multiplies the mean purchase rate" in text
