@@ -249,7 +249,9 @@ class CLVModel:
               factor, discounted over undiscounted).
 
             The purchase count mixes over the same sigma points, so the bounds cost
-            2k + 1 evaluations of the model per distinct row.
+            2k + 1 evaluations of the model per distinct row. With covariates (purchase,
+            dropout or spend), each customer's bounds use her parameters and their
+            uncertainty, coefficients included, once per joint covariate pattern.
         n_draws : int, optional
             Take the confidence bounds' log mean and variance over this many sampled
             parameter vectors (``parameter_draws``) instead of the sigma points.

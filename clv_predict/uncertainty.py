@@ -19,6 +19,10 @@ variances from the model's closed-form second moments), and the total given the 
 normal (a sum of many independent counts); the predictive distribution is the mixture over draws,
 whose quantiles are the bounds. The parameter-only band (``_ci_`` columns) is the spread of the
 expected total over the draws.
+
+A model with covariates is drawn as a whole (base parameters and coefficients jointly): each draw gives every
+customer her parameters from her covariates, evaluated once per covariate pattern; the bootstrap resamples
+customers with their covariate columns and refits with the reference levels of the fit.
 """
 
 from __future__ import annotations

@@ -1425,7 +1425,8 @@ class PurchaseModel(_ParametricModel):
         the next ``t`` time units.
 
         Computed exactly (closed forms, or for Pareto/NBD a checked quadrature of
-        the death time) once per distinct (frequency, recency, T) row.
+        the death time) once per distinct (frequency, recency, T) row; with covariates,
+        each customer's with her parameters, once per covariate pattern.
 
         Parameters
         ----------
@@ -1572,6 +1573,10 @@ class PurchaseModel(_ParametricModel):
             (confidence: the expected purchases alone, parameter uncertainty only,
             log-normal with the mean and variance of the log forecast over the same
             sigma points: the unscented transform, exact to second order).
+
+            With covariates, each customer's bounds are those of her parameters and their
+            uncertainty, the coefficients' included: computed once per covariate pattern
+            (see :meth:`_pattern_models`).
         n_draws : int, optional
             Take the confidence bounds' log mean and variance over this many sampled
             parameter vectors (:meth:`parameter_draws`, seeded by ``seed``) instead.
