@@ -270,3 +270,24 @@ def test_acquisition_budget_by_channel_has_bounds(rfm):
     assert np.allclose(budget["value_per_customer_lower"], value["value_ci_lower"])
     with pytest.raises(DataError, match="interval"):
         acquisition_budget_by_profile(model, rfm, "channel", horizon=52, margin=0.3, interval=1.5)
+
+
+def test_spend_coefficients_are_drawn_on_their_own_scale_and_the_spend_patterns_are_plain_models(rfm):
+    spend = cp.GammaGammaModel(covariates=["channel"]).fit(rfm)
+    draws = spend.parameter_draws(20_000, seed=2)
+    for name in spend.coefficients_.index:
+        assert draws[name].mean() == pytest.approx(spend.params_[name], abs=0.03 * spend.standard_errors_[name])
+        assert draws[name].std() == pytest.approx(spend.standard_errors_[name], rel=0.03)
+    negative = spend.params_.copy()
+    name = spend.coefficients_.index[0]
+    negative[name] = -0.5  # a coefficient may be negative, a parameter may not
+    assert spend._with_params(negative).params_[name] == -0.5
+    negative["p"] = -1.0
+    with pytest.raises(DataError, match="> 0 but for covariate coefficients"):
+        spend._with_params(negative)
+    repeat = rfm[rfm["frequency"] > 0]
+    for rows, plain in spend._pattern_models(repeat):
+        assert list(plain.params_.index) == ["p", "q", "v"] and plain.covariate_encoding_ is None
+        # the plain model's expected spend is each customer's under the covariate model
+        part = repeat.iloc[rows]
+        np.testing.assert_allclose(plain.expected_spend(part), spend.expected_spend(part), rtol=1e-12)

@@ -588,7 +588,7 @@ class _ParametricModel:
                 f"{dict(zip(index, values.tolist()))}"
             )
         copy = copy_module.copy(self)
-        copy.params_ = pd.Series(values, index=index, name="estimate")
+        copy.params_ = pd.Series(np.array(values, dtype=float), index=index, name="estimate")  # its own values
         return copy
 
     # ------------------------------------------------------------------ covariates: one plain model per pattern
