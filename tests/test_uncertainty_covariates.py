@@ -291,3 +291,24 @@ def test_spend_coefficients_are_drawn_on_their_own_scale_and_the_spend_patterns_
         # the plain model's expected spend is each customer's under the covariate model
         part = repeat.iloc[rows]
         np.testing.assert_allclose(plain.expected_spend(part), spend.expected_spend(part), rtol=1e-12)
+
+
+def test_sbg_retention_covariates_give_plain_models_per_pattern():
+    rng = np.random.default_rng(3)
+    n = 3000
+    plan = rng.choice(["annual", "monthly"], n)
+    theta = rng.beta(1.2 * np.exp(0.5 * (plan == "monthly")), 2.5 * np.exp(-0.4 * (plan == "monthly")))
+    lifetime = rng.geometric(theta)
+    summary = pd.DataFrame({"T": np.minimum(lifetime, 8), "churned": lifetime <= 8, "plan": plan},
+                           index=pd.RangeIndex(n, name="customer_id"))
+    model = cp.ShiftedBetaGeoModel(covariates=["plan"], covariate_reference={"plan": "annual"}).fit(summary)
+    groups = list(model._pattern_models(summary, what="summary"))
+    assert len(groups) == 2
+    sigma = model._log_covariance()
+    for rows, plain in groups:
+        monthly = summary["plan"].iloc[rows[0]] == "monthly"
+        alpha, beta = model._shapes(summary.iloc[rows[:1]])
+        np.testing.assert_allclose(plain.params_.to_numpy(), [alpha[0], beta[0]], rtol=1e-12)
+        # log alpha(z) = log alpha + gamma_churn z, log beta(z) = log beta + gamma_retention z: J Sigma J'
+        jacobian = np.array([[1.0, 0.0, float(monthly), 0.0], [0.0, 1.0, 0.0, float(monthly)]])
+        np.testing.assert_allclose(plain._log_covariance(), jacobian @ sigma @ jacobian.T, rtol=1e-10)
