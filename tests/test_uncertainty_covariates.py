@@ -19,7 +19,11 @@ from clv_predict.analytics import acquisition_budget_by_profile
 from clv_predict.exceptions import DataError
 from clv_predict.models._covariates import individual_params
 from clv_predict.synthetic import simulate_customer_log
-from clv_predict.uncertainty import bootstrap_params, forecast_total, holdout_calibration
+from clv_predict.uncertainty import (
+    bootstrap_params,
+    forecast_total,
+    holdout_calibration,
+)
 
 SPEND = {"p": 6.25, "q": 3.74, "v": 15.44}
 
