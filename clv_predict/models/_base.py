@@ -1409,7 +1409,9 @@ class PurchaseModel(_ParametricModel):
 
     def _by_distinct_rows(self, rfm, compute, *, columns: int | None = None):
         """``compute(x, t_x, T)`` on the distinct (frequency, recency, T) rows of ``rfm``, chunk by chunk
-        (memory bounded whatever the number of customers), gathered back to the customers."""
+        (memory bounded whatever the number of customers), gathered back to the customers. The shared
+        parameters only: a model with covariates answers through :meth:`_per_pattern` first, whose plain
+        models come here."""
         checked, x, t_x, T = self._rfm_arrays(rfm)
         codes, (ux, ut_x, uT) = _distinct_rows([x, t_x, T])
         parts = [
