@@ -569,10 +569,13 @@ def _score_contracts(model, args, out) -> int:
     from .contracts import score_contracts
 
     summary = _contract_summary(args, args.input, model.period_ or "M", args.observation_end)
-    scores = score_contracts(model, summary, discount_rate=args.discount_rate, margin=args.margin * args.price)
+    scores = score_contracts(model, summary, discount_rate=args.discount_rate, margin=args.margin * args.price,
+                             horizon=args.horizon, interval=args.interval)
     _write_table(scores, Path(args.output))
-    print(f"Scored {plural(len(scores), 'customer')} ({int((~scores['churned']).sum()):,} active); residual value "
-          f"{scores['clv'].sum():,.2f}; wrote {args.output}", file=out)
+    within = "" if args.horizon is None else f" over the next {plural(args.horizon, 'period')}"
+    bounds = "" if args.interval is None else f", with {args.interval:.0%} bounds"
+    print(f"Scored {plural(len(scores), 'customer')} ({int((~scores['churned']).sum()):,} active); residual value"
+          f"{within} {scores['clv'].sum():,.2f}{bounds}; wrote {args.output}", file=out)
     return 0
 
 
@@ -802,12 +805,13 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--observation-end", help="date the RFM summary is built as of (default: last date in the input)")
     score.add_argument("--horizon", type=int, default=None,
                        help="forecast horizon in the model's time unit (default: 52); a bg_bb model counts "
-                            "opportunities and needs it given")
+                            "opportunities and needs it given; an sbg model counts renewals (default: all)")
     score.add_argument("--discount-rate", type=float, default=0.0, help="discount rate per time unit (default: 0)")
     score.add_argument("--margin", type=float, default=1.0, help="profit margin applied to spend (default: 1)")
     score.add_argument("--interval", type=float, default=None, metavar="LEVEL",
                        help="also write bounds at this level, such as 0.9: predictive (purchases_lower/upper, "
-                            "clv_lower/upper) and confidence (..._ci_lower/upper) (default: none)")
+                            "clv_lower/upper; renewals_lower/upper for an sbg model) and confidence "
+                            "(..._ci_lower/upper) (default: none)")
     _add_customers(score)
     score.add_argument("--output", required=True, help="scores to write, .csv or .parquet")
     score.add_argument("--price", type=float, default=1.0,
