@@ -88,9 +88,13 @@ def _as_models(models) -> dict:
 
 
 def _discounted_lifetime(model: ShiftedBetaGeoModel, discount_rate: float) -> float:
-    """Expected discounted periods a new customer pays for, the first at acquisition: 1 + DERL(0) / (1 + d)."""
-    new = pd.DataFrame({"T": [0], "churned": [False]})
-    derl = float(model.expected_residual_lifetime(new, discount_rate=discount_rate).iloc[0])
+    """Expected discounted periods a new customer pays for, the first at acquisition: 1 + DERL(0) / (1 + d); with
+    covariates, of the reference profile (whose alpha and beta the tables show)."""
+    from .models.shifted_beta_geo import _residual_lifetime
+
+    model._check_fitted()
+    alpha, beta = model.params_["alpha"], model.params_["beta"]
+    derl = float(_residual_lifetime(alpha, beta, np.zeros(1), discount_rate, None)[0])
     return 1.0 + derl / (1.0 + discount_rate)
 
 
@@ -244,10 +248,12 @@ def constant_retention_comparison(model: ShiftedBetaGeoModel, summary: pd.DataFr
     r = float(tenure["constant"].iloc[0])
     d = discount_rate
     active = checked["churned"].to_numpy() == 0
-    frame = pd.DataFrame({"T": checked["T"].to_numpy()[active].astype(np.int64), "customers": w[active]})
-    by_T = frame.groupby("T")["customers"].sum().to_frame()
-    per_T = pd.DataFrame({"T": by_T.index.to_numpy(), "churned": False})
-    by_T["sbg_value"] = margin * model.expected_residual_lifetime(per_T, discount_rate=d).to_numpy()
+    # each active customer's sBG value (with covariates, her own), averaged over the customers of each tenure
+    values = margin * model.expected_residual_lifetime(summary.loc[active], discount_rate=d).to_numpy()
+    frame = pd.DataFrame({"T": checked["T"].to_numpy()[active].astype(np.int64), "customers": w[active],
+                          "value": w[active] * values})
+    by_T = frame.groupby("T")[["customers", "value"]].sum()
+    by_T["sbg_value"] = by_T.pop("value") / by_T["customers"]
     by_T["constant_value"] = margin * r * (1 + d) / (1 + d - r)
     by_T["percent_off"] = 100.0 * (by_T["constant_value"] - by_T["sbg_value"]) / by_T["sbg_value"]
     sbg_total = float((by_T["customers"] * by_T["sbg_value"]).sum())
