@@ -16,7 +16,7 @@ from .._rows import _Cached
 from .._validation import check_nonnegative_number
 from ..discrete import check_contract_summary, check_whole_number, survivor_summary
 from ..exceptions import DataError
-from ._base import _compress, _row_weights
+from ._base import _compress, _distinct_rows, _row_weights
 from ._coefficients import _CoefficientsMixin
 from ._discrete import _DiscreteModel, hyp2f1_one
 
@@ -349,7 +349,9 @@ class ShiftedBetaGeoModel(_CoefficientsMixin, _DiscreteModel):
         T = checked["T"].to_numpy()
         self._check_fitted()
         a, b = self._shapes(summary)  # each customer's own with covariates
-        values = _residual_lifetime(a, b, T, discount_rate, horizon)
+        # once per distinct (alpha_i, beta_i, T): a handful of covariate patterns times the tenures
+        codes, (ua, ub, uT) = _distinct_rows([np.broadcast_to(a, T.shape), np.broadcast_to(b, T.shape), T])
+        values = _residual_lifetime(ua, ub, uT, discount_rate, horizon)[codes]
         values[checked["churned"].to_numpy() > 0] = 0.0
         return pd.Series(values, index=checked.index, name="expected_residual_lifetime")
 
