@@ -142,3 +142,20 @@ def test_the_reports_covariates_section_values_profiles_at_the_given_margin_and_
     table = value_by_profile(model, horizon=52, margin=0.3, discount_rate=0.002)
     shown = f"{table['value'].iloc[0]:,.2f}".rstrip("0").rstrip(".")
     assert shown[:5] in text
+
+
+# --------------------------------------------------------------------------- the fit of spend covariates at scale
+@pytest.mark.slow
+def test_a_large_spend_fit_with_covariates_tries_its_starts_on_a_sample_and_polishes_on_everyone():
+    """Over 50,000 distinct rows and 200,000 customers the starts are tried on a sample: the sample must know it
+    has coefficients (it once read the multipliers as the coefficients, and the polish failed back to a search on
+    every customer), and the polished estimate is the full data's optimum."""
+    from test_covariates_spend import TRUE, _simulate
+
+    from clv_predict import GammaGammaModel
+
+    table = _simulate(220_000, seed=4)
+    model = GammaGammaModel(covariates=["channel", "region", "age"]).fit(table)
+    assert model.convergence_["converged"] and model.convergence_["sample_customers"] is not None
+    for name, value in TRUE.items():
+        assert abs(model.params_[name] - value) < 3 * model.standard_errors_[name], name
