@@ -593,6 +593,10 @@ def _fit_contracts(args, out) -> int:
     print(table[columns].to_string(float_format=lambda v: f"{v:.4f}"), file=out)
     if table["note"].iloc[0]:
         print(table["note"].iloc[0], file=out)
+    if model.covariate_encoding_ is not None:
+        reference = ", ".join(f"{column}={level}" for column, level in model.covariate_encoding_.reference.items())
+        print("With covariates, alpha, beta and the lifetimes above are the reference profile's"
+              + (f" ({reference}; numeric covariates at 0)" if reference else " (numeric covariates at 0)"), file=out)
     if args.segment_col:
         segments = lifetime_table(fit_segments(summary, args.segment_col))
         print(f"By {args.segment_col}:", file=out)

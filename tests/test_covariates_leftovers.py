@@ -76,6 +76,7 @@ def test_fit_sbg_with_retention_covariates_from_the_input_and_a_customer_table(s
                  "--output", str(model_path)]) == 0
     printed = capsys.readouterr().out
     assert "retention:plan[pro]" in printed and "churn:region[1]" in printed
+    assert "the reference profile's (plan=basic, region=3; numeric covariates at 0)" in printed
     model = load_model(model_path)
     assert model.covariate_encoding_.reference == {"plan": "basic", "region": 3}
     summary = model.summary()
