@@ -105,6 +105,16 @@ def test_fit_sbg_with_retention_covariates_from_the_input_and_a_customer_table(s
     np.testing.assert_allclose(renewal, curves.iloc[0], rtol=1e-12)
     assert renewal.iloc[1] > renewal.iloc[0] + 0.1
 
+    # with bounds: each customer's own
+    bounded = tmp_path / "bounds.csv"
+    assert main(["score", "--model", str(model_path), "--input", str(subscriptions / "subs.csv"),
+                 "--observation-end", "2022-07-01", "--customers", str(subscriptions / "customers.csv"),
+                 "--discount-rate", "0.01", "--interval", "0.9", "--output", str(bounded)]) == 0
+    with_bounds = pd.read_csv(bounded).set_index("customer_id")
+    np.testing.assert_allclose(with_bounds["clv"], table["clv"])
+    assert (with_bounds["clv_lower"] <= with_bounds["clv"]).all()
+    assert (with_bounds["clv"] <= with_bounds["clv_upper"]).all()
+
     # without the customer table the region is missing: an error naming it, nothing written
     assert main(["score", "--model", str(model_path), "--input", str(subscriptions / "subs.csv"),
                  "--discount-rate", "0.01", "--output", str(tmp_path / "none.csv")]) == 1

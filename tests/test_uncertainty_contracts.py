@@ -151,14 +151,66 @@ def test_score_contracts_adds_the_bounds_and_refuses_what_it_cannot_answer():
     assert (scores["clv_lower"] <= scores["clv"]).all() and (scores["clv"] <= scores["clv_upper"]).all()
     with pytest.raises(DataError, match="'interval'"):
         score_contracts(model, summary, discount_rate=0.1, interval=90)
-    plan = np.random.default_rng(2).choice(["monthly", "annual"], 2000)
-    covariates, _ = _cohort(2000, 0.9, 2.5, 8, seed=9)
-    covariates["plan"] = plan
+
+
+PLANS = {"monthly": (0.7, 1.2), "annual": (1.5, 6.0)}
+
+
+def _plan_cohort(size, observed, seed):
+    """Customers of two plans with their own (alpha, beta): the sBG with covariates (churn:plan[annual] =
+    log(1.5 / 0.7), retention:plan[annual] = log(6 / 1.2)); lifetimes in periods paid for."""
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(list(PLANS), size, p=[0.6, 0.4])
+    a = np.where(plan == "monthly", PLANS["monthly"][0], PLANS["annual"][0])
+    b = np.where(plan == "monthly", PLANS["monthly"][1], PLANS["annual"][1])
+    lifetime = rng.geometric(rng.beta(a, b))
+    summary = pd.DataFrame({"T": np.minimum(lifetime, observed), "churned": lifetime <= observed, "plan": plan})
+    return summary, lifetime
+
+
+def test_bounds_take_each_customers_covariates_and_cover_the_simulated_renewals():
+    """A model with a plan covariate (the parameter uncertainty over alpha, beta and the coefficients together):
+    each plan's bounds are its own, a covariate without effect leaves them as the model without it gives them,
+    and the renewals of a simulated base fall inside at least at the level, per plan."""
+    summary, _ = _plan_cohort(30_000, 8, seed=11)
+    model = ShiftedBetaGeoModel(covariates=["plan"], covariate_reference={"plan": "monthly"}).fit(summary)
+    # the base: customers of tenures 1..8, still active
+    base, lifetime = _plan_cohort(40_000, 0, seed=12)
+    tenure = np.random.default_rng(13).integers(1, 9, len(base))
+    active = lifetime > tenure
+    base = base.loc[active].assign(T=tenure[active], churned=False)
+    renewals = lifetime[active] - tenure[active] - 1
+    plan = base["plan"].to_numpy()
+    for level in (0.8, 0.9):
+        bounds = model.renewal_bounds(base, interval=level, discount_rate=0.01)
+        inside = ((bounds["renewals_lower"] <= renewals) & (renewals <= bounds["renewals_upper"])).to_numpy()
+        above = renewals > bounds["renewals_upper"].to_numpy()
+        for chosen in ("monthly", "annual"):
+            assert inside[plan == chosen].mean() >= level - 0.01, (level, chosen, inside[plan == chosen].mean())
+            assert above[plan == chosen].mean() <= (1 - level) / 2 + 0.015
+    # a customer of each plan at tenure 4: the annual plan's upper bound is its own (lower retention: smaller)
+    two = pd.DataFrame({"T": 4, "churned": False, "plan": ["monthly", "annual"]})
+    both = model.renewal_bounds(two, interval=0.8, discount_rate=0.01)
+    assert both["renewals_upper"].iloc[1] < both["renewals_upper"].iloc[0]
+    derl = model.expected_residual_lifetime(two, discount_rate=0.01)
+    assert (both["expected_residual_lifetime_ci_lower"] < derl).all()
+    assert (derl < both["expected_residual_lifetime_ci_upper"]).all()
+    drawn = model.renewal_bounds(two, interval=0.8, discount_rate=0.01, n_draws=2000, seed=3)
+    columns = ["expected_residual_lifetime_ci_lower", "expected_residual_lifetime_ci_upper"]
+    np.testing.assert_allclose(drawn[columns], both[columns], rtol=0.03)
+    # a covariate that does nothing: the bounds of the model without it
+    plain_summary, _ = _cohort(20_000, 0.9, 2.5, 8, seed=14)
+    plain_summary["noise"] = np.random.default_rng(15).choice(["a", "b"], len(plain_summary))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with_plan = ShiftedBetaGeoModel(covariates=["plan"]).fit(covariates)
-    with pytest.raises(DataError, match="covariates"):
-        with_plan.renewal_bounds(covariates, interval=0.9, discount_rate=0.1)
+        noisy = ShiftedBetaGeoModel(covariates=["noise"]).fit(plain_summary)
+    plain = ShiftedBetaGeoModel().fit(plain_summary)
+    rows = ACTIVE.assign(noise="a")
+    with_noise = noisy.renewal_bounds(rows, interval=0.8, discount_rate=0.05, horizon=24)
+    without = plain.renewal_bounds(rows, interval=0.8, discount_rate=0.05, horizon=24)
+    assert (np.abs(with_noise["renewals_upper"] - without["renewals_upper"]) <= 1).all()
+    np.testing.assert_allclose(with_noise["expected_residual_lifetime_ci_upper"],
+                               without["expected_residual_lifetime_ci_upper"], rtol=0.1)
 
 
 @pytest.fixture(scope="module")

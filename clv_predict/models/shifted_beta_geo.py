@@ -363,8 +363,10 @@ class ShiftedBetaGeoModel(_CoefficientsMixin, _DiscreteModel):
         Active after ``T`` completed periods, a customer renews ``R`` more times with
         P(R >= k) = B(alpha, beta + T + k) / B(alpha, beta + T) (her churn probability's
         posterior is Beta(alpha, beta + T)); within ``horizon`` renewals the count is
-        min(R, horizon). That distribution, mixed over the estimates' asymptotic
-        distribution (normal on the log scale) by its 2k + 1 sigma points, gives:
+        min(R, horizon); with covariates, alpha and beta are the customer's own. That
+        distribution, mixed over the estimates' asymptotic distribution (normal in log alpha,
+        log beta and the coefficients, with the fit's covariance) by its 2k + 1 sigma points,
+        gives (computed once per distinct covariate pattern and ``T``):
 
         * ``renewals_lower``, ``renewals_upper`` (predictive): its equal-tailed quantiles,
           whole numbers covering at least ``interval`` (the upper one can be very large
@@ -378,7 +380,7 @@ class ShiftedBetaGeoModel(_CoefficientsMixin, _DiscreteModel):
 
         Churned customers have 0 throughout. A model built with ``from_params`` has no
         covariance: a ``ModelWarning`` says so, the predictive bounds leave the parameter
-        uncertainty out and the confidence bounds are NaN. A model with covariates is refused.
+        uncertainty out and the confidence bounds are NaN.
 
         Examples
         --------
@@ -399,33 +401,37 @@ class ShiftedBetaGeoModel(_CoefficientsMixin, _DiscreteModel):
         n_draws = _intervals.check_draws(n_draws)
         horizon = None if horizon is None else check_whole_number(horizon, "horizon")
         discount_rate = check_nonnegative_number(discount_rate, "discount_rate", allow_zero=horizon is not None)
-        _intervals.refuse_covariates(self, "renewal_bounds (interval)")
         checked = check_contract_summary(summary)
         self._check_fitted()
         active = checked["churned"].to_numpy() == 0
-        codes, tenure = np.unique(checked["T"].to_numpy()[active], return_inverse=True)
-        _intervals.warn_if_unknown(self)
-        models, weights = _intervals.sigma_point_models(self)
-        shapes = np.array([m.params_[["alpha", "beta"]].to_numpy(dtype=float) for m in models])  # (points, 2)
+        T = checked["T"].to_numpy()[active]
+        # the distinct (covariate pattern, T) rows of the active customers
+        design = self._design(summary.loc[active], what="summary") if self._has_encoding() else None
+        columns = [T] if design is None else [*design.T, T]
+        codes, uniques = _distinct_rows(columns) if T.size else (np.zeros(0, dtype=np.int64), [np.zeros(0)] * 2)
+        tenure = uniques[-1]
+        distinct_design = None if design is None else np.column_stack(uniques[:-1])
+        points, weights = self._parameter_points(None)
         alpha = (1.0 - interval) / 2
         out = np.zeros((len(checked), 6))
-        if codes.size:
-            lower = _mixture_quantile(shapes, weights, codes, 1.0 - alpha, horizon)
-            upper = _mixture_quantile(shapes, weights, codes, alpha, horizon)
-            drawn = _intervals.drawn_models(self, n_draws, seed)
-            if drawn is not None or len(models) > 1:
-                points = shapes if drawn is None else np.array([m._params() for m in drawn])
-                # every point's DERL at every tenure in one call (the series runs once per distinct pair)
-                derl = _residual_lifetime(
-                    np.repeat(points[:, 0], codes.size), np.repeat(points[:, 1], codes.size),
-                    np.tile(codes, len(points)), discount_rate, horizon,
-                ).reshape(len(points), codes.size)
-                ci = _intervals._log_normal(*_intervals._log_moments(derl, None if drawn else weights), alpha)
+        if tenure.size:
+            a, b = self._point_shapes(points, distinct_design, tenure.size)  # (rows, points)
+            lower = _mixture_quantile(a, b, weights, tenure, 1.0 - alpha, horizon)
+            upper = _mixture_quantile(a, b, weights, tenure, alpha, horizon)
+            if n_draws is not None and len(weights) > 1:
+                drawn, _ = self._parameter_points(n_draws, seed=seed)
+                a, b = self._point_shapes(drawn, distinct_design, tenure.size)
+                weights = None
+            if a.shape[1] > 1:
+                # every point's DERL on every row in one call (the series runs once per distinct pair)
+                derl = _residual_lifetime(a.T.ravel(), b.T.ravel(), np.tile(tenure, a.shape[1]), discount_rate,
+                                          horizon).reshape(a.shape[1], tenure.size)
+                ci = _intervals._log_normal(*_intervals._log_moments(derl, weights), alpha)
             else:
-                ci = np.full((2, codes.size), np.nan)
-            columns = [lower, upper, _discounted_count(lower, discount_rate), _discounted_count(upper, discount_rate),
-                       ci[0], ci[1]]
-            out[active] = np.column_stack(columns)[tenure]
+                ci = np.full((2, tenure.size), np.nan)
+            values = [lower, upper, _discounted_count(lower, discount_rate), _discounted_count(upper, discount_rate),
+                      ci[0], ci[1]]
+            out[active] = np.column_stack(values)[codes]
         frame = pd.DataFrame(out, index=checked.index, columns=[
             "renewals_lower", "renewals_upper", "residual_lower", "residual_upper",
             "expected_residual_lifetime_ci_lower", "expected_residual_lifetime_ci_upper"])
@@ -433,6 +439,57 @@ class ShiftedBetaGeoModel(_CoefficientsMixin, _DiscreteModel):
         frame.attrs.update({"interval": interval, "horizon": horizon, "discount_rate": discount_rate,
                             "n_draws": n_draws})
         return frame
+
+    def _has_encoding(self) -> bool:
+        return getattr(self, "_covariate_encoding", None) is not None
+
+    def _parameter_points(self, n_draws: int | None, *, seed=None) -> tuple[np.ndarray, np.ndarray]:
+        """The estimates' asymptotic distribution, normal in (log alpha, log beta, coefficients) with the fit's
+        covariance (the delta method for the logs): its 2k + 1 sigma points and their weights (as
+        :func:`~._intervals.sigma_point_models` takes them), or ``n_draws`` draws (weights None), as rows of
+        parameter vectors in natural units. Without a known covariance (``from_params``, a Hessian that was not
+        positive definite): the estimate alone, with a ``ModelWarning`` that the bounds leave the parameter
+        uncertainty out."""
+        import warnings
+
+        from ..exceptions import ModelWarning
+
+        estimate = self.params_.to_numpy(dtype=float)
+        covariance = self.covariance_.to_numpy(dtype=float)
+        given = getattr(self, "convergence_", {}).get("engine") == "given"
+        if given or not np.all(np.isfinite(covariance)):
+            if n_draws is None:
+                warnings.warn(
+                    f"{type(self).__name__}: the covariance of the estimates is unknown ("
+                    + ("built from known parameters" if given else "the Hessian was not positive definite")
+                    + "). The predictive bounds leave the parameter uncertainty out and the confidence bounds "
+                    "are NaN.", ModelWarning, stacklevel=4,
+                )
+            return estimate[None, :], np.ones(1)
+        k, own = estimate.size, 2
+        scale = np.ones(k)
+        scale[:own] = estimate[:own]
+        transformed = covariance / np.outer(scale, scale)
+        values, vectors = np.linalg.eigh((transformed + transformed.T) / 2)
+        root = vectors * np.sqrt(np.clip(values, 0.0, None))
+        centre = estimate.copy()
+        centre[:own] = np.log(estimate[:own])
+        if n_draws is not None:
+            points = centre + np.random.default_rng(seed).standard_normal((n_draws, k)) @ root.T
+            weights = None
+        else:
+            steps = np.sqrt(k + 1.0) * root.T  # row i: the i-th column of the root
+            points = np.vstack([centre, centre + steps, centre - steps])
+            weights = np.concatenate([[1.0 / (k + 1)], np.full(2 * k, 1.0 / (2 * (k + 1)))])
+        points[:, :own] = np.exp(points[:, :own])
+        return points, weights
+
+    @staticmethod
+    def _point_shapes(points: np.ndarray, design, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """(alpha_i, beta_i) of each row (its covariate pattern in ``design``, natural units) at each parameter
+        vector of ``points``: two (rows, points) arrays."""
+        shapes = [_individual_shapes(point, design, rows) for point in points]
+        return np.column_stack([a for a, _ in shapes]), np.column_stack([b for _, b in shapes])
 
     # ------------------------------------------------------------------ simulation
     def simulate(self, n_customers: int, n_periods: int, *, seed=None) -> pd.DataFrame:
@@ -493,29 +550,31 @@ def _discounted_count(renewals: np.ndarray, discount_rate: float) -> np.ndarray:
 _MOST_RENEWALS = 2.0**52
 
 
-def _mixture_quantile(shapes, weights, tenure, level: float, horizon) -> np.ndarray:
-    """The smallest whole m with P(R >= m + 1) <= ``level`` for customers active at each ``tenure``, R mixed over
-    the (alpha, beta) rows of ``shapes`` with ``weights`` (min(R, horizon) with a horizon, which is at most it):
-    doubling, then bisection on the closed-form survival, which falls with m. Without a horizon the search stops
-    at ``_MOST_RENEWALS`` (a tail heavier than that returns it)."""
+def _mixture_quantile(a, b, weights, tenure, level: float, horizon) -> np.ndarray:
+    """The smallest whole m with P(R >= m + 1) <= ``level`` for the customers of each row (active at ``tenure``),
+    R mixed over the parameter points (columns of the (rows, points) shapes ``a``, ``b``) with ``weights``
+    (min(R, horizon) with a horizon, which is at most it): doubling, then bisection on the closed-form survival,
+    which falls with m. Without a horizon the search stops at ``_MOST_RENEWALS`` (a heavier tail returns it)."""
     tenure = np.asarray(tenure, dtype=float)
-    a, b = shapes[:, 0][None, :], shapes[:, 1][None, :]
     cap = _MOST_RENEWALS if horizon is None else float(horizon)
 
     def above(m, rows):  # P(R >= m + 1) > level, for the mixture; 0 beyond the horizon
         T = tenure[rows][:, None]
-        survival = np.exp(betaln(a, b + T + m[:, None] + 1.0) - betaln(a, b + T)) @ weights
+        ra, rb = a[rows], b[rows]
+        survival = np.exp(betaln(ra, rb + T + m[:, None] + 1.0) - betaln(ra, rb + T)) @ weights
         return (survival > level) & (m < cap)
 
     rows = np.arange(tenure.size)
     low = np.full(tenure.size, -1.0)  # P(R >= low + 1) = 1 > level
     high = np.minimum(np.ones(tenure.size), cap)
     while True:
-        grow = rows[above(high, rows)]
+        grow = rows[above(high[rows], rows)]
         if not grow.size:
             break
         low[grow] = high[grow]
         high[grow] = np.minimum(high[grow] * 2.0, cap)
+        rows = grow
+    rows = np.arange(tenure.size)
     while True:
         gap = rows[high - low > 1]
         if not gap.size:
