@@ -13,7 +13,13 @@ from .._rows import _Cached
 from .._validation import check_rfm, plural
 from ..covariates import check_covariate_names
 from ..exceptions import DataError, DataWarning, ModelWarning
-from ._base import _compress, _distinct_rows, _ParametricModel, _row_weights, _time_unit_of
+from ._base import (
+    _compress,
+    _distinct_rows,
+    _ParametricModel,
+    _row_weights,
+    _time_unit_of,
+)
 from ._coefficients import _CoefficientsMixin
 
 
