@@ -103,6 +103,12 @@ def test_fit_sbg_with_retention_covariates_from_the_input_and_a_customer_table(s
     renewal = score_contracts(model, new, discount_rate=0.01)["p_renew"]
     curves = model.retention_by_profile({"plan": ["basic", "pro"], "region": [3, 3]}, [1])
     np.testing.assert_allclose(renewal, curves.iloc[0], rtol=1e-12)
+    from clv_predict.contracts import probability_subscribed
+
+    # P(still subscribed t periods on) of a new customer of each profile is the profile's survival curve
+    profiles = model.retention_by_profile({"plan": ["basic", "pro"], "region": [3, 3]}, [1, 3])
+    np.testing.assert_allclose(probability_subscribed(model, new, [1, 3]).to_numpy().T, profiles.to_numpy(),
+                               rtol=1e-12)
     assert renewal.iloc[1] > renewal.iloc[0] + 0.1
 
     # with bounds: each customer's own
