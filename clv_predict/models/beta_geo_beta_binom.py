@@ -13,6 +13,7 @@ from scipy.special import betaln, digamma, gammaln, logsumexp, softmax
 from .._rows import _Cached
 from ..discrete import check_whole_number
 from ..exceptions import DataError
+from ._base import _distinct_rows
 from ._discrete import OpportunityModel, hyp2f1_one
 
 
@@ -101,10 +102,14 @@ class BetaGeoBetaBinomModel(OpportunityModel):
 
     # ------------------------------------------------------------------ the maths
     def _log_likelihood_values(self, params, x, t_x, n) -> np.ndarray:
-        rows = _BetaGeoBetaBinomRows(x, t_x, n, np.ones(np.size(x)))
+        # once per distinct (x, t_x, n): a few hundred rows however many customers share them
+        x, t_x, n = (np.atleast_1d(np.asarray(v, dtype=float)).ravel() for v in np.broadcast_arrays(x, t_x, n))
+        codes, (ux, ut, un) = _distinct_rows([x, t_x, n]) if x.size else (np.zeros(0, dtype=np.int64),
+                                                                           [np.zeros(0)] * 3)
+        rows = _BetaGeoBetaBinomRows(ux, ut, un, np.ones(ux.size))
         a, b, g, d = params
         terms = betaln(a + rows.x, b + rows.m) - betaln(a, b) + betaln(g + rows.death, d + rows.s) - betaln(g, d)
-        return logsumexp(np.where(rows.valid, terms, -np.inf), axis=1)
+        return logsumexp(np.where(rows.valid, terms, -np.inf), axis=1)[codes]
 
     def log_likelihood(self, summary: pd.DataFrame) -> pd.Series:
         """Each customer's log-likelihood under the model (FHS eq. 5)."""
@@ -184,7 +189,11 @@ class BetaGeoBetaBinomModel(OpportunityModel):
         n = np.asarray(n, dtype=float)
 
         def from_opportunity(m):
-            return np.exp(betaln(g, d + m + 1) - betaln(g, d)) * z * hyp2f1_one(d + m + 1, g + d + m + 1, z)
+            flat = np.atleast_1d(m).ravel()
+            codes, (distinct,) = _distinct_rows([flat]) if flat.size else (np.zeros(0, dtype=np.int64), [flat])
+            values = np.exp(betaln(g, d + distinct + 1) - betaln(g, d)) * z * hyp2f1_one(
+                d + distinct + 1, g + d + distinct + 1, z)
+            return values[codes].reshape(np.shape(m))
 
         total = from_opportunity(n)
         if np.isfinite(horizon):
