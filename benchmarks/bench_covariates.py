@@ -29,7 +29,13 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from clv_predict import BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel, ParetoNBDModel, ShiftedBetaGeoModel
+from clv_predict import (
+    BetaGeoModel,
+    GammaGammaModel,
+    ModifiedBetaGeoModel,
+    ParetoNBDModel,
+    ShiftedBetaGeoModel,
+)
 
 MODELS = {
     "bg_nbd": (BetaGeoModel, {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}),
