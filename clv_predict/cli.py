@@ -59,6 +59,9 @@ def _add_customers(parser: argparse.ArgumentParser, *, covariates: bool = False)
                            help="columns of --customers the dropout process depends on")
         group.add_argument("--spend-covariates", nargs="+", metavar="COLUMN", default=[],
                            help="columns of --customers the Gamma-Gamma spend scale depends on")
+        group.add_argument("--retention-covariates", nargs="+", metavar="COLUMN", default=[],
+                           help="--model sbg: columns of --customers (or of the subscription table) retention "
+                                "depends on; coefficients churn:<column> and retention:<column>")
         group.add_argument("--covariate-penalizer", type=float, default=0.0,
                            help="L2 penalty on the covariate coefficients alone (default: 0)")
         group.add_argument("--reference", nargs="+", metavar="COLUMN=LEVEL", default=[],
@@ -171,6 +174,17 @@ def _print_summary(model, out) -> None:
 def _clv_model(args):
     """The unfitted CLVModel of ``fit``'s flags, with its covariates."""
     from . import CLVModel
+
+    reference = _reference_levels(args)
+    return CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer, engine=args.engine,
+                    purchase_model=args.model, purchase_covariates=args.purchase_covariates or None,
+                    dropout_covariates=args.dropout_covariates or None, spend_covariates=args.spend_covariates or None,
+                    covariate_penalizer=args.covariate_penalizer, covariate_reference=reference or None)
+
+
+def _reference_levels(args) -> dict:
+    """``--reference COLUMN=LEVEL ...`` as ``{column: level}`` (the level as written; the model matches it to the
+    column's levels, numbers included)."""
     from .exceptions import DataError
 
     reference = {}
@@ -179,10 +193,7 @@ def _clv_model(args):
         if not equals or not column or not level:
             raise DataError(f"--reference takes COLUMN=LEVEL (such as channel=shop); got {given!r}")
         reference[column] = level
-    return CLVModel(penalizer_coef=args.penalizer, spend_penalizer_coef=args.penalizer, engine=args.engine,
-                    purchase_model=args.model, purchase_covariates=args.purchase_covariates or None,
-                    dropout_covariates=args.dropout_covariates or None, spend_covariates=args.spend_covariates or None,
-                    covariate_penalizer=args.covariate_penalizer, covariate_reference=reference or None)
+    return reference
 
 
 def _progress(args):
@@ -251,6 +262,11 @@ def _unit_text(model) -> str:
 def cmd_fit(args, out) -> int:
     if args.model in CONTRACT_MODELS:
         return _fit_contracts(args, out)
+    if args.retention_covariates:
+        from .exceptions import DataError
+
+        raise DataError("--retention-covariates are for --model sbg; a purchase model takes --purchase-covariates, "
+                        "--dropout-covariates and --spend-covariates")
     _prepare_output(args, inputs=("input",))  # --model is a model's name here
     progress = _progress(args)
     if _streams(args):
@@ -495,6 +511,8 @@ def cmd_report(args, out) -> int:
                 source=Path(args.input).name,
                 customer_id=args.customer,
                 sections=sections,
+                margin=args.margin,
+                discount_rate=args.discount_rate,
             )
     finally:
         progress.finish()
@@ -521,30 +539,48 @@ def _add_contract_columns(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--segment-col", help="column naming each customer's segment or cohort: one sBG per segment")
 
 
-def _contract_summary(args, path: str, period: str, end=None):
-    """The contract summary of a subscription table or a log of renewals, in contract periods of ``period``."""
+def _contract_summary(args, path: str, period: str, end=None, covariates=()):
+    """The contract summary of a subscription table or a log of renewals, in contract periods of ``period``, with
+    the segment column and the ``covariates`` (from the input where it has them, else from --customers)."""
+    from .customers import join_customers
     from .discrete import renewal_summary, subscription_summary
     from .io import read_transactions
 
     frame = read_transactions(path, sep=args.sep, decimal=args.decimal, string_columns=(args.customer_col,))
+    wanted = [args.segment_col] if getattr(args, "segment_col", None) else []
+    wanted += [column for column in covariates if column not in wanted]
+    own = [column for column in wanted if column in frame.columns or column == getattr(args, "segment_col", None)]
     if args.renewals:
         summary = renewal_summary(frame, customer_id_col=args.customer_col, datetime_col=args.date_col, period=period,
                                   observation_period_end=end)
-        if getattr(args, "segment_col", None):
-            segments = frame.drop_duplicates(args.customer_col).set_index(args.customer_col)[args.segment_col]
-            summary[args.segment_col] = segments.reindex(summary.index).to_numpy()
-        return summary
-    keep = [args.segment_col] if getattr(args, "segment_col", None) else []
-    return subscription_summary(frame, customer_id_col=args.customer_col, start_col=args.start_col,
-                                end_col=args.end_col, period=period, observation_period_end=end, keep=keep)
+        first = frame.drop_duplicates(args.customer_col).set_index(args.customer_col)
+        for column in own:
+            summary[column] = first[column].reindex(summary.index).to_numpy()
+    else:
+        summary = subscription_summary(frame, customer_id_col=args.customer_col, start_col=args.start_col,
+                                       end_col=args.end_col, period=period, observation_period_end=end, keep=own)
+    table = _customer_table(args, [column for column in covariates if column not in own])
+    if table is not None:
+        attrs = dict(summary.attrs)
+        summary = join_customers(summary, table, [column for column in covariates if column not in own],
+                                 source=f"--customers {args.customers}")
+        summary.attrs = attrs
+    return summary
 
 
 def _fit_contracts(args, out) -> int:
     from . import ShiftedBetaGeoModel
+    from .exceptions import DataError
 
     _prepare_output(args, inputs=("input",))
-    summary = _contract_summary(args, args.input, args.period or "M", args.observation_end)
-    model = ShiftedBetaGeoModel(penalizer_coef=args.penalizer).fit(summary)
+    if args.purchase_covariates or args.dropout_covariates or args.spend_covariates:
+        raise DataError("--model sbg takes --retention-covariates (retention is all it models), not "
+                        "--purchase-covariates, --dropout-covariates or --spend-covariates")
+    covariates = list(dict.fromkeys(args.retention_covariates))
+    summary = _contract_summary(args, args.input, args.period or "M", args.observation_end, covariates)
+    model = ShiftedBetaGeoModel(penalizer_coef=args.penalizer, covariates=covariates or None,
+                                covariate_penalizer=args.covariate_penalizer,
+                                covariate_reference=_reference_levels(args) or None).fit(summary)
     model.save(args.output)
     print(f"Fitted on {plural(model.n_customers_, 'customer')} ({model.n_repeat_customers_:,} churned), contract period "
           f"{model.period_!r}, observation end {model.observation_period_end_}", file=out)
@@ -557,6 +593,10 @@ def _fit_contracts(args, out) -> int:
     print(table[columns].to_string(float_format=lambda v: f"{v:.4f}"), file=out)
     if table["note"].iloc[0]:
         print(table["note"].iloc[0], file=out)
+    if model.covariate_encoding_ is not None:
+        reference = ", ".join(f"{column}={level}" for column, level in model.covariate_encoding_.reference.items())
+        print("With covariates, alpha, beta and the lifetimes above are the reference profile's"
+              + (f" ({reference}; numeric covariates at 0)" if reference else " (numeric covariates at 0)"), file=out)
     if args.segment_col:
         segments = lifetime_table(fit_segments(summary, args.segment_col))
         print(f"By {args.segment_col}:", file=out)
@@ -568,18 +608,22 @@ def _fit_contracts(args, out) -> int:
 def _score_contracts(model, args, out) -> int:
     from .contracts import score_contracts
 
-    summary = _contract_summary(args, args.input, model.period_ or "M", args.observation_end)
-    scores = score_contracts(model, summary, discount_rate=args.discount_rate, margin=args.margin * args.price)
+    summary = _contract_summary(args, args.input, model.period_ or "M", args.observation_end,
+                                _model_covariates(model))
+    scores = score_contracts(model, summary, discount_rate=args.discount_rate, margin=args.margin * args.price,
+                             horizon=args.horizon, interval=args.interval)
     _write_table(scores, Path(args.output))
-    print(f"Scored {plural(len(scores), 'customer')} ({int((~scores['churned']).sum()):,} active); residual value "
-          f"{scores['clv'].sum():,.2f}; wrote {args.output}", file=out)
+    within = "" if args.horizon is None else f" over the next {plural(args.horizon, 'period')}"
+    bounds = "" if args.interval is None else f", with {args.interval:.0%} bounds"
+    print(f"Scored {plural(len(scores), 'customer')} ({int((~scores['churned']).sum()):,} active); residual value"
+          f"{within} {scores['clv'].sum():,.2f}{bounds}; wrote {args.output}", file=out)
     return 0
 
 
 def _report_contracts(model, args, out) -> int:
     from .discrete_report import write_contract_report
 
-    summary = _contract_summary(args, args.input, model.period_ or "M", args.test_end)
+    summary = _contract_summary(args, args.input, model.period_ or "M", args.test_end, _model_covariates(model))
     path = write_contract_report(args.output, model, summary, discount_rate=args.discount_rate,
                                  margin=args.margin * args.price, segment_col=args.segment_col,
                                  source=Path(args.input).name)
@@ -815,12 +859,13 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--observation-end", help="date the RFM summary is built as of (default: last date in the input)")
     score.add_argument("--horizon", type=int, default=None,
                        help="forecast horizon in the model's time unit (default: 52); a bg_bb model counts "
-                            "opportunities and needs it given")
+                            "opportunities and needs it given; an sbg model counts renewals (default: all)")
     score.add_argument("--discount-rate", type=float, default=0.0, help="discount rate per time unit (default: 0)")
     score.add_argument("--margin", type=float, default=1.0, help="profit margin applied to spend (default: 1)")
     score.add_argument("--interval", type=float, default=None, metavar="LEVEL",
                        help="also write bounds at this level, such as 0.9: predictive (purchases_lower/upper, "
-                            "clv_lower/upper) and confidence (..._ci_lower/upper) (default: none)")
+                            "clv_lower/upper; renewals_lower/upper for an sbg model) and confidence "
+                            "(..._ci_lower/upper) (default: none)")
     _add_customers(score)
     score.add_argument("--output", required=True, help="scores to write, .csv or .parquet")
     score.add_argument("--price", type=float, default=1.0,

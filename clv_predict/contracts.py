@@ -88,9 +88,13 @@ def _as_models(models) -> dict:
 
 
 def _discounted_lifetime(model: ShiftedBetaGeoModel, discount_rate: float) -> float:
-    """Expected discounted periods a new customer pays for, the first at acquisition: 1 + DERL(0) / (1 + d)."""
-    new = pd.DataFrame({"T": [0], "churned": [False]})
-    derl = float(model.expected_residual_lifetime(new, discount_rate=discount_rate).iloc[0])
+    """Expected discounted periods a new customer pays for, the first at acquisition: 1 + DERL(0) / (1 + d); with
+    covariates, of the reference profile (whose alpha and beta the tables show)."""
+    from .models.shifted_beta_geo import _residual_lifetime
+
+    model._check_fitted()
+    alpha, beta = model.params_["alpha"], model.params_["beta"]
+    derl = float(_residual_lifetime(alpha, beta, np.zeros(1), discount_rate, None)[0])
     return 1.0 + derl / (1.0 + discount_rate)
 
 
@@ -244,10 +248,12 @@ def constant_retention_comparison(model: ShiftedBetaGeoModel, summary: pd.DataFr
     r = float(tenure["constant"].iloc[0])
     d = discount_rate
     active = checked["churned"].to_numpy() == 0
-    frame = pd.DataFrame({"T": checked["T"].to_numpy()[active].astype(np.int64), "customers": w[active]})
-    by_T = frame.groupby("T")["customers"].sum().to_frame()
-    per_T = pd.DataFrame({"T": by_T.index.to_numpy(), "churned": False})
-    by_T["sbg_value"] = margin * model.expected_residual_lifetime(per_T, discount_rate=d).to_numpy()
+    # each active customer's sBG value (with covariates, her own), averaged over the customers of each tenure
+    values = margin * model.expected_residual_lifetime(summary.loc[active], discount_rate=d).to_numpy()
+    frame = pd.DataFrame({"T": checked["T"].to_numpy()[active].astype(np.int64), "customers": w[active],
+                          "value": w[active] * values})
+    by_T = frame.groupby("T")[["customers", "value"]].sum()
+    by_T["sbg_value"] = by_T.pop("value") / by_T["customers"]
     by_T["constant_value"] = margin * r * (1 + d) / (1 + d - r)
     by_T["percent_off"] = 100.0 * (by_T["constant_value"] - by_T["sbg_value"]) / by_T["sbg_value"]
     sbg_total = float((by_T["customers"] * by_T["sbg_value"]).sum())
@@ -287,7 +293,8 @@ def probability_subscribed(model: ShiftedBetaGeoModel, summary: pd.DataFrame, pe
     steps = np.atleast_1d(np.asarray(periods, dtype=float))
     if not np.all(np.isfinite(steps)) or (steps < 0).any() or (np.floor(steps) != steps).any():
         raise DataError(f"'periods' must hold whole numbers >= 0; got {periods!r}")
-    a, b = model.params_["alpha"], model.params_["beta"]
+    a, b = model._shapes(summary)  # each customer's own with covariates
+    a, b = np.broadcast_to(a, len(checked))[:, None], np.broadcast_to(b, len(checked))[:, None]
     T = checked["T"].to_numpy()[:, None]
     values = np.exp(betaln(a, b + T + steps[None, :]) - betaln(a, b + T))
     values[checked["churned"].to_numpy() > 0] = 0.0
@@ -295,10 +302,19 @@ def probability_subscribed(model: ShiftedBetaGeoModel, summary: pd.DataFrame, pe
 
 
 def score_contracts(model: ShiftedBetaGeoModel, summary: pd.DataFrame, *, discount_rate: float,
-                    margin: float = 1.0) -> pd.DataFrame:
+                    margin: float = 1.0, horizon=None, interval: float | None = None, n_draws: int | None = None,
+                    seed=0) -> pd.DataFrame:
     """Per customer of a contract summary: ``T``, ``churned``, ``p_renew`` (probability of renewing at the end
     of the current period; 0 after churn), ``expected_residual_lifetime`` (DERL) and ``clv`` = margin x DERL,
     the residual value with ``margin`` per period (price x margin rate) and ``discount_rate`` per period.
+
+    ``horizon`` (whole periods) counts only the next ``horizon`` renewals (``discount_rate`` may then be 0).
+    With ``interval`` (such as 0.9) the bounds of :meth:`ShiftedBetaGeoModel.renewal_bounds` are added, the
+    value ones times ``margin``: ``renewals_lower``, ``renewals_upper`` and ``clv_lower``, ``clv_upper``
+    (predictive: the renewals the customer will actually pay for and their discounted value, exact quantiles
+    of their distribution mixed over the parameter uncertainty), then ``expected_residual_lifetime_ci_lower``,
+    ``..._ci_upper``, ``clv_ci_lower``, ``clv_ci_upper`` (confidence: DERL and its value, parameter
+    uncertainty only); ``n_draws`` and ``seed`` as there.
 
     Examples
     --------
@@ -309,13 +325,25 @@ def score_contracts(model: ShiftedBetaGeoModel, summary: pd.DataFrame, *, discou
     """
     margin = check_nonnegative_number(margin, "margin")
     checked = check_contract_summary(summary)
-    derl = model.expected_residual_lifetime(summary, discount_rate=discount_rate)
+    derl = model.expected_residual_lifetime(summary, discount_rate=discount_rate, horizon=horizon)
     T = checked["T"].to_numpy()
     churned = checked["churned"].to_numpy() > 0
-    a, b = model.params_["alpha"], model.params_["beta"]
+    a, b = model._shapes(summary)  # each customer's own with covariates
     p_renew = np.where(churned, 0.0, (b + T) / (a + b + T))
     out = pd.DataFrame({"T": T.astype(np.int64), "churned": churned, "p_renew": p_renew,
                         "expected_residual_lifetime": derl.to_numpy(), "clv": margin * derl.to_numpy()},
                        index=checked.index)
     out.index.name = "customer_id"
+    if interval is not None:
+        bounds = model.renewal_bounds(summary, interval=interval, discount_rate=discount_rate, horizon=horizon,
+                                      n_draws=n_draws, seed=seed)
+        out["renewals_lower"] = bounds["renewals_lower"].to_numpy()
+        out["renewals_upper"] = bounds["renewals_upper"].to_numpy()
+        out["clv_lower"] = margin * bounds["residual_lower"].to_numpy()
+        out["clv_upper"] = margin * bounds["residual_upper"].to_numpy()
+        for end in ("lower", "upper"):
+            out[f"expected_residual_lifetime_ci_{end}"] = bounds[f"expected_residual_lifetime_ci_{end}"].to_numpy()
+        out["clv_ci_lower"] = margin * out["expected_residual_lifetime_ci_lower"]
+        out["clv_ci_upper"] = margin * out["expected_residual_lifetime_ci_upper"]
+        out.attrs.update(bounds.attrs)
     return out

@@ -245,8 +245,10 @@ def covariates_section(model, data: pd.DataFrame | None = None, *, horizon=None,
     return "Covariates", "\n".join(parts)
 
 
-def report_sections(model, data: pd.DataFrame | None = None) -> list:
-    """The sections the HTML report adds for a model with covariates (none without)."""
+def report_sections(model, data: pd.DataFrame | None = None, *, discount_rate: float = 0.0,
+                    margin: float = 1.0) -> list:
+    """The sections the HTML report adds for a model with covariates (none without), valuing profiles at the
+    report's ``margin`` and ``discount_rate`` (per time unit)."""
     if coefficient_table(model).empty:
         return []
-    return [covariates_section(model, data)]
+    return [covariates_section(model, data, discount_rate=discount_rate, margin=margin)]

@@ -58,6 +58,38 @@ def _first_missing(values: pd.Series):
     return values.index[values.isna().to_numpy()][0]
 
 
+def _whole_number_codes(values: pd.Series) -> bool:
+    """Whether a numeric column holds whole numbers only (codes of categories, such as regions 1 to 5)."""
+    if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return False
+    numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    return bool(np.all(np.isfinite(numbers)) and np.all(numbers == np.round(numbers)))
+
+
+def _matching_level(given, levels, column: str, what: str):
+    """The level of ``levels`` that ``given`` names: itself, or the one written the same way (``"3"`` from the
+    command line for the level 3, ``"true"`` for True), or numerically equal (``"3"`` for 3.0); a DataError
+    listing the levels otherwise."""
+    if any(given == level and type(_plain(level)) is type(given) for level in levels):
+        return given
+    text = str(given).strip()
+    matches = [level for level in levels if str(_plain(level)) == text or str(_plain(level)).lower() == text.lower()]
+    if not matches:
+        try:
+            number = float(text)
+        except ValueError:
+            number = None
+        if number is not None:
+            matches = [level for level in levels if isinstance(_plain(level), (int, float))
+                       and not isinstance(_plain(level), bool) and float(_plain(level)) == number]
+    if len(matches) == 1:
+        return matches[0]
+    raise DataError(
+        f"'reference' level {given!r} of covariate {column!r} does not occur in {what}; its levels are "
+        f"{', '.join(repr(_plain(level)) for level in levels)}"
+    )
+
+
 def check_covariate_names(columns, name: str) -> list[str]:
     """A list of column names from ``None``, one name or a list of names; a DataError otherwise."""
     if columns is None:
@@ -139,7 +171,7 @@ class CovariateEncoding:
                     f"covariate column {column!r} of {what} has {plural(int(values.isna().sum()), 'missing value')} "
                     f"(first at customer {_plain(_first_missing(values))!r}); fill or drop them before fitting"
                 )
-            if is_categorical(values):
+            if is_categorical(values) or (column in reference and _whole_number_codes(values)):
                 counts = values.value_counts(sort=False)
                 counts = counts[counts > 0]
                 if len(counts) < 2:
@@ -149,13 +181,7 @@ class CovariateEncoding:
                     )
                 order = sorted(counts.index, key=lambda level: (str(type(level)), level))
                 if column in reference:
-                    chosen = reference[column]
-                    if chosen not in list(counts.index):
-                        raise DataError(
-                            f"'reference' level {chosen!r} of covariate {column!r} does not occur in {what}; "
-                            "its levels "
-                            f"are {', '.join(repr(_plain(level)) for level in order)}"
-                        )
+                    chosen = _matching_level(reference[column], order, column, what)
                 else:
                     chosen = max(order, key=lambda level: counts[level])  # first of the most frequent
                 levels[column] = [_plain(chosen)] + [_plain(level) for level in order if level != chosen]
@@ -174,7 +200,11 @@ class CovariateEncoding:
                         "its effect cannot be estimated"
                     )
                 if column in reference:
-                    raise DataError(f"covariate {column!r} is numeric: it has no reference level")
+                    raise DataError(
+                        f"covariate {column!r} is numeric with values that are not whole numbers: it has no "
+                        "reference level (a column of whole-number codes, such as regions 1 to 5, named in "
+                        "'reference' is encoded by its levels)"
+                    )
                 scales[column] = spread
         return cls(columns, levels, scales)
 

@@ -482,6 +482,8 @@ def build_report(
     input_policy: dict | None = None,
     dpi: int = 100,
     horizon: int | None = None,
+    margin: float = 1.0,
+    discount_rate: float = 0.0,
 ) -> str:
     """The report as one HTML string.
 
@@ -521,6 +523,10 @@ def build_report(
         history is drawn), in the model's time unit; default the holdout's length, or a year without a
         holdout. Every section states its as-of date (the end of training) and horizon at its top; give
         a customer-value section the same with :func:`forecast_settings`.
+    margin, discount_rate : float
+        Profit margin and discount rate per time unit of the values in the "Covariates" section of a
+        model with covariates (a new customer's value by profile); the command line's ``--margin`` and
+        ``--discount-rate``.
 
     Returns
     -------
@@ -535,7 +541,8 @@ def build_report(
     )
     from .covariate_report import report_sections
 
-    sections = [*report_sections(model, split), *sections]  # a model with covariates: what they say
+    # a model with covariates: what they say, profiles valued at the report's margin and discount rate
+    sections = [*report_sections(model, split, margin=margin, discount_rate=discount_rate), *sections]
     return _document(model, split, result, plots, title=title, source=source, sections=sections)
 
 

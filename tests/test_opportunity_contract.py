@@ -4,8 +4,8 @@ A model added to ``clv_predict.models.OPPORTUNITY_MODELS`` is held here to: a fi
 that converges; the same estimates from compressed rows with weights; a saved model and a CLVModel that
 predict the same; P(alive) in [0, 1]; expected purchases that grow with the horizon and discounted ones
 that fall with the discount rate and approach DERT; a purchase distribution of a new customer that sums
-to 1 with the mean of its expectation; ``from_params`` that predicts the same; and a simulator whose
-draws the fit recovers.
+to 1 with the mean of its expectation; ``from_params`` that predicts the same; a simulator whose
+draws the fit recovers; and the hooks of the bounds (predict with interval).
 """
 
 import numpy as np
@@ -92,3 +92,28 @@ def test_the_simulator_draws_what_the_fit_recovers(fitted, name):
     drawn = truth.simulate(40_000, 8, seed=3)
     again = type(truth)().fit(drawn)
     np.testing.assert_allclose(again.params_.to_numpy(), truth.params_.to_numpy(), rtol=0.15)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_bounds_hooks_make_the_conditional_distribution_and_predict_bounds(fitted, donations, name):
+    """The hooks of ``predict(..., interval=)``: P(alive at the next opportunity) times the survival of an alive
+    customer's purchases (plus no purchase when dead) is the model's conditional distribution, with its mean;
+    the bounds hold the point forecast's expectation between whole numbers within the horizon."""
+    model = fitted[name]
+    rows = donations.drop_duplicates(["frequency", "recency", "T"]).head(40)
+    params = model._params()
+    x, t_x, n = (rows[column].to_numpy(dtype=float) for column in ("frequency", "recency", "T"))
+    p_alive = model._probability_alive_values(params, x, t_x, n)
+    counts = np.arange(6, dtype=float)
+    survival = model._survival_if_alive_values(params, x, t_x, n, 5, np.concatenate([counts, counts + 1]))
+    pmf = p_alive[:, None] * (survival[:, :6] - survival[:, 6:]) + (1 - p_alive)[:, None] * (counts == 0)
+    np.testing.assert_allclose(pmf.sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(pmf @ counts, model.expected_purchases(rows, 5), rtol=1e-10)
+    np.testing.assert_allclose(p_alive * model._expected_if_alive_values(params, x, t_x, n, 5),
+                               model.expected_purchases(rows, 5), rtol=1e-10)
+    if hasattr(model, "conditional_probability_of_n_purchases"):
+        np.testing.assert_allclose(pmf, model.conditional_probability_of_n_purchases(rows, 5, 5), atol=1e-12)
+    frame = model.predict(rows, horizon=5, interval=0.9)
+    assert (frame["purchases_lower"] <= frame["purchases_upper"]).all() and (frame["purchases_upper"] <= 5).all()
+    assert (frame["purchases_ci_lower"] <= frame["expected_purchases"]).all()
+    assert (frame["expected_purchases"] <= frame["purchases_ci_upper"]).all()

@@ -78,6 +78,15 @@ class _CoefficientsMixin:
         return np.concatenate([np.full(own, float(self.penalizer_coef)),
                                np.full(size - own, float(self.covariate_penalizer))])
 
+    def _sample(self, data):
+        """The shared sample of the customers (see ``_ParametricModel._sample``), told that it has coefficients:
+        without ``design_columns`` its objective would read the multipliers as the coefficients themselves
+        (a wrong optimum, which the polish on all customers then failed to leave)."""
+        sample = super()._sample(data)
+        if sample is not None and "design_columns" in data:
+            sample.update({key: data[key] for key in ("design_columns", "penalty_units") if key in data})
+        return sample
+
     def _natural(self, positive: np.ndarray) -> np.ndarray:
         """The model's parameters and the coefficients from the optimiser's positive coordinates."""
         natural = np.array(positive, dtype=float)

@@ -111,7 +111,15 @@ class OpportunityModel(_DiscreteModel):
       with the purchase at opportunity ``n + k`` discounted by
       ``(1 + discount_rate) ** -k``; ``horizon`` may be ``inf`` (DERT);
     * ``expected_purchases_new_customer(n)``, ``probability_of_n_purchases(n, x)``
-      and ``simulate(n_customers, n_opportunities)``.
+      and ``simulate(n_customers, n_opportunities)``;
+    * for the bounds of :meth:`predict` and ``CLVModel.predict(..., interval=)``
+      (the same hooks as the continuous models', read by
+      :class:`~._intervals.PurchaseBounds`): ``_survival_if_alive_values(params,
+      x, t_x, n, horizon, counts)``, P(X >= count | alive at the next
+      opportunity) of the purchases at the next ``horizon`` opportunities,
+      ``_expected_if_alive_values(params, x, t_x, n, horizon)``, their mean, and
+      ``_if_alive_columns``, the summary columns those depend on. A model
+      without them answers the point forecasts and refuses ``interval``.
 
     The rest (fitting, the checks of a summary and of its opportunity period,
     the public forecasts) is here, and it answers the private methods
@@ -207,6 +215,65 @@ class OpportunityModel(_DiscreteModel):
         if discount_rate == 0:
             return expected, expected
         return expected, self._discounted_values(params, x, t_x, n, horizon, discount_rate)
+
+    def predict(self, summary: pd.DataFrame, *, horizon, interval: float | None = None, n_draws: int | None = None,
+                seed=0) -> pd.DataFrame:
+        """Each customer's expected purchases at the next ``horizon`` opportunities and P(alive at the next one),
+        with bounds.
+
+        Parameters
+        ----------
+        summary : DataFrame
+            Discrete-opportunity summary (``frequency``, ``recency``, ``T``).
+        horizon : int
+            Opportunities ahead.
+        interval : float, optional
+            With a level such as 0.9, adds the bounds the continuous models give (see
+            :meth:`clv_predict.models.BetaGeoModel.predict`): ``purchases_lower`` /
+            ``purchases_upper`` (predictive: quantiles of the customer's purchases at the
+            next ``horizon`` opportunities, their exact conditional distribution mixed over
+            the estimates' sigma points; whole numbers, covering at least the level) and
+            ``purchases_ci_lower`` / ``purchases_ci_upper`` (confidence: the expected
+            purchases alone, parameter uncertainty only, log-normal by the unscented transform).
+        n_draws : int, optional
+            Take the confidence bounds over this many sampled parameter vectors instead.
+        seed : int or None, default 0
+            Seed of the parameter draws.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from clv_predict import BetaGeoBetaBinomModel
+        >>> truth = BetaGeoBetaBinomModel.from_params(alpha=1.2, beta=0.75, gamma=0.66, delta=2.8)
+        >>> model = BetaGeoBetaBinomModel().fit(truth.simulate(5000, 6, seed=1))
+        >>> summary = pd.DataFrame({"frequency": [0, 6], "recency": [0, 6], "T": [6, 6]})
+        >>> model.predict(summary, horizon=5, interval=0.9)[["purchases_lower", "purchases_upper"]].values.tolist()
+        [[0, 0], [0, 5]]
+        """
+        from . import _intervals
+
+        horizon = check_whole_number(horizon, "horizon")
+        checked, x, t_x, n = self._rfm_arrays(summary)
+        params = self._params()
+        p_alive = self._probability_alive_values(params, x, t_x, n)
+        frame = pd.DataFrame({"expected_purchases": self._expected_values(params, x, t_x, n, horizon),
+                              "p_alive": p_alive}, index=checked.index)
+        frame.index.name = "customer_id"
+        frame.attrs.update({"opportunity_period": self.period_, "horizon": horizon})
+        interval = _intervals.check_interval(interval)
+        if interval is None:
+            return frame
+        n_draws = _intervals.check_draws(n_draws)
+        _intervals.warn_if_unknown(self)
+        bounds = _intervals.PurchaseBounds(self, x, t_x, n, horizon, interval,
+                                           _intervals.drawn_models(self, n_draws, seed))
+        frame["purchases_lower"] = bounds.customers(bounds.lower)
+        frame["purchases_upper"] = bounds.customers(bounds.upper)
+        ci = bounds.ci if bounds.ci is not None else np.full((2, bounds.lower.size), np.nan)
+        frame["purchases_ci_lower"] = bounds.customers(ci[0])
+        frame["purchases_ci_upper"] = bounds.customers(ci[1])
+        frame.attrs.update({"interval": interval, "n_draws": n_draws})
+        return frame
 
     def probability_alive(self, summary: pd.DataFrame) -> pd.Series:
         """P(alive at the next opportunity), per customer."""

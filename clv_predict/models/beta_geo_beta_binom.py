@@ -13,6 +13,7 @@ from scipy.special import betaln, digamma, gammaln, logsumexp, softmax
 from .._rows import _Cached
 from ..discrete import check_whole_number
 from ..exceptions import DataError
+from ._base import _distinct_rows
 from ._discrete import OpportunityModel, hyp2f1_one
 
 
@@ -93,16 +94,22 @@ class BetaGeoBetaBinomModel(OpportunityModel):
     _shape_params = ("alpha", "beta", "gamma", "delta")
     _edge_meaning = "the data show (almost) no spread in purchase or dropout probabilities across customers."
     _fit_columns = ("frequency", "recency", "T")
+    #: An alive customer's future depends on these only (not on recency): the bounds compute it once per pair.
+    _if_alive_columns = ("frequency", "T")
 
     def _make_rows(self, columns, weights):
         return _BetaGeoBetaBinomRows(columns["frequency"], columns["recency"], columns["T"], weights)
 
     # ------------------------------------------------------------------ the maths
     def _log_likelihood_values(self, params, x, t_x, n) -> np.ndarray:
-        rows = _BetaGeoBetaBinomRows(x, t_x, n, np.ones(np.size(x)))
+        # once per distinct (x, t_x, n): a few hundred rows however many customers share them
+        x, t_x, n = (np.atleast_1d(np.asarray(v, dtype=float)).ravel() for v in np.broadcast_arrays(x, t_x, n))
+        codes, (ux, ut, un) = _distinct_rows([x, t_x, n]) if x.size else (np.zeros(0, dtype=np.int64),
+                                                                           [np.zeros(0)] * 3)
+        rows = _BetaGeoBetaBinomRows(ux, ut, un, np.ones(ux.size))
         a, b, g, d = params
         terms = betaln(a + rows.x, b + rows.m) - betaln(a, b) + betaln(g + rows.death, d + rows.s) - betaln(g, d)
-        return logsumexp(np.where(rows.valid, terms, -np.inf), axis=1)
+        return logsumexp(np.where(rows.valid, terms, -np.inf), axis=1)[codes]
 
     def log_likelihood(self, summary: pd.DataFrame) -> pd.Series:
         """Each customer's log-likelihood under the model (FHS eq. 5)."""
@@ -182,7 +189,11 @@ class BetaGeoBetaBinomModel(OpportunityModel):
         n = np.asarray(n, dtype=float)
 
         def from_opportunity(m):
-            return np.exp(betaln(g, d + m + 1) - betaln(g, d)) * z * hyp2f1_one(d + m + 1, g + d + m + 1, z)
+            flat = np.atleast_1d(m).ravel()
+            codes, (distinct,) = _distinct_rows([flat]) if flat.size else (np.zeros(0, dtype=np.int64), [flat])
+            values = np.exp(betaln(g, d + distinct + 1) - betaln(g, d)) * z * hyp2f1_one(
+                d + distinct + 1, g + d + distinct + 1, z)
+            return values[codes].reshape(np.shape(m))
 
         total = from_opportunity(n)
         if np.isfinite(horizon):
@@ -298,6 +309,65 @@ class BetaGeoBetaBinomModel(OpportunityModel):
         values = p_alive[:, None] * if_alive + (1.0 - p_alive)[:, None] * (counts[None, :] == 0)
         frame = pd.DataFrame(values[codes], index=index, columns=pd.Index(counts.astype(int), name="purchases"))
         return frame
+
+    # ------------------------------------------------------------------ the hooks of the bounds (predict(interval=))
+    def _if_alive_pmf_values(self, params, x, T, t: int) -> np.ndarray:
+        """P(X = k | alive at opportunity T + 1), k = 0..t, of the purchases at the next ``t`` opportunities,
+        rows x (t + 1).
+
+        Alive at T + 1, a customer has ``p ~ Beta(alpha + x, beta + T - x)`` and ``theta ~ Beta(gamma, delta +
+        T + 1)`` (he bought at x of T opportunities, all alive, and survived T + 1 deaths); he is alive at L of
+        the t opportunities, L = l < t with probability B(gamma + 1, delta + T + l) / B(gamma, delta + T + 1)
+        (dies before opportunity T + l + 1), L = t with B(gamma, delta + T + t) / B(gamma, delta + T + 1),
+        and buys at a beta-binomial(L, alpha + x, beta + T - x) number of them. Rows are taken in chunks of
+        bounded rows x t^2 cells.
+        """
+        a, b, g, d = params
+        x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
+        t = int(t)
+        out = np.zeros((x.size, t + 1))
+        if t == 0:
+            out[:, 0] = 1.0
+            return out
+        alive = np.arange(1, t + 1, dtype=float)  # L
+        k = np.arange(t + 1, dtype=float)
+        step = max(1, 4_000_000 // (t * (t + 1)))
+        for first in range(0, x.size, step):
+            part = slice(first, first + step)
+            A, B, base = a + x[part], b + T[part] - x[part], d + T[part] + 1.0
+            log_stay = np.where(
+                alive[None, :] < t,
+                betaln(g + 1.0, base[:, None] + alive[None, :] - 1.0),
+                betaln(g, base[:, None] + t - 1.0),
+            ) - betaln(g, base)[:, None]  # (rows, t)
+            L, n = alive[None, :, None], k[None, None, :]
+            with np.errstate(invalid="ignore"):
+                log_binomial = (_log_choose(L, n) + betaln(A[:, None, None] + n, B[:, None, None] + L - n)
+                                - betaln(A, B)[:, None, None])
+            log_binomial = np.where(n <= L, log_binomial, -np.inf)
+            out[part] = np.exp(logsumexp(log_stay[:, :, None] + log_binomial, axis=1))
+        return out
+
+    def _survival_if_alive_values(self, params, x, t_x, T, t: float, n: np.ndarray) -> np.ndarray:
+        """P(X >= n | alive at opportunity T + 1) of the purchases at the next ``t`` opportunities, rows x n:
+        the tail sums of :meth:`_if_alive_pmf_values` (0 beyond t). The protocol's hook of the bounds: with
+        ``_probability_alive_values`` (alive at the next opportunity) it makes the conditional distribution
+        (a customer dead by then buys nothing)."""
+        t = round(float(t))
+        n = np.asarray(n, dtype=float)
+        pmf = self._if_alive_pmf_values(params, x, T, t)
+        tail = np.concatenate([np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1], np.zeros((pmf.shape[0], 1))], axis=1)
+        where = np.clip(n, 0, t + 1).astype(np.int64)
+        return np.clip(tail[:, where], 0.0, 1.0)
+
+    def _expected_if_alive_values(self, params, x, t_x, T, t) -> np.ndarray:
+        """E[X | alive at opportunity T + 1] at the next ``t`` opportunities: the mean purchase probability
+        (alpha + x) / (alpha + beta + T) times the expected opportunities alive, sum_{j < t} B(gamma, delta + T
+        + 1 + j) / B(gamma, delta + T + 1) (eq. 13 divided by P(alive at T + 1))."""
+        a, b, g, d = params
+        x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
+        stays = _cumulative_survival(g, d, T, round(float(t))) * np.exp(betaln(g, d) - betaln(g, d + T + 1.0))
+        return (a + x) / (a + b + T) * stays
 
     # ------------------------------------------------------------------ simulation
     def simulate(self, n_customers: int, n_opportunities: int, *, seed=None) -> pd.DataFrame:

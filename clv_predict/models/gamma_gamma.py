@@ -13,7 +13,13 @@ from .._rows import _Cached
 from .._validation import check_rfm, plural
 from ..covariates import check_covariate_names
 from ..exceptions import DataError, DataWarning, ModelWarning
-from ._base import _compress, _ParametricModel, _row_weights, _time_unit_of
+from ._base import (
+    _compress,
+    _distinct_rows,
+    _ParametricModel,
+    _row_weights,
+    _time_unit_of,
+)
 from ._coefficients import _CoefficientsMixin
 
 
@@ -56,28 +62,45 @@ class _GammaGammaCovariateRows(_Cached):
         self.design = np.asarray(design, dtype=float).reshape(self.x.size, -1)
         self.w = np.asarray(weights, dtype=float)
         self.n = self.w.sum()
-        self.log_xm = np.log(self.x * self.m)
+        self.xm = self.x * self.m
+        self.wx = self.w * self.x
         # the terms free of the parameters' scale, summed once
         self.sum_w_log_m = self.w @ np.log(self.m)
-        self.sum_wx_log_m = (self.w * self.x) @ np.log(self.m)
-        self.sum_wx_log_x = (self.w * self.x) @ np.log(self.x)
+        self.sum_wx_log_m = self.wx @ np.log(self.m)
+        self.sum_wx_log_x = self.wx @ np.log(self.x)
+        # the special functions depend on x alone (a handful of counts): once per distinct x, with its weight
+        codes, (self.counts,) = _distinct_rows([self.x])
+        self.w_of_count = np.bincount(codes, weights=self.w, minlength=self.counts.size)
+        # and the spend scale on the distinct covariate patterns (few with categorical covariates)
+        if self.design.shape[1]:
+            self.pattern, columns = _distinct_rows(list(self.design.T))
+            self.patterns = np.column_stack(columns)
+        else:
+            self.pattern, self.patterns = np.zeros(self.x.size, dtype=np.int64), np.zeros((1, 0))
+        self.w_of_pattern = np.bincount(self.pattern, weights=self.w, minlength=len(self.patterns))
 
     def _evaluate(self, params):
         p, q, v = params[:3]
-        x, w = self.x, self.w
-        log_v = np.log(v) + self.design @ np.asarray(params[3:], dtype=float)
-        log_sum = np.logaddexp(self.log_xm, log_v)  # log(x m + v_i)
-        px = p * x
+        w, wx = self.w, self.wx
+        coefficients = np.asarray(params[3:], dtype=float)
+        log_v_pattern = np.log(v) + (self.patterns @ coefficients if coefficients.size else 0.0)
+        v_i = np.exp(log_v_pattern)[self.pattern]
+        total = self.xm + v_i
+        log_sum = np.log(total)  # log(x m + v_i)
+        pc = p * self.counts
+        wc, wcx = self.w_of_count, self.w_of_count * self.counts
+        sum_w_log_sum, sum_wx_log_sum = w @ log_sum, wx @ log_sum
         value = (
-            w @ (gammaln(px + q) - gammaln(px) + q * log_v - (px + q) * log_sum)
+            wc @ (gammaln(pc + q) - gammaln(pc)) + q * (self.w_of_pattern @ log_v_pattern) - p * sum_wx_log_sum
+            - q * sum_w_log_sum
             - self.n * gammaln(q) + p * (self.sum_wx_log_m + self.sum_wx_log_x) - self.sum_w_log_m
         )
-        d_p = (w * x) @ (digamma(px + q) - digamma(px) - log_sum) + self.sum_wx_log_m + self.sum_wx_log_x
-        d_q = w @ (digamma(px + q) + log_v - log_sum) - self.n * digamma(q)
+        d_p = wcx @ (digamma(pc + q) - digamma(pc)) - sum_wx_log_sum + self.sum_wx_log_m + self.sum_wx_log_x
+        d_q = wc @ digamma(pc + q) + self.w_of_pattern @ log_v_pattern - sum_w_log_sum - self.n * digamma(q)
         # d/d log v_i = q - (p x + q) v_i / (x m + v_i)
-        d_log_v = w * (q - (px + q) * np.exp(log_v - log_sum))
+        d_log_v = w * q - (p * wx + q * w) * (v_i / total)
         d_v = d_log_v.sum() / v
-        d_gamma = self.design.T @ d_log_v
+        d_gamma = self.patterns.T @ np.bincount(self.pattern, weights=d_log_v, minlength=len(self.patterns))
         return float(value), np.concatenate([[d_p, d_q, d_v], d_gamma])
 
 

@@ -16,7 +16,7 @@ from .._rows import _Cached
 from .._validation import check_nonnegative_number
 from ..discrete import check_contract_summary, check_whole_number, survivor_summary
 from ..exceptions import DataError
-from ._base import _compress, _row_weights
+from ._base import _compress, _distinct_rows, _row_weights
 from ._coefficients import _CoefficientsMixin
 from ._discrete import _DiscreteModel, hyp2f1_one
 
@@ -329,7 +329,7 @@ class ShiftedBetaGeoModel(_CoefficientsMixin, _DiscreteModel):
                 high = middle
         return int(high)
 
-    def expected_residual_lifetime(self, summary: pd.DataFrame, *, discount_rate: float) -> pd.Series:
+    def expected_residual_lifetime(self, summary: pd.DataFrame, *, discount_rate: float, horizon=None) -> pd.Series:
         """DERL: discounted expected residual lifetime, per customer (Fader & Hardie 2010, eq. 6).
 
         For a customer active after ``T`` completed periods, the expected number
@@ -338,7 +338,8 @@ class ShiftedBetaGeoModel(_CoefficientsMixin, _DiscreteModel):
         ``(1 + discount_rate) ** -k``:
         ``(beta + T) / (alpha + beta + T) * 2F1(1, beta + T + 1; alpha + beta + T + 1; 1 / (1 + d))``.
         Customers who churned have 0. Multiply by the margin per period for the
-        residual value.
+        residual value. ``horizon`` (whole periods) counts only the next ``horizon``
+        renewals; ``discount_rate`` may then be 0 (the expected renewals within it).
 
         Examples
         --------
@@ -347,15 +348,156 @@ class ShiftedBetaGeoModel(_CoefficientsMixin, _DiscreteModel):
         >>> summary = pd.DataFrame({"T": [0, 1, 2, 3, 4], "churned": False})
         >>> model.expected_residual_lifetime(summary, discount_rate=0.1).round(2).tolist()
         [3.31, 3.45, 3.59, 3.72, 3.84]
+        >>> model.expected_residual_lifetime(summary.iloc[:1], discount_rate=0.0, horizon=2).round(3).tolist()
+        [1.448]
         """
-        discount_rate = check_nonnegative_number(discount_rate, "discount_rate", allow_zero=False)
+        horizon = None if horizon is None else check_whole_number(horizon, "horizon")
+        discount_rate = check_nonnegative_number(discount_rate, "discount_rate", allow_zero=horizon is not None)
         checked = check_contract_summary(summary)
         T = checked["T"].to_numpy()
         self._check_fitted()
         a, b = self._shapes(summary)  # each customer's own with covariates
-        values = (b + T) / (a + b + T) * hyp2f1_one(b + T + 1, a + b + T + 1, 1.0 / (1.0 + discount_rate))
+        # once per distinct (alpha_i, beta_i, T): a handful of covariate patterns times the tenures
+        codes, (ua, ub, uT) = _distinct_rows([np.broadcast_to(a, T.shape), np.broadcast_to(b, T.shape), T])
+        values = _residual_lifetime(ua, ub, uT, discount_rate, horizon)[codes]
         values[checked["churned"].to_numpy() > 0] = 0.0
         return pd.Series(values, index=checked.index, name="expected_residual_lifetime")
+
+    def renewal_bounds(self, summary: pd.DataFrame, *, interval: float = 0.9, discount_rate: float, horizon=None,
+                       n_draws: int | None = None, seed=0) -> pd.DataFrame:
+        """How sure each active subscriber's future is: predictive bounds of her renewals and their discounted
+        count, and confidence bounds of DERL.
+
+        Active after ``T`` completed periods, a customer renews ``R`` more times with
+        P(R >= k) = B(alpha, beta + T + k) / B(alpha, beta + T) (her churn probability's
+        posterior is Beta(alpha, beta + T)); within ``horizon`` renewals the count is
+        min(R, horizon); with covariates, alpha and beta are the customer's own. That
+        distribution, mixed over the estimates' asymptotic distribution (normal in log alpha,
+        log beta and the coefficients, with the fit's covariance) by its 2k + 1 sigma points,
+        gives (computed once per distinct covariate pattern and ``T``):
+
+        * ``renewals_lower``, ``renewals_upper`` (predictive): its equal-tailed quantiles,
+          whole numbers covering at least ``interval`` (the upper one can be very large
+          without a horizon when alpha is small: the lifetime's tail is heavy);
+        * ``residual_lower``, ``residual_upper`` (predictive): the discounted renewals at
+          those quantiles, ``sum_{k=1..R} (1 + d) ** -(k - 1)``, exact because the discounted
+          count grows with R (multiply by the margin per period for the value);
+        * ``expected_residual_lifetime_ci_lower``, ``..._ci_upper`` (confidence): DERL with
+          the parameter uncertainty only, log-normal with the mean and variance of log DERL
+          over the sigma points (or over ``n_draws`` sampled parameter vectors).
+
+        Churned customers have 0 throughout. A model built with ``from_params`` has no
+        covariance: a ``ModelWarning`` says so, the predictive bounds leave the parameter
+        uncertainty out and the confidence bounds are NaN.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> model = ShiftedBetaGeoModel().fit_survivors([1000, 631, 468, 382, 326, 289, 262, 241])
+        >>> summary = pd.DataFrame({"T": [0, 7, 3], "churned": [False, False, True]})
+        >>> bounds = model.renewal_bounds(summary, interval=0.8, discount_rate=0.1, horizon=24)
+        >>> bounds[["renewals_lower", "renewals_upper"]].values.tolist()
+        [[0, 24], [1, 24], [0, 0]]
+        >>> bounds["expected_residual_lifetime_ci_lower"].round(2).tolist()
+        [2.72, 6.24, 0.0]
+        """
+        from . import _intervals
+
+        interval = _intervals.check_interval(interval)
+        if interval is None:
+            raise DataError("'interval' must be a number between 0 and 1 (such as 0.9); got None")
+        n_draws = _intervals.check_draws(n_draws)
+        horizon = None if horizon is None else check_whole_number(horizon, "horizon")
+        discount_rate = check_nonnegative_number(discount_rate, "discount_rate", allow_zero=horizon is not None)
+        checked = check_contract_summary(summary)
+        self._check_fitted()
+        active = checked["churned"].to_numpy() == 0
+        T = checked["T"].to_numpy()[active]
+        # the distinct (covariate pattern, T) rows of the active customers
+        design = self._design(summary.loc[active], what="summary") if self._has_encoding() else None
+        columns = [T] if design is None else [*design.T, T]
+        codes, uniques = _distinct_rows(columns) if T.size else (np.zeros(0, dtype=np.int64), [np.zeros(0)] * 2)
+        tenure = uniques[-1]
+        distinct_design = None if design is None else np.column_stack(uniques[:-1])
+        points, weights = self._parameter_points(None)
+        alpha = (1.0 - interval) / 2
+        out = np.zeros((len(checked), 6))
+        if tenure.size:
+            a, b = self._point_shapes(points, distinct_design, tenure.size)  # (rows, points)
+            lower = _mixture_quantile(a, b, weights, tenure, 1.0 - alpha, horizon)
+            upper = _mixture_quantile(a, b, weights, tenure, alpha, horizon)
+            if n_draws is not None and len(weights) > 1:
+                drawn, _ = self._parameter_points(n_draws, seed=seed)
+                a, b = self._point_shapes(drawn, distinct_design, tenure.size)
+                weights = None
+            if a.shape[1] > 1:
+                # every point's DERL on every row in one call (the series runs once per distinct pair)
+                derl = _residual_lifetime(a.T.ravel(), b.T.ravel(), np.tile(tenure, a.shape[1]), discount_rate,
+                                          horizon).reshape(a.shape[1], tenure.size)
+                ci = _intervals._log_normal(*_intervals._log_moments(derl, weights), alpha)
+            else:
+                ci = np.full((2, tenure.size), np.nan)
+            values = [lower, upper, _discounted_count(lower, discount_rate), _discounted_count(upper, discount_rate),
+                      ci[0], ci[1]]
+            out[active] = np.column_stack(values)[codes]
+        frame = pd.DataFrame(out, index=checked.index, columns=[
+            "renewals_lower", "renewals_upper", "residual_lower", "residual_upper",
+            "expected_residual_lifetime_ci_lower", "expected_residual_lifetime_ci_upper"])
+        frame = frame.astype({"renewals_lower": np.int64, "renewals_upper": np.int64})
+        frame.attrs.update({"interval": interval, "horizon": horizon, "discount_rate": discount_rate,
+                            "n_draws": n_draws})
+        return frame
+
+    def _has_encoding(self) -> bool:
+        return getattr(self, "_covariate_encoding", None) is not None
+
+    def _parameter_points(self, n_draws: int | None, *, seed=None) -> tuple[np.ndarray, np.ndarray]:
+        """The estimates' asymptotic distribution, normal in (log alpha, log beta, coefficients) with the fit's
+        covariance (the delta method for the logs): its 2k + 1 sigma points and their weights (as
+        :func:`~._intervals.sigma_point_models` takes them), or ``n_draws`` draws (weights None), as rows of
+        parameter vectors in natural units. Without a known covariance (``from_params``, a Hessian that was not
+        positive definite): the estimate alone, with a ``ModelWarning`` that the bounds leave the parameter
+        uncertainty out."""
+        import warnings
+
+        from ..exceptions import ModelWarning
+
+        estimate = self.params_.to_numpy(dtype=float)
+        covariance = self.covariance_.to_numpy(dtype=float)
+        given = getattr(self, "convergence_", {}).get("engine") == "given"
+        if given or not np.all(np.isfinite(covariance)):
+            if n_draws is None:
+                warnings.warn(
+                    f"{type(self).__name__}: the covariance of the estimates is unknown ("
+                    + ("built from known parameters" if given else "the Hessian was not positive definite")
+                    + "). The predictive bounds leave the parameter uncertainty out and the confidence bounds "
+                    "are NaN.", ModelWarning, stacklevel=4,
+                )
+            return estimate[None, :], np.ones(1)
+        k, own = estimate.size, 2
+        scale = np.ones(k)
+        scale[:own] = estimate[:own]
+        transformed = covariance / np.outer(scale, scale)
+        values, vectors = np.linalg.eigh((transformed + transformed.T) / 2)
+        root = vectors * np.sqrt(np.clip(values, 0.0, None))
+        centre = estimate.copy()
+        centre[:own] = np.log(estimate[:own])
+        if n_draws is not None:
+            points = centre + np.random.default_rng(seed).standard_normal((n_draws, k)) @ root.T
+            weights = None
+        else:
+            steps = np.sqrt(k + 1.0) * root.T  # row i: the i-th column of the root
+            points = np.vstack([centre, centre + steps, centre - steps])
+            weights = np.concatenate([[1.0 / (k + 1)], np.full(2 * k, 1.0 / (2 * (k + 1)))])
+        points[:, :own] = np.exp(points[:, :own])
+        return points, weights
+
+    @staticmethod
+    def _point_shapes(points: np.ndarray, design, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """(alpha_i, beta_i) of each row (its covariate pattern in ``design``, natural units) at each parameter
+        vector of ``points``: two (rows, points) arrays."""
+        shapes = [_individual_shapes(point, design, rows) for point in points]
+        return np.column_stack([a for a, _ in shapes]), np.column_stack([b for _, b in shapes])
 
     # ------------------------------------------------------------------ simulation
     def simulate(self, n_customers: int, n_periods: int, *, seed=None) -> pd.DataFrame:
@@ -376,6 +518,80 @@ class ShiftedBetaGeoModel(_CoefficientsMixin, _DiscreteModel):
             {"T": np.minimum(lifetime, n).astype(np.int64), "churned": churned},
             index=pd.RangeIndex(size, name="customer_id"),
         )
+
+
+def _residual_lifetime(a, b, T, discount_rate: float, horizon) -> np.ndarray:
+    """sum_{k >= 1} P(R >= k) v^(k - 1), v = 1 / (1 + d), P(R >= k) = B(a, b + T + k) / B(a, b + T); up to k =
+    ``horizon`` if it is given: the infinite sum (2F1) less v^h P(R >= h) times the same sum from T + h, or (d = 0)
+    the direct sum."""
+    T = np.asarray(T, dtype=float)
+    a, b = np.broadcast_to(a, T.shape).astype(float), np.broadcast_to(b, T.shape).astype(float)
+    if horizon is not None and discount_rate == 0:
+        total = np.zeros(T.shape)
+        for first in range(1, horizon + 1, 1024):
+            k = np.arange(first, min(first + 1024, horizon + 1), dtype=float)
+            total += np.exp(betaln(a[:, None], b[:, None] + T[:, None] + k[None, :])
+                            - betaln(a, b + T)[:, None]).sum(axis=1)
+        return total
+    z = 1.0 / (1.0 + discount_rate)
+
+    def from_tenure(tenure):
+        return (b + tenure) / (a + b + tenure) * hyp2f1_one(b + tenure + 1, a + b + tenure + 1, z)
+
+    total = from_tenure(T)
+    if horizon is not None:
+        stay = np.exp(betaln(a, b + T + horizon) - betaln(a, b + T))
+        total = total - z ** float(horizon) * stay * from_tenure(T + horizon)
+    return np.maximum(total, 0.0)
+
+
+def _discounted_count(renewals: np.ndarray, discount_rate: float) -> np.ndarray:
+    """sum_{k=1..R} (1 + d)^-(k - 1): what R renewals are worth per unit of margin, the first undiscounted."""
+    renewals = np.asarray(renewals, dtype=float)
+    if discount_rate == 0:
+        return renewals
+    z = 1.0 / (1.0 + discount_rate)
+    return -np.expm1(renewals * np.log(z)) / (1.0 - z)
+
+
+#: The largest count of renewals the quantile search goes to (the lifetime's tail can be heavier than any horizon).
+_MOST_RENEWALS = 2.0**52
+
+
+def _mixture_quantile(a, b, weights, tenure, level: float, horizon) -> np.ndarray:
+    """The smallest whole m with P(R >= m + 1) <= ``level`` for the customers of each row (active at ``tenure``),
+    R mixed over the parameter points (columns of the (rows, points) shapes ``a``, ``b``) with ``weights``
+    (min(R, horizon) with a horizon, which is at most it): doubling, then bisection on the closed-form survival,
+    which falls with m. Without a horizon the search stops at ``_MOST_RENEWALS`` (a heavier tail returns it)."""
+    tenure = np.asarray(tenure, dtype=float)
+    cap = _MOST_RENEWALS if horizon is None else float(horizon)
+
+    def above(m, rows):  # P(R >= m + 1) > level, for the mixture; 0 beyond the horizon
+        T = tenure[rows][:, None]
+        ra, rb = a[rows], b[rows]
+        survival = np.exp(betaln(ra, rb + T + m[:, None] + 1.0) - betaln(ra, rb + T)) @ weights
+        return (survival > level) & (m < cap)
+
+    rows = np.arange(tenure.size)
+    low = np.full(tenure.size, -1.0)  # P(R >= low + 1) = 1 > level
+    high = np.minimum(np.ones(tenure.size), cap)
+    while True:
+        grow = rows[above(high[rows], rows)]
+        if not grow.size:
+            break
+        low[grow] = high[grow]
+        high[grow] = np.minimum(high[grow] * 2.0, cap)
+        rows = grow
+    rows = np.arange(tenure.size)
+    while True:
+        gap = rows[high - low > 1]
+        if not gap.size:
+            break
+        middle = np.floor((low[gap] + high[gap]) / 2.0)
+        up = above(middle, gap)
+        low[gap[up]] = middle[up]
+        high[gap[~up]] = middle[~up]
+    return high.astype(np.int64)
 
 
 def _periods(periods, name: str, *, minimum: int = 0) -> np.ndarray:
