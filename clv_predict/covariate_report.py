@@ -177,7 +177,8 @@ def profiles_of(model, data: pd.DataFrame | None = None, *, max_profiles: int = 
 
 
 def value_by_profile(model, profiles: pd.DataFrame | None = None, *, horizon, discount_rate: float = 0.0,
-                     margin: float = 1.0, target_ratio: float = 3.0, data: pd.DataFrame | None = None) -> pd.DataFrame:
+                     margin: float = 1.0, target_ratio: float = 3.0, data: pd.DataFrame | None = None,
+                     interval: float | None = None, n_draws: int = 500, seed=0) -> pd.DataFrame:
     """A new customer's expected purchases, spend and value by covariate profile, and the acquisition budget.
 
     Parameters
@@ -192,12 +193,16 @@ def value_by_profile(model, profiles: pd.DataFrame | None = None, *, horizon, di
         Required ratio of value to acquisition cost: ``max_acquisition_cost = value / target_ratio``.
     data : DataFrame, optional
         Customers whose medians set the numeric covariates of the default profiles.
+    interval, n_draws, seed
+        With ``interval`` (such as 0.9), the confidence bounds of the value (parameter uncertainty of both
+        models, over ``n_draws`` drawn parameter vectors; see :meth:`CLVModel.expected_clv_new_customer`) and
+        of the budget: ``max_acquisition_cost_lower`` / ``_upper`` (the value's bounds over the ratio).
 
     Returns
     -------
     DataFrame
         The profiles' covariates, then ``expected_purchases``, ``expected_spend``, ``clv``,
-        ``first_purchase_value``, ``value`` and ``max_acquisition_cost``.
+        ``first_purchase_value``, ``value`` and ``max_acquisition_cost`` (and the bounds with ``interval``).
     """
     if not hasattr(model, "expected_clv_new_customer"):
         raise DataError(f"value by profile needs a CLVModel (purchases and spend); got {type(model).__name__}")
@@ -205,8 +210,14 @@ def value_by_profile(model, profiles: pd.DataFrame | None = None, *, horizon, di
 
     target_ratio = check_nonnegative_number(target_ratio, "target_ratio", allow_zero=False)
     profiles = profiles_of(model, data) if profiles is None else profiles
-    table = model.expected_clv_new_customer(profiles, horizon=horizon, discount_rate=discount_rate, margin=margin)
+    bounds = {} if interval is None else {"interval": interval, "n_draws": n_draws, "seed": seed}
+    table = model.expected_clv_new_customer(profiles, horizon=horizon, discount_rate=discount_rate, margin=margin,
+                                            **bounds)
     table["max_acquisition_cost"] = table["value"] / target_ratio
+    if interval is not None:
+        table["max_acquisition_cost_lower"] = table["value_ci_lower"] / target_ratio
+        table["max_acquisition_cost_upper"] = table["value_ci_upper"] / target_ratio
+        table.attrs["interval"] = interval
     table.attrs["target_ratio"] = target_ratio
     return table
 
@@ -233,13 +244,15 @@ def covariates_section(model, data: pd.DataFrame | None = None, *, horizon=None,
         unit = {"D": 365, "W": 52, "M": 12}.get(model.time_unit_, 52)
         horizon = unit if horizon is None else horizon
         table = value_by_profile(model, horizon=horizon, discount_rate=discount_rate, margin=margin,
-                                 target_ratio=target_ratio, data=data)
+                                 target_ratio=target_ratio, data=data, interval=0.9)
         parts += [
             f"<h3>A new customer's value by profile</h3><p>Expected repeat purchases, spend per purchase and "
             f"value of a customer just acquired, over {horizon} {_UNITS.get(model.time_unit_, 'time units')} "
             f"(margin {margin:g}, discount "
             f"{discount_rate:g} per time unit; <code>value</code> counts the first purchase), and the most one may pay "
-            f"to acquire her at a value-to-cost ratio of {target_ratio:g}.</p>",
+            f"to acquire her at a value-to-cost ratio of {target_ratio:g}. The <code>_ci_</code> and "
+            "<code>_lower</code>/<code>_upper</code> columns are 90% bounds of these expectations from the "
+            "estimates' uncertainty (both models, coefficients included), not of what one customer will do.</p>",
             table_html(table),
         ]
     return "Covariates", "\n".join(parts)

@@ -137,3 +137,18 @@ def test_the_report_says_how_sure_the_forecast_of_a_covariate_model_is():
     section = page[page.index("<h2>How sure the forecast is</h2>"):]
     assert "Total purchases of the base" in section and "Not available" not in section[:2000]
 
+
+
+def test_value_by_profile_bounds_the_budget(fitted):
+    from clv_predict.covariate_report import value_by_profile
+
+    model, _, rfm = fitted
+    table = value_by_profile(model, horizon=52, margin=0.3, target_ratio=2.0, data=rfm, interval=0.9, n_draws=200)
+    direct = model.expected_clv_new_customer(table[["channel", "age"]], horizon=52, margin=0.3, interval=0.9,
+                                             n_draws=200)
+    np.testing.assert_allclose(table["value_ci_lower"], direct["value_ci_lower"])
+    np.testing.assert_allclose(table["max_acquisition_cost_lower"], table["value_ci_lower"] / 2.0)
+    np.testing.assert_allclose(table["max_acquisition_cost_upper"], table["value_ci_upper"] / 2.0)
+    assert (table["max_acquisition_cost_lower"] < table["max_acquisition_cost"]).all()
+    assert (table["max_acquisition_cost"] < table["max_acquisition_cost_upper"]).all()
+    assert table.attrs["interval"] == 0.9
