@@ -164,8 +164,8 @@ class PurchaseBounds:
         size = alive_rows[0].size
         self.alive_columns = [alive.get(c, np.zeros(size)) for c in ("frequency", "recency", "T")]
         alive_of_point = np.column_stack(
-            [m._probability_alive_values(m._params(), ux, ut_x, uT) for m in mixed]
-        )  # (rows, points)
+            [self.p_alive] + [m._probability_alive_values(m._params(), ux, ut_x, uT) for m in mixed[1:]]
+        )  # (rows, points); the first point is the estimate
         self._counts(mixed, alive_of_point * mixture_weights[None, :], horizon, moments)
         self.ci = None
         if draws is not None:
@@ -351,7 +351,12 @@ def value_confidence(bounds: PurchaseBounds, spend_model, spend_draws, x, m, int
             return np.full(x.size, np.nan), np.full(x.size, np.nan)
     else:
         spend_points, weights = spend_draws, None
-    pairs, (ux, um) = _distinct_rows([x, np.where(x > 0, m, 0.0)])
+    # every customer without a repeat purchase has the population's spend: pair 0; the buyers' pairs after it
+    buyers = np.flatnonzero(x > 0)
+    pairs = np.zeros(x.size, dtype=np.int64)
+    codes, (ux, um) = _distinct_rows([x[buyers], m[buyers]])
+    pairs[buyers] = codes + 1
+    ux, um = np.concatenate([[0.0], ux]), np.concatenate([[0.0], um])
     spend_mean, spend_var = np.empty(ux.size), np.empty(ux.size)
     for first in range(0, ux.size, chunk):
         part = slice(first, first + chunk)
