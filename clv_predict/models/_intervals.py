@@ -233,23 +233,32 @@ class PurchaseBounds:
 
     def _bounds_in_block(self, active, alive_of_draw, survival, position, start):
         """The bounds of the rows ``active`` reached in the block of n from ``start`` (P(X >= n | alive) of
-        their alive rows at ``survival[position]``)."""
+        their alive rows at ``survival[position]``), mixed a few counts at a time: most rows find both
+        bounds among the first counts, and only those that do not are mixed further."""
         draws, block = survival.shape[1:]
-        mixed = np.empty((active.size, block))
-        step = max(1, _CELLS // (draws * block))
-        for first in range(0, active.size, step):
-            part = slice(first, first + step)
-            mixed[part] = np.einsum("rd,rdb->rb", alive_of_draw[active[part]], survival[position[part]])
-        if start == 1:
-            self.none[active] = 1.0 - mixed[:, 0]
-        # P(X <= m) = 1 - P(X >= m + 1): the lower bound is the first m where it reaches alpha, the upper
-        # the first where it reaches 1 - alpha
-        for bound, level in ((self.lower, 1 - self.alpha), (self.upper, self.alpha)):
-            open_rows = bound[active] < 0
-            reached = mixed <= level
-            first = np.argmax(reached, axis=1)
-            found = open_rows & reached.any(axis=1)
-            bound[active[found]] = start + first[found] - 1
+        done, width = 0, 4
+        while active.size and done < block:
+            columns = slice(done, min(done + width, block))
+            size = columns.stop - columns.start
+            mixed = np.empty((active.size, size))
+            step = max(1, _CELLS // (draws * size))
+            for first in range(0, active.size, step):
+                part = slice(first, first + step)
+                mixed[part] = np.einsum("rd,rdb->rb", alive_of_draw[active[part]], survival[position[part], :, columns])
+            if start + done == 1:
+                self.none[active] = 1.0 - mixed[:, 0]
+            # P(X <= m) = 1 - P(X >= m + 1): the lower bound is the first m where it reaches alpha, the upper
+            # the first where it reaches 1 - alpha
+            for bound, level in ((self.lower, 1 - self.alpha), (self.upper, self.alpha)):
+                open_rows = bound[active] < 0
+                reached = mixed <= level
+                first = np.argmax(reached, axis=1)
+                found = open_rows & reached.any(axis=1)
+                bound[active[found]] = start + done + first[found] - 1
+            still = self.upper[active] < 0
+            active, position = active[still], position[still]
+            done += size
+            width *= 4
 
     def _survival(self, models, alive_rows, horizon, n):
         columns = [c[alive_rows] for c in self.alive_columns]
