@@ -293,10 +293,11 @@ class CLVModel:
         frame.attrs.update({"time_unit": self.time_unit_, "horizon": horizon, "discount_rate": discount_rate, "margin": margin})
         if interval is not None:
             self._add_bounds(frame, x, t_x, T, checked["monetary_value"].to_numpy(), horizon, discount_rate, margin,
-                             interval, n_draws, seed)
+                             interval, n_draws, seed, forecast=(p_alive, expected_purchases, discounted))
         return frame
 
-    def _add_bounds(self, frame, x, t_x, T, monetary, horizon, discount_rate, margin, interval, n_draws, seed):
+    def _add_bounds(self, frame, x, t_x, T, monetary, horizon, discount_rate, margin, interval, n_draws, seed, *,
+                    forecast=None):
         """The predictive and confidence bounds of ``predict`` (see its docstring), in place."""
         from .models import _intervals
 
@@ -308,7 +309,7 @@ class CLVModel:
         _intervals.warn_if_unknown(spend, stacklevel=5)
         bounds = _intervals.PurchaseBounds(
             purchases, x, t_x, T, horizon, interval, _intervals.drawn_models(purchases, n_draws, seed),
-            discount_rate=discount_rate, moments=True,
+            discount_rate=discount_rate, moments=True, forecast=forecast,
         )
         frame["purchases_lower"] = bounds.customers(bounds.lower)
         frame["purchases_upper"] = bounds.customers(bounds.upper)

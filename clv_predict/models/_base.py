@@ -1422,7 +1422,8 @@ class PurchaseModel(_ParametricModel):
         _intervals.refuse_covariates(self, "predict(interval=...)")
         n_draws = _intervals.check_draws(n_draws)
         _intervals.warn_if_unknown(self)
-        bounds = _intervals.PurchaseBounds(self, x, t_x, T, horizon, interval, _intervals.drawn_models(self, n_draws, seed))
+        bounds = _intervals.PurchaseBounds(self, x, t_x, T, horizon, interval, _intervals.drawn_models(self, n_draws, seed),
+                                           forecast=(p_alive, expected, expected))
         frame["purchases_lower"] = bounds.customers(bounds.lower)
         frame["purchases_upper"] = bounds.customers(bounds.upper)
         ci = bounds.ci if bounds.ci is not None else np.full((2, bounds.lower.size), np.nan)
