@@ -4,12 +4,15 @@ Run from the repository root:  python benchmarks/bench_intervals.py --customers 
 A synthetic log (clv_predict.synthetic.simulate_transactions, seeded; BG/NBD + Gamma-Gamma at CDNOW's
 estimates) is summarised weekly and fitted; then predict (52 weeks, 15 % a year discount, margin 0.3) is timed
 without and with interval=0.9 (predictive and confidence bounds), alternately, ``--repeats`` times each, and
-the best times and their ratio printed. The first predict of each kind is left out (warm-up).
+the best times and their ratio printed, with the machine's load average at the end (the ratio is
+measured in one run, so a shared machine slows both alike). The first predict of each kind is left out
+(warm-up).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import warnings
 
@@ -47,6 +50,7 @@ def main() -> None:
     for label, value in best.items():
         print(f"  predict {label:<20} {value:7.2f} s")
     print(f"  ratio                        {best['with interval=0.9'] / best['without']:7.1f} x")
+    print("  load average (1, 5, 15 min):  " + ", ".join(f"{value:.2f}" for value in os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -345,20 +345,32 @@ def _phase_tail(shapes, A, k, t, m):
     steps = np.arange(low, high + 1, dtype=float)  # (C,)
     with np.errstate(invalid="ignore", divide="ignore"):
         first = betainc(float(low), shapes, q[:, None])  # (D, k)
-        # log NB(c) at the first c, then a factor (R + c - 1) q / c per step
+        # log NB(c) at the first c, then a factor (R + c - 1) q / c per step (sums, products and the exp in
+        # place: the (D, k, C) arrays are what this costs)
         log_first = (
             gammaln(shapes + low) - gammaln(shapes) - math.lgamma(low + 1.0)
             + shapes * np.log1p(-q)[:, None] + low * np.log(q)[:, None]
         )  # (D, k)
-        ratios = (np.log(shapes[:, :, None] + steps[None, None, 1:] - 1.0) - np.log(steps[1:])[None, None, :]
-                  + np.log(q)[:, None, None])
-        log_pmf = log_first[:, :, None] + np.concatenate([np.zeros(log_first.shape + (1,)), np.cumsum(ratios, axis=2)],
-                                                           axis=2)  # (D, k, C)
-    pmf = np.exp(log_pmf)
-    tails = first[:, :, None] - np.concatenate([np.zeros(pmf.shape[:2] + (1,)), np.cumsum(pmf[:, :, :-1], axis=2)],
-                                                 axis=2)
-    tails = np.clip(tails, 0.0, 1.0)
+        log_pmf = np.empty(shapes.shape + (steps.size,))
+        log_pmf[:, :, 0] = 0.0
+        ratios = log_pmf[:, :, 1:]
+        np.add(shapes[:, :, None], steps[None, None, 1:], out=ratios)
+        ratios -= 1.0
+        np.log(ratios, out=ratios)
+        ratios -= np.log(steps[1:])[None, None, :]
+        ratios += np.log(q)[:, None, None]
+        np.cumsum(ratios, axis=2, out=ratios)
+        log_pmf += log_first[:, :, None]
+    pmf = np.exp(log_pmf, out=log_pmf)
+    # P(N >= c) at the first c, less the probabilities of the c passed
+    tails = np.empty_like(pmf)
+    tails[:, :, 0] = 0.0
+    np.cumsum(pmf[:, :, :-1], axis=2, out=tails[:, :, 1:])
+    np.subtract(first[:, :, None], tails, out=tails)
+    np.clip(tails, 0.0, 1.0, out=tails)
     index = (c - low).astype(np.int64)  # (M, k)
+    if k == 1 and index.shape[0] == steps.size and np.array_equal(index[:, 0], np.arange(steps.size)):
+        return tails.transpose(0, 2, 1)  # consecutive counts, one phase: the tails are the answer as they are
     return np.take_along_axis(tails, np.broadcast_to(index.T[None, :, :], (tails.shape[0], k, index.shape[0])),
                               axis=2).transpose(0, 2, 1)
 
@@ -380,11 +392,20 @@ def bg_family_survival_if_alive(weights, shapes, A, a, B, k, t, n):
         if m.size > 1 and np.all(np.diff(m) == 1):
             # E[(1 - p)^(m - 1)] at the first m, then a factor (B + m - 1) / (a + B + m - 1) per step
             first = betaln(a, B + m[0] - 1.0) - betaln(a, B)
-            steps = np.log(B[:, None] + m[None, :-1] - 1.0) - np.log(a + B[:, None] + m[None, :-1] - 1.0)
-            log_survive = first[:, None] + np.concatenate([np.zeros((B.size, 1)), np.cumsum(steps, axis=1)], axis=1)
-            survive = np.exp(log_survive)
+            log_survive = np.empty((B.size, m.size))
+            log_survive[:, 0] = 0.0
+            steps = log_survive[:, 1:]
+            np.add(B[:, None], m[None, :-1], out=steps)
+            steps -= 1.0
+            np.log(steps, out=steps)
+            steps -= np.log(a + B[:, None] + m[None, :-1] - 1.0)
+            np.cumsum(steps, axis=1, out=steps)
+            log_survive += first[:, None]
+            survive = np.exp(log_survive, out=log_survive)
         else:
             survive = np.exp(betaln(a, B[:, None] + m[None, :] - 1.0) - betaln(a, B)[:, None])
+    if np.all(n > 0) and np.all(t > 0):
+        return np.multiply(at_least, survive, out=survive)
     out = np.where(n[None, :] <= 0, 1.0, at_least * survive)
     return np.where(t[:, None] > 0, out, (n[None, :] <= 0).astype(float))
 

@@ -296,12 +296,15 @@ class CLVModel:
         frame.attrs.update({"time_unit": self.time_unit_, "horizon": horizon, "discount_rate": discount_rate, "margin": margin})
         if interval is not None:
             self._add_bounds(frame, x, t_x, T, checked["monetary_value"].to_numpy(), horizon, discount_rate, margin,
-                             interval, n_draws, seed, rfm)
+                             interval, n_draws, seed, rfm, forecast=(p_alive, expected_purchases, discounted))
         return frame
 
-    def _add_bounds(self, frame, x, t_x, T, monetary, horizon, discount_rate, margin, interval, n_draws, seed, rfm):
+    def _add_bounds(self, frame, x, t_x, T, monetary, horizon, discount_rate, margin, interval, n_draws, seed, rfm, *,
+                    forecast=None):
         """The predictive and confidence bounds of ``predict`` (see its docstring), in place: once per joint
-        covariate pattern of the purchase and spend models, with their plain models (see ``_pattern_pairs``)."""
+        covariate pattern of the purchase and spend models, with their plain models (see ``_pattern_pairs``).
+        ``forecast`` is the point forecast already made per customer (P(alive), expected and discounted
+        purchases), which the bounds reuse."""
         from .models import _intervals
 
         interval = _intervals.check_interval(interval)
@@ -313,9 +316,11 @@ class CLVModel:
                    "purchases_ci_lower", "purchases_ci_upper", "clv_ci_lower", "clv_ci_upper")
         values = {name: np.empty(x.size) for name in columns}
         for rows, plain_purchases, plain_spend in self._pattern_pairs(rfm):
+            rows = slice(None) if rows.size == x.size else rows  # every customer, in order: no copies
             bounds = _intervals.PurchaseBounds(
                 plain_purchases, x[rows], t_x[rows], T[rows], horizon, interval,
                 _intervals.drawn_models(plain_purchases, n_draws, seed), discount_rate=discount_rate, moments=True,
+                forecast=None if forecast is None else tuple(part[rows] for part in forecast),
             )
             ci = bounds.ci if bounds.ci is not None else np.full((2, bounds.lower.size), np.nan)
             value = _intervals.value_bounds(bounds, plain_spend, x[rows], monetary[rows], interval, margin)

@@ -15,7 +15,8 @@ The three steps mirror the single-machine ones and give the same results:
   weighted rows on the client. The BG/NBD table is small whatever the number of
   customers (distinct day pairs); the Gamma-Gamma one has at most one row per
   repeat customer with a distinct mean spend;
-* :func:`predict`: the fitted model scores each partition (``map_partitions``).
+* :func:`predict`: the fitted model scores each partition (``map_partitions``),
+  with the per-customer bounds of ``interval`` if asked.
 
 Examples
 --------
@@ -57,8 +58,9 @@ from ._validation import (
     to_timestamp,
 )
 from .clv import PREDICTION_COLUMNS, CLVModel
-from .exceptions import DataError, DataWarning
+from .exceptions import DataError, DataWarning, ModelWarning
 from .models import GammaGammaModel
+from .scoring import INTERVAL_COLUMNS
 from .transactions import _INPUT_OPTIONS, _Policy, _unknown_option, late_rows_message
 
 
@@ -219,30 +221,53 @@ def fit(
     return model
 
 
-def _predict_partition(part: pd.DataFrame, model: CLVModel, settings: dict, time_unit) -> pd.DataFrame:
+def _predict_partition(part: pd.DataFrame, model: CLVModel, settings: dict, time_unit, meta: pd.DataFrame) -> pd.DataFrame:
     part = part.copy()
     part.attrs["time_unit"] = time_unit
     if len(part) == 0:
-        frame = pd.DataFrame({c: pd.Series(dtype=float) for c in PREDICTION_COLUMNS}, index=part.index)
-        return frame
-    frame = model.predict(part, **settings)
+        return pd.DataFrame({c: pd.Series(dtype=meta[c].dtype) for c in meta.columns}, index=part.index)
+    with warnings.catch_warnings():
+        # an unknown covariance is said once, on the client
+        warnings.simplefilter("ignore", ModelWarning)
+        frame = model.predict(part, **settings)
     frame.attrs = {}
     return frame
 
 
-def predict(model: CLVModel, rfm: dd.DataFrame, *, horizon, discount_rate: float = 0.0, margin: float = 1.0) -> dd.DataFrame:
+def predict(
+    model: CLVModel, rfm: dd.DataFrame, *, horizon, discount_rate: float = 0.0, margin: float = 1.0,
+    interval: float | None = None, n_draws: int | None = None, seed=0,
+) -> dd.DataFrame:
     """Score every customer of a Dask RFM summary with a fitted model, partition by partition.
 
     Returns a Dask DataFrame with the columns of :meth:`CLVModel.predict`,
-    indexed like ``rfm``, which must be in the model's time unit.
+    indexed like ``rfm``, which must be in the model's time unit. ``interval``,
+    ``n_draws`` and ``seed`` are those of :meth:`CLVModel.predict` and add its
+    bounds (the columns of :data:`clv_predict.scoring.INTERVAL_COLUMNS`), each
+    customer's the same as on one machine: every partition mixes over the same
+    sigma points, or with ``n_draws`` over the same parameter draws (with
+    ``seed=None`` a seed is drawn once on the client, so that the partitions
+    still share them).
     """
+    from .models import _intervals
+
     model._check_fitted()
     settings = {
         "horizon": check_horizon(horizon),
         "discount_rate": check_discount_rate(discount_rate),
         "margin": check_margin(margin),
     }
+    columns = {c: float for c in PREDICTION_COLUMNS}
+    interval = _intervals.check_interval(interval)
+    if interval is not None:
+        n_draws = _intervals.check_draws(n_draws)
+        if n_draws is not None and seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0])
+        settings.update(interval=interval, n_draws=n_draws, seed=seed)
+        _intervals.warn_if_unknown(model.purchase_model_, stacklevel=3)
+        _intervals.warn_if_unknown(model.spend_model_, stacklevel=3)
+        columns.update({c: float for c in INTERVAL_COLUMNS}, purchases_lower=np.int64, purchases_upper=np.int64)
     time_unit = model.time_unit_  # a Dask summary carries no attrs: it is taken to be in the model's unit
-    meta = pd.DataFrame({c: pd.Series(dtype=float) for c in PREDICTION_COLUMNS},
+    meta = pd.DataFrame({c: pd.Series(dtype=kind) for c, kind in columns.items()},
                         index=pd.Index([], dtype=rfm.index.dtype, name="customer_id"))
-    return rfm.map_partitions(_predict_partition, model, settings, time_unit, meta=meta)
+    return rfm.map_partitions(_predict_partition, model, settings, time_unit, meta, meta=meta)

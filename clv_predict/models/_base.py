@@ -1619,8 +1619,10 @@ class PurchaseModel(_ParametricModel):
         values = {name: np.empty(len(checked)) for name in columns}
         # once per covariate pattern, with its plain model (once for all customers without covariates)
         for rows, plain in self._pattern_models(rfm):
+            rows = slice(None) if rows.size == x.size else rows  # every customer, in order: no copies
             bounds = _intervals.PurchaseBounds(
-                plain, x[rows], t_x[rows], T[rows], horizon, interval, _intervals.drawn_models(plain, n_draws, seed)
+                plain, x[rows], t_x[rows], T[rows], horizon, interval, _intervals.drawn_models(plain, n_draws, seed),
+                forecast=(p_alive[rows], expected[rows], expected[rows]),
             )
             ci = bounds.ci if bounds.ci is not None else np.full((2, bounds.lower.size), np.nan)
             for name, part in zip(columns, (bounds.lower, bounds.upper, ci[0], ci[1])):

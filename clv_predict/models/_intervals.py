@@ -108,11 +108,13 @@ class PurchaseBounds:
     need, computed on distinct rows (attributes are per distinct row; ``codes`` maps customers to them).
 
     ``draws`` (models at sampled parameter vectors) makes the confidence bounds come from them; without, they
-    come from the sigma points the predictive mixture uses anyway (no further evaluation).
+    come from the sigma points the predictive mixture uses anyway (no further evaluation). ``forecast``, the
+    point forecast already made for these customers with the model's parameters (P(alive), expected and
+    discounted purchases in the horizon at ``discount_rate``, per customer), spares computing it again.
     """
 
     def __init__(self, model, x, t_x, T, horizon: float, interval: float, draws=None, *,
-                 discount_rate: float = 0.0, moments: bool = False):
+                 discount_rate: float = 0.0, moments: bool = False, forecast=None):
         if not hasattr(model, "_survival_if_alive_values"):
             raise DataError(
                 f"prediction bounds (interval) are not available for {type(model).__name__} yet: it does not "
@@ -122,8 +124,14 @@ class PurchaseBounds:
         self.frequency = ux
         self.alpha = (1.0 - interval) / 2
         params = model._params()
-        self.p_alive = model._probability_alive_values(params, ux, ut_x, uT)
-        expected, discounted = model._forecast(ux, ut_x, uT, horizon, discount_rate, p_alive=self.p_alive)
+        if forecast is None:
+            self.p_alive = model._probability_alive_values(params, ux, ut_x, uT)
+            expected, discounted = model._forecast(ux, ut_x, uT, horizon, discount_rate, p_alive=self.p_alive)
+        else:
+            # the point forecast's, per customer: one customer of each distinct row stands for it
+            first = np.empty(ux.size, dtype=np.int64)
+            first[self.codes[::-1]] = np.arange(self.codes.size - 1, -1, -1)
+            self.p_alive, expected, discounted = (np.asarray(values, dtype=float)[first] for values in forecast)
         self.expected, self.discounted = expected, discounted
         with np.errstate(invalid="ignore", divide="ignore"):
             # each parameter vector's discounted purchases: its expected purchases times the estimate's discount
@@ -138,8 +146,8 @@ class PurchaseBounds:
         size = alive_rows[0].size
         self.alive_columns = [alive.get(c, np.zeros(size)) for c in ("frequency", "recency", "T")]
         alive_of_point = np.column_stack(
-            [m._probability_alive_values(m._params(), ux, ut_x, uT) for m in mixed]
-        )  # (rows, points)
+            [self.p_alive] + [m._probability_alive_values(m._params(), ux, ut_x, uT) for m in mixed[1:]]
+        )  # (rows, points); the first point is the estimate
         self._counts(mixed, alive_of_point * mixture_weights[None, :], horizon, moments)
         self.ci = None
         if draws is not None:
@@ -163,24 +171,63 @@ class PurchaseBounds:
     def _counts(self, models, alive_of_draw, horizon, moments):
         """Walk n = 1, 2, ... with P(X >= n) of the mixture until each row's upper bound is found; for the
         moments, the alive customers' survival sums per distinct alive row and mixed model (the mixture's
-        moments are linear in them). ``alive_of_draw`` is P(alive) at each mixed model times its weight."""
+        moments are linear in them). ``alive_of_draw`` is P(alive) at each mixed model times its weight.
+
+        One walk serves both: each block of n is evaluated once per distinct alive row that either still
+        has a row without its upper bound or (with ``moments``) still has a survival of at least _TAIL,
+        and gives both the mixed survival of those rows and the sums. The sums' blocks are those of a walk
+        for them alone (blocks of 16 doubling to 1024, cells capped at _CELLS), so they do not depend on
+        the bounds; the bounds do not depend on the blocks."""
         rows, draws = alive_of_draw.shape
+        size = self.alive_columns[0].size
         self.lower = np.full(rows, -1, dtype=np.int64)
         self.upper = np.full(rows, -1, dtype=np.int64)
         self.none = np.zeros(rows)  # P(X = 0)
-        active = np.arange(rows)
-        start, block = 1, 4
-        while active.size and start <= _MOST_COUNTS:
-            needed, position = np.unique(self.alive_codes[active], return_inverse=True)
-            block = int(max(1, min(block, _CELLS // max(1, draws * needed.size))))
+        first_sum, second_sum = np.zeros((size, draws)), np.zeros((size, draws))
+        open_rows = np.arange(rows)  # rows whose upper bound is not found yet
+        summing = np.arange(size) if moments else np.zeros(0, dtype=np.int64)  # alive rows still summed
+        start, block, largest = 1, (16 if moments else 4), (1024 if moments else 256)
+        while (open_rows.size or summing.size) and start <= _MOST_COUNTS:
+            wanted = np.zeros(size, dtype=bool)
+            wanted[self.alive_codes[open_rows]] = True
+            wanted[summing] = True
+            evaluated = np.flatnonzero(wanted)  # sorted, as ``summing`` is
+            block = int(max(1, min(block, _CELLS // max(1, draws * (summing.size or evaluated.size)))))
             n = np.arange(start, start + block, dtype=float)
-            survival = self._survival(models, needed, horizon, n)  # (needed, D, block)
-            mixed = np.empty((active.size, block))
-            step = max(1, _CELLS // (draws * block))
+            survival = self._survival(models, evaluated, horizon, n)  # (evaluated, D, block)
+            if summing.size:
+                own = survival if summing.size == evaluated.size else survival[np.searchsorted(evaluated, summing)]
+                first_sum[summing] += own.sum(axis=2)
+                second_sum[summing] += own @ (2 * n - 1)
+                summing = summing[own[:, :, -1].max(axis=1) >= _TAIL]
+            if open_rows.size:
+                self._bounds_in_block(open_rows, alive_of_draw, survival,
+                                      np.searchsorted(evaluated, self.alive_codes[open_rows]), start)
+                open_rows = open_rows[self.upper[open_rows] < 0]
+            start += block
+            block = min(2 * block, largest)
+        # rows cut off at _MOST_COUNTS (a heavy tail): their bounds say so
+        self.lower[self.lower < 0] = _MOST_COUNTS
+        self.upper[self.upper < 0] = _MOST_COUNTS
+        if moments:
+            self.mean = np.einsum("rd,rd->r", alive_of_draw, first_sum[self.alive_codes])  # E[X]
+            self.second = np.einsum("rd,rd->r", alive_of_draw, second_sum[self.alive_codes])  # E[X^2]
+
+    def _bounds_in_block(self, active, alive_of_draw, survival, position, start):
+        """The bounds of the rows ``active`` reached in the block of n from ``start`` (P(X >= n | alive) of
+        their alive rows at ``survival[position]``), mixed a few counts at a time: most rows find both
+        bounds among the first counts, and only those that do not are mixed further."""
+        draws, block = survival.shape[1:]
+        done, width = 0, 4
+        while active.size and done < block:
+            columns = slice(done, min(done + width, block))
+            size = columns.stop - columns.start
+            mixed = np.empty((active.size, size))
+            step = max(1, _CELLS // (draws * size))
             for first in range(0, active.size, step):
                 part = slice(first, first + step)
-                mixed[part] = np.einsum("rd,rdb->rb", alive_of_draw[active[part]], survival[position[part]])
-            if start == 1:
+                mixed[part] = np.einsum("rd,rdb->rb", alive_of_draw[active[part]], survival[position[part], :, columns])
+            if start + done == 1:
                 self.none[active] = 1.0 - mixed[:, 0]
             # P(X <= m) = 1 - P(X >= m + 1): the lower bound is the first m where it reaches alpha, the upper
             # the first where it reaches 1 - alpha
@@ -189,39 +236,15 @@ class PurchaseBounds:
                 reached = mixed <= level
                 first = np.argmax(reached, axis=1)
                 found = open_rows & reached.any(axis=1)
-                bound[active[found]] = start + first[found] - 1
-            active = active[self.upper[active] < 0]
-            start += block
-            block = min(2 * block, 256)
-        # rows cut off at _MOST_COUNTS (a heavy tail): their bounds say so
-        self.lower[self.lower < 0] = _MOST_COUNTS
-        self.upper[self.upper < 0] = _MOST_COUNTS
-        if moments:
-            first_sum, second_sum = self._alive_moments(models, horizon)  # (alive rows, D)
-            self.mean = np.einsum("rd,rd->r", alive_of_draw, first_sum[self.alive_codes])  # E[X]
-            self.second = np.einsum("rd,rd->r", alive_of_draw, second_sum[self.alive_codes])  # E[X^2]
+                bound[active[found]] = start + done + first[found] - 1
+            still = self.upper[active] < 0
+            active, position = active[still], position[still]
+            done += size
+            width *= 4
 
     def _survival(self, models, alive_rows, horizon, n):
         columns = [c[alive_rows] for c in self.alive_columns]
         return np.stack([m._survival_if_alive_values(m._params(), *columns, horizon, n) for m in models], axis=1)
-
-    def _alive_moments(self, models, horizon):
-        """sum_{n >= 1} G(n) and sum_{n >= 1} (2n - 1) G(n), G(n) = P(X >= n | alive), per distinct alive row and
-        model: E[X] and E[X^2] of an alive customer, summed until G is below _TAIL (or _MOST_COUNTS)."""
-        size, draws = self.alive_columns[0].size, len(models)
-        first_sum, second_sum = np.zeros((size, draws)), np.zeros((size, draws))
-        active = np.arange(size)
-        start, block = 1, 16
-        while active.size and start <= _MOST_COUNTS:
-            block = int(max(1, min(block, _CELLS // max(1, draws * active.size))))
-            n = np.arange(start, start + block, dtype=float)
-            survival = self._survival(models, active, horizon, n)  # (active, D, block)
-            first_sum[active] += survival.sum(axis=2)
-            second_sum[active] += survival @ (2 * n - 1)
-            active = active[survival[:, :, -1].max(axis=1) >= _TAIL]
-            start += block
-            block = min(2 * block, 1024)
-        return first_sum, second_sum
 
     def customers(self, values):
         return np.asarray(values)[..., self.codes]
@@ -243,13 +266,19 @@ def _log_moments(values: np.ndarray, weights: np.ndarray | None = None):
 
 
 def _log_normal(log_mean, log_var, alpha: float) -> np.ndarray:
-    """exp(mean -+ z sd): equal-tailed bounds of a positive forecast normal on the log scale; 0 where it is 0."""
+    """exp(mean -+ z sd): equal-tailed bounds of a positive forecast normal on the log scale; 0 where it is 0.
+    In place (it runs on every customer)."""
     z = stats.norm.ppf(1 - alpha)
+    log_mean = np.asarray(log_mean, dtype=float)
+    out = np.empty((2,) + log_mean.shape)
     with np.errstate(invalid="ignore", over="ignore"):
-        spread = z * np.sqrt(log_var)
-        finite = np.isfinite(log_mean)
-        return np.stack([np.where(finite, np.exp(log_mean - spread), 0.0),
-                         np.where(finite, np.exp(log_mean + spread), 0.0)])
+        spread = np.sqrt(log_var)
+        spread *= z
+        np.subtract(log_mean, spread, out=out[0])
+        np.add(log_mean, spread, out=out[1])
+        np.exp(out, out=out)
+    out[:, ~np.isfinite(log_mean)] = 0.0
+    return out
 
 
 def value_bounds(bounds: PurchaseBounds, spend_model, x, m, interval: float, margin: float):
@@ -263,22 +292,25 @@ def value_bounds(bounds: PurchaseBounds, spend_model, x, m, interval: float, mar
     and variance (the approximation). The discounting of each purchase is its expected factor (the
     discounted forecast over the undiscounted). Gamma-Gamma's own parameter uncertainty is left out of these
     bounds (a small fraction of a customer's spend variance; it is in the confidence bounds). The upper bound
-    is infinite where the spend's variance is (q' <= 2). Computed once per distinct (purchase row, mean
-    spend). Returns (lower, upper) per customer.
+    is infinite where the spend's variance is (q' <= 2). Returns (lower, upper) per customer.
+
+    The spend rate's scale v + x m is the one thing that differs between customers of a distinct purchase row:
+    the total's mean is proportional to it and its variance to its square, so the matched Gamma's shape is the
+    row's and its scale proportional to v + x m. The quantiles (the costly ``gammaincinv``) are therefore taken
+    once per distinct (frequency, recency, T) row at v + x m = 1, and scaled per customer.
     """
     alpha = (1.0 - interval) / 2
     p, q, v = spend_model.params_.to_numpy()
+    # the spend rate's scale, per customer
     x = np.asarray(x, dtype=float)
-    m = np.where(x > 0, np.asarray(m, dtype=float), 0.0)
-    codes, (row, m) = _distinct_rows([bounds.codes.astype(float), m])
-    row = row.astype(np.int64)
-    x = bounds.frequency[row]
-    shape, rate = q + p * x, v + x * m
+    rate = v + x * np.where(x > 0, np.asarray(m, dtype=float), 0.0)
+    shape = q + p * bounds.frequency  # per distinct row from here
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        first = np.where(shape > 1, p * rate / (shape - 1), np.inf)
-        cross = np.where(shape > 2, rate**2 / ((shape - 1) * (shape - 2)), np.inf)
-        mean_x, second_x = bounds.mean[row], bounds.second[row]
-        none = np.clip(bounds.none[row], 0.0, 1.0)
+        # per unit of the spend rate's scale v + x m
+        first = np.where(shape > 1, p / (shape - 1), np.inf)
+        cross = np.where(shape > 2, 1.0 / ((shape - 1) * (shape - 2)), np.inf)
+        mean_x, second_x = bounds.mean, bounds.second
+        none = np.clip(bounds.none, 0.0, 1.0)
         total_mean = mean_x * first
         total_second = (p * p * second_x + p * mean_x) * cross
         positive = np.maximum(1.0 - none, 1e-300)
@@ -286,17 +318,16 @@ def value_bounds(bounds: PurchaseBounds, spend_model, x, m, interval: float, mar
         var_pos = np.maximum(total_second / positive - mean_pos**2, 1e-12 * mean_pos**2)
         k = np.where(np.isfinite(var_pos) & (mean_pos > 0), mean_pos**2 / var_pos, 1.0)
         scale = np.where(np.isfinite(var_pos) & (mean_pos > 0), var_pos / mean_pos, 0.0)
-        expected = bounds.expected[row]
-        ratio = np.where(expected > 0, bounds.discounted[row] / expected, 1.0)
-        out = []
+        ratio = np.where(bounds.expected > 0, bounds.discounted / bounds.expected, 1.0)
+        factors = []
         for level in (alpha, 1 - alpha):
-            quantile = np.zeros(row.size)
+            quantile = np.zeros(none.size)
             needed = (level > none) & (mean_pos > 0)
             u = np.clip((level - none[needed]) / positive[needed], 0.0, 1.0)
             quantile[needed] = special.gammaincinv(k[needed], u) * scale[needed]
             quantile = np.where(np.isfinite(total_second) | (level <= none), quantile, np.inf)
-            out.append((margin * ratio * quantile)[codes])
-    return out[0], out[1]
+            factors.append(margin * ratio * quantile)
+        return factors[0][bounds.codes] * rate, factors[1][bounds.codes] * rate
 
 
 def value_confidence(bounds: PurchaseBounds, spend_model, spend_draws, x, m, interval: float, margin: float,
@@ -317,7 +348,12 @@ def value_confidence(bounds: PurchaseBounds, spend_model, spend_draws, x, m, int
             return np.full(x.size, np.nan), np.full(x.size, np.nan)
     else:
         spend_points, weights = spend_draws, None
-    pairs, (ux, um) = _distinct_rows([x, np.where(x > 0, m, 0.0)])
+    # every customer without a repeat purchase has the population's spend: pair 0; the buyers' pairs after it
+    buyers = np.flatnonzero(x > 0)
+    pairs = np.zeros(x.size, dtype=np.int64)
+    codes, (ux, um) = _distinct_rows([x[buyers], m[buyers]])
+    pairs[buyers] = codes + 1
+    ux, um = np.concatenate([[0.0], ux]), np.concatenate([[0.0], um])
     spend_mean, spend_var = np.empty(ux.size), np.empty(ux.size)
     for first in range(0, ux.size, chunk):
         part = slice(first, first + chunk)
