@@ -310,8 +310,8 @@ class CLVModel:
         interval = _intervals.check_interval(interval)
         n_draws = _intervals.check_draws(n_draws)
         purchases, spend = self.purchase_model_, self.spend_model_
-        _intervals.warn_if_unknown(purchases, stacklevel=5)
-        _intervals.warn_if_unknown(spend, stacklevel=5)
+        _intervals.warn_if_unknown(purchases, stacklevel=4)
+        _intervals.warn_if_unknown(spend, stacklevel=4)
         columns = ("purchases_lower", "purchases_upper", "clv_lower", "clv_upper",
                    "purchases_ci_lower", "purchases_ci_upper", "clv_ci_lower", "clv_ci_upper")
         values = {name: np.empty(x.size) for name in columns}

@@ -469,3 +469,26 @@ def test_every_purchase_model_predicts_with_bounds(name):
         plain = point.predict(rfm.iloc[:50], horizon=26.0, interval=0.9)
     cdf = model.conditional_probability_of_n_purchases(rfm.iloc[:50], 26.0, 400).cumsum(axis=1).to_numpy()
     np.testing.assert_array_equal(plain["purchases_upper"], np.argmax(cdf >= 0.95 - 1e-12, axis=1))
+
+
+def test_the_unknown_uncertainty_warning_points_at_the_callers_line(cdnow_rfm):
+    # a model built from known parameters has no covariance: predict(interval=...) warns, at the user's line
+    from clv_predict import CLVModel
+    from clv_predict.exceptions import ModelWarning
+
+    given_bg = BetaGeoModel.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426, time_unit="W")
+    given_bb = BetaGeoBetaBinomModel.from_params(alpha=1.2, beta=0.75, gamma=0.66, delta=2.8)
+    clv = CLVModel().fit(cdnow_rfm)
+    clv.purchase_model_ = given_bg
+    summary = pd.DataFrame({"frequency": [0, 6], "recency": [0, 6], "T": [6, 6]})
+    calls = [
+        lambda: given_bg.predict(cdnow_rfm.head(50), horizon=52, interval=0.9),
+        lambda: given_bb.predict(summary, horizon=5, interval=0.9),
+        lambda: clv.predict(cdnow_rfm.head(50), horizon=52, interval=0.9),
+    ]
+    for call in calls:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        found = [w for w in caught if issubclass(w.category, ModelWarning)]
+        assert found and all(w.filename == __file__ for w in found), [(w.filename, str(w.message)) for w in caught]

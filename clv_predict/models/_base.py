@@ -1610,26 +1610,8 @@ class PurchaseModel(_ParametricModel):
         frame.attrs.update({"time_unit": self.time_unit_, "horizon": horizon})
         from . import _intervals
 
-        interval = _intervals.check_interval(interval)
-        if interval is None:
-            return frame
-        n_draws = _intervals.check_draws(n_draws)
-        _intervals.warn_if_unknown(self)
-        columns = ("purchases_lower", "purchases_upper", "purchases_ci_lower", "purchases_ci_upper")
-        values = {name: np.empty(len(checked)) for name in columns}
-        # once per covariate pattern, with its plain model (once for all customers without covariates)
-        for rows, plain in self._pattern_models(rfm):
-            rows = slice(None) if rows.size == x.size else rows  # every customer, in order: no copies
-            bounds = _intervals.PurchaseBounds(
-                plain, x[rows], t_x[rows], T[rows], horizon, interval, _intervals.drawn_models(plain, n_draws, seed),
-                forecast=(p_alive[rows], expected[rows], expected[rows]),
-            )
-            ci = bounds.ci if bounds.ci is not None else np.full((2, bounds.lower.size), np.nan)
-            for name, part in zip(columns, (bounds.lower, bounds.upper, ci[0], ci[1])):
-                values[name][rows] = bounds.customers(part)
-        for name in columns:
-            frame[name] = values[name].astype(np.int64) if name in columns[:2] else values[name]
-        frame.attrs.update({"interval": interval, "n_draws": n_draws})
+        _intervals.add_purchase_bounds(frame, self, rfm, x, t_x, T, horizon, interval, n_draws, seed,
+                                       forecast=(p_alive, expected, expected))
         return frame
 
     def _forecast(self, x, t_x, T, horizon: float, discount_rate: float, *, p_alive=None, params=None):

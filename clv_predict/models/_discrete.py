@@ -260,19 +260,9 @@ class OpportunityModel(_DiscreteModel):
                               "p_alive": p_alive}, index=checked.index)
         frame.index.name = "customer_id"
         frame.attrs.update({"opportunity_period": self.period_, "horizon": horizon})
-        interval = _intervals.check_interval(interval)
-        if interval is None:
-            return frame
-        n_draws = _intervals.check_draws(n_draws)
-        _intervals.warn_if_unknown(self)
-        bounds = _intervals.PurchaseBounds(self, x, t_x, n, horizon, interval,
-                                           _intervals.drawn_models(self, n_draws, seed))
-        frame["purchases_lower"] = bounds.customers(bounds.lower)
-        frame["purchases_upper"] = bounds.customers(bounds.upper)
-        ci = bounds.ci if bounds.ci is not None else np.full((2, bounds.lower.size), np.nan)
-        frame["purchases_ci_lower"] = bounds.customers(ci[0])
-        frame["purchases_ci_upper"] = bounds.customers(ci[1])
-        frame.attrs.update({"interval": interval, "n_draws": n_draws})
+        _intervals.add_purchase_bounds(frame, self, summary, x, t_x, n, horizon, interval, n_draws, seed,
+                                       forecast=(p_alive, frame["expected_purchases"].to_numpy(),
+                                                 frame["expected_purchases"].to_numpy()))
         return frame
 
     def probability_alive(self, summary: pd.DataFrame) -> pd.Series:

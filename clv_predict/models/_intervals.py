@@ -55,7 +55,7 @@ def check_draws(n_draws) -> int | None:
     return int(n_draws)
 
 
-def warn_if_unknown(model, *, stacklevel: int = 4) -> bool:
+def warn_if_unknown(model, *, stacklevel: int = 3) -> bool:
     """Whether the estimates' covariance is known; if not, a warning that the bounds leave it out."""
     try:
         model._log_covariance()
@@ -101,6 +101,31 @@ def sigma_point_models(model) -> tuple[list, np.ndarray]:
     models = [model] + [model._with_params(row) for row in model._params_at_uncertain(points).to_numpy()]
     weights = [1.0 / (k + 1)] + [1.0 / (2 * (k + 1))] * (2 * k)
     return models, np.asarray(weights)
+
+
+def add_purchase_bounds(frame, model, data, x, t_x, T, horizon, interval, n_draws, seed, *, forecast) -> None:
+    """The purchase bounds of a purchase model's ``predict(interval=...)``, in place on ``frame`` (one row per
+    customer of ``data``, whose arrays are ``x``, ``t_x``, ``T``): ``purchases_lower`` / ``_upper`` (whole
+    numbers) and ``purchases_ci_lower`` / ``_upper``, once per covariate pattern with its plain model (once for
+    every customer without covariates). ``forecast`` is the point forecast already made per customer
+    (P(alive), expected purchases, their discounted count). Nothing is added without ``interval``."""
+    interval = check_interval(interval)
+    if interval is None:
+        return
+    n_draws = check_draws(n_draws)
+    warn_if_unknown(model, stacklevel=4)
+    columns = ("purchases_lower", "purchases_upper", "purchases_ci_lower", "purchases_ci_upper")
+    values = {name: np.empty(len(frame)) for name in columns}
+    for rows, plain in model._pattern_models(data):
+        rows = slice(None) if rows.size == x.size else rows  # every customer, in order: no copies
+        bounds = PurchaseBounds(plain, x[rows], t_x[rows], T[rows], horizon, interval,
+                                drawn_models(plain, n_draws, seed), forecast=tuple(part[rows] for part in forecast))
+        ci = bounds.ci if bounds.ci is not None else np.full((2, bounds.lower.size), np.nan)
+        for name, part in zip(columns, (bounds.lower, bounds.upper, ci[0], ci[1])):
+            values[name][rows] = bounds.customers(part)
+    for name in columns:
+        frame[name] = values[name].astype(np.int64) if name in columns[:2] else values[name]
+    frame.attrs.update({"interval": interval, "n_draws": n_draws})
 
 
 class PurchaseBounds:
