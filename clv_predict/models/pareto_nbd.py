@@ -353,15 +353,18 @@ def _recursion_start(R, A, s, B, t, size: int):
     a_least = bool(np.all(A <= B))
     log_a_tau = log_c_tau if a_least else np.log(A[:, None] + tau)
     log_b_tau = np.log(B[:, None] + tau) if a_least else log_c_tau
+    # per row: the weight's and the densities' constant factors
+    row_constant = np.log(Y) + np.log(s) + s * np.log(B) + R * np.log(A)
     log_start = np.empty((R.size, size + 1))
-    log_start[:, :size] = (
-        log_c_tau + np.log(Y)[:, None] + np.log(weights / 2)[None, :]
-        + np.log(s) + s * np.log(B)[:, None] - (s + 1) * log_b_tau
-        + R[:, None] * (np.log(A)[:, None] - log_a_tau)
-    )
+    body = log_start[:, :size]
+    np.multiply(log_b_tau, -(s + 1), out=body)
+    body += log_c_tau
+    body -= R[:, None] * log_a_tau
+    body += row_constant[:, None]
+    body += np.log(weights / 2)[None, :]
     log_start[:, size] = s * (np.log(B) - np.log(B + t)) + R * (np.log(A) - np.log(A + t))
     p = np.empty((R.size, size + 1))
-    p[:, :size] = tau / (A[:, None] + tau)
+    np.divide(tau, A[:, None] + tau, out=p[:, :size])
     p[:, size] = t / (A + t)
     return log_start, p
 
