@@ -108,6 +108,11 @@ def bgnbd_expected_if_alive(params, x, T, t):
     settled = np.zeros(out.shape, dtype=bool)
     for value in np.unique(x[doubtful]):
         cells = doubtful & (x == value)
+        size = _gauss_jacobi_size(r, alpha, a, b, value, T[cells], t[cells])
+        if size:
+            out[cells] = _expected_if_alive_by_gauss_jacobi(r, alpha, a, b, value, T[cells], t[cells], size)
+            settled[cells] = True
+            continue
         estimates = [_expected_if_alive_by_gauss_jacobi(r, alpha, a, b, value, T[cells], t[cells], n) for n in (48, 96)]
         good = np.isfinite(estimates[1]) & (abs(estimates[1] - estimates[0]) <= 1e-11 * abs(estimates[1]) + 1e-300)
         out[cells] = np.where(good, estimates[1], out[cells])
@@ -116,6 +121,29 @@ def bgnbd_expected_if_alive(params, x, T, t):
         out[index] = _expected_if_alive_by_quadrature(r, alpha, a, b, x[index], T[index], t[index])
     return out if out.ndim else float(out)
 
+
+
+#: Sizes of the Gauss-Jacobi rule tried for a whole group of cells (see _gauss_jacobi_size).
+_GROUP_RULES = (12, 16, 24, 32, 48)
+
+
+def _gauss_jacobi_size(r, alpha, a, b, x, T, t) -> int:
+    """The smallest rule of _GROUP_RULES that gives the hardest cell of a group (one x) within 1e-13 of the
+    96-point rule, or 0. The integrand is (1 - (1 + p s)^-(r + x)) / p, s = t / (alpha + T), s times a
+    function of p s analytic but at p s = -1: the smaller s, the farther its singularity from [0, 1] and the
+    faster a Gauss rule converges, so the largest s is the hardest cell, and a rule good there is good on
+    all (it spares the two rules per cell, 48 and 96 points, where a near 1 sends every cell here)."""
+    s = np.asarray(t / (alpha + T), dtype=float).reshape(-1)
+    hardest = int(np.argmax(s))
+    T1, t1 = np.asarray(T).reshape(-1)[hardest : hardest + 1], np.asarray(t).reshape(-1)[hardest : hardest + 1]
+    reference = _expected_if_alive_by_gauss_jacobi(r, alpha, a, b, x, T1, t1, 96)[0]
+    if not np.isfinite(reference):
+        return 0
+    for size in _GROUP_RULES:
+        value = _expected_if_alive_by_gauss_jacobi(r, alpha, a, b, x, T1, t1, size)[0]
+        if abs(value - reference) <= 1e-13 * abs(reference) + 1e-300:
+            return size
+    return 0
 
 @functools.lru_cache(maxsize=4096)
 def _beta_rule(n: int, a: float, b: float):

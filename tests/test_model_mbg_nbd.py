@@ -353,3 +353,21 @@ def test_expected_purchases_grow_with_the_horizon(model, rfm):
             assert np.all(np.diff(values) >= -1e-9 * values[-1])
         new = mbg.expected_new_customer(params, t)
         assert np.all(np.isfinite(new)) and new[0] == 0 and np.all(np.diff(new) >= 0)
+
+
+@pytest.mark.parametrize("params", [(0.47, 6.25, 0.9758, 3.18), (2.0, 1.0, 0.99, 0.5), (0.5, 10.0, 1.03, 20.0)])
+def test_expected_if_alive_near_a_1_one_rule_per_group_equals_two_rules_per_cell(params):
+    """With a near 1 every cell leaves the closed form for Gauss-Jacobi: one rule per distinct x, chosen at its
+    hardest cell (the largest t / (alpha + T)), gives what the 48- and 96-point rules compared per cell give."""
+    from clv_predict import _math
+
+    rng = np.random.default_rng(1)
+    x, T = rng.integers(0, 60, 500).astype(float), rng.uniform(0, 78, 500)
+    t = rng.choice([1.0, 13.0, 52.0, 520.0], 500)
+    fast = _math.bgnbd_expected_if_alive(params, x, T, t)
+    saved, _math._GROUP_RULES = _math._GROUP_RULES, ()
+    try:
+        per_cell = _math.bgnbd_expected_if_alive(params, x, T, t)
+    finally:
+        _math._GROUP_RULES = saved
+    np.testing.assert_allclose(fast, per_cell, rtol=1e-12)

@@ -245,3 +245,45 @@ def test_clv_model_with_pareto_nbd_fits_predicts_saves_and_loads(cdnow_split, tm
     loaded = load_model(path)
     assert isinstance(loaded.purchase_model_, ParetoNBDModel)
     pd.testing.assert_frame_equal(loaded.predict(cdnow_split, horizon=39, discount_rate=0.01), predictions)
+
+
+# --------------------------------------------------------------------------- conditional distribution
+def _survival_by_next_purchases(params, x, T, t, n):
+    """P(X(T, T + t] >= n | alive at T) from another road than the library's: the n-th purchase comes at u
+    before t with the Beta-prime density A^R u^(n-1) (A + u)^-(R+n) / B(n, R) (Gamma-mixed Erlang), and the
+    customer is still alive then with probability (B / (B + u))^s; mpmath's quadrature at 30 digits."""
+    with mpmath.workdps(30):
+        r, alpha, s, beta = (mpmath.mpf(v) for v in params)
+        R, A, B = r + x, alpha + T, beta + T
+        log_c = R * mpmath.log(A) - mpmath.log(mpmath.beta(n, R))
+
+        def density(u):
+            return mpmath.exp(log_c + (n - 1) * mpmath.log(u) - (R + n) * mpmath.log(A + u)
+                              + s * (mpmath.log(B) - mpmath.log(B + u)))
+
+        mode = (n - 1) * A / (R + 1)
+        return float(mpmath.quad(density, [0, mode, t] if 0 < mode < t else [0, t]))
+
+
+@pytest.mark.parametrize(("x", "T", "t"), [(0, 0.0, 52.0), (3, 20.0, 52.0), (30, 60.0, 5.0), (7, 1.0, 520.0),
+                                           (80, 70.0, 52.0)])
+def test_survival_of_an_alive_customer_matches_the_time_of_his_n_th_purchase(x, T, t):
+    params = (0.5124, 10.72, 0.789, 23.59)
+    model = ParetoNBDModel.from_params(**dict(zip(("r", "alpha", "s", "beta"), params)), time_unit="W")
+    n = np.array([1.0, 2.0, 5.0, 10.0, 25.0, 60.0])
+    got = model._survival_if_alive_values(model._params(), np.array([float(x)]), np.zeros(1), np.array([T]), t, n)[0]
+    reference = [_survival_by_next_purchases(params, x, T, t, k) for k in n]
+    np.testing.assert_allclose(got, reference, rtol=0, atol=5e-14)
+
+
+def test_pmf_by_recursion_over_counts_equals_the_quadrature_per_count():
+    """The fast path (ratio recursion at each node, 48 vs 24 points) and the quadrature in logs per count agree,
+    also on the rows that leave the fast path (the rules disagree: many purchases; P(X = 0) may underflow)."""
+    params = (0.5124, 10.72, 0.789, 23.59)
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.integers(0, 40, 200), [150.0, 300.0, 900.0]]).astype(float)
+    T = np.concatenate([rng.uniform(0, 78, 200), [70.0, 10.0, 78.0]])
+    for t in (5.0, 52.0, 520.0):
+        fast = pareto_nbd.pareto_nbd_pmf_counts_if_alive(params, x, T, t, 120)
+        slow = pareto_nbd.pareto_nbd_pmf_if_alive(params, x, T, t, np.arange(120.0))
+        np.testing.assert_allclose(np.cumsum(fast, axis=1), np.cumsum(slow, axis=1), rtol=0, atol=1e-12)

@@ -262,9 +262,20 @@ def _probability_of_n(params, t: float, n: float) -> float:
 
 
 # --------------------------------------------------------------------------- conditional distributions
-_LEGENDRE = {size: np.polynomial.legendre.leggauss(size) for size in (32, 64)}
+_LEGENDRE = {size: np.polynomial.legendre.leggauss(size) for size in (16, 24, 32, 48, 64)}
 #: Cells (rows x nodes x counts) of the quadrature of the conditional distribution evaluated at once.
 _QUADRATURE_CELLS = 2_000_000
+#: Rows x nodes of the recursion over counts updated at once (2 MB arrays).
+_RECURSION_CELLS = 262_144
+#: Below this, a term of the recursion that is falling is dropped (no denormal numbers): it adds nothing.
+_NEGLIGIBLE = 1e-280
+#: The recursion starts from P(X = 0) at each node; rows where it may underflow (log below -this) take the
+#: quadrature in logs (:func:`pareto_nbd_pmf_if_alive`).
+_LOG_START = 500.0
+#: The rules of :func:`pareto_nbd_pmf_counts_if_alive`, tried in turn: (points of the answer, of its check).
+_RULES = ((24, 16), (48, 24))
+#: Largest difference of the two rules in P(X < n | alive) accepted.
+_RULE_AGREEMENT = 1e-12
 
 
 def _death_quadrature(R, A, s, B, t, n, panels: int, size: int):
@@ -324,6 +335,96 @@ def pareto_nbd_pmf_if_alive(params, x, T, t, n):
             index = np.flatnonzero(doubtful)
             fine[index] = _death_quadrature(R[rows][index], A[rows][index], s, B[rows][index], t, n, 16, 64)
         out[rows] = alive[rows] + fine
+    return out
+
+
+def _recursion_start(R, A, s, B, t, size: int):
+    """Log of each node's share of P(X = 0 | alive at T) and its NBD's p = tau / (A + tau), (D, size + 1):
+    the nodes of a ``size``-point Gauss-Legendre rule for the part "dies at tau < t" (in the variable of
+    :func:`_death_quadrature`), and last the customer alive throughout (tau = t, weight ((B / (B + t))^s)."""
+    c = np.minimum(A, B)
+    Y = np.log1p(t / c)
+    nodes, weights = _LEGENDRE[size]
+    y = Y[:, None] * ((nodes + 1) / 2)[None, :]
+    tau = c[:, None] * np.expm1(y)
+    # c + tau = c e^y: one of log(A + tau), log(B + tau) is log c + y (A - B = alpha - beta: the same one
+    # for every row of a parameter vector)
+    log_c_tau = np.log(c)[:, None] + y
+    a_least = bool(np.all(A <= B))
+    log_a_tau = log_c_tau if a_least else np.log(A[:, None] + tau)
+    log_b_tau = np.log(B[:, None] + tau) if a_least else log_c_tau
+    # per row: the weight's and the densities' constant factors
+    row_constant = np.log(Y) + np.log(s) + s * np.log(B) + R * np.log(A)
+    log_start = np.empty((R.size, size + 1))
+    body = log_start[:, :size]
+    np.multiply(log_b_tau, -(s + 1), out=body)
+    body += log_c_tau
+    body -= R[:, None] * log_a_tau
+    body += row_constant[:, None]
+    body += np.log(weights / 2)[None, :]
+    log_start[:, size] = s * (np.log(B) - np.log(B + t)) + R * (np.log(A) - np.log(A + t))
+    p = np.empty((R.size, size + 1))
+    np.divide(tau, A[:, None] + tau, out=p[:, :size])
+    p[:, size] = t / (A + t)
+    return log_start, p
+
+
+def _pmf_by_recursion(R, log_start, p, counts: int):
+    """sum over nodes of NB(n; R, 1 - p) times the node's weight, n = 0 .. counts - 1, (D, counts): from
+    P(X = 0) at each node by NB(n + 1) / NB(n) = (R + n) / (n + 1) p. The node's factor p is applied at each
+    count, the row's (R + n) / (n + 1) to the row's sum and, every 8 counts, folded into the terms (so they
+    stay within range: at most 1 after folding, nothing overflows); a falling term below _NEGLIGIBLE is
+    dropped then (it adds nothing, and denormal numbers are slow)."""
+    out = np.empty((R.size, counts))
+    step = max(1, _RECURSION_CELLS // p.shape[1])
+    ones = np.ones(p.shape[1])
+    for first in range(0, R.size, step):
+        rows = slice(first, first + step)
+        term, ratio, size = np.exp(log_start[rows]), p[rows], R[rows]
+        scale = np.ones(term.shape[0])
+        for n in range(counts):
+            out[rows, n] = (term @ ones) * scale
+            term *= ratio
+            scale *= (size + n) / (n + 1)
+            if n % 8 == 7:
+                term *= scale[:, None]
+                scale[:] = 1.0
+                term[term < _NEGLIGIBLE] = 0.0
+    return out
+
+
+def pareto_nbd_pmf_counts_if_alive(params, x, T, t, counts: int):
+    """P(X(T, T + t] = n | alive at T) for n = 0 .. counts - 1, rows x counts: what
+    :func:`pareto_nbd_pmf_if_alive` gives, by the same quadrature over the death time with the NBD of
+    every node advanced from one count to the next by its ratio (a multiplication per node and count
+    where that function takes a logarithm and an exponential per rule, and 64 + 128 points).
+
+    The rules of _RULES are tried in turn, each row taking the first whose answer agrees with its check rule
+    (half the points) within _RULE_AGREEMENT on P(X < n | alive) at every count: Gauss rules converge
+    geometrically, so the larger rule's error is then far below that difference. Rows where no pair agrees
+    (many purchases, whose integrand is sharply peaked), or where P(X = 0) at a node may underflow, take
+    :func:`pareto_nbd_pmf_if_alive`."""
+    r, alpha, s, beta = params
+    x, T = np.asarray(x, dtype=float).reshape(-1), np.asarray(T, dtype=float).reshape(-1)
+    R, A, B = r + x, alpha + T, beta + T
+    if t <= 0 or counts <= 0:
+        return pareto_nbd_pmf_if_alive(params, x, T, t, np.arange(max(counts, 0), dtype=float))
+    out = np.empty((x.size, counts))
+    pending = np.arange(x.size)
+    for size, check_size in _RULES:
+        if pending.size == 0:
+            break
+        log_start, p = _recursion_start(R[pending], A[pending], s, B[pending], t, size)
+        check_start, check_p = _recursion_start(R[pending], A[pending], s, B[pending], t, check_size)
+        usable = (log_start.min(axis=1) > -_LOG_START) & (check_start.min(axis=1) > -_LOG_START)
+        pending, rows = pending[~usable], pending[usable]
+        pmf = _pmf_by_recursion(R[rows], log_start[usable], p[usable], counts)
+        check = _pmf_by_recursion(R[rows], check_start[usable], check_p[usable], counts)
+        agree = np.abs(np.cumsum(pmf - check, axis=1)).max(axis=1) <= _RULE_AGREEMENT
+        out[rows[agree]] = pmf[agree]
+        pending = np.sort(np.concatenate([pending, rows[~agree]]))
+    if pending.size:
+        out[pending] = pareto_nbd_pmf_if_alive(params, x[pending], T[pending], t, np.arange(counts, dtype=float))
     return out
 
 
@@ -541,7 +642,7 @@ class ParetoNBDModel(PurchaseModel):
         below = np.arange(max(int(n.max()), 0), dtype=float) if n.size else np.zeros(0)
         cumulative = np.zeros((np.size(x), below.size + 1))
         if below.size:
-            cumulative[:, 1:] = np.cumsum(pareto_nbd_pmf_if_alive(params, x, T, t, below), axis=1)
+            cumulative[:, 1:] = np.cumsum(pareto_nbd_pmf_counts_if_alive(params, x, T, t, below.size), axis=1)
         return np.clip(1.0 - cumulative[:, n.astype(int)], 0.0, 1.0)
 
     def _future_alive_values(self, params, x, t_x, T, t):
