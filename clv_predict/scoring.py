@@ -60,6 +60,8 @@ INTERVAL_COLUMNS = (
     "clv_ci_lower",
     "clv_ci_upper",
 )
+#: Whole numbers (counts) in a score file: the rest after ``customer_id`` are floats.
+INTEGER_COLUMNS = ("frequency", "purchases_lower", "purchases_upper")
 
 #: The column a written score file adds after :data:`SCORE_COLUMNS`: the model's time unit ("D", "W", "M") on every
 #: row, in CSV and Parquet alike (Parquet also has it in its schema metadata), so that a later step reading the
@@ -109,8 +111,9 @@ def score(
     out = out.reset_index(drop=True)[list(columns)]
     out = out.astype({c: "float64" for c in columns[1:]})
     out.attrs = {"time_unit": model.time_unit_} if model.time_unit_ else {}
-    if np.array_equal(out["frequency"], np.round(out["frequency"])):
-        out["frequency"] = out["frequency"].astype(np.int64)
+    for column in INTEGER_COLUMNS:
+        if column in out.columns and np.array_equal(out[column], np.round(out[column])):
+            out[column] = out[column].astype(np.int64)
     return out
 
 
@@ -179,7 +182,7 @@ def _schema(frame: pd.DataFrame | None, columns=SCORE_COLUMNS, unit: str | None 
     unit = unit or (frame.attrs.get("time_unit") if frame is not None else None) or ""
     columns = columns if frame is None else tuple(c for c in frame.columns if c != TIME_UNIT_COLUMN)
     return pa.schema([("customer_id", pa.int64() if integer else pa.string()), ("frequency", pa.int64())]
-                     + [(c, pa.float64()) for c in columns[2:]]
+                     + [(c, pa.int64() if c in INTEGER_COLUMNS else pa.float64()) for c in columns[2:]]
                      + ([(TIME_UNIT_COLUMN, pa.string())] if unit else []),
                      metadata={"time_unit": unit} if unit else None)
 
@@ -285,7 +288,8 @@ class _PartsWriter:
 
     def close(self) -> None:
         if self.parts == 0:  # an empty result is still a readable dataset with the schema
-            self.write(pd.DataFrame({c: pd.Series(dtype={"customer_id": str, "frequency": "int64"}.get(c, float))
+            self.write(pd.DataFrame({c: pd.Series(dtype=str if c == "customer_id" else
+                                                  "int64" if c in INTEGER_COLUMNS else float)
                                      for c in self.columns}))
 
 

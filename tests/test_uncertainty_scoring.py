@@ -2,6 +2,7 @@
 
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -37,6 +38,8 @@ def test_score_file_writes_the_bounds_and_chunks_give_the_same(cdnow_model, log_
     a, b = _read(tmp_path / "one.parquet"), _read(tmp_path / "many.csv")
     assert list(a.columns) == [*SCORE_COLUMNS, *INTERVAL_COLUMNS, "time_unit"]
     pd.testing.assert_frame_equal(a, b, rtol=1e-12)
+    # purchase bounds are counts: whole numbers in Parquet's schema and in the CSV's text ("3", not "3.0")
+    assert a["purchases_lower"].dtype == np.int64 and b["purchases_upper"].dtype == np.int64
     assert (a["purchases_lower"] <= a["purchases_upper"]).all() and (a["clv_lower"] <= a["clv_upper"]).all()
     assert (a["clv_ci_lower"] <= a["clv_ci_upper"]).all()
     with warnings.catch_warnings():
