@@ -23,6 +23,12 @@ GIVEN = {
 
 
 # --------------------------------------------------------------------------- the direct computation
+def direct_survival(bounds, models, alive_rows, horizon, n):
+    """P(X >= n | alive) of the alive rows at every model, (rows, D, n), each block afresh."""
+    columns = [c[alive_rows] for c in bounds.alive_columns]
+    return np.stack([m._survival_if_alive_values(m._params(), *columns, horizon, n) for m in models], axis=1)
+
+
 def direct_counts(bounds, models, alive_of_draw, horizon):
     """The bounds by a walk of their own (blocks of 4 doubling to 256), the moments by another from n = 1."""
     rows, draws = alive_of_draw.shape
@@ -31,7 +37,7 @@ def direct_counts(bounds, models, alive_of_draw, horizon):
     while active.size and start <= _intervals._MOST_COUNTS:
         needed, position = np.unique(bounds.alive_codes[active], return_inverse=True)
         n = np.arange(start, start + block, dtype=float)
-        survival = bounds._survival(models, needed, horizon, n)
+        survival = direct_survival(bounds, models, needed, horizon, n)
         mixed = np.einsum("rd,rdb->rb", alive_of_draw[active], survival[position])
         if start == 1:
             none[active] = 1.0 - mixed[:, 0]
@@ -48,7 +54,7 @@ def direct_counts(bounds, models, alive_of_draw, horizon):
     while active.size and start <= _intervals._MOST_COUNTS:
         block = int(max(1, min(block, _intervals._CELLS // max(1, draws * active.size))))
         n = np.arange(start, start + block, dtype=float)
-        survival = bounds._survival(models, active, horizon, n)
+        survival = direct_survival(bounds, models, active, horizon, n)
         first_sum[active] += survival.sum(axis=2)
         second_sum[active] += survival @ (2 * n - 1)
         active = active[survival[:, :, -1].max(axis=1) >= _intervals._TAIL]

@@ -156,17 +156,24 @@ def _log_tail_integral(a, b, A, B):
     return tuple(v.reshape(shape) for v in (log_i, d_a, d_b, d_A, d_B))
 
 
-def _log_likelihood_parts(params, x, t_x, T):
+def _distinct_pairs(x, t_x, T):
+    """Each row's code among the distinct (x, T) pairs and those pairs, then the same for (x, t_x)."""
+    iT, (xT, uT) = _distinct_rows([x, T])
+    it, (xt, ut) = _distinct_rows([x, t_x])
+    return iT, xT, uT, it, xt, ut
+
+
+def _log_likelihood_parts(params, x, t_x, T, pairs=None):
     """The two log terms of L / C (alive at T; died after t_x) and their derivatives, per customer.
 
-    The first depends on (x, T) only, the second on (x, t_x) only: each is computed once per distinct pair.
+    The first depends on (x, T) only, the second on (x, t_x) only: each is computed once per distinct pair
+    (``pairs``: :func:`_distinct_pairs` of the flattened rows, when already known).
     """
     r, alpha, s, beta = params
     x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
     shape = x.shape
     x, t_x, T = (v.reshape(-1) for v in (x, t_x, T))
-    iT, (xT, uT) = _distinct_rows([x, T])
-    it, (xt, ut) = _distinct_rows([x, t_x])
+    iT, xT, uT, it, xt, ut = _distinct_pairs(x, t_x, T) if pairs is None else pairs
     alive = _log_tail_integral(r + xT + 1, s, alpha + uT, beta + uT)
     died = _log_tail_integral(r + xt, s + 1, alpha + ut, beta + ut)
     alive = tuple(part[iT].reshape(shape) for part in alive)
@@ -183,11 +190,12 @@ def pareto_nbd_log_likelihood(params, x, t_x, T):
     return log_c + np.logaddexp(np.log(k) + alive[0], np.log(s) + died[0])
 
 
-def pareto_nbd_probability_alive(params, x, t_x, T):
-    """P(alive at T | x, t_x, T): C (alpha + T)^-(r+x) (beta + T)^-s / L (Fader & Hardie 2005 note, eq. 18)."""
+def pareto_nbd_probability_alive(params, x, t_x, T, *, pairs=None):
+    """P(alive at T | x, t_x, T): C (alpha + T)^-(r+x) (beta + T)^-s / L (Fader & Hardie 2005 note, eq. 18).
+    ``pairs``: :func:`_distinct_pairs` of the (flattened) rows, when already known."""
     r, alpha, s, beta = params
     x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
-    k, alive, died = _log_likelihood_parts(params, x, t_x, T)
+    k, alive, died = _log_likelihood_parts(params, x, t_x, T, pairs)
     log_alive_term = -k * np.log(alpha + T) - s * np.log(beta + T)
     log_l_over_c = np.logaddexp(np.log(k) + alive[0], np.log(s) + died[0])
     return np.minimum(np.exp(log_alive_term - log_l_over_c), 1.0)
@@ -622,6 +630,13 @@ class ParetoNBDModel(PurchaseModel):
         return pareto_nbd_probability_alive(params, x, t_x, T)
 
     _alive_takes_row_params = True
+
+    def _probability_alive_at(self, params_list, x, t_x, T):
+        # the distinct (x, T) and (x, t_x) pairs once for every parameter vector
+        x, t_x, T = (np.asarray(v, dtype=float).reshape(-1) for v in np.broadcast_arrays(x, t_x, T))
+        pairs = _distinct_pairs(x, t_x, T)
+        values = [pareto_nbd_probability_alive(params, x, t_x, T, pairs=pairs) for params in params_list]
+        return np.stack(values) if values else np.zeros((0, x.size))
 
     def _expected_if_alive_values(self, params, x, t_x, T, t):
         return pareto_nbd_expected_if_alive(params, x, T, t)
