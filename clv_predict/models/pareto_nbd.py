@@ -790,11 +790,19 @@ class ParetoNBDModel(PurchaseModel):
     _alive_takes_row_params = True
 
     def _probability_alive_at(self, params_list, x, t_x, T):
-        # the distinct (x, T) and (x, t_x) pairs once for every parameter vector
+        # pareto_nbd_probability_alive's terms on the distinct (x, T) and (x, t_x) pairs, found once for every
+        # parameter vector, and only its last steps per row (the same operations: the same values)
         x, t_x, T = (np.asarray(v, dtype=float).reshape(-1) for v in np.broadcast_arrays(x, t_x, T))
-        pairs = _distinct_pairs(x, t_x, T)
-        values = [pareto_nbd_probability_alive(params, x, t_x, T, pairs=pairs) for params in params_list]
-        return np.stack(values) if values else np.zeros((0, x.size))
+        iT, xT, uT, it, xt, ut = _distinct_pairs(x, t_x, T)
+        out = np.empty((len(params_list), x.size))
+        for i, (r, alpha, s, beta) in enumerate(params_list):
+            k_T, k_t = r + xT, r + xt
+            alive = np.log(k_T) + _log_tail_integral(k_T + 1, s, alpha + uT, beta + uT)[0]
+            died = np.log(s) + _log_tail_integral(k_t, s + 1, alpha + ut, beta + ut)[0]
+            log_alive_term = -k_T * np.log(alpha + uT) - s * np.log(beta + uT)
+            log_l_over_c = np.logaddexp(alive[iT], died[it])
+            out[i] = np.minimum(np.exp(log_alive_term[iT] - log_l_over_c), 1.0)
+        return out
 
     def _expected_if_alive_values(self, params, x, t_x, T, t):
         return pareto_nbd_expected_if_alive(params, x, T, t)
