@@ -386,25 +386,32 @@ class _Recursion:
     From P(X = 0) at each node by NB(n + 1) / NB(n) = (R + n) / (n + 1) p. The node's factor p is applied at
     each count, the row's (R + n) / (n + 1) to the row's sum and, every 8 counts, folded into the terms (so
     they stay within range: at most 1 after folding, nothing overflows); a falling term below _NEGLIGIBLE is
-    dropped then (it adds nothing, and denormal numbers are slow)."""
+    dropped then (it adds nothing, and denormal numbers are slow).
 
-    def __init__(self, R, log_start, p):
+    ``groups`` (numbers of nodes) splits the nodes into rules of the same rows, summed apart (a rule and its
+    check: the row's factors are the same, so they move on together); the sums are then (rows, counts, groups).
+    """
+
+    def __init__(self, R, log_start, p, groups: tuple[int, ...] | None = None):
         self.term, self.ratio, self.size = np.exp(log_start), p, R
         self.scale = np.ones(R.size)
         self.n = 0  # the next count
+        self.groups = groups
 
     def advance(self, counts: int) -> np.ndarray:
-        """The next ``counts`` counts' sums, (rows, counts)."""
-        out = np.empty((self.size.size, counts))
+        """The next ``counts`` counts' sums, (rows, counts) or (rows, counts, groups)."""
+        edges = np.cumsum((0,) + (self.groups or (self.ratio.shape[1],)))
+        parts = [(slice(a, b), np.ones(b - a)) for a, b in zip(edges[:-1], edges[1:])]
+        out = np.empty((self.size.size, counts, len(parts)))
         step = max(1, _RECURSION_CELLS // self.ratio.shape[1])
-        ones = np.ones(self.ratio.shape[1])
         for first in range(0, self.size.size, step):
             rows = slice(first, first + step)
             # views: the state moves on in place
             term, ratio, size, scale = self.term[rows], self.ratio[rows], self.size[rows], self.scale[rows]
             for k in range(counts):
                 n = self.n + k
-                out[rows, k] = (term @ ones) * scale
+                for g, (nodes, ones) in enumerate(parts):
+                    out[rows, k, g] = (term[:, nodes] @ ones) * scale
                 term *= ratio
                 scale *= (size + n) / (n + 1)
                 if n % 8 == 7:
@@ -412,7 +419,7 @@ class _Recursion:
                     scale[:] = 1.0
                     term[term < _NEGLIGIBLE] = 0.0
         self.n += counts
-        return out
+        return out if self.groups else out[:, :, 0]
 
     def keep(self, which) -> None:
         """Keep the rows ``which`` (a mask or positions) only."""
@@ -547,21 +554,20 @@ class _SurvivalWalk:
     def _advance(self, k, asked, where, new, block):
         """Move the rows of rule ``k`` that are asked on by ``block`` counts; returns those whose rule stops
         agreeing with its check (they leave the rule)."""
-        rows, main, check, difference = self.tracks[k]
+        rows, both, difference = self.tracks[k]
         kept = asked[rows]
         if not kept.all():
             rows, difference = rows[kept], difference[kept]
-            main.keep(kept)
-            check.keep(kept)
-        pmf, other = main.advance(block), check.advance(block)
+            both.keep(kept)
+        sums = both.advance(block)
+        pmf, other = sums[:, :, 0], sums[:, :, 1]
         difference = np.cumsum(np.column_stack([difference, pmf - other]), axis=1)
         agree = np.abs(difference[:, 1:]).max(axis=1) <= _RULE_AGREEMENT
         new[where[rows[agree]]] = pmf[agree]
         failed = rows[~agree]
         if not agree.all():
-            main.keep(agree)
-            check.keep(agree)
-        self.tracks[k] = (rows[agree], main, check, difference[agree, -1])
+            both.keep(agree)
+        self.tracks[k] = (rows[agree], both, difference[agree, -1])
         return failed
 
     def _begin(self, k, sizes, rows, where, new, start, counts):
@@ -572,24 +578,24 @@ class _SurvivalWalk:
         log_start, p = _recursion_start(R, A, s, B, self.t, size)
         check_start, check_p = _recursion_start(R, A, s, B, self.t, check_size)
         usable = (log_start.min(axis=1) > -_LOG_START) & (check_start.min(axis=1) > -_LOG_START)
-        main = _Recursion(R[usable], log_start[usable], p[usable])
-        check = _Recursion(R[usable], check_start[usable], check_p[usable])
-        pmf, other = main.advance(counts), check.advance(counts)
+        # the rule and its check together (the same rows' factors)
+        both = _Recursion(R[usable], np.hstack([log_start, check_start])[usable], np.hstack([p, check_p])[usable],
+                          groups=(size + 1, check_size + 1))
+        sums = both.advance(counts)
+        pmf, other = sums[:, :, 0], sums[:, :, 1]
         difference = np.cumsum(pmf - other, axis=1)
         agree = np.abs(difference).max(axis=1) <= _RULE_AGREEMENT
         served = rows[usable][agree]
-        main.keep(agree)
-        check.keep(agree)
+        both.keep(agree)
         self._restart(served, pmf[agree], start)
         new[where[served]] = pmf[agree, start:]
         self.rule[served] = k
         if self.tracks[k] is None:
-            self.tracks[k] = (served, main, check, difference[agree, -1])
+            self.tracks[k] = (served, both, difference[agree, -1])
         else:
-            old_rows, old_main, old_check, old_difference = self.tracks[k]
-            old_main.join(main)
-            old_check.join(check)
-            self.tracks[k] = (np.concatenate([old_rows, served]), old_main, old_check,
+            old_rows, old_both, old_difference = self.tracks[k]
+            old_both.join(both)
+            self.tracks[k] = (np.concatenate([old_rows, served]), old_both,
                               np.concatenate([old_difference, difference[agree, -1]]))
         return np.concatenate([rows[~usable], rows[usable][~agree]])
 
