@@ -838,6 +838,9 @@ class PurchaseModel(_ParametricModel):
     * ``_dropout_distribution(params)``: the fitted heterogeneity in dropout;
     * optionally ``_second_moment_if_alive_values(params, x, t_x, T, t)``, E[X^2] of an alive customer's
       future count, for the variance of forecasts (by default from the conditional distribution).
+    * optionally, for the per-customer bounds, ``_probability_alive_at(params_list, x, t_x, T)`` (P(alive) under
+      several parameter vectors) and ``_survival_walk(params, x, t_x, T, t)`` (the survival of an alive customer
+      block of counts after block), whose defaults call the methods above.
 
     Everything else (fitting, discounting, the public methods, persistence, the
     summary, the RFM summary of a chunk of transactions for batch scoring and the
