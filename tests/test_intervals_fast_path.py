@@ -228,3 +228,17 @@ def test_probability_alive_at_several_parameter_vectors_is_each_ones(name):
     together = model._probability_alive_at(points, x, t_x, T)
     for one, params in zip(together, points):
         np.testing.assert_array_equal(one, model._probability_alive_values(params, x, t_x, T))
+
+
+def test_pareto_nbd_survival_walk_beyond_its_state_budget_answers_afresh(monkeypatch):
+    from clv_predict.models import pareto_nbd
+
+    monkeypatch.setattr(pareto_nbd, "_WALK_CELLS", 10)
+    params = np.array(list(GIVEN["pareto_nbd"].values()))
+    x, T = np.array([0.0, 3.0, 12.0]), np.array([30.0, 40.0, 52.0])
+    walk = pareto_nbd._SurvivalWalk(params, x, T, 26.0)
+    assert not walk.stateful
+    for start in (1, 5):
+        n = np.arange(start, start + 4, dtype=float)
+        np.testing.assert_array_equal(walk.survival(np.arange(3), n),
+                                      pareto_nbd.pareto_nbd_survival_if_alive(params, x, T, 26.0, n))

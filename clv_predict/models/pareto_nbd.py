@@ -23,6 +23,7 @@ fit. The tests hold all of it to mpmath at 30 digits.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from typing import ClassVar
 
@@ -401,7 +402,7 @@ class _Recursion:
     def advance(self, counts: int) -> np.ndarray:
         """The next ``counts`` counts' sums, (rows, counts) or (rows, counts, groups)."""
         edges = np.cumsum((0,) + (self.groups or (self.ratio.shape[1],)))
-        parts = [(slice(a, b), np.ones(b - a)) for a, b in zip(edges[:-1], edges[1:])]
+        parts = [(slice(a, b), np.ones(b - a)) for a, b in itertools.pairwise(edges)]
         out = np.empty((self.size.size, counts, len(parts)))
         step = max(1, _RECURSION_CELLS // self.ratio.shape[1])
         for first in range(0, self.size.size, step):
