@@ -23,6 +23,12 @@ GIVEN = {
 
 
 # --------------------------------------------------------------------------- the direct computation
+def direct_survival(bounds, models, alive_rows, horizon, n):
+    """P(X >= n | alive) of the alive rows at every model, (rows, D, n), each block afresh."""
+    columns = [c[alive_rows] for c in bounds.alive_columns]
+    return np.stack([m._survival_if_alive_values(m._params(), *columns, horizon, n) for m in models], axis=1)
+
+
 def direct_counts(bounds, models, alive_of_draw, horizon):
     """The bounds by a walk of their own (blocks of 4 doubling to 256), the moments by another from n = 1."""
     rows, draws = alive_of_draw.shape
@@ -31,7 +37,7 @@ def direct_counts(bounds, models, alive_of_draw, horizon):
     while active.size and start <= _intervals._MOST_COUNTS:
         needed, position = np.unique(bounds.alive_codes[active], return_inverse=True)
         n = np.arange(start, start + block, dtype=float)
-        survival = bounds._survival(models, needed, horizon, n)
+        survival = direct_survival(bounds, models, needed, horizon, n)
         mixed = np.einsum("rd,rdb->rb", alive_of_draw[active], survival[position])
         if start == 1:
             none[active] = 1.0 - mixed[:, 0]
@@ -48,7 +54,7 @@ def direct_counts(bounds, models, alive_of_draw, horizon):
     while active.size and start <= _intervals._MOST_COUNTS:
         block = int(max(1, min(block, _intervals._CELLS // max(1, draws * active.size))))
         n = np.arange(start, start + block, dtype=float)
-        survival = bounds._survival(models, active, horizon, n)
+        survival = direct_survival(bounds, models, active, horizon, n)
         first_sum[active] += survival.sum(axis=2)
         second_sum[active] += survival @ (2 * n - 1)
         active = active[survival[:, :, -1].max(axis=1) >= _intervals._TAIL]
@@ -181,3 +187,58 @@ def test_fast_bounds_without_moments_and_on_tables_of_one_kind_of_customer(buyer
     for fast, direct in zip(_intervals.value_confidence(with_moments, spend_model, None, x, m, 0.8, 1.0),
                             direct_value_confidence(with_moments, spend_model, x, m, 0.8, 1.0)):
         np.testing.assert_allclose(fast, direct, rtol=1e-12)
+
+
+@pytest.mark.parametrize("params", [(0.553, 10.58, 0.606, 11.67), (2.0, 1.0, 0.3, 50.0), (0.2, 0.5, 3.0, 0.5)])
+def test_pareto_nbd_survival_walk_gives_each_block_what_a_fresh_computation_gives(params):
+    """The walk carries its recursions from block to block; its values are those computed afresh for each block,
+    through rows whose rule stops agreeing (they start the next rule), rows no rule serves (quadrature,
+    the last two parameter vectors) and rows leaving the walk; a block out of turn is answered afresh. The same
+    sums in the same order: equal but for the last bit where a matrix product's rounding follows a row's place."""
+    from clv_predict.models import pareto_nbd
+
+    params = np.asarray(params)
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 150, 300).astype(float)
+    T = rng.uniform(0.5, 80.0, 300)
+    walk = purchase_model_class("pareto_nbd")()._survival_walk(params, x, x * 0, T, 52.0)
+    rows, start, block, switched = np.arange(x.size), 1, 4, 0
+    while rows.size and start < 200:
+        n = np.arange(start, start + block, dtype=float)
+        fresh = pareto_nbd.pareto_nbd_survival_if_alive(params, x[rows], T[rows], 52.0, n)
+        before = walk.rule.copy()
+        np.testing.assert_allclose(walk.survival(rows, n), fresh, rtol=0, atol=1e-15)
+        switched += np.sum((before >= 0) & (walk.rule != before))
+        rows = rows[(fresh[:, -1] >= 1e-6) & (rng.random(rows.size) < 0.9)]
+        start, block = start + block, min(2 * block, 64)
+    assert switched > 0  # rows changed rule after their first block
+    assert np.any(walk.rule == len(pareto_nbd._RULES))  # and some took the quadrature
+    # out of turn: afresh
+    n = np.arange(1.0, 5.0)
+    some = np.arange(0, x.size, 7)
+    np.testing.assert_array_equal(walk.survival(some, n),
+                                  pareto_nbd.pareto_nbd_survival_if_alive(params, x[some], T[some], 52.0, n))
+
+
+@pytest.mark.parametrize("name", sorted(GIVEN))
+def test_probability_alive_at_several_parameter_vectors_is_each_ones(name):
+    model = fitted(name)
+    x, t_x, T, _ = random_table(3, customers=400)
+    points = [model._params() * factor for factor in (1.0, 0.9, 1.1)]
+    together = model._probability_alive_at(points, x, t_x, T)
+    for one, params in zip(together, points):
+        np.testing.assert_array_equal(one, model._probability_alive_values(params, x, t_x, T))
+
+
+def test_pareto_nbd_survival_walk_beyond_its_state_budget_answers_afresh(monkeypatch):
+    from clv_predict.models import pareto_nbd
+
+    monkeypatch.setattr(pareto_nbd, "_WALK_CELLS", 10)
+    params = np.array(list(GIVEN["pareto_nbd"].values()))
+    x, T = np.array([0.0, 3.0, 12.0]), np.array([30.0, 40.0, 52.0])
+    walk = pareto_nbd._SurvivalWalk(params, x, T, 26.0)
+    assert not walk.stateful
+    for start in (1, 5):
+        n = np.arange(start, start + 4, dtype=float)
+        np.testing.assert_array_equal(walk.survival(np.arange(3), n),
+                                      pareto_nbd.pareto_nbd_survival_if_alive(params, x, T, 26.0, n))

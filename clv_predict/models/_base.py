@@ -676,6 +676,35 @@ class _ParametricModel:
         out[:, where] = values[[at[n] for n in positive]] * np.exp(loadings @ values[[at[n] for n in coefficients]])
         return out
 
+    # ------------------------------------------------------------------ hooks of the per-customer bounds
+    def _probability_alive_at(self, params_list, x, t_x, T) -> np.ndarray:
+        """P(alive) of the rows (x, t_x, T) under each parameter vector of ``params_list``, (vectors, rows):
+        what the bounds of :mod:`._intervals` ask at the sigma points or draws. By default one
+        ``_probability_alive_values`` per vector; a model whose P(alive) prepares work that does not depend
+        on the parameters (Pareto/NBD's distinct pairs of columns) overrides it to do that once."""
+        return np.stack([np.asarray(self._probability_alive_values(params, x, t_x, T), dtype=float)
+                         for params in params_list]) if len(params_list) else np.zeros((0, np.size(x)))
+
+    def _survival_walk(self, params, x, t_x, T, t: float):
+        """A walk over the counts of an alive customer's future: an object whose ``survival(rows, n)``
+        gives P(X(T, T + t] >= n | alive at T) (``_survival_if_alive_values``) of the rows ``rows``
+        (positions in x, t_x, T) for a block ``n`` of consecutive counts. The bounds of :mod:`._intervals`
+        ask for n = 1, 2, ... block after block, for the same rows or fewer each time. By default each block
+        is answered afresh; a model whose counts come by a recursion (Pareto/NBD) overrides it to carry its
+        state from one block to the next (the same values, without redoing the counts below the block)."""
+        return _FreshSurvivalWalk(self, params, x, t_x, T, t)
+
+
+class _FreshSurvivalWalk:
+    """The default walk of :meth:`_ParametricModel._survival_walk`: every block afresh."""
+
+    def __init__(self, model, params, x, t_x, T, t: float):
+        self.model, self.params, self.t = model, params, t
+        self.columns = [np.asarray(column, dtype=float) for column in (x, t_x, T)]
+
+    def survival(self, rows, n) -> np.ndarray:
+        return self.model._survival_if_alive_values(self.params, *(c[rows] for c in self.columns), self.t, n)
+
 
 def _values_of(series: pd.Series, names: list) -> np.ndarray:
     """The values of ``series`` at ``names`` as floats (without pandas' label indexing when they are all of it)."""
@@ -809,6 +838,9 @@ class PurchaseModel(_ParametricModel):
     * ``_dropout_distribution(params)``: the fitted heterogeneity in dropout;
     * optionally ``_second_moment_if_alive_values(params, x, t_x, T, t)``, E[X^2] of an alive customer's
       future count, for the variance of forecasts (by default from the conditional distribution).
+    * optionally, for the per-customer bounds, ``_probability_alive_at(params_list, x, t_x, T)`` (P(alive) under
+      several parameter vectors) and ``_survival_walk(params, x, t_x, T, t)`` (the survival of an alive customer
+      block of counts after block), whose defaults call the methods above.
 
     Everything else (fitting, discounting, the public methods, persistence, the
     summary, the RFM summary of a chunk of transactions for batch scoring and the

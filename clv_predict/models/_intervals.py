@@ -171,14 +171,13 @@ class PurchaseBounds:
         size = alive_rows[0].size
         self.alive_columns = [alive.get(c, np.zeros(size)) for c in ("frequency", "recency", "T")]
         alive_of_point = np.column_stack(
-            [self.p_alive] + [m._probability_alive_values(m._params(), ux, ut_x, uT) for m in mixed[1:]]
+            [self.p_alive, model._probability_alive_at([m._params() for m in mixed[1:]], ux, ut_x, uT).T]
         )  # (rows, points); the first point is the estimate
         self._counts(mixed, alive_of_point * mixture_weights[None, :], horizon, moments)
         self.ci = None
         if draws is not None:
-            values = np.stack([
-                m._probability_alive_values(m._params(), ux, ut_x, uT)
-                * m._expected_if_alive_values(m._params(), *self.alive_columns, float(horizon))[self.alive_codes]
+            values = model._probability_alive_at([m._params() for m in draws], ux, ut_x, uT) * np.stack([
+                m._expected_if_alive_values(m._params(), *self.alive_columns, float(horizon))[self.alive_codes]
                 for m in draws
             ])  # (D, rows)
             self.log_mean, self.log_var = _log_moments(values)
@@ -212,6 +211,7 @@ class PurchaseBounds:
         open_rows = np.arange(rows)  # rows whose upper bound is not found yet
         summing = np.arange(size) if moments else np.zeros(0, dtype=np.int64)  # alive rows still summed
         start, block, largest = 1, (16 if moments else 4), (1024 if moments else 256)
+        walks = [m._survival_walk(m._params(), *self.alive_columns, horizon) for m in models]
         while (open_rows.size or summing.size) and start <= _MOST_COUNTS:
             wanted = np.zeros(size, dtype=bool)
             wanted[self.alive_codes[open_rows]] = True
@@ -219,7 +219,7 @@ class PurchaseBounds:
             evaluated = np.flatnonzero(wanted)  # sorted, as ``summing`` is
             block = int(max(1, min(block, _CELLS // max(1, draws * (summing.size or evaluated.size)))))
             n = np.arange(start, start + block, dtype=float)
-            survival = self._survival(models, evaluated, horizon, n)  # (evaluated, D, block)
+            survival = np.stack([walk.survival(evaluated, n) for walk in walks], axis=1)  # (evaluated, D, block)
             if summing.size:
                 own = survival if summing.size == evaluated.size else survival[np.searchsorted(evaluated, summing)]
                 first_sum[summing] += own.sum(axis=2)
@@ -266,10 +266,6 @@ class PurchaseBounds:
             active, position = active[still], position[still]
             done += size
             width *= 4
-
-    def _survival(self, models, alive_rows, horizon, n):
-        columns = [c[alive_rows] for c in self.alive_columns]
-        return np.stack([m._survival_if_alive_values(m._params(), *columns, horizon, n) for m in models], axis=1)
 
     def customers(self, values):
         return np.asarray(values)[..., self.codes]

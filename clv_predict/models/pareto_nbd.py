@@ -23,6 +23,7 @@ fit. The tests hold all of it to mpmath at 30 digits.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from typing import ClassVar
 
@@ -156,17 +157,24 @@ def _log_tail_integral(a, b, A, B):
     return tuple(v.reshape(shape) for v in (log_i, d_a, d_b, d_A, d_B))
 
 
-def _log_likelihood_parts(params, x, t_x, T):
+def _distinct_pairs(x, t_x, T):
+    """Each row's code among the distinct (x, T) pairs and those pairs, then the same for (x, t_x)."""
+    iT, (xT, uT) = _distinct_rows([x, T])
+    it, (xt, ut) = _distinct_rows([x, t_x])
+    return iT, xT, uT, it, xt, ut
+
+
+def _log_likelihood_parts(params, x, t_x, T, pairs=None):
     """The two log terms of L / C (alive at T; died after t_x) and their derivatives, per customer.
 
-    The first depends on (x, T) only, the second on (x, t_x) only: each is computed once per distinct pair.
+    The first depends on (x, T) only, the second on (x, t_x) only: each is computed once per distinct pair
+    (``pairs``: :func:`_distinct_pairs` of the flattened rows, when already known).
     """
     r, alpha, s, beta = params
     x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
     shape = x.shape
     x, t_x, T = (v.reshape(-1) for v in (x, t_x, T))
-    iT, (xT, uT) = _distinct_rows([x, T])
-    it, (xt, ut) = _distinct_rows([x, t_x])
+    iT, xT, uT, it, xt, ut = _distinct_pairs(x, t_x, T) if pairs is None else pairs
     alive = _log_tail_integral(r + xT + 1, s, alpha + uT, beta + uT)
     died = _log_tail_integral(r + xt, s + 1, alpha + ut, beta + ut)
     alive = tuple(part[iT].reshape(shape) for part in alive)
@@ -183,11 +191,12 @@ def pareto_nbd_log_likelihood(params, x, t_x, T):
     return log_c + np.logaddexp(np.log(k) + alive[0], np.log(s) + died[0])
 
 
-def pareto_nbd_probability_alive(params, x, t_x, T):
-    """P(alive at T | x, t_x, T): C (alpha + T)^-(r+x) (beta + T)^-s / L (Fader & Hardie 2005 note, eq. 18)."""
+def pareto_nbd_probability_alive(params, x, t_x, T, *, pairs=None):
+    """P(alive at T | x, t_x, T): C (alpha + T)^-(r+x) (beta + T)^-s / L (Fader & Hardie 2005 note, eq. 18).
+    ``pairs``: :func:`_distinct_pairs` of the (flattened) rows, when already known."""
     r, alpha, s, beta = params
     x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, t_x, T)))
-    k, alive, died = _log_likelihood_parts(params, x, t_x, T)
+    k, alive, died = _log_likelihood_parts(params, x, t_x, T, pairs)
     log_alive_term = -k * np.log(alpha + T) - s * np.log(beta + T)
     log_l_over_c = np.logaddexp(np.log(k) + alive[0], np.log(s) + died[0])
     return np.minimum(np.exp(log_alive_term - log_l_over_c), 1.0)
@@ -369,28 +378,66 @@ def _recursion_start(R, A, s, B, t, size: int):
     return log_start, p
 
 
+class _Recursion:
+    """sum over nodes of NB(n; R, 1 - p) times the node's weight, count after count, for rows (R, log of the
+    nodes' weights times P(X = 0) at the node, p), from n = 0: :meth:`advance` gives the next ``counts``
+    counts and keeps its place, so a walk over the counts block by block continues where it stopped, with the
+    same arithmetic (so the same values) as one call for all of them.
+
+    From P(X = 0) at each node by NB(n + 1) / NB(n) = (R + n) / (n + 1) p. The node's factor p is applied at
+    each count, the row's (R + n) / (n + 1) to the row's sum and, every 8 counts, folded into the terms (so
+    they stay within range: at most 1 after folding, nothing overflows); a falling term below _NEGLIGIBLE is
+    dropped then (it adds nothing, and denormal numbers are slow).
+
+    ``groups`` (numbers of nodes) splits the nodes into rules of the same rows, summed apart (a rule and its
+    check: the row's factors are the same, so they move on together); the sums are then (rows, counts, groups).
+    """
+
+    def __init__(self, R, log_start, p, groups: tuple[int, ...] | None = None):
+        self.term, self.ratio, self.size = np.exp(log_start), p, R
+        self.scale = np.ones(R.size)
+        self.n = 0  # the next count
+        self.groups = groups
+
+    def advance(self, counts: int) -> np.ndarray:
+        """The next ``counts`` counts' sums, (rows, counts) or (rows, counts, groups)."""
+        edges = np.cumsum((0,) + (self.groups or (self.ratio.shape[1],)))
+        parts = [(slice(a, b), np.ones(b - a)) for a, b in itertools.pairwise(edges)]
+        out = np.empty((self.size.size, counts, len(parts)))
+        step = max(1, _RECURSION_CELLS // self.ratio.shape[1])
+        for first in range(0, self.size.size, step):
+            rows = slice(first, first + step)
+            # views: the state moves on in place
+            term, ratio, size, scale = self.term[rows], self.ratio[rows], self.size[rows], self.scale[rows]
+            for k in range(counts):
+                n = self.n + k
+                for g, (nodes, ones) in enumerate(parts):
+                    out[rows, k, g] = (term[:, nodes] @ ones) * scale
+                term *= ratio
+                scale *= (size + n) / (n + 1)
+                if n % 8 == 7:
+                    term *= scale[:, None]
+                    scale[:] = 1.0
+                    term[term < _NEGLIGIBLE] = 0.0
+        self.n += counts
+        return out if self.groups else out[:, :, 0]
+
+    def keep(self, which) -> None:
+        """Keep the rows ``which`` (a mask or positions) only."""
+        self.term, self.ratio, self.size, self.scale = (a[which] for a in (self.term, self.ratio, self.size, self.scale))
+
+    def join(self, other: _Recursion) -> None:
+        """Add the rows of ``other`` (at the same count) after these."""
+        self.term, self.ratio, self.size, self.scale = (
+            np.concatenate([a, b]) for a, b in zip((self.term, self.ratio, self.size, self.scale),
+                                                   (other.term, other.ratio, other.size, other.scale))
+        )
+
+
 def _pmf_by_recursion(R, log_start, p, counts: int):
-    """sum over nodes of NB(n; R, 1 - p) times the node's weight, n = 0 .. counts - 1, (D, counts): from
-    P(X = 0) at each node by NB(n + 1) / NB(n) = (R + n) / (n + 1) p. The node's factor p is applied at each
-    count, the row's (R + n) / (n + 1) to the row's sum and, every 8 counts, folded into the terms (so they
-    stay within range: at most 1 after folding, nothing overflows); a falling term below _NEGLIGIBLE is
-    dropped then (it adds nothing, and denormal numbers are slow)."""
-    out = np.empty((R.size, counts))
-    step = max(1, _RECURSION_CELLS // p.shape[1])
-    ones = np.ones(p.shape[1])
-    for first in range(0, R.size, step):
-        rows = slice(first, first + step)
-        term, ratio, size = np.exp(log_start[rows]), p[rows], R[rows]
-        scale = np.ones(term.shape[0])
-        for n in range(counts):
-            out[rows, n] = (term @ ones) * scale
-            term *= ratio
-            scale *= (size + n) / (n + 1)
-            if n % 8 == 7:
-                term *= scale[:, None]
-                scale[:] = 1.0
-                term[term < _NEGLIGIBLE] = 0.0
-    return out
+    """sum over nodes of NB(n; R, 1 - p) times the node's weight, n = 0 .. counts - 1, (D, counts): see
+    :class:`_Recursion`."""
+    return _Recursion(R, log_start, p).advance(counts)
 
 
 def pareto_nbd_pmf_counts_if_alive(params, x, T, t, counts: int):
@@ -426,6 +473,132 @@ def pareto_nbd_pmf_counts_if_alive(params, x, T, t, counts: int):
     if pending.size:
         out[pending] = pareto_nbd_pmf_if_alive(params, x[pending], T[pending], t, np.arange(counts, dtype=float))
     return out
+
+
+def pareto_nbd_survival_if_alive(params, x, T, t, n):
+    """P(X(T, T + t] >= n | alive at T), rows x n: 1 - the sum of the probabilities below n (absolute error
+    ~1e-16, what probabilities need)."""
+    n = np.asarray(n, dtype=float)
+    below = np.arange(max(int(n.max()), 0), dtype=float) if n.size else np.zeros(0)
+    cumulative = np.zeros((np.size(x), below.size + 1))
+    if below.size:
+        cumulative[:, 1:] = np.cumsum(pareto_nbd_pmf_counts_if_alive(params, x, T, t, below.size), axis=1)
+    return np.clip(1.0 - cumulative[:, n.astype(int)], 0.0, 1.0)
+
+
+#: State (floats) a survival walk keeps at most, per parameter vector; beyond, each block is computed afresh.
+_WALK_CELLS = 2_000_000
+
+
+class _SurvivalWalk:
+    """P(X(T, T + t] >= n | alive at T) of rows (x, T) for n = 1, 2, ... block after block (the walk of
+    :meth:`ParetoNBDModel._survival_walk`): for each block what :func:`pareto_nbd_survival_if_alive` gives,
+    with each row's recursions (:class:`_Recursion`, of its rule and of the rule's check) carried from one
+    block to the next instead of started again from n = 0, and the nodes computed once.
+
+    A row takes the first rule of _RULES that agrees with its check within _RULE_AGREEMENT at every count so
+    far, as :func:`pareto_nbd_pmf_counts_if_alive` chooses for the counts up to the block's last: a row whose
+    rule stops agreeing starts the next rule from n = 0, and a row no rule serves (or that may underflow) is
+    computed by :func:`pareto_nbd_pmf_if_alive` for all its counts at each block, as there. The sums run in
+    the same order, so the values are those of :func:`pareto_nbd_survival_if_alive`. Rows not asked in a
+    block leave the state; a block that does not follow the rows' last (or state beyond _WALK_CELLS) is
+    answered afresh, and those rows are then always answered afresh."""
+
+    def __init__(self, params, x, T, t: float):
+        self.params, self.t = params, float(t)
+        self.x = np.asarray(x, dtype=float).reshape(-1)
+        self.T = np.asarray(T, dtype=float).reshape(-1)
+        size = self.x.size
+        self.reached = np.zeros(size, dtype=np.int64)  # counts summed per row (-1: answered afresh)
+        self.cumulative = np.zeros(size)  # P(X < reached | alive)
+        self.rule = np.full(size, -1, dtype=np.int64)  # the rule's position in _RULES; len(_RULES): quadrature
+        self.tracks = [None] * len(_RULES)  # per rule: its rows, their recursions and cumulative differences
+        nodes = sum(a + b + 2 for a, b in _RULES[:1])
+        self.stateful = self.t > 0 and 2 * nodes * size <= _WALK_CELLS
+
+    def survival(self, rows, n) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        n = np.asarray(n, dtype=float).reshape(-1)
+        start = int(self.reached[rows[0]]) if rows.size else 0
+        if not (self.stateful and rows.size and n.size and start >= 0
+                and np.array_equal(n, np.arange(start + 1, start + 1 + n.size, dtype=float))
+                and np.all(self.reached[rows] == start)):
+            self.reached[rows] = -1
+            return pareto_nbd_survival_if_alive(self.params, self.x[rows], self.T[rows], self.t, n)
+        counts = start + n.size
+        new = np.empty((rows.size, n.size))  # P(X = m | alive), m = start .. counts - 1
+        where = np.full(self.x.size, -1, dtype=np.int64)
+        where[rows] = np.arange(rows.size)
+        asked = where >= 0
+        pending = rows[self.rule[rows] < 0]  # rows without a rule yet (the first block)
+        for k, sizes in enumerate(_RULES):
+            failed = [] if self.tracks[k] is None else [self._advance(k, asked, where, new, n.size)]
+            if pending.size:
+                failed.append(self._begin(k, sizes, pending, where, new, start, counts))
+            pending = np.concatenate(failed) if failed else pending[:0]
+        self.rule[pending] = len(_RULES)
+        afresh = rows[self.rule[rows] == len(_RULES)]
+        if afresh.size:
+            pmf = pareto_nbd_pmf_if_alive(self.params, self.x[afresh], self.T[afresh], self.t,
+                                          np.arange(counts, dtype=float))
+            self._restart(afresh, pmf, start)
+            new[where[afresh]] = pmf[:, start:]
+        cumulative = np.cumsum(np.column_stack([self.cumulative[rows], new]), axis=1)
+        self.cumulative[rows] = cumulative[:, -1]
+        self.reached[rows] = counts
+        return np.clip(1.0 - cumulative[:, 1:], 0.0, 1.0)
+
+    def _restart(self, rows, pmf, start: int) -> None:
+        """The rows' P(X < start) from their probabilities of every count from 0 (a new rule for them)."""
+        self.cumulative[rows] = np.cumsum(pmf[:, :start], axis=1)[:, -1] if start else 0.0
+
+    def _advance(self, k, asked, where, new, block):
+        """Move the rows of rule ``k`` that are asked on by ``block`` counts; returns those whose rule stops
+        agreeing with its check (they leave the rule)."""
+        rows, both, difference = self.tracks[k]
+        kept = asked[rows]
+        if not kept.all():
+            rows, difference = rows[kept], difference[kept]
+            both.keep(kept)
+        sums = both.advance(block)
+        pmf, other = sums[:, :, 0], sums[:, :, 1]
+        difference = np.cumsum(np.column_stack([difference, pmf - other]), axis=1)
+        agree = np.abs(difference[:, 1:]).max(axis=1) <= _RULE_AGREEMENT
+        new[where[rows[agree]]] = pmf[agree]
+        failed = rows[~agree]
+        if not agree.all():
+            both.keep(agree)
+        self.tracks[k] = (rows[agree], both, difference[agree, -1])
+        return failed
+
+    def _begin(self, k, sizes, rows, where, new, start, counts):
+        """Start rule ``k`` for ``rows`` from n = 0 to ``counts``; returns the rows it does not serve."""
+        size, check_size = sizes
+        R, A, B = self.params[0] + self.x[rows], self.params[1] + self.T[rows], self.params[3] + self.T[rows]
+        s = self.params[2]
+        log_start, p = _recursion_start(R, A, s, B, self.t, size)
+        check_start, check_p = _recursion_start(R, A, s, B, self.t, check_size)
+        usable = (log_start.min(axis=1) > -_LOG_START) & (check_start.min(axis=1) > -_LOG_START)
+        # the rule and its check together (the same rows' factors)
+        both = _Recursion(R[usable], np.hstack([log_start, check_start])[usable], np.hstack([p, check_p])[usable],
+                          groups=(size + 1, check_size + 1))
+        sums = both.advance(counts)
+        pmf, other = sums[:, :, 0], sums[:, :, 1]
+        difference = np.cumsum(pmf - other, axis=1)
+        agree = np.abs(difference).max(axis=1) <= _RULE_AGREEMENT
+        served = rows[usable][agree]
+        both.keep(agree)
+        self._restart(served, pmf[agree], start)
+        new[where[served]] = pmf[agree, start:]
+        self.rule[served] = k
+        if self.tracks[k] is None:
+            self.tracks[k] = (served, both, difference[agree, -1])
+        else:
+            old_rows, old_both, old_difference = self.tracks[k]
+            old_both.join(both)
+            self.tracks[k] = (np.concatenate([old_rows, served]), old_both,
+                              np.concatenate([old_difference, difference[agree, -1]]))
+        return np.concatenate([rows[~usable], rows[usable][~agree]])
 
 
 def pareto_nbd_next_purchase(params, x, T, times):
@@ -623,6 +796,21 @@ class ParetoNBDModel(PurchaseModel):
 
     _alive_takes_row_params = True
 
+    def _probability_alive_at(self, params_list, x, t_x, T):
+        # pareto_nbd_probability_alive's terms on the distinct (x, T) and (x, t_x) pairs, found once for every
+        # parameter vector, and only its last steps per row (the same operations: the same values)
+        x, t_x, T = (np.asarray(v, dtype=float).reshape(-1) for v in np.broadcast_arrays(x, t_x, T))
+        iT, xT, uT, it, xt, ut = _distinct_pairs(x, t_x, T)
+        out = np.empty((len(params_list), x.size))
+        for i, (r, alpha, s, beta) in enumerate(params_list):
+            k_T, k_t = r + xT, r + xt
+            alive = np.log(k_T) + _log_tail_integral(k_T + 1, s, alpha + uT, beta + uT)[0]
+            died = np.log(s) + _log_tail_integral(k_t, s + 1, alpha + ut, beta + ut)[0]
+            log_alive_term = -k_T * np.log(alpha + uT) - s * np.log(beta + uT)
+            log_l_over_c = np.logaddexp(alive[iT], died[it])
+            out[i] = np.minimum(np.exp(log_alive_term[iT] - log_l_over_c), 1.0)
+        return out
+
     def _expected_if_alive_values(self, params, x, t_x, T, t):
         return pareto_nbd_expected_if_alive(params, x, T, t)
 
@@ -637,13 +825,11 @@ class ParetoNBDModel(PurchaseModel):
         return np.array([_probability_of_n(params, float(t), float(value)) for value in n])
 
     def _survival_if_alive_values(self, params, x, t_x, T, t, n):
-        # P(X >= n) = 1 - sum of the probabilities below n (absolute error ~1e-16, what probabilities need)
-        n = np.asarray(n, dtype=float)
-        below = np.arange(max(int(n.max()), 0), dtype=float) if n.size else np.zeros(0)
-        cumulative = np.zeros((np.size(x), below.size + 1))
-        if below.size:
-            cumulative[:, 1:] = np.cumsum(pareto_nbd_pmf_counts_if_alive(params, x, T, t, below.size), axis=1)
-        return np.clip(1.0 - cumulative[:, n.astype(int)], 0.0, 1.0)
+        return pareto_nbd_survival_if_alive(params, x, T, t, n)
+
+    def _survival_walk(self, params, x, t_x, T, t):
+        # the counts come by recursion: carry it from block to block
+        return _SurvivalWalk(params, x, T, t)
 
     def _future_alive_values(self, params, x, t_x, T, t):
         # the remaining lifetime of a customer alive at T is Lomax: survival ((beta + T) / (beta + T + t))^s
