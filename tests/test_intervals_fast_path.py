@@ -242,3 +242,14 @@ def test_pareto_nbd_survival_walk_beyond_its_state_budget_answers_afresh(monkeyp
         n = np.arange(start, start + 4, dtype=float)
         np.testing.assert_array_equal(walk.survival(np.arange(3), n),
                                       pareto_nbd.pareto_nbd_survival_if_alive(params, x, T, 26.0, n))
+
+
+def test_value_bounds_in_two_threads_are_the_same(spend_model, monkeypatch):
+    # large tables compute the two levels' quantiles side by side: bitwise the values of one after the other
+    model = fitted("bg_nbd")
+    x, t_x, T, m = random_table(3)
+    bounds = _intervals.PurchaseBounds(model, x, t_x, T, 52.0, 0.9, discount_rate=0.003, moments=True)
+    one_thread = _intervals.value_bounds(bounds, spend_model, x, m, 0.9, 0.3)
+    monkeypatch.setattr(_intervals, "_THREADED_ROWS", 0)
+    for threaded, single in zip(_intervals.value_bounds(bounds, spend_model, x, m, 0.9, 0.3), one_thread):
+        np.testing.assert_array_equal(threaded, single)

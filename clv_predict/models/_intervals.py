@@ -25,6 +25,7 @@ the number of customers and the horizon.
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy import special, stats
@@ -37,6 +38,8 @@ _CELLS = 2_000_000
 #: The count distribution is summed (for its moments) until P(X >= n) falls below this, or up to _MOST_COUNTS.
 _TAIL = 1e-6
 _MOST_COUNTS = 20_000
+#: From this many distinct rows on, the value bounds' two quantiles are computed in two threads.
+_THREADED_ROWS = 50_000
 
 
 def check_interval(interval) -> float | None:
@@ -340,14 +343,21 @@ def value_bounds(bounds: PurchaseBounds, spend_model, x, m, interval: float, mar
         k = np.where(np.isfinite(var_pos) & (mean_pos > 0), mean_pos**2 / var_pos, 1.0)
         scale = np.where(np.isfinite(var_pos) & (mean_pos > 0), var_pos / mean_pos, 0.0)
         ratio = np.where(bounds.expected > 0, bounds.discounted / bounds.expected, 1.0)
-        factors = []
-        for level in (alpha, 1 - alpha):
+        def factor(level):
             quantile = np.zeros(none.size)
             needed = (level > none) & (mean_pos > 0)
             u = np.clip((level - none[needed]) / positive[needed], 0.0, 1.0)
-            quantile[needed] = special.gammaincinv(k[needed], u) * scale[needed]
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                quantile[needed] = special.gammaincinv(k[needed], u) * scale[needed]
             quantile = np.where(np.isfinite(total_second) | (level <= none), quantile, np.inf)
-            factors.append(margin * ratio * quantile)
+            return margin * ratio * quantile
+
+        levels = (alpha, 1 - alpha)
+        if none.size < _THREADED_ROWS:
+            factors = [factor(level) for level in levels]
+        else:  # the two levels' quantiles (gammaincinv releases the GIL) side by side: the same values
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                factors = list(pool.map(factor, levels))
         return factors[0][bounds.codes] * rate, factors[1][bounds.codes] * rate
 
 
