@@ -588,7 +588,7 @@ def _uncertainty_plots(model, transactions, split, *, customer_id_col, datetime_
     figure = _figure()
     plotting.plot_forecast_total(total, actual, ax=figure.add_subplot())
     fan = Plot("forecast_total", "Total purchases of the base: forecast with its interval, and the holdout",
-               f"After {horizon:g} time units the base made {int(actual.iloc[-1]):,} purchases; the forecast was "
+               f"After {horizon:g} {_UNIT_NAMES.get(model.time_unit_, 'time units')} the base made {int(actual.iloc[-1]):,} purchases; the forecast was "
                f"{last['expected_purchases']:,.0f}, 90% predictive interval [{last['purchases_lower']:,.0f}, "
                f"{last['purchases_upper']:,.0f}] ({'inside' if inside else 'outside'}). The inner band is the "
                "parameters' uncertainty alone.", _png(figure, dpi))

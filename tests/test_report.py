@@ -67,7 +67,7 @@ def test_report_says_how_sure_the_forecast_is(evil_report):
     assert "Total purchases of the base: forecast with its interval, and the holdout" in section
     assert "Calibration of the customers&#x27; predictive intervals" in section
     # CDNOW's holdout total lies above BG/NBD's 90% interval, and the report says so
-    assert "the base made 1,882 purchases; the forecast was 1,653, 90% predictive interval [" in section
+    assert "After 39 weeks the base made 1,882 purchases; the forecast was 1,653, 90% predictive interval [" in section
     assert "(outside)" in section
 
 
