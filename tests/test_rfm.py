@@ -4,7 +4,7 @@ import pytest
 
 from clv_predict import DataError, DataWarning, rfm_summary, rfm_train_test_split
 
-COLUMNS = dict(customer_id_col="customer_id", datetime_col="date", monetary_value_col="amount")
+COLUMNS = {"customer_id_col": "customer_id", "datetime_col": "date", "monetary_value_col": "amount"}
 
 
 def test_split_reproduces_the_published_cdnow_summary(cdnow_split, published_summary):

@@ -27,6 +27,14 @@ class _CoefficientsMixin:
     covariates; ``data["design_columns"]`` tells the objective that the fit has coefficients.
     """
 
+    def __init__(self, penalizer_coef: float = 0.0, engine: str = "native", *, covariates=None,
+                 covariate_penalizer: float = 0.0, covariate_reference: dict | None = None, unseen: str = "error"):
+        super().__init__(penalizer_coef, engine)
+        self.covariates = covariates
+        self.covariate_penalizer = covariate_penalizer
+        self.covariate_reference = covariate_reference
+        self.unseen = unseen
+
     def _check_covariate_settings(self) -> list[str]:
         columns = check_covariate_names(self.covariates, "covariates")
         check_nonnegative_number(self.covariate_penalizer, "covariate_penalizer")

@@ -51,6 +51,18 @@ def _linear(design, coefficients, size: int) -> np.ndarray:
     return np.asarray(design, dtype=float) @ coefficients
 
 
+def _usable(checked, row_weights):
+    """Frequency and mean spend, which customers the fit uses (repeat buyers with positive spend) and how many
+    customers are repeat buyers and usable (weighted by ``row_weights``, if given)."""
+    frequency = checked["frequency"].to_numpy()
+    spend = checked["monetary_value"].to_numpy()
+    repeat = frequency > 0
+    usable = repeat & (spend > 0)
+    if row_weights is None:
+        return frequency, spend, usable, int(repeat.sum()), int(usable.sum())
+    return frequency, spend, usable, int(round(row_weights[repeat].sum())), int(round(row_weights[usable].sum()))
+
+
 class _GammaGammaCovariateRows(_Cached):
     """Sum of weighted Gamma-Gamma log-likelihoods with spend covariates over rows (x, m, z) and its
     gradient in (p, q, v, gamma_1..gamma_k); see :func:`spend_log_likelihood`."""
@@ -161,14 +173,6 @@ class GammaGammaModel(_CoefficientsMixin, _ParametricModel):
     #: Prefix of the covariate coefficients' names in ``params_``.
     _coefficient_prefix = "spend"
 
-    def __init__(self, penalizer_coef: float = 0.0, engine: str = "native", *, covariates=None,
-                 covariate_penalizer: float = 0.0, covariate_reference: dict | None = None, unseen: str = "error"):
-        super().__init__(penalizer_coef, engine)
-        self.covariates = covariates
-        self.covariate_penalizer = covariate_penalizer
-        self.covariate_reference = covariate_reference
-        self.unseen = unseen
-
     def fit(self, rfm: pd.DataFrame, *, time_unit: str | None = None, weights=None) -> GammaGammaModel:
         """Fit on the repeat customers (``frequency > 0``) of an RFM summary with ``monetary_value``.
 
@@ -231,14 +235,8 @@ class GammaGammaModel(_CoefficientsMixin, _ParametricModel):
         The encoding is learnt on those customers: a level seen only among the others would have no
         spend to estimate its effect from.
         """
-        frequency = checked["frequency"].to_numpy()
-        spend = checked["monetary_value"].to_numpy()
-        repeat = frequency > 0
-        usable = repeat & (spend > 0)
-        if row_weights is None:
-            n_repeat, n_usable = int(repeat.sum()), int(usable.sum())
-        else:
-            n_repeat, n_usable = int(round(row_weights[repeat].sum())), int(round(row_weights[usable].sum()))
+        frequency, spend, usable, n_repeat, n_usable = _usable(checked, row_weights)
+        if row_weights is not None:
             usable &= row_weights > 0
         _check_usable(n_repeat, n_usable, int(usable.sum()))
         table = rfm[usable]
@@ -279,16 +277,8 @@ class GammaGammaModel(_CoefficientsMixin, _ParametricModel):
 
         Pure (no warnings, nothing raised), so that it can run in a thread.
         """
-        frequency = checked["frequency"].to_numpy()
-        spend = checked["monetary_value"].to_numpy()
-        repeat = frequency > 0
-        usable = repeat & (spend > 0)
-        if row_weights is None:
-            n_repeat, n_usable = int(repeat.sum()), int(usable.sum())
-            usable_weights = None
-        else:
-            n_repeat, n_usable = int(round(row_weights[repeat].sum())), int(round(row_weights[usable].sum()))
-            usable_weights = row_weights[usable]
+        frequency, spend, usable, n_repeat, n_usable = _usable(checked, row_weights)
+        usable_weights = None if row_weights is None else row_weights[usable]
         unique, weights = _compress({"x": frequency[usable], "m": spend[usable]}, usable_weights)
         return n_repeat, n_usable, unique, weights
 

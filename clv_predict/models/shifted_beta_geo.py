@@ -153,14 +153,6 @@ class ShiftedBetaGeoModel(_CoefficientsMixin, _DiscreteModel):
     #: The contract period (pandas alias) of the summary it was fitted on, when the summary stated it.
     period_ = None
 
-    def __init__(self, penalizer_coef: float = 0.0, engine: str = "native", *, covariates=None,
-                 covariate_penalizer: float = 0.0, covariate_reference: dict | None = None, unseen: str = "error"):
-        super().__init__(penalizer_coef, engine)
-        self.covariates = covariates
-        self.covariate_penalizer = covariate_penalizer
-        self.covariate_reference = covariate_reference
-        self.unseen = unseen
-
     def fit(self, summary: pd.DataFrame, weights=None):
         """Fit by maximum likelihood on a contract summary (``T``, ``churned``).
 
